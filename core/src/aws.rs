@@ -1,0 +1,40 @@
+//! AWS SDK configuration shared by every client: region, endpoint override, S3 addressing.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::settings::Settings;
+
+/// Whether the environment sets an endpoint the SDK will honour (`AWS_ENDPOINT_URL` or a
+/// service-specific `AWS_ENDPOINT_URL_<SERVICE>`).
+fn endpoint_in_environment() -> bool {
+    std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("AWS_ENDPOINT_URL"))
+}
+
+/// Loads the SDK configuration for `settings`: region from `aws.region` (else
+/// `automation.region`), endpoint from the environment's standard variables, else from
+/// `aws.endpoint_url`; credentials from the SDK's default chain.
+pub async fn sdk_config(settings: &Settings) -> SdkConfig {
+    let region = settings
+        .aws
+        .region
+        .as_ref()
+        .unwrap_or(&settings.automation.region);
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
+    if let (Some(url), false) = (&settings.aws.endpoint_url, endpoint_in_environment()) {
+        loader = loader.endpoint_url(url.as_str());
+    }
+    loader.load().await
+}
+
+/// An S3 client for `settings`, addressing buckets by path when asked to or when the endpoint is
+/// overridden (local S3-compatible servers rarely resolve virtual-host names).
+pub fn s3_client(settings: &Settings, config: &SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = settings.aws.s3_force_path_style
+        || settings.aws.endpoint_url.is_some()
+        || endpoint_in_environment();
+    let conf = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}

@@ -1,0 +1,9 @@
+//! Shared library of the sandbox accounts system: settings, the lake, the organization model
+//! and AWS client configuration. Every binary of the workspace builds on it.
+
+pub mod aws;
+pub mod lake;
+pub mod organization;
+pub mod settings;
+
+pub use settings::Settings;

@@ -1,0 +1,675 @@
+//! settings.yaml: types, loading with file:line:column errors, merge rules and CSV overlays.
+
+/// Defines a text newtype whose `FromStr` validates, with serde going through that validation.
+macro_rules! validated_text {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The value as written.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                let check: fn(&str) -> Result<(), String> = $check;
+                check(s).map(|()| Self(s.to_string()))
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                crate::settings::values::from_text(d)
+            }
+        }
+    };
+}
+
+mod ids;
+mod merge;
+mod overlay;
+mod schedule;
+pub(crate) mod values;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use ids::{AccountId, OuId};
+pub use merge::{ActivitySettings, EffectiveSettings};
+pub use schedule::Schedule;
+use values::unique_map;
+pub use values::{
+    Currency, Email, EnvironmentId, Location, Rate, Region, RoleName, TagKey, Url, VariableName,
+};
+
+/// A settings file that could not be loaded: every variant names the file, and where known
+/// the line, the column and the key path.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// YAML syntax, an unknown key, a wrong type or an invalid value.
+    #[error("{file}:{line}:{column}: {message}")]
+    Yaml {
+        /// The settings file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was wrong, starting with the key path (e.g. `accounts.123456789012.note`).
+        message: String,
+    },
+    /// A rule that spans several keys.
+    #[error("{file}: {key}: {message}")]
+    Invalid {
+        /// The settings file.
+        file: PathBuf,
+        /// Key path, e.g. `mail.smtp`.
+        key: String,
+        /// What was expected.
+        message: String,
+    },
+    /// A CSV overlay file with an unknown column or a bad cell.
+    #[error("{file}:{line}: column `{column}`: {message}")]
+    Csv {
+        /// The CSV file.
+        file: PathBuf,
+        /// 1-based line in the CSV file.
+        line: u64,
+        /// The column header.
+        column: String,
+        /// What was expected.
+        message: String,
+    },
+}
+
+/// The whole of `settings.yaml`, validated, with paths resolved against the file's folder and
+/// CSV overlays folded into `accounts`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Name of this deployment, used in resource names and e-mail subjects.
+    pub environment_identifier: EnvironmentId,
+    /// Where the automation runs and how it reaches member accounts.
+    pub automation: Automation,
+    /// Feature switches and parameters shared by lifecycle and reports.
+    #[serde(default)]
+    pub features: Features,
+    /// Key prefixes of the reports inside the lake's store.
+    #[serde(default)]
+    pub reporting: Reporting,
+    /// Merged into every organizational unit and account entry.
+    #[serde(default)]
+    pub defaults: Entry,
+    /// Managed organizational units; every account directly in one is managed.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub organizational_units: BTreeMap<OuId, Entry>,
+    /// Accounts managed individually; an entry here overrides its OU's entry.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub accounts: BTreeMap<AccountId, Entry>,
+    /// The data lake: a local folder or `s3://bucket/prefix`.
+    #[serde(default = "default_lake")]
+    pub lake: Location,
+    /// Where the organization's accounts, units and tags come from.
+    #[serde(default)]
+    pub organization: OrganizationSource,
+    /// Where lifecycle events go.
+    #[serde(default)]
+    pub events: EventSink,
+    /// Where preparation and purge builds run.
+    #[serde(default)]
+    pub builds: BuildRunner,
+    /// Where costs come from.
+    #[serde(default)]
+    pub costs: CostSource,
+    /// How reports and alerts are delivered.
+    #[serde(default)]
+    pub mail: Mail,
+    /// AWS SDK options shared by every client.
+    #[serde(default)]
+    pub aws: AwsOptions,
+    /// The file these settings were read from (not a key of the file).
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// The `automation` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Automation {
+    /// The account that runs lifecycle, ingest and reports.
+    pub account_id: AccountId,
+    /// The organization's management account; never acted upon.
+    pub management_account_id: AccountId,
+    /// Region of the automation resources.
+    pub region: Region,
+    /// When managed accounts expire for maintenance, as an EventBridge schedule expression.
+    pub maintenance_window: Schedule,
+    /// Role assumed in each member account to run CodeBuild.
+    #[serde(default = "default_account_role")]
+    pub account_role: RoleName,
+    /// Role assumed in the management account to read and tag the organization, if the
+    /// automation account is not a delegated administrator.
+    #[serde(default)]
+    pub organization_role: Option<RoleName>,
+    /// Hours after which an account still `assigned` is reported as a failed on-boarding.
+    #[serde(default = "default_stuck_hours")]
+    pub on_boarding_timeout_hours: u32,
+    /// Hours after which an account still `expired` is reported as a failed maintenance.
+    #[serde(default = "default_stuck_hours")]
+    pub maintenance_timeout_hours: u32,
+}
+
+/// The `features` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Features {
+    /// Prefix of the lifecycle tags (`<prefix>state`, `<prefix>holder`).
+    #[serde(default = "default_tag_prefix")]
+    pub tag_prefix: String,
+    /// Tag key that holds an account's cost center.
+    #[serde(default = "default_cost_center_tag")]
+    pub cost_center_tag: TagKey,
+    /// Recipients of the monthly cost reports (FinOps).
+    #[serde(default)]
+    pub cost_email_recipients: Vec<Email>,
+    /// Sender of every e-mail.
+    #[serde(default)]
+    pub origin_email: Option<Email>,
+    /// Extra currencies shown beside USD, with the rate of one USD in each.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub extra_currencies: BTreeMap<Currency, Rate>,
+    /// CSV overlays applied in order on top of `accounts` (later files win).
+    #[serde(default)]
+    pub csv_files: Vec<PathBuf>,
+    /// Incoming webhook that receives exception alerts (e.g. a chat channel).
+    #[serde(default)]
+    pub webhook: Option<Url>,
+}
+
+/// The `reporting` section: where reports are stored, as key prefixes in the lake's store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reporting {
+    /// Monthly cost reports.
+    #[serde(default = "default_costs_prefix")]
+    pub costs_prefix: String,
+    /// Monthly activity reports.
+    #[serde(default = "default_activities_prefix")]
+    pub activities_prefix: String,
+    /// Weekly inventories.
+    #[serde(default = "default_inventories_prefix")]
+    pub inventories_prefix: String,
+    /// Exception and spend alert digests.
+    #[serde(default = "default_exceptions_prefix")]
+    pub exceptions_prefix: String,
+}
+
+/// An entry of `defaults`, `organizational_units` or `accounts`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// Free text for operators.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Tags applied to the account on on-boarding.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub account_tags: BTreeMap<TagKey, String>,
+    /// The preparation build.
+    #[serde(default)]
+    pub preparation: Activity,
+    /// The purge build.
+    #[serde(default)]
+    pub purge: Activity,
+    /// Tags removed from the account on on-boarding.
+    #[serde(default)]
+    pub unset_tags: Vec<TagKey>,
+}
+
+/// `preparation` or `purge` of an entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    /// Whether the build runs; unset inherits.
+    #[serde(default)]
+    pub feature: Option<Feature>,
+    /// Environment variables passed to the build.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub variables: BTreeMap<VariableName, String>,
+}
+
+/// A feature switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feature {
+    /// The build runs.
+    Enabled,
+    /// The build is skipped and the state moves on.
+    Disabled,
+}
+
+/// Which implementation of an outside service to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adapter {
+    /// Files on this machine; no AWS account needed.
+    #[default]
+    Local,
+    /// The AWS service.
+    Aws,
+}
+
+/// The `organization` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationSource {
+    /// `local` (the YAML organization file) or `aws` (AWS Organizations).
+    #[serde(default)]
+    pub adapter: Adapter,
+    /// The organization file, required with the `local` adapter.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// The `events` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSink {
+    /// `local` (straight into the lake) or `aws` (EventBridge PutEvents).
+    #[serde(default)]
+    pub adapter: Adapter,
+    /// Event bus name or ARN for the `aws` adapter.
+    #[serde(default = "default_bus")]
+    pub bus: String,
+}
+
+/// The `builds` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildRunner {
+    /// `local` (builds are recorded and succeed at once, for simulations) or `aws` (CodeBuild in
+    /// the member account).
+    #[serde(default)]
+    pub adapter: Adapter,
+}
+
+/// Kinds of cost source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CostSourceKind {
+    /// Saved Cost Explorer `GetCostAndUsage` responses (JSON files) in `path`.
+    #[default]
+    Local,
+    /// The Cost Explorer API.
+    Aws,
+    /// A legacy Cost and Usage Report export (Parquet) in `path`.
+    Cur,
+    /// A FOCUS 1.0 export (CSV or Parquet) in `path`.
+    Focus,
+}
+
+/// The `costs` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSource {
+    /// `local`, `aws`, `cur` or `focus`.
+    #[serde(default)]
+    pub source: CostSourceKind,
+    /// File or folder (local path or `s3://` URL) for every source but `aws`.
+    #[serde(default)]
+    pub path: Option<Location>,
+}
+
+/// Mail transports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// `.eml` files in a folder.
+    #[default]
+    Outbox,
+    /// An SMTP relay.
+    Smtp,
+    /// Amazon SES v2, raw messages.
+    Ses,
+}
+
+/// The `mail` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    /// `outbox`, `smtp` or `ses`.
+    #[serde(default)]
+    pub transport: Transport,
+    /// Folder of `.eml` files for the `outbox` transport.
+    #[serde(default = "default_outbox")]
+    pub outbox: PathBuf,
+    /// The relay for the `smtp` transport; credentials come from `SMTP_USERNAME` and
+    /// `SMTP_PASSWORD` in the environment, never from this file.
+    #[serde(default)]
+    pub smtp: Option<Smtp>,
+}
+
+/// An SMTP relay.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    /// Host name.
+    pub host: String,
+    /// Port (587 for STARTTLS, 465 for TLS).
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `starttls`, `tls` or `none` (`none` only for a relay on this machine).
+    #[serde(default)]
+    pub tls: SmtpTls,
+}
+
+/// Transport security of an SMTP relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Upgrade with STARTTLS (required).
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// Plain text.
+    None,
+}
+
+/// The `aws` section. Endpoints may also come from the SDK's standard `AWS_ENDPOINT_URL` and
+/// `AWS_ENDPOINT_URL_<SERVICE>` variables, which win over this file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsOptions {
+    /// Region of the clients; defaults to `automation.region`.
+    #[serde(default)]
+    pub region: Option<Region>,
+    /// One endpoint for every service (e.g. a local test server).
+    #[serde(default)]
+    pub endpoint_url: Option<Url>,
+    /// Address S3 buckets in the path (`host/bucket/key`), as local S3-compatible servers need.
+    #[serde(default)]
+    pub s3_force_path_style: bool,
+}
+
+fn default_lake() -> Location {
+    Location::Local(PathBuf::from("lake"))
+}
+fn default_account_role() -> RoleName {
+    "AWSControlTowerExecution".parse().unwrap()
+}
+fn default_stuck_hours() -> u32 {
+    24
+}
+fn default_tag_prefix() -> String {
+    "account-".into()
+}
+fn default_cost_center_tag() -> TagKey {
+    "cost-center".parse().unwrap()
+}
+fn default_costs_prefix() -> String {
+    "reports/costs".into()
+}
+fn default_activities_prefix() -> String {
+    "reports/activities".into()
+}
+fn default_inventories_prefix() -> String {
+    "reports/inventories".into()
+}
+fn default_exceptions_prefix() -> String {
+    "reports/exceptions".into()
+}
+fn default_bus() -> String {
+    "default".into()
+}
+fn default_outbox() -> PathBuf {
+    PathBuf::from("outbox")
+}
+fn default_smtp_port() -> u16 {
+    587
+}
+
+impl Default for Features {
+    fn default() -> Self {
+        Self {
+            tag_prefix: default_tag_prefix(),
+            cost_center_tag: default_cost_center_tag(),
+            cost_email_recipients: Vec::new(),
+            origin_email: None,
+            extra_currencies: BTreeMap::new(),
+            csv_files: Vec::new(),
+            webhook: None,
+        }
+    }
+}
+
+impl Default for Reporting {
+    fn default() -> Self {
+        Self {
+            costs_prefix: default_costs_prefix(),
+            activities_prefix: default_activities_prefix(),
+            inventories_prefix: default_inventories_prefix(),
+            exceptions_prefix: default_exceptions_prefix(),
+        }
+    }
+}
+
+impl Default for EventSink {
+    fn default() -> Self {
+        Self {
+            adapter: Adapter::Local,
+            bus: default_bus(),
+        }
+    }
+}
+
+impl Default for Mail {
+    fn default() -> Self {
+        Self {
+            transport: Transport::Outbox,
+            outbox: default_outbox(),
+            smtp: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads, validates and resolves a settings file, then applies its CSV overlays.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SettingsError> {
+        let file = path.as_ref().to_path_buf();
+        let text = std::fs::read_to_string(&file).map_err(|source| SettingsError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Self::from_yaml(&text, &file)
+    }
+
+    /// Parses settings from YAML text; `file` names the source in errors and anchors relative
+    /// paths (its folder is the base).
+    pub fn from_yaml(text: &str, file: &Path) -> Result<Self, SettingsError> {
+        let mut settings: Settings =
+            serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?;
+        settings.file = file.to_path_buf();
+        settings.resolve_paths();
+        settings.check()?;
+        for csv in settings.features.csv_files.clone() {
+            overlay::apply(&mut settings.accounts, &csv)?;
+        }
+        Ok(settings)
+    }
+
+    /// The folder against which relative paths of this file resolve (empty for the current folder).
+    pub fn base_dir(&self) -> PathBuf {
+        match self.file.parent() {
+            Some(p) => p.to_path_buf(),
+            None => PathBuf::new(),
+        }
+    }
+
+    fn resolve_paths(&mut self) {
+        let base = self.base_dir();
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Location::Local(p) = &mut self.lake {
+            resolve(p);
+        }
+        if let Some(p) = &mut self.organization.file {
+            resolve(p);
+        }
+        if let Some(Location::Local(p)) = &mut self.costs.path {
+            resolve(p);
+        }
+        resolve(&mut self.mail.outbox);
+        self.features.csv_files.iter_mut().for_each(resolve);
+    }
+
+    fn check(&self) -> Result<(), SettingsError> {
+        let invalid = |key: &str, message: &str| {
+            Err(SettingsError::Invalid {
+                file: self.file.clone(),
+                key: key.to_string(),
+                message: message.to_string(),
+            })
+        };
+        if self.organization.adapter == Adapter::Local && self.organization.file.is_none() {
+            return invalid(
+                "organization.file",
+                "required when organization.adapter is local (expected the path of the organization YAML file)",
+            );
+        }
+        if self.costs.source != CostSourceKind::Aws && self.costs.path.is_none() {
+            return invalid(
+                "costs.path",
+                "required unless costs.source is aws (expected a file or folder, local or s3://)",
+            );
+        }
+        if self.mail.transport == Transport::Smtp && self.mail.smtp.is_none() {
+            return invalid(
+                "mail.smtp",
+                "required when mail.transport is smtp (expected host, port, tls)",
+            );
+        }
+        if self.mail.transport != Transport::Outbox && self.features.origin_email.is_none() {
+            return invalid(
+                "features.origin_email",
+                "required to send mail over smtp or ses (expected the sender address)",
+            );
+        }
+        if self.features.tag_prefix.is_empty() || self.features.tag_prefix.len() > 100 {
+            return invalid(
+                "features.tag_prefix",
+                "expected 1 to 100 characters, e.g. `account-`",
+            );
+        }
+        if let Some(ou) = self.organizational_units.keys().find(|ou| ou.is_root()) {
+            return invalid(
+                &format!("organizational_units.{ou}"),
+                "the organization root cannot be managed (expected an `ou-` id)",
+            );
+        }
+        for id in [&self.automation.management_account_id] {
+            if self.accounts.contains_key(id) {
+                return invalid(
+                    &format!("accounts.{id}"),
+                    "the management account is never managed; remove this entry",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The tag holding an account's lifecycle state.
+    pub fn state_tag(&self) -> String {
+        format!("{}state", self.features.tag_prefix)
+    }
+
+    /// The tag holding an account's holder (falls back to the account e-mail).
+    pub fn holder_tag(&self) -> String {
+        format!("{}holder", self.features.tag_prefix)
+    }
+
+    /// Whether an account is managed: listed itself or directly inside a listed OU, and never the
+    /// management account.
+    pub fn is_managed(&self, account: &AccountId, parent: Option<&OuId>) -> bool {
+        account != &self.automation.management_account_id
+            && (self.accounts.contains_key(account)
+                || parent.is_some_and(|ou| self.organizational_units.contains_key(ou)))
+    }
+
+    /// The merged settings of a managed account: `defaults`, then its OU's entry, then its own
+    /// entry (tags and variables key by key). `None` when the account is not managed.
+    pub fn effective(
+        &self,
+        account: &AccountId,
+        parent: Option<&OuId>,
+    ) -> Option<EffectiveSettings> {
+        if !self.is_managed(account, parent) {
+            return None;
+        }
+        let ou = parent.and_then(|ou| self.organizational_units.get(ou));
+        let own = self.accounts.get(account);
+        Some(merge::merge(
+            [Some(&self.defaults), ou, own].into_iter().flatten(),
+        ))
+    }
+
+    /// Every tag key the lifecycle may remove on on-boarding, over all entries.
+    pub fn all_unset_tags(&self) -> BTreeSet<&TagKey> {
+        std::iter::once(&self.defaults)
+            .chain(self.organizational_units.values())
+            .chain(self.accounts.values())
+            .flat_map(|e| e.unset_tags.iter())
+            .collect()
+    }
+}
+
+/// Turns a YAML error into one that names the file, line and column, and the key path.
+pub(crate) fn yaml_error(file: &Path, err: &serde_yaml_ng::Error) -> SettingsError {
+    let mut message = err.to_string();
+    let (line, column) = match err.location() {
+        Some(loc) => {
+            // The library appends the position in words; we put it in front as file:line:col.
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            if let Some(pos) = message.find(&suffix) {
+                message.replace_range(pos..pos + suffix.len(), "");
+            }
+            (loc.line(), loc.column())
+        }
+        None => (1, 1),
+    };
+    SettingsError::Yaml {
+        file: file.to_path_buf(),
+        line,
+        column,
+        message,
+    }
+}
