@@ -2,6 +2,7 @@
 //! and AWS client configuration. Every binary of the workspace builds on it.
 
 pub mod aws;
+pub mod cli;
 pub mod events;
 pub mod lake;
 pub mod organization;

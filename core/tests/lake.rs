@@ -360,3 +360,26 @@ async fn s3_lake_on_moto_every_dataset() {
         "{keys:?}"
     );
 }
+
+#[test]
+fn readme_lists_every_column_of_every_dataset() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let (_, table) = readme
+        .split_once("Columns (the partition column is in the path only)")
+        .expect("README has the columns table");
+    for dataset in Dataset::ALL {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", dataset.name())))
+            .unwrap_or_else(|| panic!("README has no column row for {}", dataset.name()));
+        let listed: Vec<&str> = row.split('`').skip(3).step_by(2).collect();
+        let schema = dataset.schema();
+        let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(
+            listed,
+            columns,
+            "README row of {} and its schema differ",
+            dataset.name()
+        );
+    }
+}

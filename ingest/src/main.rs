@@ -31,17 +31,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
+    spa_core::cli::init_logging();
     let cli = Cli::parse();
-    match run(&cli) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("ingest: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    spa_core::cli::exit("ingest", run(&cli))
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {

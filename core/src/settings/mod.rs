@@ -596,13 +596,12 @@ impl Settings {
                 "the organization root cannot be managed (expected an `ou-` id)",
             );
         }
-        for id in [&self.automation.management_account_id] {
-            if self.accounts.contains_key(id) {
-                return invalid(
-                    &format!("accounts.{id}"),
-                    "the management account is never managed; remove this entry",
-                );
-            }
+        let management = &self.automation.management_account_id;
+        if self.accounts.contains_key(management) {
+            return invalid(
+                &format!("accounts.{management}"),
+                "the management account is never managed; remove this entry",
+            );
         }
         Ok(())
     }
