@@ -1,32 +1,40 @@
-//! `ingest`: backfills the lake from EventBridge events, CloudTrail log files, costs and
-//! organization snapshots. The Lambda entry point shares its library.
+//! `ingest`: backfills the lake from EventBridge events and CloudTrail log files.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use ingest::backfill;
+use spa_core::lake::Lake;
 
 /// Store what happens in the sandbox accounts as Parquet in the lake.
 ///
-/// Planned commands:
-///   ingest <paths|s3://...>...        EventBridge events and CloudTrail log files (.json, .json.gz),
-///                                     recursively, into events/dt=YYYY-MM-DD/ (issue #3)
-///   ingest compact --day YYYY-MM-DD   merge a day's small files, deduplicated by event id (issue #3)
-///   ingest costs --month YYYY-MM      Cost Explorer, CUR or FOCUS into costs/month=YYYY-MM/ (issue #4)
-///   ingest accounts                   organization snapshot into accounts/snapshot=YYYY-MM-DD/ (issue #4)
+///   ingest <paths|s3://...>...   EventBridge events and CloudTrail log files, recursively, into
+///                                events/dt=YYYY-MM-DD/ (partitioned by each event's own UTC day)
 ///
-/// Malformed input goes to quarantine/ with its reason; writes are atomic and idempotent.
+/// Inputs may be CloudTrail log files (.json or .json.gz, organization or single-account trail
+/// layout; digest and empty files are skipped), single CloudTrail records, EventBridge events
+/// (one per file, an array, or one per line) and SNS notifications carrying them. Anything
+/// unreadable goes to quarantine/ with its reason and bytes; the rest proceeds.
 ///
-/// Status: not built yet. Today this command validates the settings and says so.
+/// Running the same backfill again replaces what it wrote, and repeated events inside a write
+/// are dropped, so nothing is duplicated.
+///
+/// Coming next: `ingest compact` (issue #3), `ingest costs` and `ingest accounts` (issue #4).
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Cli {
     /// The settings file; relative paths inside it resolve against its folder.
     #[arg(long, default_value = "settings.yaml", value_name = "FILE")]
     settings: PathBuf,
-    /// Files, folders or s3:// prefixes to ingest.
-    #[arg(value_name = "PATH")]
+    /// Groups of files processed at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    parallel: Option<usize>,
+    /// Files, folders or s3://bucket/prefix to ingest.
+    #[arg(value_name = "PATH", required = true)]
     inputs: Vec<String>,
 }
 
@@ -38,10 +46,41 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = spa_core::Settings::load(&cli.settings).context("settings")?;
-    eprintln!(
-        "ingest: settings {} are valid (lake {}); ingestion is not built yet (issues #3 and #4)",
-        settings.file.display(),
-        settings.lake
-    );
-    Ok(ExitCode::from(2))
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let lake = Lake::open(&settings).await;
+        let started = Instant::now();
+        let files = backfill::collect(&cli.inputs, &settings).await?;
+        if files.is_empty() {
+            anyhow::bail!("no files under {}", cli.inputs.join(", "));
+        }
+        let count = files.len() as u64;
+        let groups = backfill::groups(files);
+        eprintln!("ingest: {count} files in {} groups into {}", groups.len(), lake.location());
+        let bar = ProgressBar::new(count).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files, {msg} [{elapsed_precise}, eta {eta}]")
+                .expect("valid template"),
+        );
+        let parallel = cli.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let records = std::cell::Cell::new(0u64);
+        let stats = backfill::run(&lake, groups, parallel, |s, files| {
+            records.set(records.get() + s.records);
+            bar.inc(files as u64);
+            bar.set_message(format!("{} records", records.get()));
+        })
+        .await?;
+        bar.finish_and_clear();
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        println!(
+            "files {} ({} digests, {} empty), records {}, events written {}, duplicates dropped {}, quarantined {}",
+            stats.inputs, stats.digests, stats.empty, stats.records, stats.written, stats.duplicates, stats.quarantined
+        );
+        println!(
+            "{:.1} MB read in {secs:.1} s: {:.0} records/s, {:.1} MB/s",
+            stats.bytes as f64 / 1e6,
+            stats.records as f64 / secs,
+            stats.bytes as f64 / 1e6 / secs
+        );
+        Ok(if stats.quarantined > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    })
 }

@@ -233,6 +233,11 @@ impl Lake {
         Ok(keys)
     }
 
+    /// Every key below `prefix` (a folder ending in `/`, or a key prefix), sorted.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
+        self.store.list(prefix).await
+    }
+
     /// Removes one object; removing a missing object is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), LakeError> {
         self.store.delete(key).await

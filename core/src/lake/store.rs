@@ -225,8 +225,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LakeError> {
 
 fn list_local(root: &Path, prefix: &str) -> Result<Vec<String>, LakeError> {
     let mut out = Vec::new();
-    let start = root.join(prefix);
-    let mut stack = vec![start];
+    // A key prefix may end inside a name: walk its folder and keep the keys that match.
+    let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
+    let mut stack = vec![root.join(folder)];
     while let Some(dir) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -250,7 +251,10 @@ fn list_local(root: &Path, prefix: &str) -> Result<Vec<String>, LakeError> {
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
-                out.push(key.join("/"));
+                let key = key.join("/");
+                if key.starts_with(prefix) {
+                    out.push(key);
+                }
             }
         }
     }

@@ -1,0 +1,200 @@
+//! Backfills: files, folders and `s3://` prefixes, read recursively, in groups written in
+//! parallel.
+//!
+//! Files are sorted by name and cut into groups at the files whose name hashes to a boundary
+//! (about one in [`GROUP_FILES`]). A group's idempotency key is its first file, so running the
+//! same backfill again replaces its objects, and a file added later joins one group without
+//! moving the others: a rerun over a grown folder does not duplicate rows.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use spa_core::lake::{Lake, LakeError};
+use spa_core::settings::{Location, Settings};
+use tokio::task::JoinSet;
+
+use crate::rows::{Rows, Stats};
+
+/// Average number of files in a group (the boundary modulus).
+pub const GROUP_FILES: u64 = 32;
+/// A group never holds more files than this, whatever the hashes say.
+pub const MAX_GROUP_FILES: usize = 256;
+
+/// A backfill that could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    /// A local input could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The lake or an S3 input failed.
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    /// An input that is neither a local path nor an `s3://bucket/prefix` URL.
+    #[error("{0}: expected a file, a folder or s3://bucket/prefix")]
+    BadInput(String),
+}
+
+/// Where one input file is.
+#[derive(Debug, Clone)]
+enum Place {
+    Local(PathBuf),
+    S3 { bucket: Lake, key: String },
+}
+
+/// One input file.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// Its name in the summary and the `origin` column: an absolute path or an `s3://` URL.
+    pub name: String,
+    place: Place,
+}
+
+impl InputFile {
+    async fn read(&self) -> Result<Vec<u8>, BackfillError> {
+        match &self.place {
+            Place::Local(path) => {
+                tokio::fs::read(path)
+                    .await
+                    .map_err(|source| BackfillError::Read {
+                        path: path.clone(),
+                        source,
+                    })
+            }
+            Place::S3 { bucket, key } => Ok(bucket.get_bytes(key).await?.to_vec()),
+        }
+    }
+}
+
+fn walk(path: &Path, out: &mut Vec<InputFile>) -> Result<(), BackfillError> {
+    let err = |source| BackfillError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(err)?;
+    if meta.is_file() {
+        let abs = std::path::absolute(path).map_err(err)?;
+        out.push(InputFile {
+            name: abs.display().to_string(),
+            place: Place::Local(abs),
+        });
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path).map_err(err)? {
+        let entry = entry.map_err(err)?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        walk(&entry.path(), out)?;
+    }
+    Ok(())
+}
+
+/// Every file under the inputs, sorted by name, without repeats.
+pub async fn collect(
+    inputs: &[String],
+    settings: &Settings,
+) -> Result<Vec<InputFile>, BackfillError> {
+    let mut files = Vec::new();
+    let mut s3 = None;
+    for input in inputs {
+        match input
+            .parse::<Location>()
+            .map_err(|_| BackfillError::BadInput(input.clone()))?
+        {
+            Location::Local(path) => walk(&path, &mut files)?,
+            Location::S3 { bucket, prefix } => {
+                if s3.is_none() {
+                    let config = spa_core::aws::sdk_config(settings).await;
+                    s3 = Some(spa_core::aws::s3_client(settings, &config));
+                }
+                let store = Lake::s3(s3.clone().expect("client made above"), &bucket, "");
+                for key in store.list(&prefix).await? {
+                    files.push(InputFile {
+                        name: format!("s3://{bucket}/{key}"),
+                        place: Place::S3 {
+                            bucket: store.clone(),
+                            key,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    files.dedup_by(|a, b| a.name == b.name);
+    Ok(files)
+}
+
+fn fnv(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Cuts sorted files into groups at content-defined boundaries (see the module docs).
+pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
+    let mut out: Vec<Vec<InputFile>> = Vec::new();
+    for file in files {
+        let boundary = fnv(&file.name).is_multiple_of(GROUP_FILES);
+        match out.last_mut() {
+            Some(group) if !boundary && group.len() < MAX_GROUP_FILES => group.push(file),
+            _ => out.push(vec![file]),
+        }
+    }
+    out
+}
+
+/// Reads, decodes and writes one group; returns its counts.
+pub async fn ingest_group(lake: &Lake, group: Vec<InputFile>) -> Result<Stats, BackfillError> {
+    let key = format!("backfill:{}", group[0].name);
+    let mut contents = Vec::with_capacity(group.len());
+    for file in &group {
+        contents.push((file.name.clone(), file.read().await?));
+    }
+    let received_at = crate::now_micros();
+    let batches = tokio::task::spawn_blocking(move || {
+        let mut rows = Rows::new(received_at);
+        for (name, bytes) in &contents {
+            crate::input::decode(name, bytes, &mut rows);
+        }
+        rows.finish()
+    })
+    .await
+    .expect("decoding does not panic");
+    crate::write(lake, &key, &batches, received_at).await?;
+    Ok(batches.stats)
+}
+
+/// Ingests every group with up to `parallel` groups in flight, calling `progress` with the
+/// counts of each finished group.
+pub async fn run(
+    lake: &Lake,
+    groups: Vec<Vec<InputFile>>,
+    parallel: usize,
+    progress: impl Fn(&Stats, usize),
+) -> Result<Stats, BackfillError> {
+    let lake = Arc::new(lake.clone());
+    let mut pending = groups.into_iter();
+    let mut running = JoinSet::new();
+    let mut total = Stats::default();
+    loop {
+        while running.len() < parallel.max(1) {
+            let Some(group) = pending.next() else { break };
+            let lake = lake.clone();
+            let files = group.len();
+            running.spawn(async move { ingest_group(&lake, group).await.map(|s| (s, files)) });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        let (stats, files) = done.expect("ingest tasks do not panic")?;
+        progress(&stats, files);
+        total += stats;
+    }
+    Ok(total)
+}

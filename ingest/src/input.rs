@@ -1,0 +1,211 @@
+//! Decodes one input (a file, an S3 object, a message body) into rows: CloudTrail log files
+//! (`{"Records": [...]}`, gzip or not), single CloudTrail records, EventBridge envelopes (one,
+//! an array, or one per line), SNS notifications carrying either, and CloudWatch alarm
+//! payloads. Digest files and empty files are counted and skipped; anything else is quarantined
+//! with its reason and bytes.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+
+use crate::normalize;
+use crate::rows::Rows;
+
+/// Whether a key or path names a CloudTrail digest file.
+pub fn is_digest_path(origin: &str) -> bool {
+    origin.contains("/CloudTrail-Digest/") || origin.ends_with("-Digest.json.gz")
+}
+
+/// What a JSON object is, told by its keys (values are skipped, not built).
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(rename = "detail-type", default)]
+    detail_type: Option<IgnoredAny>,
+    #[serde(rename = "eventID", default)]
+    event_id: Option<IgnoredAny>,
+    #[serde(rename = "eventVersion", default)]
+    event_version: Option<IgnoredAny>,
+    #[serde(rename = "alarmData", default)]
+    alarm_data: Option<IgnoredAny>,
+    #[serde(rename = "digestStartTime", default)]
+    digest: Option<IgnoredAny>,
+    #[serde(rename = "Sns", borrow, default)]
+    sns: Option<&'a RawValue>,
+    #[serde(rename = "Type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "Message", borrow, default)]
+    message: Option<Cow<'a, str>>,
+    #[serde(rename = "MessageId", borrow, default)]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(rename = "Timestamp", borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "AlarmName", default)]
+    alarm_name: Option<IgnoredAny>,
+}
+
+/// Decodes `bytes` read from `origin` into `rows`.
+pub fn decode(origin: &str, bytes: &[u8], rows: &mut Rows) {
+    rows.stats.inputs += 1;
+    rows.stats.bytes += bytes.len() as u64;
+    if is_digest_path(origin) {
+        rows.stats.digests += 1;
+        return;
+    }
+    let data: Cow<[u8]> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len() * 8);
+        match flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out) {
+            Ok(_) => Cow::Owned(out),
+            Err(e) => return rows.quarantine(origin, &format!("bad gzip: {e}"), bytes),
+        }
+    } else {
+        Cow::Borrowed(bytes)
+    };
+    if data.iter().all(u8::is_ascii_whitespace) {
+        rows.stats.empty += 1;
+        return;
+    }
+    let mut stream = serde_json::Deserializer::from_slice(&data).into_iter::<&RawValue>();
+    loop {
+        let start = stream.byte_offset();
+        match stream.next() {
+            None => break,
+            Some(Ok(value)) => value_into(origin, value, rows),
+            Some(Err(e)) => {
+                // Keep everything from the failing value on, so nothing is lost.
+                let reason = if start == 0 {
+                    format!("not JSON: {e}")
+                } else {
+                    format!("not JSON after byte {start}: {e}")
+                };
+                rows.quarantine(origin, &reason, &data[start..]);
+                break;
+            }
+        }
+    }
+}
+
+fn quarantine_value(origin: &str, reason: &str, raw: &str, rows: &mut Rows) {
+    rows.quarantine(origin, reason, raw.as_bytes());
+}
+
+fn push(origin: &str, result: Result<normalize::Event<'_>, String>, raw: &str, rows: &mut Rows) {
+    match result {
+        Ok(event) => rows.push(&event, origin),
+        Err(reason) => quarantine_value(origin, &reason, raw, rows),
+    }
+}
+
+/// One JSON value of an input.
+fn value_into(origin: &str, value: &RawValue, rows: &mut Rows) {
+    let text = value.get();
+    if text.starts_with('[') {
+        match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(items) => items
+                .into_iter()
+                .for_each(|item| value_into(origin, item, rows)),
+            Err(e) => quarantine_value(origin, &format!("bad array: {e}"), text, rows),
+        }
+        return;
+    }
+    if !text.starts_with('{') {
+        return quarantine_value(
+            origin,
+            "not an EventBridge event, CloudTrail record or log file",
+            text,
+            rows,
+        );
+    }
+    let probe: Probe = match serde_json::from_str(text) {
+        Ok(p) => p,
+        Err(e) => return quarantine_value(origin, &format!("bad JSON object: {e}"), text, rows),
+    };
+    if let Some(records) = probe.records {
+        if records.is_empty() {
+            rows.stats.empty += 1;
+        }
+        for record in records {
+            record_into(origin, record, rows);
+        }
+    } else if probe.digest.is_some() {
+        rows.stats.digests += 1;
+    } else if probe.detail_type.is_some() {
+        push(origin, normalize::envelope(text), text, rows);
+    } else if probe.event_id.is_some() || probe.event_version.is_some() {
+        push(origin, normalize::cloudtrail_record(text), text, rows);
+    } else if probe.alarm_data.is_some() {
+        push(origin, normalize::alarm_action(text), text, rows);
+    } else if let Some(sns) = probe.sns {
+        value_into(origin, sns, rows);
+    } else if let (Some("Notification"), Some(message)) =
+        (probe.kind.as_deref(), probe.message.as_deref())
+    {
+        notification_into(
+            origin,
+            message,
+            probe.message_id.as_deref(),
+            probe.timestamp.as_deref(),
+            rows,
+        );
+    } else if probe.alarm_name.is_some() {
+        push(
+            origin,
+            Err("a CloudWatch alarm notification outside SNS has no message id".into()),
+            text,
+            rows,
+        );
+    } else {
+        quarantine_value(
+            origin,
+            "not an EventBridge event, CloudTrail record or log file",
+            text,
+            rows,
+        );
+    }
+}
+
+/// An entry of a `Records` array: a CloudTrail record (the fast path) or a Lambda record.
+fn record_into(origin: &str, record: &RawValue, rows: &mut Rows) {
+    match normalize::cloudtrail_record(record.get()) {
+        Ok(event) => rows.push(&event, origin),
+        Err(reason) => {
+            // Not a CloudTrail record: an SNS record of a Lambda payload, or a bad record.
+            match serde_json::from_str::<Probe>(record.get()) {
+                Ok(Probe { sns: Some(sns), .. }) => value_into(origin, sns, rows),
+                _ => quarantine_value(origin, &reason, record.get(), rows),
+            }
+        }
+    }
+}
+
+/// The `Message` of an SNS notification: an EventBridge event, a CloudWatch alarm, or JSON of
+/// any other kind this module reads.
+pub fn notification_into(
+    origin: &str,
+    message: &str,
+    message_id: Option<&str>,
+    timestamp: Option<&str>,
+    rows: &mut Rows,
+) {
+    let probe: Option<Probe> = serde_json::from_str(message).ok();
+    match probe {
+        Some(p) if p.alarm_name.is_some() => match message_id {
+            Some(id) => push(
+                origin,
+                normalize::alarm_notification(message, id, timestamp),
+                message,
+                rows,
+            ),
+            None => quarantine_value(origin, "SNS notification without MessageId", message, rows),
+        },
+        Some(_) => match RawValue::from_string(message.to_string()) {
+            Ok(raw) => value_into(origin, &raw, rows),
+            Err(e) => quarantine_value(origin, &format!("bad SNS message: {e}"), message, rows),
+        },
+        None => quarantine_value(origin, "SNS message is not JSON", message, rows),
+    }
+}
