@@ -5,6 +5,7 @@
 //! derived from its input, so writing it again replaces its objects instead of adding rows.
 
 pub mod backfill;
+pub mod compact;
 pub mod input;
 pub mod normalize;
 pub mod rows;

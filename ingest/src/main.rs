@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Parser;
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ingest::backfill;
 use spa_core::lake::Lake;
@@ -23,19 +24,47 @@ use spa_core::lake::Lake;
 /// Running the same backfill again replaces what it wrote, and repeated events inside a write
 /// are dropped, so nothing is duplicated.
 ///
-/// Coming next: `ingest compact` (issue #3), `ingest costs` and `ingest accounts` (issue #4).
+///   ingest compact --day YYYY-MM-DD   merge a day's small files into one, one row per event id
+///   ingest compact --from D --to D    the same for every day of a range
+///
+/// Coming next: `ingest costs` and `ingest accounts` (issue #4).
 #[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment)]
+#[command(version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// The settings file; relative paths inside it resolve against its folder.
-    #[arg(long, default_value = "settings.yaml", value_name = "FILE")]
+    #[arg(
+        long,
+        default_value = "settings.yaml",
+        value_name = "FILE",
+        global = true
+    )]
     settings: PathBuf,
     /// Groups of files processed at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     parallel: Option<usize>,
     /// Files, folders or s3://bucket/prefix to ingest.
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(value_name = "PATH")]
     inputs: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Merge each day's small files of events/ into one object, one row per event id, sorted by
+    /// time. Safe to interrupt and rerun: the merged object is written before any source is
+    /// removed.
+    Compact {
+        /// One day.
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
+        day: Option<NaiveDate>,
+        /// First day of a range.
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last day of a range (included).
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+        to: Option<NaiveDate>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,38 +78,100 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let lake = Lake::open(&settings).await;
-        let started = Instant::now();
-        let files = backfill::collect(&cli.inputs, &settings).await?;
-        if files.is_empty() {
-            anyhow::bail!("no files under {}", cli.inputs.join(", "));
+        match &cli.command {
+            Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
+            None => backfill(cli, &settings, &lake).await,
         }
-        let count = files.len() as u64;
-        let groups = backfill::groups(files);
-        eprintln!("ingest: {count} files in {} groups into {}", groups.len(), lake.location());
-        let bar = ProgressBar::new(count).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} files, {msg} [{elapsed_precise}, eta {eta}]")
-                .expect("valid template"),
-        );
-        let parallel = cli.parallel.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let records = std::cell::Cell::new(0u64);
-        let stats = backfill::run(&lake, groups, parallel, |s, files| {
-            records.set(records.get() + s.records);
-            bar.inc(files as u64);
-            bar.set_message(format!("{} records", records.get()));
-        })
-        .await?;
-        bar.finish_and_clear();
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
-        println!(
-            "files {} ({} digests, {} empty), records {}, events written {}, duplicates dropped {}, quarantined {}",
-            stats.inputs, stats.digests, stats.empty, stats.records, stats.written, stats.duplicates, stats.quarantined
-        );
-        println!(
-            "{:.1} MB read in {secs:.1} s: {:.0} records/s, {:.1} MB/s",
-            stats.bytes as f64 / 1e6,
-            stats.records as f64 / secs,
-            stats.bytes as f64 / 1e6 / secs
-        );
-        Ok(if stats.quarantined > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    })
+}
+
+async fn compact(
+    lake: &Lake,
+    day: Option<NaiveDate>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> anyhow::Result<ExitCode> {
+    let days: Vec<NaiveDate> = match (day, from, to) {
+        (Some(d), _, _) => vec![d],
+        (None, Some(from), Some(to)) if from <= to => {
+            from.iter_days().take_while(|d| *d <= to).collect()
+        }
+        (None, Some(from), Some(to)) => anyhow::bail!("--from {from} is after --to {to}"),
+        _ => anyhow::bail!("say which days: --day YYYY-MM-DD, or --from and --to"),
+    };
+    for day in days {
+        let day = day.format("%Y-%m-%d").to_string();
+        let r = ingest::compact::day(lake, &day)
+            .await
+            .with_context(|| format!("compacting {day}"))?;
+        match r.merged {
+            Some(_) => println!(
+                "{day}: {} objects, {} rows -> 1 object, {} rows",
+                r.objects, r.rows_before, r.rows_after
+            ),
+            None => println!("{day}: {} object(s), nothing to merge", r.objects),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backfill(
+    cli: &Cli,
+    settings: &spa_core::Settings,
+    lake: &Lake,
+) -> anyhow::Result<ExitCode> {
+    if cli.inputs.is_empty() {
+        anyhow::bail!("nothing to ingest: give files, folders or s3:// prefixes (see --help)");
+    }
+    let started = Instant::now();
+    let files = backfill::collect(&cli.inputs, settings).await?;
+    if files.is_empty() {
+        anyhow::bail!("no files under {}", cli.inputs.join(", "));
+    }
+    let count = files.len() as u64;
+    let groups = backfill::groups(files);
+    eprintln!(
+        "ingest: {count} files in {} groups into {}",
+        groups.len(),
+        lake.location()
+    );
+    let bar = ProgressBar::new(count).with_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} files, {msg} [{elapsed_precise}, eta {eta}]",
+        )
+        .expect("valid template"),
+    );
+    let parallel = cli
+        .parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let records = std::cell::Cell::new(0u64);
+    let stats = backfill::run(lake, groups, parallel, |s, files| {
+        records.set(records.get() + s.records);
+        bar.inc(files as u64);
+        bar.set_message(format!("{} records", records.get()));
+    })
+    .await?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "files {} ({} digests, {} empty), records {}, events written {}, duplicates dropped {}, quarantined {}",
+        stats.inputs,
+        stats.digests,
+        stats.empty,
+        stats.records,
+        stats.written,
+        stats.duplicates,
+        stats.quarantined
+    );
+    println!(
+        "{:.1} MB read in {secs:.1} s: {:.0} records/s, {:.1} MB/s",
+        stats.bytes as f64 / 1e6,
+        stats.records as f64 / secs,
+        stats.bytes as f64 / 1e6 / secs
+    );
+    Ok(if stats.quarantined > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     })
 }

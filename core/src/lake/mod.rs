@@ -74,6 +74,14 @@ pub enum LakeError {
         /// The expected format.
         expected: &'static str,
     },
+    /// An Arrow computation over lake data failed.
+    #[error("{context}: {source}")]
+    Arrow {
+        /// What was being computed, and on which data.
+        context: String,
+        /// The underlying error.
+        source: arrow::error::ArrowError,
+    },
     /// Parquet encoding or decoding failed.
     #[error("{key}: parquet: {source}")]
     Parquet {

@@ -1,0 +1,323 @@
+//! Idempotent writes, duplicates across files, compaction (also interrupted), and inputs read
+//! from S3 on moto server.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use arrow::array::{AsArray, RecordBatch};
+use serde_json::{Value, json};
+use spa_core::Settings;
+use spa_core::lake::{Dataset, Lake};
+
+fn settings() -> Settings {
+    Settings::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml")).unwrap()
+}
+
+fn record(id: &str, time: &str) -> Value {
+    json!({"eventVersion": "1.09", "eventID": id, "eventTime": time, "eventSource": "ec2.amazonaws.com",
+           "eventName": "DescribeInstances", "awsRegion": "eu-west-1", "recipientAccountId": "300001010101",
+           "userIdentity": {"type": "IAMUser", "userName": "alice", "accountId": "300001010101"}})
+}
+
+fn trail_file(dir: &Path, name: &str, records: &[Value]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&json!({ "Records": records })).unwrap(),
+    )
+    .unwrap();
+    path
+}
+
+async fn backfill(lake: &Lake, inputs: &[String]) -> ingest::Stats {
+    let files = ingest::backfill::collect(inputs, &settings())
+        .await
+        .unwrap();
+    ingest::backfill::run(lake, ingest::backfill::groups(files), 2, |_, _| {})
+        .await
+        .unwrap()
+}
+
+/// (objects, rows, distinct ids) of one day.
+async fn day(lake: &Lake, day: &str) -> (usize, usize, usize) {
+    let objects = lake.objects(Dataset::Events, day).await.unwrap().len();
+    let batches = lake.read_partition(Dataset::Events, day).await.unwrap();
+    let ids: HashSet<String> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("event_id")
+                .unwrap()
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (
+        objects,
+        batches.iter().map(RecordBatch::num_rows).sum(),
+        ids.len(),
+    )
+}
+
+#[tokio::test]
+async fn ingesting_twice_changes_nothing_and_a_grown_folder_adds_only_new_rows() {
+    let input = tempfile::tempdir().unwrap();
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(lake_dir.path());
+    for i in 0..40 {
+        let records: Vec<Value> = (0..3)
+            .map(|k| record(&format!("e{i}-{k}"), "2026-10-03T10:00:00Z"))
+            .collect();
+        trail_file(
+            input.path(),
+            &format!("AWSLogs/111111111111/CloudTrail/eu-west-1/2026/10/03/f{i:03}.json"),
+            &records,
+        );
+    }
+    let inputs = vec![input.path().to_string_lossy().to_string()];
+    let first = backfill(&lake, &inputs).await;
+    assert_eq!((first.records, first.written), (120, 120));
+    let before = day(&lake, "2026-10-03").await;
+    assert_eq!(before.1, 120);
+    let keys = lake.objects(Dataset::Events, "2026-10-03").await.unwrap();
+
+    backfill(&lake, &inputs).await;
+    assert_eq!(
+        day(&lake, "2026-10-03").await,
+        before,
+        "a rerun replaces, never adds"
+    );
+    assert_eq!(
+        lake.objects(Dataset::Events, "2026-10-03").await.unwrap(),
+        keys
+    );
+
+    // New files join groups without moving the others: still one row per event.
+    for i in 40..60 {
+        trail_file(
+            input.path(),
+            &format!("AWSLogs/111111111111/CloudTrail/eu-west-1/2026/10/03/f{i:03}.json"),
+            &[record(&format!("e{i}"), "2026-10-03T11:00:00Z")],
+        );
+    }
+    backfill(&lake, &inputs).await;
+    let (_, rows, ids) = day(&lake, "2026-10-03").await;
+    assert_eq!((rows, ids), (140, 140));
+}
+
+#[tokio::test]
+async fn a_record_in_two_files_is_written_once_and_late_records_go_to_their_day() {
+    let input = tempfile::tempdir().unwrap();
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(lake_dir.path());
+    trail_file(
+        input.path(),
+        "a.json",
+        &[
+            record("same", "2026-10-03T23:59:59Z"),
+            record("a", "2026-10-03T23:00:00Z"),
+        ],
+    );
+    trail_file(
+        input.path(),
+        "b.json",
+        &[
+            record("same", "2026-10-03T23:59:59Z"),
+            record("late", "2026-10-02T08:00:00Z"),
+        ],
+    );
+    let stats = backfill(&lake, &[input.path().to_string_lossy().to_string()]).await;
+    assert_eq!((stats.records, stats.written, stats.duplicates), (4, 3, 1));
+    assert_eq!(day(&lake, "2026-10-03").await.1, 2);
+    assert_eq!(day(&lake, "2026-10-02").await.1, 1);
+}
+
+#[tokio::test]
+async fn compaction_merges_dedupes_and_survives_interruption() {
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(lake_dir.path());
+    // Three writes of overlapping events, as three Lambda invocations would leave them.
+    let mut written = Vec::new();
+    for (n, ids) in [vec!["a", "b"], vec!["b", "c"], vec!["d"]]
+        .into_iter()
+        .enumerate()
+    {
+        let mut rows = ingest::Rows::new(0);
+        let records: Vec<Value> = ids
+            .iter()
+            .map(|id| record(id, &format!("2026-10-03T1{n}:00:00Z")))
+            .collect();
+        ingest::input::decode(
+            "test",
+            &serde_json::to_vec(&json!({ "Records": records })).unwrap(),
+            &mut rows,
+        );
+        let batches = rows.finish();
+        ingest::write(&lake, &format!("unit-{n}"), &batches, 0)
+            .await
+            .unwrap();
+        written.push(Lake::object_key(
+            Dataset::Events,
+            "2026-10-03",
+            &format!("unit-{n}"),
+        ));
+    }
+    assert_eq!(day(&lake, "2026-10-03").await, (3, 5, 4));
+    let kept_copy = lake.get_bytes(&written[0]).await.unwrap();
+
+    let report = ingest::compact::day(&lake, "2026-10-03").await.unwrap();
+    assert_eq!(
+        (report.objects, report.rows_before, report.rows_after),
+        (3, 5, 4)
+    );
+    assert_eq!(day(&lake, "2026-10-03").await, (1, 4, 4));
+    let merged = lake
+        .read_partition(Dataset::Events, "2026-10-03")
+        .await
+        .unwrap();
+    let times = merged[0]
+        .column_by_name("event_time")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+    assert!(
+        times.values().windows(2).all(|w| w[0] <= w[1]),
+        "sorted by time"
+    );
+
+    // Interrupted after the merged object was written but before a source was removed: the
+    // source is still there. A rerun merges again and nothing is lost or doubled.
+    lake.put_bytes(&written[0], kept_copy).await.unwrap();
+    assert_eq!(day(&lake, "2026-10-03").await, (2, 6, 4));
+    ingest::compact::day(&lake, "2026-10-03").await.unwrap();
+    assert_eq!(day(&lake, "2026-10-03").await, (1, 4, 4));
+
+    // A day with one object is left alone.
+    let again = ingest::compact::day(&lake, "2026-10-03").await.unwrap();
+    assert_eq!((again.objects, again.merged), (1, None));
+}
+
+#[tokio::test]
+async fn append_events_is_idempotent() {
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(lake_dir.path());
+    let events: Vec<Value> = ["CreatedAccount", "AssignedAccount"]
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            json!({"version": "0", "id": format!("id-{i}"), "detail-type": label, "source": "spa.lifecycle",
+                   "account": "222222222222", "time": "2026-10-05T09:00:00Z", "region": "eu-west-1", "resources": [],
+                   "detail": {"Account": "300001010101"}})
+        })
+        .collect();
+    let stats = ingest::append_events(&lake, &events).await.unwrap();
+    assert_eq!(stats.written, 2);
+    ingest::append_events(&lake, &events).await.unwrap();
+    assert_eq!(day(&lake, "2026-10-05").await, (1, 2, 2));
+    let batch = &lake
+        .read_partition(Dataset::Events, "2026-10-05")
+        .await
+        .unwrap()[0];
+    let labels: Vec<_> = batch
+        .column_by_name("activity")
+        .unwrap()
+        .as_string::<i32>()
+        .iter()
+        .collect();
+    assert_eq!(labels, [Some("CreatedAccount"), Some("AssignedAccount")]);
+}
+
+#[tokio::test]
+async fn backfill_reads_s3_prefixes_on_moto() {
+    let endpoint = std::env::var("SPA_TEST_MOTO_ENDPOINT")
+        .expect("SPA_TEST_MOTO_ENDPOINT is not set: run the tests with .ci/run");
+    let yaml =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml"))
+            .unwrap()
+            .replace(
+                "  # endpoint_url: http://127.0.0.1:5000",
+                &format!("  endpoint_url: {endpoint}"),
+            );
+    let settings = Settings::from_yaml(
+        &yaml,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml"),
+    )
+    .unwrap();
+    let config = spa_core::aws::sdk_config(&settings).await;
+    let s3 = spa_core::aws::s3_client(&settings, &config);
+    let bucket = format!("trail-{}", std::process::id());
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/umccr_flaws_slice/test_input");
+    let mut expected = 0;
+    for sub in [
+        "AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/811596193553_CloudTrail_us-east-1-20201001T0000.json.gz",
+        "AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/09/30/811596193553_CloudTrail_us-east-1-20200930T2200.json",
+    ] {
+        let bytes = std::fs::read(shared.join(sub)).unwrap();
+        let text = if sub.ends_with(".gz") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut s)
+                .unwrap();
+            s
+        } else {
+            String::from_utf8(bytes.clone()).unwrap()
+        };
+        expected += serde_json::from_str::<Value>(&text).unwrap()["Records"]
+            .as_array()
+            .unwrap()
+            .len() as u64;
+        s3.put_object()
+            .bucket(&bucket)
+            .key(sub)
+            .body(bytes.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(lake_dir.path());
+    let files = ingest::backfill::collect(&[format!("s3://{bucket}/AWSLogs/")], &settings)
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 2);
+    assert!(
+        files[0]
+            .name
+            .starts_with(&format!("s3://{bucket}/AWSLogs/o-abcd/"))
+    );
+    let stats = ingest::backfill::run(&lake, ingest::backfill::groups(files), 2, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(stats.records, expected);
+    let origins: HashSet<String> = lake
+        .read_partition(Dataset::Events, "2020-09-30")
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("origin")
+                .unwrap()
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        origins
+            .iter()
+            .all(|o| o.starts_with(&format!("s3://{bucket}/"))),
+        "{origins:?}"
+    );
+}
