@@ -20,3 +20,21 @@ pub fn exit(binary: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
         ExitCode::FAILURE
     })
 }
+
+/// Logs JSON lines to stdout, as CloudWatch Logs reads them from a Lambda function.
+pub fn init_lambda_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .without_time()
+        .init();
+}
+
+/// The settings file of a Lambda function: `$SPA_SETTINGS`, else `settings.yaml` beside the
+/// function's code.
+pub fn lambda_settings_path() -> std::path::PathBuf {
+    std::env::var_os("SPA_SETTINGS").map_or_else(|| "settings.yaml".into(), Into::into)
+}

@@ -7,6 +7,7 @@
 pub mod backfill;
 pub mod compact;
 pub mod input;
+pub mod lambda;
 pub mod normalize;
 pub mod rows;
 

@@ -1,0 +1,31 @@
+//! The ingest Lambda function: every payload kind of `ingest::lambda`, JSON logs, settings from
+//! `$SPA_SETTINGS` (default `settings.yaml` beside the code).
+
+use std::sync::Arc;
+
+use ingest::lambda::Handler;
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use spa_core::Settings;
+use spa_core::lake::Lake;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    spa_core::cli::init_lambda_logging();
+    let settings = Settings::load(spa_core::cli::lambda_settings_path())?;
+    let config = spa_core::aws::sdk_config(&settings).await;
+    let handler = Arc::new(Handler::new(
+        Lake::open(&settings).await,
+        spa_core::aws::s3_client(&settings, &config),
+    ));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let handler = handler.clone();
+        async move {
+            handler
+                .handle(event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+}

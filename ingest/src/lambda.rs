@@ -1,0 +1,254 @@
+//! The Lambda handler: EventBridge events delivered directly, SQS batches (bodies holding
+//! events, SNS notifications, or S3 ObjectCreated notifications of CloudTrail files), direct
+//! S3 notifications and SNS notifications.
+//!
+//! Only transient failures (S3 or the lake unavailable, throttling) fail an SQS message, and
+//! only that message: the response lists it in `batchItemFailures`, so SQS retries it alone.
+//! Everything else that cannot be read is quarantined and the message succeeds.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use spa_core::lake::{Lake, LakeError};
+
+use crate::input;
+use crate::rows::{Rows, Stats};
+
+/// A failure that fails the whole invocation (Lambda retries it).
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The lake or S3 could not be reached.
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+}
+
+#[derive(Deserialize)]
+struct SqsMessage {
+    #[serde(rename = "messageId")]
+    message_id: String,
+    body: String,
+}
+
+#[derive(Deserialize)]
+struct S3Record {
+    s3: S3Entity,
+}
+
+#[derive(Deserialize)]
+struct S3Entity {
+    bucket: S3Bucket,
+    object: S3Object,
+}
+
+#[derive(Deserialize)]
+struct S3Bucket {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct S3Object {
+    key: String,
+}
+
+/// An object named by an S3 notification.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ObjectRef {
+    bucket: String,
+    key: String,
+}
+
+impl ObjectRef {
+    fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// Objects of an S3 notification (`Records[].s3`), keys URL-decoded as S3 encodes them.
+fn s3_objects(value: &Value) -> Option<Vec<ObjectRef>> {
+    let records = value.get("Records")?.as_array()?;
+    if records.is_empty() || !records.iter().all(|r| r.get("s3").is_some()) {
+        return None;
+    }
+    let records: Vec<S3Record> = serde_json::from_value(Value::Array(records.clone())).ok()?;
+    Some(
+        records
+            .into_iter()
+            .map(|r| ObjectRef {
+                bucket: r.s3.bucket.name,
+                key: percent_encoding::percent_decode_str(&r.s3.object.key.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            })
+            .collect(),
+    )
+}
+
+fn is_s3_test_event(value: &Value) -> bool {
+    value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent")
+}
+
+/// What one message holds.
+enum Content {
+    /// Events or records to decode (the text of the message or of its SNS message).
+    Direct(String),
+    /// Objects to fetch and decode.
+    Objects(Vec<ObjectRef>),
+    /// Nothing to do (an S3 test event).
+    Nothing,
+}
+
+fn classify(body: &str) -> Content {
+    let Ok(value) = serde_json::from_str::<Value>(body) else {
+        return Content::Direct(body.to_string());
+    };
+    if is_s3_test_event(&value) {
+        return Content::Nothing;
+    }
+    if let Some(objects) = s3_objects(&value) {
+        return Content::Objects(objects);
+    }
+    if value.get("Type").and_then(Value::as_str) == Some("Notification")
+        && let Some(message) = value.get("Message").and_then(Value::as_str)
+        && let Ok(inner) = serde_json::from_str::<Value>(message)
+    {
+        if is_s3_test_event(&inner) {
+            return Content::Nothing;
+        }
+        if let Some(objects) = s3_objects(&inner) {
+            return Content::Objects(objects);
+        }
+    }
+    Content::Direct(body.to_string())
+}
+
+/// The handler, with the lake it writes and the S3 client it reads notified objects with.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    lake: Lake,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Handler {
+    /// A handler over `lake`, reading notified objects with `s3`.
+    pub fn new(lake: Lake, s3: aws_sdk_s3::Client) -> Self {
+        Self { lake, s3 }
+    }
+
+    /// Fetches and writes one object as its own unit (key: its URL). An object that cannot be
+    /// read for good (gone, access denied) is quarantined with the reason; transient errors are
+    /// returned so the message is retried.
+    async fn object(&self, object: &ObjectRef) -> Result<Stats, LakeError> {
+        let url = object.url();
+        let received_at = crate::now_micros();
+        let mut rows = Rows::new(received_at);
+        match Lake::s3(self.s3.clone(), &object.bucket, "")
+            .get_bytes(&object.key)
+            .await
+        {
+            Ok(bytes) => input::decode(&url, &bytes, &mut rows),
+            Err(LakeError::NotFound { .. }) => rows.quarantine(
+                &url,
+                "object not found (deleted before it was read?)",
+                url.as_bytes(),
+            ),
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => rows.quarantine(&url, &e.to_string(), url.as_bytes()),
+        }
+        let batches = tokio::task::spawn_blocking(move || rows.finish())
+            .await
+            .expect("finishing rows does not panic");
+        crate::write(&self.lake, &url, &batches, received_at).await?;
+        Ok(batches.stats)
+    }
+
+    /// Handles one invocation payload and returns the Lambda response.
+    pub async fn handle(&self, payload: Value) -> Result<Value, HandlerError> {
+        let records = payload.get("Records").and_then(Value::as_array);
+        let source = records
+            .and_then(|r| r.first())
+            .and_then(|r| r.get("eventSource").or_else(|| r.get("EventSource")))
+            .and_then(Value::as_str);
+        match source {
+            Some("aws:sqs") => {
+                let messages: Vec<SqsMessage> =
+                    serde_json::from_value(Value::Array(records.cloned().unwrap_or_default()))
+                        .unwrap_or_default();
+                let failures = self.sqs(&messages).await;
+                let items: Vec<Value> = failures
+                    .iter()
+                    .map(|id| json!({ "itemIdentifier": id }))
+                    .collect();
+                Ok(json!({ "batchItemFailures": items }))
+            }
+            Some("aws:s3") => {
+                let objects = s3_objects(&payload).unwrap_or_default();
+                let mut stats = Stats::default();
+                for object in &objects {
+                    stats += self.object(object).await?;
+                }
+                Ok(json!({ "written": stats.written, "quarantined": stats.quarantined }))
+            }
+            _ => {
+                let text = payload.to_string();
+                let key = match payload.get("id").and_then(Value::as_str) {
+                    Some(id) => format!("event:{id}"),
+                    None => format!("payload:{text}"),
+                };
+                let received_at = crate::now_micros();
+                let mut rows = Rows::new(received_at);
+                input::decode("lambda", text.as_bytes(), &mut rows);
+                let batches = rows.finish();
+                crate::write(&self.lake, &key, &batches, received_at).await?;
+                Ok(
+                    json!({ "written": batches.stats.written, "quarantined": batches.stats.quarantined }),
+                )
+            }
+        }
+    }
+
+    /// Processes an SQS batch; returns the ids of the messages to retry.
+    async fn sqs(&self, messages: &[SqsMessage]) -> BTreeSet<String> {
+        let mut failed = BTreeSet::new();
+        let received_at = crate::now_micros();
+        let mut rows = Rows::new(received_at);
+        let mut direct = Vec::new();
+        for message in messages {
+            match classify(&message.body) {
+                Content::Nothing => {}
+                Content::Direct(text) => {
+                    input::decode(
+                        &format!("sqs:{}", message.message_id),
+                        text.as_bytes(),
+                        &mut rows,
+                    );
+                    direct.push(message.message_id.clone());
+                }
+                Content::Objects(objects) => {
+                    for object in &objects {
+                        if let Err(e) = self.object(object).await {
+                            tracing::warn!(message = %message.message_id, object = %object.url(), error = %e, "will retry");
+                            failed.insert(message.message_id.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if !direct.is_empty() {
+            direct.sort();
+            let batches = rows.finish();
+            if let Err(e) = crate::write(
+                &self.lake,
+                &format!("sqs:{}", direct.join(",")),
+                &batches,
+                received_at,
+            )
+            .await
+            {
+                tracing::warn!(error = %e, "lake write failed; the batch's events will be retried");
+                failed.extend(direct);
+            }
+        }
+        failed
+    }
+}

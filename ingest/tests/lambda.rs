@@ -1,0 +1,331 @@
+//! The Lambda handler called directly (SQS batches of every body kind, partial failures, direct
+//! S3 and EventBridge payloads) against moto's S3, and the binary driven through the Lambda
+//! runtime API served on 127.0.0.1.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use arrow::array::{AsArray, RecordBatch};
+use ingest::lambda::Handler;
+use serde_json::{Value, json};
+use spa_core::Settings;
+use spa_core::lake::{Dataset, Lake};
+
+const TRAIL: &str = "../../shared/data/umccr_flaws_slice/test_input/AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/811596193553_CloudTrail_us-east-1-20201001T0000.json.gz";
+
+fn settings_with_endpoint(endpoint: &str) -> Settings {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml");
+    let yaml = std::fs::read_to_string(&file).unwrap().replace(
+        "  # endpoint_url: http://127.0.0.1:5000",
+        &format!("  endpoint_url: {endpoint}"),
+    );
+    Settings::from_yaml(&yaml, &file).unwrap()
+}
+
+fn moto() -> String {
+    std::env::var("SPA_TEST_MOTO_ENDPOINT")
+        .expect("SPA_TEST_MOTO_ENDPOINT is not set: run the tests with .ci/run")
+}
+
+async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let settings = settings_with_endpoint(endpoint);
+    let config = spa_core::aws::sdk_config(&settings).await;
+    spa_core::aws::s3_client(&settings, &config)
+}
+
+/// A bucket on moto holding the sample trail file under a key with a space; returns the bucket,
+/// the key as S3 notifications encode it, and the file's record count.
+async fn bucket_with_trail_file(s3: &aws_sdk_s3::Client, name: &str) -> (String, String, usize) {
+    let bucket = format!("{name}-{}", std::process::id());
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAIL)).unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    let records = serde_json::from_str::<Value>(&text).unwrap()["Records"]
+        .as_array()
+        .unwrap()
+        .len();
+    let key = "AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/late file.json.gz";
+    s3.put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap();
+    (bucket, key.replace(' ', "+"), records)
+}
+
+fn envelope(id: &str, detail_type: &str, source: &str, detail: Value) -> Value {
+    json!({"version": "0", "id": id, "detail-type": detail_type, "source": source, "account": "222222222222",
+           "time": "2026-10-05T09:00:00Z", "region": "eu-west-1", "resources": [], "detail": detail})
+}
+
+fn s3_notification(bucket: &str, key: &str) -> Value {
+    json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+            "eventTime": "2026-10-05T09:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": format!("arn:aws:s3:::{bucket}")},
+                   "object": {"key": key, "size": 1}}}]})
+}
+
+fn sns(message: &Value) -> Value {
+    json!({"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:eu-west-1:222222222222:events",
+           "Message": message.to_string(), "Timestamp": "2026-10-05T09:00:00.000Z"})
+}
+
+fn sqs(bodies: &[(&str, String)]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .map(|(id, body)| json!({"messageId": id, "receiptHandle": "r", "body": body, "attributes": {},
+                                 "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                                 "eventSourceARN": "arn:aws:sqs:eu-west-1:222222222222:ingest", "awsRegion": "eu-west-1"}))
+        .collect();
+    json!({ "Records": records })
+}
+
+async fn all_rows(lake: &Lake, dataset: Dataset) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for p in lake.partitions(dataset).await.unwrap() {
+        out.extend(lake.read_partition(dataset, &p).await.unwrap());
+    }
+    out
+}
+
+fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name(column)
+                .unwrap()
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sqs_batch_with_every_kind_of_body() {
+    let s3 = s3_client(&moto()).await;
+    let (bucket, key, records) = bucket_with_trail_file(&s3, "notified").await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let handler = Handler::new(lake.clone(), s3);
+    let lifecycle = envelope(
+        "ev-1",
+        "ExpiredAccount",
+        "spa.lifecycle",
+        json!({"Account": "300001010101"}),
+    );
+    let build = envelope(
+        "ev-2",
+        "CodeBuild Build State Change",
+        "aws.codebuild",
+        json!({"build-status": "FAILED"}),
+    );
+    let payload = sqs(&[
+        ("m1", lifecycle.to_string()),
+        ("m2", sns(&build).to_string()),
+        ("m3", s3_notification(&bucket, &key).to_string()),
+        ("m4", sns(&s3_notification(&bucket, &key)).to_string()),
+        ("m5", "this is not JSON".to_string()),
+        (
+            "m6",
+            json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": bucket}).to_string(),
+        ),
+        (
+            "m7",
+            s3_notification(&bucket, "AWSLogs/missing.json.gz").to_string(),
+        ),
+    ]);
+    let response = handler.handle(payload.clone()).await.unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+
+    let events = all_rows(&lake, Dataset::Events).await;
+    let ids = strings(&events, "event_id");
+    assert_eq!(
+        ids.len(),
+        2 + records,
+        "two events and the notified file's records, the file once"
+    );
+    let labels = strings(&events, "activity");
+    assert!(
+        labels.contains(&"ExpiredAccount".to_string())
+            && labels.contains(&"FailedBuild".to_string())
+    );
+    let origins = strings(&events, "origin");
+    assert!(origins.contains(&format!("s3://{bucket}/AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/late file.json.gz")));
+
+    let quarantine = all_rows(&lake, Dataset::Quarantine).await;
+    let mut reasons = strings(&quarantine, "reason");
+    reasons.sort();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].starts_with("not JSON"), "{reasons:?}");
+    assert!(reasons[1].starts_with("object not found"), "{reasons:?}");
+
+    // A redelivery of the same batch changes nothing.
+    handler.handle(payload).await.unwrap();
+    assert_eq!(
+        strings(&all_rows(&lake, Dataset::Events).await, "event_id").len(),
+        2 + records
+    );
+    assert_eq!(
+        all_rows(&lake, Dataset::Quarantine)
+            .await
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum::<usize>(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_s3_fails_only_its_message() {
+    // Nothing listens on port 9 of the loopback: every S3 call fails to connect (transient).
+    let handler_s3 = s3_client("http://127.0.0.1:9").await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let handler = Handler::new(lake.clone(), handler_s3);
+    let payload = sqs(&[
+        (
+            "ok",
+            envelope("ev-9", "Scheduled Event", "aws.events", json!({})).to_string(),
+        ),
+        (
+            "retry-me",
+            s3_notification("some-bucket", "AWSLogs/x.json.gz").to_string(),
+        ),
+    ]);
+    let response = handler.handle(payload).await.unwrap();
+    assert_eq!(
+        response,
+        json!({"batchItemFailures": [{"itemIdentifier": "retry-me"}]})
+    );
+    assert_eq!(
+        strings(&all_rows(&lake, Dataset::Events).await, "event_id"),
+        ["ev-9"]
+    );
+    assert!(
+        all_rows(&lake, Dataset::Quarantine).await.is_empty(),
+        "a transient failure is retried, not quarantined"
+    );
+}
+
+#[tokio::test]
+async fn direct_s3_notification_and_direct_event() {
+    let s3 = s3_client(&moto()).await;
+    let (bucket, key, records) = bucket_with_trail_file(&s3, "direct").await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let handler = Handler::new(lake.clone(), s3);
+    let response = handler
+        .handle(s3_notification(&bucket, &key))
+        .await
+        .unwrap();
+    assert_eq!(response["written"], json!(records));
+    let event = envelope(
+        "ev-direct",
+        "AWS Console Sign In via CloudTrail",
+        "aws.signin",
+        json!({}),
+    );
+    handler.handle(event.clone()).await.unwrap();
+    handler.handle(event).await.unwrap();
+    let ids = strings(&all_rows(&lake, Dataset::Events).await, "event_id");
+    assert_eq!(ids.iter().filter(|i| *i == "ev-direct").count(), 1);
+    assert_eq!(ids.len(), records + 1);
+}
+
+#[test]
+fn the_binary_serves_invocations_from_the_runtime_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("settings.yaml");
+    std::fs::write(
+        &settings,
+        "environment_identifier: test\nautomation:\n  account_id: \"222222222222\"\n  management_account_id: \"111111111111\"\n  \
+         region: eu-west-1\n  maintenance_window: \"rate(7 days)\"\norganization: { adapter: aws }\ncosts: { source: aws }\nlake: lake\n",
+    )
+    .unwrap();
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ingest-lambda"))
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "ingest")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
+        .env("SPA_SETTINGS", &settings)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let payload = sqs(&[(
+        "m1",
+        envelope(
+            "ev-bin",
+            "ReleasedAccount",
+            "spa.lifecycle",
+            json!({"Account": "300001010101"}),
+        )
+        .to_string(),
+    )]);
+
+    let next = server
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect("the function asks for an invocation");
+    assert_eq!(next.url(), "/2018-06-01/runtime/invocation/next");
+    let deadline = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        + 60_000)
+        .to_string();
+    let header =
+        |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap();
+    next.respond(
+        tiny_http::Response::from_string(payload.to_string())
+            .with_header(header("Lambda-Runtime-Aws-Request-Id", "req-1"))
+            .with_header(header("Lambda-Runtime-Deadline-Ms", &deadline))
+            .with_header(header(
+                "Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:eu-west-1:222222222222:function:ingest",
+            ))
+            .with_header(header("Content-Type", "application/json")),
+    )
+    .unwrap();
+
+    let mut answer = server
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect("the function answers");
+    let url = answer.url().to_string();
+    let mut body = String::new();
+    answer.as_reader().read_to_string(&mut body).unwrap();
+    answer.respond(tiny_http::Response::empty(202)).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        url, "/2018-06-01/runtime/invocation/req-1/response",
+        "{body}"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"batchItemFailures": []})
+    );
+    let written = dir.path().join("lake/events/dt=2026-10-05");
+    assert_eq!(std::fs::read_dir(written).unwrap().count(), 1);
+}
