@@ -1,10 +1,13 @@
 //! Backfills: files, folders and `s3://` prefixes, read recursively, in groups written in
 //! parallel.
 //!
-//! Files are sorted by name and cut into groups at the files whose name hashes to a boundary
+//! Files are sorted day first (a trail's `.../<account>/CloudTrail/<region>/YYYY/MM/DD/<file>`
+//! sorts as `YYYY/MM/DD/<account>/<region>/<file>`, so a group holds one day of many accounts and
+//! writes few, large objects) and cut into groups at the files whose name hashes to a boundary
 //! (about one in [`GROUP_FILES`]). A group's idempotency key is its first file, so running the
 //! same backfill again replaces its objects, and a file added later joins one group without
-//! moving the others: a rerun over a grown folder does not duplicate rows.
+//! moving the others: a rerun over a grown folder does not duplicate rows. Groups also end at
+//! [`MAX_GROUP_FILES`] files or [`MAX_GROUP_BYTES`] bytes, to bound memory.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,9 +19,11 @@ use tokio::task::JoinSet;
 use crate::rows::{Rows, Stats};
 
 /// Average number of files in a group (the boundary modulus).
-pub const GROUP_FILES: u64 = 32;
+pub const GROUP_FILES: u64 = 128;
 /// A group never holds more files than this, whatever the hashes say.
-pub const MAX_GROUP_FILES: usize = 256;
+pub const MAX_GROUP_FILES: usize = 512;
+/// A group never holds more stored bytes than this (when sizes are known).
+pub const MAX_GROUP_BYTES: u64 = 24 << 20;
 
 /// A backfill that could not run.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +56,25 @@ enum Place {
 pub struct InputFile {
     /// Its name in the summary and the `origin` column: an absolute path or an `s3://` URL.
     pub name: String,
+    /// Stored size in bytes (0 when unknown).
+    pub size: u64,
     place: Place,
+}
+
+/// The order of files: day first for CloudTrail's layout, else the name.
+fn sort_key(name: &str) -> String {
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.iter().rposition(|p| *p == "CloudTrail") {
+        Some(i) if parts.len() >= i + 6 => {
+            let (account, region) = (parts[i - 1], parts[i + 1]);
+            let (date, file) = (parts[i + 2..i + 5].join("/"), parts[i + 5..].join("/"));
+            format!(
+                "{}/{date}/{account}/{region}/{file}",
+                parts[..i - 1].join("/")
+            )
+        }
+        _ => name.to_string(),
+    }
 }
 
 impl InputFile {
@@ -80,6 +103,7 @@ fn walk(path: &Path, out: &mut Vec<InputFile>) -> Result<(), BackfillError> {
         let abs = std::path::absolute(path).map_err(err)?;
         out.push(InputFile {
             name: abs.display().to_string(),
+            size: meta.len(),
             place: Place::Local(abs),
         });
         return Ok(());
@@ -116,6 +140,7 @@ pub async fn collect(
                 for key in store.list(&prefix).await? {
                     files.push(InputFile {
                         name: format!("s3://{bucket}/{key}"),
+                        size: 0,
                         place: Place::S3 {
                             bucket: store.clone(),
                             key,
@@ -125,7 +150,7 @@ pub async fn collect(
             }
         }
     }
-    files.sort_by(|a, b| a.name.cmp(&b.name));
+    files.sort_by_cached_key(|f| sort_key(&f.name));
     files.dedup_by(|a, b| a.name == b.name);
     Ok(files)
 }
@@ -139,11 +164,22 @@ fn fnv(text: &str) -> u64 {
 /// Cuts sorted files into groups at content-defined boundaries (see the module docs).
 pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
     let mut out: Vec<Vec<InputFile>> = Vec::new();
+    let mut bytes = 0;
     for file in files {
         let boundary = fnv(&file.name).is_multiple_of(GROUP_FILES);
         match out.last_mut() {
-            Some(group) if !boundary && group.len() < MAX_GROUP_FILES => group.push(file),
-            _ => out.push(vec![file]),
+            Some(group)
+                if !boundary
+                    && group.len() < MAX_GROUP_FILES
+                    && bytes + file.size <= MAX_GROUP_BYTES =>
+            {
+                bytes += file.size;
+                group.push(file);
+            }
+            _ => {
+                bytes = file.size;
+                out.push(vec![file]);
+            }
         }
     }
     out
@@ -197,4 +233,18 @@ pub async fn run(
         total += stats;
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sort_key;
+
+    #[test]
+    fn trail_files_sort_day_first() {
+        assert_eq!(
+            sort_key("/t/AWSLogs/o-abc/111111111111/CloudTrail/eu-west-1/2026/10/03/f.json.gz"),
+            "/t/AWSLogs/o-abc/2026/10/03/111111111111/eu-west-1/f.json.gz"
+        );
+        assert_eq!(sort_key("/t/events/a.json"), "/t/events/a.json");
+    }
 }
