@@ -86,6 +86,7 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--work", default="/var/tmp/spa-bench")
     ap.add_argument("--accounts", type=int, default=2000)
+    ap.add_argument("--skip-duckdb", action="store_true", help="only our runs (no comparison)")
     args = ap.parse_args()
     target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
     work = Path(args.work)
@@ -118,7 +119,7 @@ def main():
             written = [l for l in out.splitlines() if l.startswith("files")]
             rows.append((size, label, wall, cpu, rss, folder_bytes(work / "lake" / "events"), size / cpu, raw / 1e6 / cpu))
             print(f"  {label}: {written[0] if written else out.strip()}")
-        for label, threads in (("duckdb, 1 thread", 1), (f"duckdb, {cores} threads", cores)):
+        for label, threads in () if args.skip_duckdb else (("duckdb, 1 thread", 1), (f"duckdb, {cores} threads", cores)):
             out_file = work / "duckdb.parquet"
             out_file.unlink(missing_ok=True)
             sql = DUCKDB_SQL.format(glob=corpus / "cloudtrail" / "**" / "*.json.gz", out=out_file)
@@ -132,7 +133,7 @@ def main():
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for size, label, wall, cpu, rss, outb, rps, mbps in rows:
         print(f"| {size:,} | {label} | {wall:.1f} | {cpu:.1f} | {rss:.0f} | {outb / 1e6:.0f} | {rps:,.0f} | {mbps:.1f} |")
-    for size in args.sizes:
+    for size in [] if args.skip_duckdb else args.sizes:
         ours = next(r for r in rows if r[0] == size and r[1] == "ours, 1 core")
         duck = next(r for r in rows if r[0] == size and r[1] == "duckdb, 1 thread")
         print(f"{size:,} records: ours / DuckDB per core = {ours[6] / duck[6]:.2f}x")

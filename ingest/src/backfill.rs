@@ -23,7 +23,7 @@ pub const GROUP_FILES: u64 = 128;
 /// A group never holds more files than this, whatever the hashes say.
 pub const MAX_GROUP_FILES: usize = 512;
 /// A group never holds more stored bytes than this (when sizes are known).
-pub const MAX_GROUP_BYTES: u64 = 24 << 20;
+pub const MAX_GROUP_BYTES: u64 = 2 << 20;
 
 /// A backfill that could not run.
 #[derive(Debug, thiserror::Error)]

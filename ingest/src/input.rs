@@ -65,6 +65,7 @@ pub fn decode(origin: &str, bytes: &[u8], rows: &mut Rows) {
     } else {
         Cow::Borrowed(bytes)
     };
+    rows.stats.json_bytes += data.len() as u64;
     if data.iter().all(u8::is_ascii_whitespace) {
         rows.stats.empty += 1;
         return;

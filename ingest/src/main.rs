@@ -75,12 +75,23 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = spa_core::Settings::load(&cli.settings).context("settings")?;
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // A fixed, small set of threads: memory stays flat however long the backfill runs (each new
+    // thread would bring its own allocator arena).
+    let parallel = cli
+        .parallel
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(parallel)
+        .max_blocking_threads(parallel)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async {
         let lake = Lake::open(&settings).await;
         match &cli.command {
             Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
-            None => backfill(cli, &settings, &lake).await,
+            None => backfill(cli, &settings, &lake, parallel).await,
         }
     })
 }
@@ -119,6 +130,7 @@ async fn backfill(
     cli: &Cli,
     settings: &spa_core::Settings,
     lake: &Lake,
+    parallel: usize,
 ) -> anyhow::Result<ExitCode> {
     if cli.inputs.is_empty() {
         anyhow::bail!("nothing to ingest: give files, folders or s3:// prefixes (see --help)");
@@ -141,9 +153,6 @@ async fn backfill(
         )
         .expect("valid template"),
     );
-    let parallel = cli
-        .parallel
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let records = std::cell::Cell::new(0u64);
     let stats = backfill::run(lake, groups, parallel, |s, files| {
         records.set(records.get() + s.records);
@@ -164,10 +173,11 @@ async fn backfill(
         stats.quarantined
     );
     println!(
-        "{:.1} MB read in {secs:.1} s: {:.0} records/s, {:.1} MB/s",
+        "{:.1} MB read ({:.1} MB of JSON) in {secs:.1} s: {:.0} records/s, {:.1} MB/s of JSON",
         stats.bytes as f64 / 1e6,
+        stats.json_bytes as f64 / 1e6,
         stats.records as f64 / secs,
-        stats.bytes as f64 / 1e6 / secs
+        stats.json_bytes as f64 / 1e6 / secs
     );
     Ok(if stats.quarantined > 0 {
         ExitCode::from(3)

@@ -21,6 +21,8 @@ pub struct Stats {
     pub inputs: u64,
     /// Bytes read (as stored, before decompression).
     pub bytes: u64,
+    /// Bytes of JSON decoded (after decompression).
+    pub json_bytes: u64,
     /// Events found, repeats included.
     pub records: u64,
     /// Rows written to `events/`.
@@ -39,6 +41,7 @@ impl std::ops::AddAssign for Stats {
     fn add_assign(&mut self, o: Stats) {
         self.inputs += o.inputs;
         self.bytes += o.bytes;
+        self.json_bytes += o.json_bytes;
         self.records += o.records;
         self.written += o.written;
         self.duplicates += o.duplicates;

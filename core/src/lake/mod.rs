@@ -308,7 +308,7 @@ fn encode(dataset: Dataset, key: &str, batches: &[RecordBatch]) -> Result<Bytes,
     }
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid zstd level"),
+            ZstdLevel::try_new(1).expect("valid zstd level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_created_by(concat!("spa-core ", env!("CARGO_PKG_VERSION")).to_string())
