@@ -7,5 +7,7 @@ pub mod events;
 pub mod lake;
 pub mod organization;
 pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use settings::Settings;

@@ -1,7 +1,6 @@
 //! The lake over a local folder and over S3 (moto server on 127.0.0.1): every dataset written
 //! and read back, idempotent object names, atomic writes, Parquet properties.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -15,13 +14,7 @@ use spa_core::Settings;
 use spa_core::lake::{Dataset, Lake, LakeError, MONEY_PRECISION, MONEY_SCALE};
 use spa_core::organization::Organization;
 
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-}
-
-fn shipped_settings() -> Settings {
-    Settings::load(repo_root().join("settings.yaml")).unwrap()
-}
+use spa_core::testing::{repo_root, shipped_settings};
 
 fn text(values: &[Option<&str>]) -> ArrayRef {
     Arc::new(values.iter().copied().collect::<StringArray>())
@@ -310,35 +303,17 @@ async fn parquet_files_are_zstd_with_statistics() {
 
 #[tokio::test]
 async fn s3_lake_on_moto_every_dataset() {
-    let endpoint = std::env::var("SPA_TEST_MOTO_ENDPOINT").expect(
-        "SPA_TEST_MOTO_ENDPOINT is not set: run the tests with .ci/run, which starts moto server",
-    );
-    let bucket = format!("lake-{}", std::process::id());
-    let yaml = std::fs::read_to_string(repo_root().join("settings.yaml"))
-        .unwrap()
-        .replace("lake: ./lake", &format!("lake: s3://{bucket}/spa/data"))
-        .replace(
-            "  # endpoint_url: http://127.0.0.1:5000",
-            &format!("  endpoint_url: {endpoint}"),
-        );
-    let settings = Settings::from_yaml(&yaml, &repo_root().join("settings.yaml")).unwrap();
+    use spa_core::testing;
+    let endpoint = testing::moto_endpoint();
+    let s3 = testing::s3_client(&testing::settings_with_endpoint(&endpoint, |y| y)).await;
+    let bucket = testing::create_bucket(&s3, "lake").await;
+    let settings = testing::settings_with_endpoint(&endpoint, |y| {
+        y.replace("lake: ./lake", &format!("lake: s3://{bucket}/spa/data"))
+    });
     assert_eq!(
         settings.aws.endpoint_url.as_ref().map(|u| u.as_str()),
         Some(endpoint.as_str())
     );
-
-    let config = spa_core::aws::sdk_config(&settings).await;
-    let s3 = spa_core::aws::s3_client(&settings, &config);
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
 
     let lake = Lake::open(&settings).await;
     assert_eq!(lake.location(), format!("s3://{bucket}/spa/data"));

@@ -6,48 +6,22 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use arrow::array::{AsArray, RecordBatch};
+use arrow::array::RecordBatch;
 use ingest::lambda::Handler;
 use serde_json::{Value, json};
-use spa_core::Settings;
 use spa_core::lake::{Dataset, Lake};
+use spa_core::testing::{self, strings};
 
 const TRAIL: &str = "../../shared/data/umccr_flaws_slice/test_input/AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/811596193553_CloudTrail_us-east-1-20201001T0000.json.gz";
 
-fn settings_with_endpoint(endpoint: &str) -> Settings {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml");
-    let yaml = std::fs::read_to_string(&file).unwrap().replace(
-        "  # endpoint_url: http://127.0.0.1:5000",
-        &format!("  endpoint_url: {endpoint}"),
-    );
-    Settings::from_yaml(&yaml, &file).unwrap()
-}
-
-fn moto() -> String {
-    std::env::var("SPA_TEST_MOTO_ENDPOINT")
-        .expect("SPA_TEST_MOTO_ENDPOINT is not set: run the tests with .ci/run")
-}
-
 async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let settings = settings_with_endpoint(endpoint);
-    let config = spa_core::aws::sdk_config(&settings).await;
-    spa_core::aws::s3_client(&settings, &config)
+    testing::s3_client(&testing::settings_with_endpoint(endpoint, |y| y)).await
 }
 
 /// A bucket on moto holding the sample trail file under a key with a space; returns the bucket,
 /// the key as S3 notifications encode it, and the file's record count.
 async fn bucket_with_trail_file(s3: &aws_sdk_s3::Client, name: &str) -> (String, String, usize) {
-    let bucket = format!("{name}-{}", std::process::id());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let bucket = testing::create_bucket(s3, name).await;
     let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAIL)).unwrap();
     let mut text = String::new();
     flate2::read::GzDecoder::new(&bytes[..])
@@ -103,23 +77,9 @@ async fn all_rows(lake: &Lake, dataset: Dataset) -> Vec<RecordBatch> {
     out
 }
 
-fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            b.column_by_name(column)
-                .unwrap()
-                .as_string::<i32>()
-                .iter()
-                .map(|s| s.unwrap_or("").to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn sqs_batch_with_every_kind_of_body() {
-    let s3 = s3_client(&moto()).await;
+    let s3 = s3_client(&testing::moto_endpoint()).await;
     let (bucket, key, records) = bucket_with_trail_file(&s3, "notified").await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
@@ -226,7 +186,7 @@ async fn an_unreachable_s3_fails_only_its_message() {
 
 #[tokio::test]
 async fn direct_s3_notification_and_direct_event() {
-    let s3 = s3_client(&moto()).await;
+    let s3 = s3_client(&testing::moto_endpoint()).await;
     let (bucket, key, records) = bucket_with_trail_file(&s3, "direct").await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());

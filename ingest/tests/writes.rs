@@ -6,12 +6,9 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch};
 use serde_json::{Value, json};
-use spa_core::Settings;
 use spa_core::lake::{Dataset, Lake};
 
-fn settings() -> Settings {
-    Settings::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml")).unwrap()
-}
+use spa_core::testing::{self, shipped_settings as settings, strings};
 
 fn record(id: &str, time: &str) -> Value {
     json!({"eventVersion": "1.09", "eventID": id, "eventTime": time, "eventSource": "ec2.amazonaws.com",
@@ -43,17 +40,7 @@ async fn backfill(lake: &Lake, inputs: &[String]) -> ingest::Stats {
 async fn day(lake: &Lake, day: &str) -> (usize, usize, usize) {
     let objects = lake.objects(Dataset::Events, day).await.unwrap().len();
     let batches = lake.read_partition(Dataset::Events, day).await.unwrap();
-    let ids: HashSet<String> = batches
-        .iter()
-        .flat_map(|b| {
-            b.column_by_name("event_id")
-                .unwrap()
-                .as_string::<i32>()
-                .iter()
-                .map(|s| s.unwrap().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let ids: HashSet<String> = strings(&batches, "event_id").into_iter().collect();
     (
         objects,
         batches.iter().map(RecordBatch::num_rows).sum(),
@@ -215,48 +202,21 @@ async fn append_events_is_idempotent() {
     assert_eq!(stats.written, 2);
     ingest::append_events(&lake, &events).await.unwrap();
     assert_eq!(day(&lake, "2026-10-05").await, (1, 2, 2));
-    let batch = &lake
+    let batches = lake
         .read_partition(Dataset::Events, "2026-10-05")
         .await
-        .unwrap()[0];
-    let labels: Vec<_> = batch
-        .column_by_name("activity")
-        .unwrap()
-        .as_string::<i32>()
-        .iter()
-        .collect();
-    assert_eq!(labels, [Some("CreatedAccount"), Some("AssignedAccount")]);
+        .unwrap();
+    assert_eq!(
+        strings(&batches, "activity"),
+        ["CreatedAccount", "AssignedAccount"]
+    );
 }
 
 #[tokio::test]
 async fn backfill_reads_s3_prefixes_on_moto() {
-    let endpoint = std::env::var("SPA_TEST_MOTO_ENDPOINT")
-        .expect("SPA_TEST_MOTO_ENDPOINT is not set: run the tests with .ci/run");
-    let yaml =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml"))
-            .unwrap()
-            .replace(
-                "  # endpoint_url: http://127.0.0.1:5000",
-                &format!("  endpoint_url: {endpoint}"),
-            );
-    let settings = Settings::from_yaml(
-        &yaml,
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml"),
-    )
-    .unwrap();
-    let config = spa_core::aws::sdk_config(&settings).await;
-    let s3 = spa_core::aws::s3_client(&settings, &config);
-    let bucket = format!("trail-{}", std::process::id());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let settings = testing::settings_with_endpoint(&testing::moto_endpoint(), |y| y);
+    let s3 = testing::s3_client(&settings).await;
+    let bucket = testing::create_bucket(&s3, "trail").await;
     let shared = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/umccr_flaws_slice/test_input");
     let mut expected = 0;
@@ -300,24 +260,39 @@ async fn backfill_reads_s3_prefixes_on_moto() {
         .await
         .unwrap();
     assert_eq!(stats.records, expected);
-    let origins: HashSet<String> = lake
-        .read_partition(Dataset::Events, "2020-09-30")
-        .await
-        .unwrap()
-        .iter()
-        .flat_map(|b| {
-            b.column_by_name("origin")
-                .unwrap()
-                .as_string::<i32>()
-                .iter()
-                .map(|s| s.unwrap().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let origins = strings(
+        &lake
+            .read_partition(Dataset::Events, "2020-09-30")
+            .await
+            .unwrap(),
+        "origin",
+    );
     assert!(
         origins
             .iter()
             .all(|o| o.starts_with(&format!("s3://{bucket}/"))),
         "{origins:?}"
+    );
+}
+
+#[test]
+fn digest_files_are_counted_and_skipped() {
+    let digest = serde_json::to_vec(&json!({
+        "awsAccountId": "111111111111", "digestStartTime": "2026-10-03T00:00:00Z",
+        "digestEndTime": "2026-10-03T01:00:00Z", "digestS3Bucket": "trail", "logFiles": []
+    }))
+    .unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, &digest).unwrap();
+    let gz = gz.finish().unwrap();
+    let mut rows = ingest::Rows::new(0);
+    let by_path = "AWSLogs/o-abc/111111111111/CloudTrail-Digest/eu-west-1/2026/10/03/111111111111_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20261003T010000Z.json.gz";
+    ingest::input::decode(by_path, &gz, &mut rows);
+    ingest::input::decode("copied/elsewhere.json", &digest, &mut rows);
+    ingest::input::decode("empty.json", b"", &mut rows);
+    let s = rows.finish().stats;
+    assert_eq!(
+        (s.inputs, s.digests, s.empty, s.records, s.quarantined),
+        (3, 2, 1, 0, 0)
     );
 }

@@ -1,0 +1,79 @@
+//! Helpers for the workspace's tests (feature `testing`): the moto server that `.ci/run` starts,
+//! settings pointed at it, and reading columns back.
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{AsArray, RecordBatch};
+
+use crate::Settings;
+
+/// The repository's top folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("core/ has a parent")
+        .to_path_buf()
+}
+
+/// The shipped `settings.yaml`.
+pub fn shipped_settings() -> Settings {
+    Settings::load(repo_root().join("settings.yaml")).expect("the shipped settings load")
+}
+
+/// The moto server's address, from `SPA_TEST_MOTO_ENDPOINT` (set by `.ci/run`).
+pub fn moto_endpoint() -> String {
+    std::env::var("SPA_TEST_MOTO_ENDPOINT").expect(
+        "SPA_TEST_MOTO_ENDPOINT is not set: run the tests with .ci/run, which starts moto server",
+    )
+}
+
+/// The shipped settings with every AWS client pointed at `endpoint`, after `edit` has changed
+/// the YAML text (e.g. the lake location).
+pub fn settings_with_endpoint(endpoint: &str, edit: impl Fn(String) -> String) -> Settings {
+    let file = repo_root().join("settings.yaml");
+    let yaml = std::fs::read_to_string(&file)
+        .expect("the shipped settings exist")
+        .replace(
+            "  # endpoint_url: http://127.0.0.1:5000",
+            &format!("  endpoint_url: {endpoint}"),
+        );
+    Settings::from_yaml(&edit(yaml), &file).expect("the edited settings load")
+}
+
+/// An S3 client for `settings`.
+pub async fn s3_client(settings: &Settings) -> aws_sdk_s3::Client {
+    let config = crate::aws::sdk_config(settings).await;
+    crate::aws::s3_client(settings, &config)
+}
+
+/// Creates a bucket in eu-west-1 whose name ends with this process's id, so test runs never
+/// share one; returns its name.
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str) -> String {
+    let bucket = format!("{name}-{}", std::process::id());
+    s3.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("moto creates the bucket");
+    bucket
+}
+
+/// The values of a text column over batches, nulls as empty strings.
+pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name(column)
+                .unwrap_or_else(|| panic!("no column {column}"))
+                .as_string::<i32>()
+                .iter()
+                .map(|s| s.unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
