@@ -19,7 +19,8 @@ use spa_core::lake::Lake;
 /// Inputs may be CloudTrail log files (.json or .json.gz, organization or single-account trail
 /// layout; digest and empty files are skipped), single CloudTrail records, EventBridge events
 /// (one per file, an array, or one per line) and SNS notifications carrying them. Anything
-/// unreadable goes to quarantine/ with its reason and bytes; the rest proceeds.
+/// unreadable goes to quarantine/ with its reason and bytes; the rest proceeds, and the exit
+/// status is 3 instead of 0.
 ///
 /// Running the same backfill again replaces what it wrote, and repeated events inside a write
 /// are dropped, so nothing is duplicated.

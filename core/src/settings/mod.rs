@@ -48,7 +48,7 @@ mod overlay;
 mod schedule;
 pub(crate) mod values;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -639,15 +639,6 @@ impl Settings {
         Some(merge::merge(
             [Some(&self.defaults), ou, own].into_iter().flatten(),
         ))
-    }
-
-    /// Every tag key the lifecycle may remove on on-boarding, over all entries.
-    pub fn all_unset_tags(&self) -> BTreeSet<&TagKey> {
-        std::iter::once(&self.defaults)
-            .chain(self.organizational_units.values())
-            .chain(self.accounts.values())
-            .flat_map(|e| e.unset_tags.iter())
-            .collect()
     }
 }
 
