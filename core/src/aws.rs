@@ -38,3 +38,15 @@ pub fn s3_client(settings: &Settings, config: &SdkConfig) -> aws_sdk_s3::Client 
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
+
+/// An AWS Organizations client whose standard retry strategy rides out throttling
+/// (`TooManyRequestsException`): up to 8 attempts with exponential backoff.
+pub fn organizations_client(config: &SdkConfig) -> aws_sdk_organizations::Client {
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(std::time::Duration::from_millis(200));
+    let conf = aws_sdk_organizations::config::Builder::from(config)
+        .retry_config(retry)
+        .build();
+    aws_sdk_organizations::Client::from_conf(conf)
+}

@@ -77,3 +77,20 @@ pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Clears every service of the moto server (`POST /moto-api/reset`). For tests of APIs that
+/// keep one state per server (an organization); cargo runs test binaries one at a time, so
+/// only the tests of the calling binary may use moto at once.
+pub fn reset_moto(endpoint: &str) {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("moto server is reachable");
+    write!(stream, "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        .expect("request sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer read");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "moto reset failed: {answer}"
+    );
+}

@@ -4,6 +4,7 @@
 //! Every write unit (a file, a group of files, a batch of messages) carries an idempotency key
 //! derived from its input, so writing it again replaces its objects instead of adding rows.
 
+pub mod accounts;
 pub mod backfill;
 pub mod compact;
 pub mod input;

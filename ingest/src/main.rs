@@ -27,8 +27,10 @@ use spa_core::lake::Lake;
 ///
 ///   ingest compact --day YYYY-MM-DD   merge a day's small files into one, one row per event id
 ///   ingest compact --from D --to D    the same for every day of a range
+///   ingest accounts [--date D]        snapshot of every account of the organization into
+///                                     accounts/snapshot=YYYY-MM-DD/ (file or AWS Organizations)
 ///
-/// Coming next: `ingest costs` and `ingest accounts` (issue #4).
+/// Coming next: `ingest costs` (issue #4).
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -52,6 +54,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Snapshot every account of the organization (active, suspended, closed) with its unit,
+    /// tags, state, holder and cost center. Reads the organization file or AWS Organizations,
+    /// as settings.yaml says. Taking a day's snapshot again replaces it.
+    Accounts {
+        /// Day of the snapshot [default: today, UTC].
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
+        /// Tag reads in flight against AWS Organizations.
+        #[arg(long, default_value_t = 8, value_name = "N")]
+        concurrency: usize,
+    },
     /// Merge each day's small files of events/ into one object, one row per event id, sorted by
     /// time. Safe to interrupt and rerun: the merged object is written before any source is
     /// removed.
@@ -92,6 +105,22 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let lake = Lake::open(&settings).await;
         match &cli.command {
             Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
+            Some(Command::Accounts { date, concurrency }) => {
+                let day = date
+                    .unwrap_or_else(|| chrono::Utc::now().date_naive())
+                    .format("%Y-%m-%d")
+                    .to_string();
+                let s = ingest::accounts::snapshot(&lake, &settings, &day, *concurrency).await?;
+                println!(
+                    "accounts: {} accounts ({} managed) in {} API requests -> {}/{}",
+                    s.accounts,
+                    s.managed,
+                    s.requests,
+                    lake.location(),
+                    s.key
+                );
+                Ok(ExitCode::SUCCESS)
+            }
             None => backfill(cli, &settings, &lake, parallel).await,
         }
     })

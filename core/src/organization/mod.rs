@@ -1,5 +1,7 @@
-//! The organization model (accounts, units, tags, lifecycle states) and the local organization
-//! file that stands in for AWS Organizations.
+//! The organization model (accounts, units, tags, lifecycle states), the local organization
+//! file that stands in for AWS Organizations, and the reader of AWS Organizations (`aws`).
+
+pub mod aws;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -16,6 +18,47 @@ use serde::{Deserialize, Serialize};
 
 use crate::lake::Dataset;
 use crate::settings::{AccountId, OuId, Settings, SettingsError};
+
+/// The organization could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OrganizationError {
+    /// The local organization file is missing or invalid.
+    #[error(transparent)]
+    File(#[from] SettingsError),
+    /// An AWS Organizations request failed (after the SDK's retries).
+    #[error("AWS Organizations {op}: {message}")]
+    Aws {
+        /// The API operation.
+        op: &'static str,
+        /// What the service or the client said.
+        message: String,
+    },
+    /// A response lacked a field it always has.
+    #[error("AWS Organizations returned no {0}")]
+    Missing(&'static str),
+    /// A response held an id of an unexpected shape.
+    #[error("AWS Organizations returned {0}")]
+    Invalid(String),
+}
+
+/// Reads the organization from where `settings.organization` says: the local file, or AWS
+/// Organizations (with up to `concurrency` tag reads at once). Returns it with the number of
+/// API requests made (0 for the file).
+pub async fn read(
+    settings: &Settings,
+    concurrency: usize,
+) -> Result<(Organization, u64), OrganizationError> {
+    match (settings.organization.adapter, &settings.organization.file) {
+        (crate::settings::Adapter::Local, Some(file)) => Ok((Organization::load(file)?, 0)),
+        (crate::settings::Adapter::Local, None) => Err(OrganizationError::Missing(
+            "organization.file in the settings",
+        )),
+        (crate::settings::Adapter::Aws, _) => {
+            let config = crate::aws::sdk_config(settings).await;
+            aws::read(&crate::aws::organizations_client(&config), concurrency).await
+        }
+    }
+}
 
 /// Cost center of an account without the cost-center tag.
 pub const NO_COST_TAG: &str = "NoCostTag";

@@ -1,0 +1,184 @@
+//! Reads the organization from AWS Organizations: units level by level, accounts per parent,
+//! tags per account with bounded concurrency. Throttling (`TooManyRequestsException`) is retried
+//! with backoff by the SDK's standard retry strategy.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_organizations::Client;
+use aws_sdk_organizations::types::{AccountState, AccountStatus as SdkStatus};
+use chrono::{DateTime, Utc};
+use tokio::task::JoinSet;
+
+use super::{Account, AccountStatus, Organization, OrganizationError, Unit};
+
+/// Page size of the list calls (the API's maximum).
+const PAGE: i32 = 20;
+
+fn api<E: std::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+    err: aws_sdk_organizations::error::SdkError<E>,
+) -> OrganizationError {
+    OrganizationError::Aws {
+        op,
+        message: aws_sdk_organizations::error::DisplayErrorContext(&err).to_string(),
+    }
+}
+
+fn status(account: &aws_sdk_organizations::types::Account) -> AccountStatus {
+    match (account.state(), account.status()) {
+        (Some(AccountState::Closed), _) => AccountStatus::Closed,
+        (Some(AccountState::PendingClosure), _) | (_, Some(SdkStatus::PendingClosure)) => {
+            AccountStatus::PendingClosure
+        }
+        (Some(AccountState::Suspended), _) | (_, Some(SdkStatus::Suspended)) => {
+            AccountStatus::Suspended
+        }
+        _ => AccountStatus::Active,
+    }
+}
+
+/// The whole organization, and the number of API requests it took.
+pub async fn read(
+    client: &Client,
+    concurrency: usize,
+) -> Result<(Organization, u64), OrganizationError> {
+    let requests = Arc::new(AtomicU64::new(0));
+    let count = || requests.fetch_add(1, Ordering::Relaxed);
+    count();
+    let described = client
+        .describe_organization()
+        .send()
+        .await
+        .map_err(|e| api("DescribeOrganization", e))?;
+    let org = described.organization().ok_or(OrganizationError::Missing(
+        "DescribeOrganization: organization",
+    ))?;
+    count();
+    let roots = client
+        .list_roots()
+        .send()
+        .await
+        .map_err(|e| api("ListRoots", e))?;
+    let root = roots
+        .roots()
+        .first()
+        .and_then(|r| r.id())
+        .ok_or(OrganizationError::Missing("ListRoots: root"))?;
+    let root_id = root
+        .parse()
+        .map_err(|e: String| OrganizationError::Invalid(e))?;
+
+    let mut units = Vec::new();
+    let mut accounts = Vec::new();
+    let mut parents = vec![root.to_string()];
+    while let Some(parent) = parents.pop() {
+        let parent_id: crate::settings::OuId =
+            parent.parse().map_err(OrganizationError::Invalid)?;
+        let mut pages = client
+            .list_organizational_units_for_parent()
+            .parent_id(&parent)
+            .max_results(PAGE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            count();
+            for ou in page
+                .map_err(|e| api("ListOrganizationalUnitsForParent", e))?
+                .organizational_units()
+            {
+                let id = ou
+                    .id()
+                    .ok_or(OrganizationError::Missing("OrganizationalUnit.Id"))?;
+                units.push(Unit {
+                    id: id.parse().map_err(OrganizationError::Invalid)?,
+                    name: ou.name().unwrap_or_default().to_string(),
+                    parent: parent_id.clone(),
+                });
+                parents.push(id.to_string());
+            }
+        }
+        let mut pages = client
+            .list_accounts_for_parent()
+            .parent_id(&parent)
+            .max_results(PAGE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            count();
+            for a in page
+                .map_err(|e| api("ListAccountsForParent", e))?
+                .accounts()
+            {
+                let id = a.id().ok_or(OrganizationError::Missing("Account.Id"))?;
+                let joined = a
+                    .joined_timestamp()
+                    .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+                    .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+                accounts.push(Account {
+                    id: id.parse().map_err(OrganizationError::Invalid)?,
+                    name: a.name().unwrap_or_default().to_string(),
+                    email: a.email().unwrap_or_default().to_string(),
+                    status: status(a),
+                    joined,
+                    parent: parent_id.clone(),
+                    tags: BTreeMap::new(),
+                });
+            }
+        }
+    }
+
+    // Tags: one request per account (plus pages), a few at a time.
+    let mut running = JoinSet::new();
+    let mut next = 0;
+    let mut tags: Vec<BTreeMap<String, String>> = vec![BTreeMap::new(); accounts.len()];
+    loop {
+        while running.len() < concurrency.max(1) && next < accounts.len() {
+            let (client, id, index, requests) = (
+                client.clone(),
+                accounts[next].id.to_string(),
+                next,
+                requests.clone(),
+            );
+            running.spawn(async move {
+                let mut found = BTreeMap::new();
+                let mut pages = client
+                    .list_tags_for_resource()
+                    .resource_id(&id)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    for tag in page.map_err(|e| api("ListTagsForResource", e))?.tags() {
+                        found.insert(tag.key().to_string(), tag.value().to_string());
+                    }
+                }
+                Ok::<_, OrganizationError>((index, found))
+            });
+            next += 1;
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        let (index, found) = done.expect("tag reads do not panic")?;
+        tags[index] = found;
+    }
+    for (account, found) in accounts.iter_mut().zip(tags) {
+        account.tags = found;
+    }
+    accounts.sort_by(|a, b| a.id.cmp(&b.id));
+    units.sort_by(|a, b| a.id.cmp(&b.id));
+    let organization = Organization {
+        id: org.id().unwrap_or_default().to_string(),
+        management_account_id: org
+            .master_account_id()
+            .ok_or(OrganizationError::Missing("Organization.MasterAccountId"))?
+            .parse()
+            .map_err(OrganizationError::Invalid)?,
+        root_id,
+        units,
+        accounts,
+    };
+    Ok((organization, requests.load(Ordering::Relaxed)))
+}
