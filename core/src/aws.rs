@@ -50,3 +50,25 @@ pub fn organizations_client(config: &SdkConfig) -> aws_sdk_organizations::Client
         .build();
     aws_sdk_organizations::Client::from_conf(conf)
 }
+
+/// The configuration `config` with credentials of `role` in `account`, assumed through STS and
+/// refreshed before they expire.
+pub async fn assume_role(
+    config: &SdkConfig,
+    account: &crate::settings::AccountId,
+    role: &crate::settings::RoleName,
+    session: &str,
+) -> SdkConfig {
+    let provider =
+        aws_config::sts::AssumeRoleProvider::builder(format!("arn:aws:iam::{account}:role/{role}"))
+            .session_name(session)
+            .configure(config)
+            .build()
+            .await;
+    config
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
+}

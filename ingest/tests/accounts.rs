@@ -61,7 +61,21 @@ async fn snapshot_from_aws_organizations_on_moto() {
             "organization:\n  adapter: aws",
         )
     });
-    let config = spa_core::aws::sdk_config(&settings).await;
+    // The organization belongs to the management account, reached through organization_role
+    // (moto gives assumed-role credentials the account of the role).
+    let role = settings
+        .automation
+        .organization_role
+        .clone()
+        .expect("the shipped settings name a role");
+    let management = settings.automation.management_account_id.clone();
+    let config = spa_core::aws::assume_role(
+        &spa_core::aws::sdk_config(&settings).await,
+        &management,
+        &role,
+        "test",
+    )
+    .await;
     let org = spa_core::aws::organizations_client(&config);
     org.create_organization()
         .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
@@ -142,6 +156,17 @@ async fn snapshot_from_aws_organizations_on_moto() {
         .await
         .unwrap();
     assert_eq!(s.accounts, 29, "28 created and the management account");
+    let ids_now = strings(
+        &lake
+            .read_partition(Dataset::Accounts, "2026-11-01")
+            .await
+            .unwrap(),
+        "account_id",
+    );
+    assert!(
+        ids_now.contains(&management.to_string()),
+        "read through the role, in the management account"
+    );
     // One tag read per account, plus the listing of 4 parents (units and accounts; the 25
     // accounts of Engineering take two pages of 20), plus DescribeOrganization and ListRoots.
     assert_eq!(s.requests, 29 + (4 + 5) + 2);

@@ -42,8 +42,9 @@ pub enum OrganizationError {
 }
 
 /// Reads the organization from where `settings.organization` says: the local file, or AWS
-/// Organizations (with up to `concurrency` tag reads at once). Returns it with the number of
-/// API requests made (0 for the file).
+/// Organizations (with up to `concurrency` tag reads at once), through
+/// `automation.organization_role` in the management account when it is set. Returns it with
+/// the number of Organizations requests made (0 for the file).
 pub async fn read(
     settings: &Settings,
     concurrency: usize,
@@ -54,7 +55,12 @@ pub async fn read(
             "organization.file in the settings",
         )),
         (crate::settings::Adapter::Aws, _) => {
-            let config = crate::aws::sdk_config(settings).await;
+            let mut config = crate::aws::sdk_config(settings).await;
+            if let Some(role) = &settings.automation.organization_role {
+                let management = &settings.automation.management_account_id;
+                config =
+                    crate::aws::assume_role(&config, management, role, "spa-organization").await;
+            }
             aws::read(&crate::aws::organizations_client(&config), concurrency).await
         }
     }
