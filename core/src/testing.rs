@@ -15,6 +15,17 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `../shared/data` beside the clone: real third-party AWS samples, read in place.
+pub fn shared_data() -> PathBuf {
+    let dir = repo_root().join("../shared/data");
+    assert!(
+        dir.is_dir(),
+        "{} not found: the tests read the shared samples from ../shared/data beside the clone",
+        dir.display()
+    );
+    dir
+}
+
 /// The shipped `settings.yaml`.
 pub fn shipped_settings() -> Settings {
     Settings::load(repo_root().join("settings.yaml")).expect("the shipped settings load")

@@ -3,7 +3,6 @@
 //! runtime API served on 127.0.0.1.
 
 use std::io::Read;
-use std::path::Path;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 use spa_core::lake::{Dataset, Lake};
 use spa_core::testing::{self, strings};
 
-const TRAIL: &str = "../../shared/data/umccr_flaws_slice/test_input/AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/811596193553_CloudTrail_us-east-1-20201001T0000.json.gz";
+const TRAIL: &str = "umccr_flaws_slice/test_input/AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/811596193553_CloudTrail_us-east-1-20201001T0000.json.gz";
 
 async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     testing::s3_client(&testing::settings_with_endpoint(endpoint, |y| y)).await
@@ -22,7 +21,7 @@ async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
 /// the key as S3 notifications encode it, and the file's record count.
 async fn bucket_with_trail_file(s3: &aws_sdk_s3::Client, name: &str) -> (String, String, usize) {
     let bucket = testing::create_bucket(s3, name).await;
-    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAIL)).unwrap();
+    let bytes = std::fs::read(testing::shared_data().join(TRAIL)).unwrap();
     let mut text = String::new();
     flate2::read::GzDecoder::new(&bytes[..])
         .read_to_string(&mut text)

@@ -11,7 +11,7 @@ use serde_json::Value;
 use spa_core::lake::{Dataset, Lake};
 
 fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data")
+    spa_core::testing::shared_data()
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -310,8 +310,7 @@ async fn backfill_of_the_whole_folder_reads_back_from_the_lake() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
     let settings =
-        spa_core::Settings::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../settings.yaml"))
-            .unwrap();
+        spa_core::Settings::load(spa_core::testing::repo_root().join("settings.yaml")).unwrap();
     let inputs: Vec<String> = event_files()
         .iter()
         .map(|p| p.to_string_lossy().to_string())

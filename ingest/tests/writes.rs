@@ -217,8 +217,7 @@ async fn backfill_reads_s3_prefixes_on_moto() {
     let settings = testing::settings_with_endpoint(&testing::moto_endpoint(), |y| y);
     let s3 = testing::s3_client(&settings).await;
     let bucket = testing::create_bucket(&s3, "trail").await;
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/umccr_flaws_slice/test_input");
+    let shared = testing::shared_data().join("umccr_flaws_slice/test_input");
     let mut expected = 0;
     for sub in [
         "AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/811596193553_CloudTrail_us-east-1-20201001T0000.json.gz",
