@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod backfill;
 pub mod compact;
+pub mod costs;
 pub mod input;
 pub mod lambda;
 pub mod normalize;

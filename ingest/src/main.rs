@@ -30,7 +30,10 @@ use spa_core::lake::Lake;
 ///   ingest accounts [--date D]        snapshot of every account of the organization into
 ///                                     accounts/snapshot=YYYY-MM-DD/ (file or AWS Organizations)
 ///
-/// Coming next: `ingest costs` (issue #4).
+///   ingest costs --month YYYY-MM      saved Cost Explorer responses (costs.source: local) into
+///                                     costs/month=YYYY-MM/, replacing the month
+///
+/// Coming next: costs from the Cost Explorer API and from CUR/FOCUS exports (issue #4).
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -54,6 +57,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Store a month of costs: one row per day, account, service and record type, amounts as
+    /// exact decimals. Reads the saved GetCostAndUsage responses of `costs.path` (grouped by
+    /// linked account and service, usage only; and by linked account and record type). Running
+    /// it again replaces the month.
+    Costs {
+        /// The month, e.g. 2026-10.
+        #[arg(long, value_name = "YYYY-MM")]
+        month: String,
+    },
     /// Snapshot every account of the organization (active, suspended, closed) with its unit,
     /// tags, state, holder and cost center. Reads the organization file or AWS Organizations,
     /// as settings.yaml says. Taking a day's snapshot again replaces it.
@@ -105,6 +117,21 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let lake = Lake::open(&settings).await;
         match &cli.command {
             Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
+            Some(Command::Costs { month }) => {
+                let dir = match (settings.costs.source, &settings.costs.path) {
+                    (spa_core::settings::CostSourceKind::Local, Some(spa_core::settings::Location::Local(dir))) => dir,
+                    (kind, path) => anyhow::bail!(
+                        "costs.source {kind:?} with path {path:?} is not built yet (issue #4): use `source: local` with a folder of saved responses"
+                    ),
+                };
+                let rows = ingest::costs::combine(ingest::costs::load_saved(dir)?);
+                let s = ingest::costs::write_month(&lake, month, rows, "cost-explorer").await?;
+                println!(
+                    "costs {month}: {} rows, {} USD in all, {} rows of other months left out -> {}/{}",
+                    s.rows, s.total, s.other_months, lake.location(), s.key
+                );
+                Ok(ExitCode::SUCCESS)
+            }
             Some(Command::Accounts { date, concurrency }) => {
                 let day = date
                     .unwrap_or_else(|| chrono::Utc::now().date_naive())
