@@ -35,7 +35,7 @@ use spa_core::lake::Lake;
 ///
 /// Coming next: costs from the Cost Explorer API and from CUR/FOCUS exports (issue #4).
 #[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
+#[command(version, verbatim_doc_comment)]
 struct Cli {
     /// The settings file; relative paths inside it resolve against its folder.
     #[arg(

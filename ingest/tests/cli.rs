@@ -1,0 +1,74 @@
+//! The `ingest` command line: options before or after the subcommand, messages and exit status.
+
+use std::process::Command;
+
+fn settings(dir: &std::path::Path) -> std::path::PathBuf {
+    let root = spa_core::testing::repo_root();
+    let yaml = std::fs::read_to_string(root.join("settings.yaml"))
+        .unwrap()
+        .replace(
+            "lake: ./lake",
+            &format!("lake: {}", dir.join("lake").display()),
+        )
+        .replace("fixtures/", &format!("{}/fixtures/", root.display()));
+    let path = dir.join("settings.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+fn ingest(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ingest"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn settings_before_or_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let s = s.to_str().unwrap();
+    for args in [
+        vec!["--settings", s, "accounts", "--date", "2026-10-31"],
+        vec!["accounts", "--settings", s, "--date", "2026-10-31"],
+    ] {
+        let (code, out, err) = ingest(&args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(
+            out.starts_with("accounts: 32 accounts (28 managed) in 0 API requests -> "),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn quarantine_sets_exit_status_3_and_errors_name_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let s = s.to_str().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ not json").unwrap();
+    let (code, out, _) = ingest(&["--settings", s, bad.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(out.contains("quarantined 1"), "{out}");
+
+    let (code, _, err) = ingest(&["--settings", s, "compact"]);
+    assert_eq!(
+        (code, err.trim()),
+        (
+            1,
+            "ingest: say which days: --day YYYY-MM-DD, or --from and --to"
+        )
+    );
+    let (code, _, err) = ingest(&["--settings", "/nonexistent.yaml", "accounts"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("ingest: settings: /nonexistent.yaml: cannot read:"),
+        "{err}"
+    );
+}
