@@ -29,6 +29,8 @@ pub struct CostRow {
     pub service: String,
     /// `Usage`, `Tax`, `Credit`, `Refund`, `Support`, ...
     pub record_type: String,
+    /// Usage type, where the source has it (CUR).
+    pub usage_type: Option<String>,
     /// Unblended cost.
     pub unblended: Decimal,
     /// Amortized cost, when the response has it.
@@ -157,6 +159,7 @@ pub fn parse(response: &Value, origin: &str) -> Result<(Grouping, Vec<CostRow>),
                 account,
                 service,
                 record_type,
+                usage_type: None,
                 unblended,
                 amortized: metric("AmortizedCost")?.map(|(v, _)| v),
                 currency,
@@ -256,7 +259,7 @@ pub fn batch(rows: &[CostRow], source: &str) -> RecordBatch {
         text(&|r| Some(r.account.clone())),
         text(&|r| Some(r.service.clone())),
         text(&|r| Some(r.record_type.clone())),
-        text(&|_| None),
+        text(&|r| r.usage_type.clone()),
         money(rows.iter().map(|r| Some(r.unblended))),
         money(rows.iter().map(|r| r.amortized)),
         text(&|r| Some(r.currency.clone())),

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod backfill;
 pub mod compact;
 pub mod costs;
+pub mod cur;
 pub mod input;
 pub mod lambda;
 pub mod normalize;

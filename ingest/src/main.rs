@@ -65,6 +65,10 @@ enum Command {
         /// The month, e.g. 2026-10.
         #[arg(long, value_name = "YYYY-MM")]
         month: String,
+        /// Import a Cost and Usage Report export (Parquet file or folder) instead of the source
+        /// of settings.yaml.
+        #[arg(long, value_name = "PATH")]
+        from_cur: Option<std::path::PathBuf>,
     },
     /// Snapshot every account of the organization (active, suspended, closed) with its unit,
     /// tags, state, holder and cost center. Reads the organization file or AWS Organizations,
@@ -117,15 +121,19 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let lake = Lake::open(&settings).await;
         match &cli.command {
             Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
-            Some(Command::Costs { month }) => {
-                let dir = match (settings.costs.source, &settings.costs.path) {
-                    (spa_core::settings::CostSourceKind::Local, Some(spa_core::settings::Location::Local(dir))) => dir,
-                    (kind, path) => anyhow::bail!(
-                        "costs.source {kind:?} with path {path:?} is not built yet (issue #4): use `source: local` with a folder of saved responses"
+            Some(Command::Costs { month, from_cur }) => {
+                use spa_core::settings::{CostSourceKind, Location};
+                let (rows, source) = match (from_cur, settings.costs.source, &settings.costs.path) {
+                    (Some(cur), _, _) => (ingest::cur::load(cur)?, "cur"),
+                    (None, CostSourceKind::Cur, Some(Location::Local(path))) => (ingest::cur::load(path)?, "cur"),
+                    (None, CostSourceKind::Local, Some(Location::Local(dir))) => {
+                        (ingest::costs::combine(ingest::costs::load_saved(dir)?), "cost-explorer")
+                    }
+                    (None, kind, path) => anyhow::bail!(
+                        "costs.source {kind:?} with path {path:?} is not built yet (issue #4): use `source: local` (saved responses) or `cur` with a local path, or --from-cur"
                     ),
                 };
-                let rows = ingest::costs::combine(ingest::costs::load_saved(dir)?);
-                let s = ingest::costs::write_month(&lake, month, rows, "cost-explorer").await?;
+                let s = ingest::costs::write_month(&lake, month, rows, source).await?;
                 println!(
                     "costs {month}: {} rows, {} USD in all, {} rows of other months left out -> {}/{}",
                     s.rows, s.total, s.other_months, lake.location(), s.key

@@ -135,3 +135,113 @@ fn amounts_stay_exact() {
             .contains("more than 12 decimals")
     );
 }
+
+/// Sums of line_item_unblended_cost per account and month, as doubles, read with the Parquet
+/// reader directly (an independent path: no decimals, no grouping code of ours). DuckDB gives
+/// the same figures for October 2018: 011254002932 71.4558, 836060457634 3993.0273.
+fn independent_cur_sums(path: &std::path::Path) -> BTreeMap<(String, String), f64> {
+    use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut sums = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let account = batch
+            .column_by_name("line_item_usage_account_id")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let cost = batch
+            .column_by_name("line_item_unblended_cost")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .clone();
+        let start = arrow::compute::cast(
+            batch.column_by_name("line_item_usage_start_date").unwrap(),
+            &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None),
+        )
+        .unwrap();
+        let start = start.as_primitive::<TimestampNanosecondType>();
+        for i in 0..batch.num_rows() {
+            let month = chrono::DateTime::from_timestamp_nanos(start.value(i))
+                .format("%Y-%m")
+                .to_string();
+            *sums
+                .entry((account.value(i).to_string(), month))
+                .or_insert(0.0) += cost.value(i);
+        }
+    }
+    sums
+}
+
+#[tokio::test]
+async fn cur_export_monthly_totals_per_account() {
+    let dir = testing::shared_data().join("wa_labs_workshop_cur");
+    for (file, month) in [
+        ("Oct2018-WorkshopCUR-00001.snappy.parquet", "2018-10"),
+        ("Dec2018-WorkshopCUR-00001.snappy.parquet", "2018-12"),
+    ] {
+        let path = dir.join(file);
+        let expected = independent_cur_sums(&path);
+        let rows = ingest::cur::load(&path).unwrap();
+        let lake_dir = tempfile::tempdir().unwrap();
+        let lake = Lake::local(lake_dir.path());
+        let summary = ingest::costs::write_month(&lake, month, rows, "cur")
+            .await
+            .unwrap();
+        let back = lake.read_partition(Dataset::Costs, month).await.unwrap();
+        let mut stored: BTreeMap<String, Decimal> = BTreeMap::new();
+        for (account, value) in strings(&back, "account_id").into_iter().zip(amounts(&back)) {
+            *stored.entry(account).or_default() += value;
+        }
+        let in_month: Vec<_> = expected.iter().filter(|((_, m), _)| m == month).collect();
+        assert_eq!(stored.len(), in_month.len(), "{file}");
+        for ((account, _), sum) in in_month {
+            let ours: f64 = stored[account].to_string().parse().unwrap();
+            assert!(
+                (ours - sum).abs() < 1e-6,
+                "{file} {account}: {ours} vs {sum}"
+            );
+        }
+        assert_eq!(summary.total, stored.values().copied().sum::<Decimal>());
+        let out_of_month: usize = expected.keys().filter(|(_, m)| m != month).count();
+        assert_eq!(summary.other_months > 0, out_of_month > 0, "{file}");
+        assert!(
+            strings(&back, "usage_type").iter().any(|u| !u.is_empty()),
+            "CUR rows keep their usage type"
+        );
+    }
+}
+
+#[test]
+fn cur_without_a_required_column_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.parquet");
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new(
+            "line_item_usage_account_id",
+            arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![std::sync::Arc::new(arrow::array::StringArray::from(vec![
+            "111111111111",
+        ]))],
+    )
+    .unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
+            .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let err = ingest::cur::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("broken.parquet: missing column `line_item_unblended_cost`"),
+        "{err}"
+    );
+}
