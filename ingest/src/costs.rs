@@ -85,6 +85,7 @@ fn bad(origin: &str, message: impl Into<String>) -> CostError {
 pub fn amount(text: &str) -> Result<Decimal, String> {
     Decimal::from_str_exact(text)
         .or_else(|_| Decimal::from_scientific(text))
+        .map(|d| d.normalize())
         .map_err(|_| format!("`{text}` is not an amount"))
         .and_then(|d| {
             if d.scale() > MONEY_SCALE as u32 {

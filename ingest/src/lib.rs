@@ -9,6 +9,7 @@ pub mod backfill;
 pub mod compact;
 pub mod costs;
 pub mod cur;
+pub mod focus;
 pub mod input;
 pub mod lambda;
 pub mod normalize;

@@ -67,8 +67,12 @@ enum Command {
         month: String,
         /// Import a Cost and Usage Report export (Parquet file or folder) instead of the source
         /// of settings.yaml.
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", conflicts_with = "from_focus")]
         from_cur: Option<std::path::PathBuf>,
+        /// Import a FOCUS 1.0 export (CSV or Parquet, file or folder) instead of the source of
+        /// settings.yaml; rows of other providers than AWS are counted and left out.
+        #[arg(long, value_name = "PATH")]
+        from_focus: Option<std::path::PathBuf>,
     },
     /// Snapshot every account of the organization (active, suspended, closed) with its unit,
     /// tags, state, holder and cost center. Reads the organization file or AWS Organizations,
@@ -121,10 +125,19 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let lake = Lake::open(&settings).await;
         match &cli.command {
             Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
-            Some(Command::Costs { month, from_cur }) => {
+            Some(Command::Costs { month, from_cur, from_focus }) => {
                 use spa_core::settings::{CostSourceKind, Location};
-                let (rows, source) = match (from_cur, settings.costs.source, &settings.costs.path) {
+                let focus = |path: &std::path::Path| -> anyhow::Result<Vec<ingest::costs::CostRow>> {
+                    let f = ingest::focus::load(path)?;
+                    if f.other_providers > 0 {
+                        println!("focus: {} rows of other providers than AWS left out", f.other_providers);
+                    }
+                    Ok(f.rows)
+                };
+                let (rows, source) = match (from_cur.as_ref().or(from_focus.as_ref()), settings.costs.source, &settings.costs.path) {
+                    (Some(path), _, _) if from_focus.is_some() => (focus(path)?, "focus"),
                     (Some(cur), _, _) => (ingest::cur::load(cur)?, "cur"),
+                    (None, CostSourceKind::Focus, Some(Location::Local(path))) => (focus(path)?, "focus"),
                     (None, CostSourceKind::Cur, Some(Location::Local(path))) => (ingest::cur::load(path)?, "cur"),
                     (None, CostSourceKind::Local, Some(Location::Local(dir))) => {
                         (ingest::costs::combine(ingest::costs::load_saved(dir)?), "cost-explorer")

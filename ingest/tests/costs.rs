@@ -245,3 +245,36 @@ fn cur_without_a_required_column_is_refused() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn focus_sample_totals() {
+    let path = testing::shared_data().join("focus_sample_data/focus_1.0_sample_1000.csv");
+    // Independent sum: the csv crate and rust_decimal over the raw cells, AWS rows of each month.
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    let mut expected: BTreeMap<String, Decimal> = BTreeMap::new();
+    let (mut aws, mut other) = (0, 0);
+    for r in reader.records() {
+        let r = r.unwrap();
+        if &r[col("ProviderName")] != "AWS" {
+            other += 1;
+            continue;
+        }
+        aws += 1;
+        if &r[col("BilledCost")] != "NULL" {
+            *expected.entry(r[col("ChargePeriodStart")][..7].to_string()).or_default() += r[col("BilledCost")].parse::<Decimal>().unwrap();
+        }
+    }
+    assert_eq!(aws, 942, "the sample's README says 942 AWS rows");
+    let focus = ingest::focus::load(&path).unwrap();
+    assert_eq!(focus.other_providers, other);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    for (month, total) in &expected {
+        let s = ingest::costs::write_month(&lake, month, focus.rows.clone(), "focus").await.unwrap();
+        assert_eq!(&s.total, total, "{month}");
+        let back = lake.read_partition(Dataset::Costs, month).await.unwrap();
+        assert_eq!(&amounts(&back).into_iter().sum::<Decimal>(), total);
+    }
+}
