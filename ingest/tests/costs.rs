@@ -263,7 +263,9 @@ async fn focus_sample_totals() {
         }
         aws += 1;
         if &r[col("BilledCost")] != "NULL" {
-            *expected.entry(r[col("ChargePeriodStart")][..7].to_string()).or_default() += r[col("BilledCost")].parse::<Decimal>().unwrap();
+            *expected
+                .entry(r[col("ChargePeriodStart")][..7].to_string())
+                .or_default() += r[col("BilledCost")].parse::<Decimal>().unwrap();
         }
     }
     assert_eq!(aws, 942, "the sample's README says 942 AWS rows");
@@ -272,7 +274,9 @@ async fn focus_sample_totals() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
     for (month, total) in &expected {
-        let s = ingest::costs::write_month(&lake, month, focus.rows.clone(), "focus").await.unwrap();
+        let s = ingest::costs::write_month(&lake, month, focus.rows.clone(), "focus")
+            .await
+            .unwrap();
         assert_eq!(&s.total, total, "{month}");
         let back = lake.read_partition(Dataset::Costs, month).await.unwrap();
         assert_eq!(&amounts(&back).into_iter().sum::<Decimal>(), total);
