@@ -89,19 +89,30 @@ pub fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
         .collect()
 }
 
+/// Posts `body` (JSON) to a moto-api path, e.g. `/moto-api/static/ce/cost-and-usage-results`;
+/// returns the status line.
+pub fn moto_post(endpoint: &str, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("moto server is reachable");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer read");
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
 /// Clears every service of the moto server (`POST /moto-api/reset`). For tests of APIs that
 /// keep one state per server (an organization); cargo runs test binaries one at a time, so
 /// only the tests of the calling binary may use moto at once.
 pub fn reset_moto(endpoint: &str) {
-    use std::io::{Read, Write};
-    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(address).expect("moto server is reachable");
-    write!(stream, "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        .expect("request sent");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("answer read");
+    let status = moto_post(endpoint, "/moto-api/reset", "");
     assert!(
-        answer.starts_with("HTTP/1.1 200"),
-        "moto reset failed: {answer}"
+        status.starts_with("HTTP/1.1 200"),
+        "moto reset failed: {status}"
     );
 }

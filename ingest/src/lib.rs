@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod backfill;
 pub mod compact;
+pub mod cost_explorer;
 pub mod costs;
 pub mod cur;
 pub mod focus;

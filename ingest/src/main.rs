@@ -30,10 +30,9 @@ use spa_core::lake::Lake;
 ///   ingest accounts [--date D]        snapshot of every account of the organization into
 ///                                     accounts/snapshot=YYYY-MM-DD/ (file or AWS Organizations)
 ///
-///   ingest costs --month YYYY-MM      saved Cost Explorer responses (costs.source: local) into
-///                                     costs/month=YYYY-MM/, replacing the month
-///
-/// Coming next: costs from the Cost Explorer API and from CUR/FOCUS exports (issue #4).
+///   ingest costs --month YYYY-MM      a month of costs into costs/month=YYYY-MM/, replacing it:
+///                                     Cost Explorer (API or saved responses), --from-cur,
+///                                     --from-focus
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Cli {
@@ -58,9 +57,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Store a month of costs: one row per day, account, service and record type, amounts as
-    /// exact decimals. Reads the saved GetCostAndUsage responses of `costs.path` (grouped by
-    /// linked account and service, usage only; and by linked account and record type). Running
-    /// it again replaces the month.
+    /// exact decimals, from `costs.source`: `aws` (Cost Explorer, two daily queries, every page
+    /// followed, requests counted), `local` (saved GetCostAndUsage responses in `costs.path`),
+    /// `cur` or `focus` (exports in `costs.path`), or the export given here. Running it again
+    /// replaces the month.
     Costs {
         /// The month, e.g. 2026-10.
         #[arg(long, value_name = "YYYY-MM")]
@@ -138,6 +138,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     (Some(path), _, _) if from_focus.is_some() => (focus(path)?, "focus"),
                     (Some(cur), _, _) => (ingest::cur::load(cur)?, "cur"),
                     (None, CostSourceKind::Focus, Some(Location::Local(path))) => (focus(path)?, "focus"),
+                    (None, CostSourceKind::Aws, _) => {
+                        let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+                            .with_context(|| format!("--month {month}: expected YYYY-MM"))?;
+                        let config = spa_core::aws::sdk_config(&settings).await;
+                        let fetched = ingest::cost_explorer::fetch_month(&ingest::cost_explorer::client(&config), first).await?;
+                        println!("cost explorer: {} GetCostAndUsage requests", fetched.requests);
+                        (ingest::costs::combine(fetched.responses), "cost-explorer")
+                    }
                     (None, CostSourceKind::Cur, Some(Location::Local(path))) => (ingest::cur::load(path)?, "cur"),
                     (None, CostSourceKind::Local, Some(Location::Local(dir))) => {
                         (ingest::costs::combine(ingest::costs::load_saved(dir)?), "cost-explorer")

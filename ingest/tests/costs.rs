@@ -282,3 +282,62 @@ async fn focus_sample_totals() {
         assert_eq!(&amounts(&back).into_iter().sum::<Decimal>(), total);
     }
 }
+
+#[tokio::test]
+async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
+    let endpoint = testing::moto_endpoint();
+    testing::reset_moto(&endpoint);
+    let spec = Spec {
+        accounts: 12,
+        units: 2,
+        cost_centers: 3,
+        services: 5,
+        ..Spec::default()
+    };
+    let o = org::organization(&spec);
+    // moto answers queued results in call order: query A's pages, then query B's.
+    let mut pages: Vec<serde_json::Value> =
+        costs::cost_explorer_pages(&spec, &o, costs::Grouping::Service, 400).collect();
+    let a_pages = pages.len();
+    pages.extend(costs::cost_explorer_pages(
+        &spec,
+        &o,
+        costs::Grouping::RecordType,
+        400,
+    ));
+    assert!(
+        a_pages > 1 && pages.len() > a_pages + 1,
+        "both queries have several pages"
+    );
+    let body = serde_json::json!({ "results": pages }).to_string();
+    let status = testing::moto_post(
+        &endpoint,
+        "/moto-api/static/ce/cost-and-usage-results",
+        &body,
+    );
+    assert!(status.starts_with("HTTP/1.1 201"), "{status}");
+
+    let settings = testing::settings_with_endpoint(&endpoint, |y| y);
+    let config = spa_core::aws::sdk_config(&settings).await;
+    let fetched =
+        ingest::cost_explorer::fetch_month(&ingest::cost_explorer::client(&config), spec.month)
+            .await
+            .unwrap();
+    assert_eq!(
+        fetched.requests,
+        pages.len() as u64,
+        "one request per page, none twice"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let summary = ingest::costs::write_month(
+        &lake,
+        "2026-10",
+        ingest::costs::combine(fetched.responses),
+        "cost-explorer",
+    )
+    .await
+    .unwrap();
+    let truth: Decimal = costs::rows(&spec, &o).map(|r| r.amount).sum();
+    assert_eq!(summary.total, truth);
+}
