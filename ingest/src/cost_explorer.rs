@@ -1,5 +1,6 @@
-//! The Cost Explorer API: the month's two daily `GetCostAndUsage` queries (see `costs`), every
-//! page followed, every request counted (each one is billed).
+//! The Cost Explorer API: the month's two daily `GetCostAndUsage` queries (see `costs`) for
+//! unblended and amortized costs (a second metric costs no extra request), every page followed,
+//! every request counted (each one is billed).
 
 use aws_sdk_costexplorer::Client;
 use aws_sdk_costexplorer::types::{
@@ -95,6 +96,7 @@ pub async fn fetch_month(client: &Client, first: NaiveDate) -> Result<Fetched, C
                 .time_period(period.clone())
                 .granularity(Granularity::Daily)
                 .metrics("UnblendedCost")
+                .metrics("AmortizedCost")
                 .group_by(definition("LINKED_ACCOUNT"))
                 .group_by(definition(second))
                 .set_filter(filter.clone())
