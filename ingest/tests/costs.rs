@@ -341,3 +341,25 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
     let truth: Decimal = costs::rows(&spec, &o).map(|r| r.amount).sum();
     assert_eq!(summary.total, truth);
 }
+
+#[test]
+fn a_response_with_both_metrics() {
+    let response = serde_json::json!({
+        "GroupDefinitions": [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "DIMENSION", "Key": "RECORD_TYPE"}],
+        "ResultsByTime": [{"TimePeriod": {"Start": "2026-10-01", "End": "2026-10-02"}, "Estimated": true, "Groups": [
+            {"Keys": ["300001010101", "Usage"], "Metrics": {"UnblendedCost": {"Amount": "1.5", "Unit": "USD"}, "AmortizedCost": {"Amount": "1.25", "Unit": "USD"}}},
+            {"Keys": ["300001010101", "Credit"], "Metrics": {"UnblendedCost": {"Amount": "-0.5", "Unit": "USD"}, "AmortizedCost": {"Amount": "-0.5", "Unit": "USD"}}}
+        ]}]
+    });
+    let (grouping, rows) = ingest::costs::parse(&response, "test").unwrap();
+    assert_eq!(grouping, ingest::costs::Grouping::RecordType);
+    assert_eq!(rows[0].amortized, Some(Decimal::new(125, 2)));
+    assert_eq!(rows[0].estimated, Some(true));
+    // Usage of query B is left to query A's per-service rows; the credit stays.
+    let combined = ingest::costs::combine(vec![(grouping, rows)]);
+    assert_eq!(combined.len(), 1);
+    assert_eq!(
+        (combined[0].service.as_str(), combined[0].unblended),
+        ("Credit", Decimal::new(-5, 1))
+    );
+}
