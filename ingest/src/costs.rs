@@ -185,30 +185,35 @@ pub fn combine(responses: Vec<(Grouping, Vec<CostRow>)>) -> Vec<CostRow> {
     rows
 }
 
-/// Reads saved responses: every `.json` file under `dir` (or `dir` itself), in name order.
-pub fn load_saved(dir: &Path) -> Result<Vec<(Grouping, Vec<CostRow>)>, CostError> {
+/// Every file under `path` (or `path` itself) whose extension is one of `extensions`, in name
+/// order.
+pub(crate) fn files_with(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, CostError> {
+    let wanted = |p: &Path| {
+        p.extension()
+            .is_some_and(|e| extensions.iter().any(|x| e == *x))
+    };
     let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(path) = stack.pop() {
-        if path.is_dir() {
-            for entry in std::fs::read_dir(&path).map_err(|source| CostError::Read {
-                path: path.clone(),
-                source,
-            })? {
-                stack.push(
-                    entry
-                        .map_err(|source| CostError::Read {
-                            path: path.clone(),
-                            source,
-                        })?
-                        .path(),
-                );
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        if at.is_dir() {
+            let read = |e| CostError::Read {
+                path: at.clone(),
+                source: e,
+            };
+            for entry in std::fs::read_dir(&at).map_err(read)? {
+                stack.push(entry.map_err(read)?.path());
             }
-        } else if path.extension().is_some_and(|e| e == "json") {
-            files.push(path);
+        } else if wanted(&at) || at == path {
+            files.push(at);
         }
     }
     files.sort();
+    Ok(files)
+}
+
+/// Reads saved responses: every `.json` file under `dir` (or `dir` itself), in name order.
+pub fn load_saved(dir: &Path) -> Result<Vec<(Grouping, Vec<CostRow>)>, CostError> {
+    let files = files_with(dir, &["json"])?;
     if files.is_empty() {
         return Err(bad(
             &dir.display().to_string(),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray};
@@ -148,38 +148,9 @@ fn read_file(path: &Path, totals: &mut BTreeMap<Key, Decimal>) -> Result<(), Cos
     Ok(())
 }
 
-/// Every `.parquet` file under `path` (or `path` itself), in name order.
-fn parquet_files(path: &Path) -> Result<Vec<PathBuf>, CostError> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut files = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|source| CostError::Read {
-            path: dir.clone(),
-            source,
-        })? {
-            let p = entry
-                .map_err(|source| CostError::Read {
-                    path: dir.clone(),
-                    source,
-                })?
-                .path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "parquet") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
 /// The cost rows of a CUR export (a file or a folder of Parquet files).
 pub fn load(path: &Path) -> Result<Vec<CostRow>, CostError> {
-    let files = parquet_files(path)?;
+    let files = crate::costs::files_with(path, &["parquet"])?;
     if files.is_empty() {
         return Err(CostError::Response {
             origin: path.display().to_string(),

@@ -4,7 +4,7 @@
 //! and left out; `NULL` cells are empty.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
@@ -165,34 +165,9 @@ fn read_parquet(path: &Path, sums: &mut Sums) -> Result<(), CostError> {
     Ok(())
 }
 
-fn files(path: &Path) -> Result<Vec<PathBuf>, CostError> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(path).map_err(|source| CostError::Read {
-        path: path.to_path_buf(),
-        source,
-    })? {
-        let p = entry
-            .map_err(|source| CostError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .path();
-        if p.extension().is_some_and(|e| e == "csv" || e == "parquet") {
-            out.push(p);
-        } else if p.is_dir() {
-            out.extend(files(&p)?);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// The cost rows of a FOCUS export: a CSV or Parquet file, or a folder of them.
 pub fn load(path: &Path) -> Result<Focus, CostError> {
-    let list = files(path)?;
+    let list = crate::costs::files_with(path, &["csv", "parquet"])?;
     if list.is_empty() {
         return Err(bad(path, "no .csv or .parquet files".into()));
     }
