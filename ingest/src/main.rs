@@ -29,7 +29,6 @@ use spa_core::lake::Lake;
 ///   ingest compact --from D --to D    the same for every day of a range
 ///   ingest accounts [--date D]        snapshot of every account of the organization into
 ///                                     accounts/snapshot=YYYY-MM-DD/ (file or AWS Organizations)
-///
 ///   ingest costs --month YYYY-MM      a month of costs into costs/month=YYYY-MM/, replacing it:
 ///                                     Cost Explorer (API or saved responses), --from-cur,
 ///                                     --from-focus
