@@ -1,4 +1,5 @@
-//! Compaction: merges a day's small files into one, sorted by time, one row per event id.
+//! Compaction: merges a day's small files into one, one row per event id, each source's rows
+//! sorted by time.
 //!
 //! The merged object is written (atomically) before any source is deleted, and its name derives
 //! from the names of its sources. If compaction stops half-way, the day holds the merged object
@@ -8,9 +9,7 @@
 use std::collections::HashSet;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
-use arrow::compute::{
-    SortOptions, concat_batches, filter_record_batch, sort_to_indices, take_record_batch,
-};
+use arrow::compute::{SortOptions, filter_record_batch, sort_to_indices, take_record_batch};
 use spa_core::lake::{Dataset, Lake, LakeError};
 
 /// What compacting one day did.
@@ -28,24 +27,6 @@ pub struct Compaction {
     pub merged: Option<String>,
 }
 
-/// Keeps the first row of each event id, in the order of `batches`.
-fn dedupe(batches: &[RecordBatch]) -> Result<Vec<RecordBatch>, arrow::error::ArrowError> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut out = Vec::with_capacity(batches.len());
-    for batch in batches {
-        let ids = batch
-            .column_by_name("event_id")
-            .expect("events have event_id")
-            .as_string::<i32>();
-        let keep: BooleanArray = ids
-            .iter()
-            .map(|id| Some(seen.insert(id.unwrap_or_default())))
-            .collect();
-        out.push(filter_record_batch(batch, &keep)?);
-    }
-    Ok(out)
-}
-
 fn arrow_error(day: &str, source: arrow::error::ArrowError) -> LakeError {
     LakeError::Arrow {
         context: format!("compacting events/dt={day}"),
@@ -53,7 +34,32 @@ fn arrow_error(day: &str, source: arrow::error::ArrowError) -> LakeError {
     }
 }
 
-/// Compacts one day of `events/`. A day with one object or none is left as it is.
+/// The rows of `batch` whose event id is new to `seen`, sorted by time.
+fn new_rows(
+    batch: &RecordBatch,
+    seen: &mut HashSet<String>,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let ids = batch
+        .column_by_name("event_id")
+        .expect("events have event_id")
+        .as_string::<i32>();
+    let keep: BooleanArray = ids
+        .iter()
+        .map(|id| Some(seen.insert(id.unwrap_or_default().to_string())))
+        .collect();
+    let kept = filter_record_batch(batch, &keep)?;
+    let order = sort_to_indices(
+        kept.column_by_name("event_time")
+            .expect("events have event_time"),
+        Some(SortOptions::default()),
+        None,
+    )?;
+    take_record_batch(&kept, &order)
+}
+
+/// Compacts one day of `events/`. A day with one object or none is left as it is. Sources are
+/// read one at a time and the merged object is written as it grows, so memory holds one source,
+/// the set of event ids and the compressed output, not the day.
 pub async fn day(lake: &Lake, day: &str) -> Result<Compaction, LakeError> {
     let keys = lake.objects(Dataset::Events, day).await?;
     let mut report = Compaction {
@@ -73,34 +79,17 @@ pub async fn day(lake: &Lake, day: &str) -> Result<Compaction, LakeError> {
         report.rows_after = report.rows_before;
         return Ok(report);
     }
-    let mut batches = Vec::new();
+    let mut writer = lake.writer(Dataset::Events, day, &format!("compact:{}", keys.join(",")))?;
+    let mut seen = HashSet::new();
     for key in &keys {
-        batches.extend(lake.read(key).await?);
+        for batch in lake.read(key).await? {
+            report.rows_before += batch.num_rows();
+            let rows = new_rows(&batch, &mut seen).map_err(|e| arrow_error(day, e))?;
+            writer.write(&rows)?;
+        }
     }
-    report.rows_before = batches.iter().map(RecordBatch::num_rows).sum();
-    let unique = dedupe(&batches).map_err(|e| arrow_error(day, e))?;
-    drop(batches);
-    let all =
-        concat_batches(&Dataset::Events.schema(), &unique).map_err(|e| arrow_error(day, e))?;
-    drop(unique);
-    let order = sort_to_indices(
-        all.column_by_name("event_time")
-            .expect("events have event_time"),
-        Some(SortOptions::default()),
-        None,
-    )
-    .map_err(|e| arrow_error(day, e))?;
-    let sorted = take_record_batch(&all, &order).map_err(|e| arrow_error(day, e))?;
-    drop(all);
-    report.rows_after = sorted.num_rows();
-    let merged = lake
-        .write(
-            Dataset::Events,
-            day,
-            &format!("compact:{}", keys.join(",")),
-            &[sorted],
-        )
-        .await?;
+    report.rows_after = writer.rows();
+    let merged = writer.finish().await?;
     for key in keys.iter().filter(|k| **k != merged) {
         lake.delete(key).await?;
     }

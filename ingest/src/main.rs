@@ -84,9 +84,9 @@ enum Command {
         #[arg(long, default_value_t = 8, value_name = "N")]
         concurrency: usize,
     },
-    /// Merge each day's small files of events/ into one object, one row per event id, sorted by
-    /// time. Safe to interrupt and rerun: the merged object is written before any source is
-    /// removed.
+    /// Merge each day's small files of events/ into one object, one row per event id (each
+    /// source's rows sorted by time), streaming: memory holds one source at a time. Safe to
+    /// interrupt and rerun: the merged object is written before any source is removed.
     Compact {
         /// One day.
         #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]

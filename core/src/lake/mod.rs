@@ -186,6 +186,33 @@ impl Lake {
         Ok(key)
     }
 
+    /// A writer of one object, for data written batch by batch (see [`ObjectWriter`]). Nothing
+    /// is visible until [`ObjectWriter::finish`].
+    pub fn writer(
+        &self,
+        dataset: Dataset,
+        partition: &str,
+        idempotency_key: &str,
+    ) -> Result<ObjectWriter<'_>, LakeError> {
+        check_partition(dataset, partition)?;
+        let key = Self::object_key(dataset, partition, idempotency_key);
+        let writer = ArrowWriter::try_new(
+            Vec::new(),
+            dataset.schema(),
+            Some(writer_properties(dataset)),
+        )
+        .map_err(|source| LakeError::Parquet {
+            key: key.clone(),
+            source,
+        })?;
+        Ok(ObjectWriter {
+            lake: self,
+            dataset,
+            key,
+            writer,
+        })
+    }
+
     /// Reads one Parquet object back.
     pub async fn read(&self, key: &str) -> Result<Vec<RecordBatch>, LakeError> {
         let bytes = self.store.get(key).await?;
@@ -294,31 +321,104 @@ fn describe(schema: &arrow::datatypes::Schema) -> String {
     cols.join(", ")
 }
 
-fn encode(dataset: Dataset, key: &str, batches: &[RecordBatch]) -> Result<Bytes, LakeError> {
+fn check_schema(dataset: Dataset, batch: &RecordBatch) -> Result<(), LakeError> {
     let schema = dataset.schema();
-    if let Some(bad) = batches
-        .iter()
-        .find(|b| b.schema().fields() != schema.fields())
-    {
-        return Err(LakeError::Schema {
+    if batch.schema().fields() == schema.fields() {
+        Ok(())
+    } else {
+        Err(LakeError::Schema {
             dataset: dataset.name(),
             expected: describe(&schema),
-            found: describe(&bad.schema()),
-        });
+            found: describe(&batch.schema()),
+        })
     }
-    let props = WriterProperties::builder()
+}
+
+/// zstd, page statistics, and neither a dictionary nor statistics for columns whose values are
+/// all different (`raw`, `event_id`): building them costs time and saves nothing.
+fn writer_properties(dataset: Dataset) -> WriterProperties {
+    let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("valid zstd level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by(concat!("spa-core ", env!("CARGO_PKG_VERSION")).to_string())
-        .build();
+        .set_created_by(concat!("spa-core ", env!("CARGO_PKG_VERSION")).to_string());
+    for field in dataset.schema().fields() {
+        let path = parquet::schema::types::ColumnPath::from(field.name().as_str());
+        match field.name().as_str() {
+            "raw" => {
+                props = props
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_statistics_enabled(path, EnabledStatistics::None);
+            }
+            "event_id" => props = props.set_column_dictionary_enabled(path, false),
+            _ => {}
+        }
+    }
+    props.build()
+}
+
+/// A Parquet object written batch by batch: only the compressed output is kept in memory, so
+/// objects larger than memory in Arrow form can be written.
+pub struct ObjectWriter<'l> {
+    lake: &'l Lake,
+    dataset: Dataset,
+    key: String,
+    writer: ArrowWriter<Vec<u8>>,
+}
+
+impl ObjectWriter<'_> {
+    /// Appends a batch of the dataset's schema.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
+        check_schema(self.dataset, batch)?;
+        self.writer
+            .write(batch)
+            .map_err(|source| LakeError::Parquet {
+                key: self.key.clone(),
+                source,
+            })
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> usize {
+        usize::try_from(
+            self.writer
+                .flushed_row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .sum::<i64>(),
+        )
+        .unwrap_or(0)
+            + self.writer.in_progress_rows()
+    }
+
+    /// Finishes the file and stores it atomically; returns its key.
+    pub async fn finish(self) -> Result<String, LakeError> {
+        let bytes = self
+            .writer
+            .into_inner()
+            .map_err(|source| LakeError::Parquet {
+                key: self.key.clone(),
+                source,
+            })?;
+        self.lake.store.put(&self.key, Bytes::from(bytes)).await?;
+        Ok(self.key)
+    }
+}
+
+fn encode(dataset: Dataset, key: &str, batches: &[RecordBatch]) -> Result<Bytes, LakeError> {
     let parquet = |source| LakeError::Parquet {
         key: key.to_string(),
         source,
     };
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(parquet)?;
+    let mut writer = ArrowWriter::try_new(
+        Vec::new(),
+        dataset.schema(),
+        Some(writer_properties(dataset)),
+    )
+    .map_err(parquet)?;
     for batch in batches {
+        check_schema(dataset, batch)?;
         writer.write(batch).map_err(parquet)?;
     }
     Ok(Bytes::from(writer.into_inner().map_err(parquet)?))
