@@ -358,3 +358,68 @@ fn readme_lists_every_column_of_every_dataset() {
         );
     }
 }
+
+#[tokio::test]
+async fn unique_columns_have_no_dictionary_and_raw_no_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let key = lake
+        .write(
+            Dataset::Events,
+            "2026-10-03",
+            "in",
+            &[events_batch(&["a", "b", "c"])],
+        )
+        .await
+        .unwrap();
+    let reader =
+        SerializedFileReader::new(Bytes::from(std::fs::read(dir.path().join(key)).unwrap()))
+            .unwrap();
+    let group = reader.metadata().row_group(0);
+    for column in group.columns() {
+        let name = column.column_path().string();
+        let dictionary = column.dictionary_page_offset().is_some();
+        match name.as_str() {
+            "raw" => assert!(!dictionary && column.statistics().is_none(), "raw"),
+            "event_id" => assert!(!dictionary && column.statistics().is_some(), "event_id"),
+            "source" => assert!(dictionary && column.statistics().is_some(), "source"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn streaming_writer_appears_whole_on_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let mut writer = lake
+        .writer(Dataset::Events, "2026-10-03", "stream")
+        .unwrap();
+    writer.write(&events_batch(&["a", "b"])).unwrap();
+    writer.write(&events_batch(&["c"])).unwrap();
+    assert!(
+        lake.objects(Dataset::Events, "2026-10-03")
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing before finish"
+    );
+    assert!(
+        writer.write(&costs_batch()).is_err(),
+        "another dataset's batch is refused"
+    );
+    assert_eq!(writer.rows(), 3);
+    let key = writer.finish().await.unwrap();
+    assert_eq!(
+        key,
+        Lake::object_key(Dataset::Events, "2026-10-03", "stream")
+    );
+    let rows: usize = lake
+        .read(&key)
+        .await
+        .unwrap()
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum();
+    assert_eq!(rows, 3);
+}
