@@ -12,13 +12,25 @@ pub fn init_logging() {
         .init();
 }
 
-/// Prints a failed run's error chain as `<binary>: <error>: <cause>...` and turns the result
-/// into the process exit status.
+/// Prints a failed run's error chain as `<binary>: <error>: <cause>...` (a cause whose text the
+/// message already holds is not repeated) and turns the result into the process exit status.
 pub fn exit(binary: &str, result: anyhow::Result<ExitCode>) -> ExitCode {
     result.unwrap_or_else(|err| {
-        eprintln!("{binary}: {err:#}");
+        eprintln!("{binary}: {}", chain(&err));
         ExitCode::FAILURE
     })
+}
+
+fn chain(err: &anyhow::Error) -> String {
+    let mut message = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 /// Logs JSON lines to stdout, as CloudWatch Logs reads them from a Lambda function.
@@ -37,4 +49,21 @@ pub fn init_lambda_logging() {
 /// function's code.
 pub fn lambda_settings_path() -> std::path::PathBuf {
     std::env::var_os("SPA_SETTINGS").map_or_else(|| "settings.yaml".into(), Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn causes_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let err = anyhow::Error::new(crate::settings::SettingsError::Io {
+            file: "s.yaml".into(),
+            source: io,
+        })
+        .context("settings");
+        assert_eq!(
+            super::chain(&err),
+            "settings: s.yaml: cannot read: No such file"
+        );
+    }
 }

@@ -93,13 +93,29 @@ impl InputFile {
     }
 }
 
-fn walk(path: &Path, out: &mut Vec<InputFile>) -> Result<(), BackfillError> {
+/// Whether a file found in a folder or under a prefix holds events, by its name: `.json`,
+/// `.jsonl`, and their `.gz`. Files named explicitly are always read.
+pub fn is_event_file(name: &str) -> bool {
+    let name = name.strip_suffix(".gz").unwrap_or(name);
+    name.ends_with(".json") || name.ends_with(".jsonl")
+}
+
+fn walk(
+    path: &Path,
+    out: &mut Vec<InputFile>,
+    skipped: &mut usize,
+    inside: bool,
+) -> Result<(), BackfillError> {
     let err = |source| BackfillError::Read {
         path: path.to_path_buf(),
         source,
     };
     let meta = std::fs::metadata(path).map_err(err)?;
     if meta.is_file() {
+        if inside && !is_event_file(&path.to_string_lossy()) {
+            *skipped += 1;
+            return Ok(());
+        }
         let abs = std::path::absolute(path).map_err(err)?;
         out.push(InputFile {
             name: abs.display().to_string(),
@@ -113,24 +129,27 @@ fn walk(path: &Path, out: &mut Vec<InputFile>) -> Result<(), BackfillError> {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
-        walk(&entry.path(), out)?;
+        walk(&entry.path(), out, skipped, true)?;
     }
     Ok(())
 }
 
-/// Every file under the inputs, sorted by name, without repeats.
+/// Every file under the inputs, sorted by name, without repeats. Inside folders and prefixes,
+/// only files named like event files are taken (see [`is_event_file`]); the others are counted
+/// in a warning.
 pub async fn collect(
     inputs: &[String],
     settings: &Settings,
 ) -> Result<Vec<InputFile>, BackfillError> {
     let mut files = Vec::new();
+    let mut skipped = 0;
     let mut s3 = None;
     for input in inputs {
         match input
             .parse::<Location>()
             .map_err(|_| BackfillError::BadInput(input.clone()))?
         {
-            Location::Local(path) => walk(&path, &mut files)?,
+            Location::Local(path) => walk(&path, &mut files, &mut skipped, false)?,
             Location::S3 { bucket, prefix } => {
                 if s3.is_none() {
                     let config = spa_core::aws::sdk_config(settings).await;
@@ -138,6 +157,10 @@ pub async fn collect(
                 }
                 let store = Lake::s3(s3.clone().expect("client made above"), &bucket, "");
                 for key in store.list(&prefix).await? {
+                    if !is_event_file(&key) {
+                        skipped += 1;
+                        continue;
+                    }
                     files.push(InputFile {
                         name: format!("s3://{bucket}/{key}"),
                         size: 0,
@@ -149,6 +172,12 @@ pub async fn collect(
                 }
             }
         }
+    }
+    if skipped > 0 {
+        tracing::warn!(
+            skipped,
+            "files skipped: not named .json, .jsonl or .gz of those"
+        );
     }
     files.sort_by_cached_key(|f| sort_key(&f.name));
     files.dedup_by(|a, b| a.name == b.name);

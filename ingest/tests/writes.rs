@@ -291,3 +291,33 @@ fn digest_files_are_counted_and_skipped() {
         (3, 2, 1, 0, 0)
     );
 }
+
+#[tokio::test]
+async fn inside_folders_only_event_files_are_read() {
+    let input = tempfile::tempdir().unwrap();
+    trail_file(
+        input.path(),
+        "AWSLogs/a.json",
+        &[record("x", "2026-10-03T10:00:00Z")],
+    );
+    std::fs::write(input.path().join("AWSLogs/README.md"), "# not events").unwrap();
+    std::fs::write(input.path().join("notes.txt"), "not events").unwrap();
+    let folder = input.path().to_string_lossy().to_string();
+    let files = ingest::backfill::collect(std::slice::from_ref(&folder), &settings())
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    // A file named explicitly is read whatever its name (and quarantined if it is not events).
+    let named = input.path().join("notes.txt").to_string_lossy().to_string();
+    let files = ingest::backfill::collect(&[named], &settings())
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 1);
+    assert!(
+        ingest::backfill::is_event_file("x/y.json.gz")
+            && ingest::backfill::is_event_file("e.jsonl")
+    );
+    assert!(
+        !ingest::backfill::is_event_file("LICENSE") && !ingest::backfill::is_event_file("data.csv")
+    );
+}
