@@ -213,6 +213,12 @@ pub(crate) fn files_with(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf
 
 /// Reads saved responses: every `.json` file under `dir` (or `dir` itself), in name order.
 pub fn load_saved(dir: &Path) -> Result<Vec<(Grouping, Vec<CostRow>)>, CostError> {
+    if !dir.exists() {
+        return Err(bad(
+            &dir.display().to_string(),
+            "no such file or folder: costs.path should hold saved GetCostAndUsage responses (the generator writes some: `cargo run -p spa-fixtures -- --from-org fixtures/organization.yaml --only costs --out DIR`, then use DIR/costs)",
+        ));
+    }
     let files = files_with(dir, &["json"])?;
     if files.is_empty() {
         return Err(bad(
