@@ -423,3 +423,32 @@ async fn streaming_writer_appears_whole_on_finish() {
         .sum();
     assert_eq!(rows, 3);
 }
+
+#[tokio::test]
+async fn the_snapshot_valid_at_a_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let batch = accounts_batch(&shipped_settings());
+    for day in ["2026-10-01", "2026-10-15"] {
+        lake.write(
+            Dataset::Accounts,
+            day,
+            "accounts",
+            std::slice::from_ref(&batch),
+        )
+        .await
+        .unwrap();
+    }
+    let at = |d: &'static str| {
+        let lake = lake.clone();
+        async move {
+            lake.partition_at_or_before(Dataset::Accounts, d)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(at("2026-10-20").await.as_deref(), Some("2026-10-15"));
+    assert_eq!(at("2026-10-15").await.as_deref(), Some("2026-10-15"));
+    assert_eq!(at("2026-10-10").await.as_deref(), Some("2026-10-01"));
+    assert_eq!(at("2026-09-30").await, None);
+}

@@ -251,6 +251,21 @@ impl Lake {
         Ok(values)
     }
 
+    /// The latest partition at or before `value` (e.g. the accounts snapshot valid on a report's
+    /// date, so a cost center changed later does not rewrite history); `None` if all are later.
+    pub async fn partition_at_or_before(
+        &self,
+        dataset: Dataset,
+        value: &str,
+    ) -> Result<Option<String>, LakeError> {
+        check_partition(dataset, value)?;
+        Ok(self
+            .partitions(dataset)
+            .await?
+            .into_iter()
+            .rfind(|p| p.as_str() <= value))
+    }
+
     /// Keys of the Parquet objects in one partition, sorted.
     pub async fn objects(
         &self,
