@@ -41,6 +41,28 @@ pub struct CostRow {
     pub estimated: Option<bool>,
 }
 
+/// What exports sum over: day, account, service, record type, usage type, currency.
+pub(crate) type SumKey = (NaiveDate, String, String, String, Option<String>, String);
+
+/// Rows from exact sums per [`SumKey`] (exports carry no amortized cost nor estimate flag).
+pub(crate) fn rows_from_sums(sums: std::collections::BTreeMap<SumKey, Decimal>) -> Vec<CostRow> {
+    sums.into_iter()
+        .map(
+            |((day, account, service, record_type, usage_type, currency), unblended)| CostRow {
+                day,
+                account,
+                service,
+                record_type,
+                usage_type,
+                unblended,
+                amortized: None,
+                currency,
+                estimated: None,
+            },
+        )
+        .collect()
+}
+
 /// The second dimension of a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {

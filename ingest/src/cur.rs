@@ -11,12 +11,12 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampSecondType};
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rust_decimal::Decimal;
 
-use crate::costs::{CostError, CostRow};
+use crate::costs::{CostError, CostRow, SumKey, rows_from_sums};
 
 const ACCOUNT: &str = "line_item_usage_account_id";
 const COST: &str = "line_item_unblended_cost";
@@ -29,9 +29,6 @@ const USAGE_TYPE: &str = "line_item_usage_type";
 
 /// Columns without which a CUR file cannot be read.
 pub const REQUIRED: [&str; 4] = [ACCOUNT, COST, TYPE, START];
-
-/// Rows of one grouping key, summed.
-type Key = (NaiveDate, String, String, String, Option<String>, String);
 
 fn bad(path: &Path, message: String) -> CostError {
     CostError::Response {
@@ -51,7 +48,7 @@ fn exact(value: f64) -> Decimal {
 }
 
 /// Reads one CUR Parquet file, adding its sums into `totals`.
-fn read_file(path: &Path, totals: &mut BTreeMap<Key, Decimal>) -> Result<(), CostError> {
+fn read_file(path: &Path, totals: &mut BTreeMap<SumKey, Decimal>) -> Result<(), CostError> {
     let file = File::open(path).map_err(|source| CostError::Read {
         path: path.to_path_buf(),
         source,
@@ -161,20 +158,5 @@ pub fn load(path: &Path) -> Result<Vec<CostRow>, CostError> {
     for file in &files {
         read_file(file, &mut totals)?;
     }
-    Ok(totals
-        .into_iter()
-        .map(
-            |((day, account, service, record_type, usage_type, currency), unblended)| CostRow {
-                day,
-                account,
-                service,
-                record_type,
-                usage_type,
-                unblended,
-                amortized: None,
-                currency,
-                estimated: None,
-            },
-        )
-        .collect())
+    Ok(rows_from_sums(totals))
 }

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rust_decimal::Decimal;
 
-use crate::costs::{CostError, CostRow, amount};
+use crate::costs::{CostError, CostRow, SumKey, amount, rows_from_sums};
 
 /// Columns without which a FOCUS file cannot be read.
 pub const REQUIRED: [&str; 5] = [
@@ -23,8 +23,6 @@ pub const REQUIRED: [&str; 5] = [
     "ServiceName",
     "ChargeCategory",
 ];
-
-type Key = (NaiveDate, String, String, String, String);
 
 /// What a FOCUS import read.
 #[derive(Debug, Default)]
@@ -43,7 +41,7 @@ fn bad(path: &Path, message: String) -> CostError {
 }
 
 struct Sums {
-    totals: BTreeMap<Key, Decimal>,
+    totals: BTreeMap<SumKey, Decimal>,
     other_providers: usize,
 }
 
@@ -73,6 +71,7 @@ impl Sums {
             cell("SubAccountId").unwrap_or_default(),
             cell("ServiceName").unwrap_or_default(),
             cell("ChargeCategory").unwrap_or_default(),
+            None,
             cell("BillingCurrency").unwrap_or_else(|| "USD".into()),
         );
         *self.totals.entry(key).or_default() += cost;
@@ -182,23 +181,7 @@ pub fn load(path: &Path) -> Result<Focus, CostError> {
             read_csv(file, &mut sums)?;
         }
     }
-    let rows = sums
-        .totals
-        .into_iter()
-        .map(
-            |((day, account, service, record_type, currency), unblended)| CostRow {
-                day,
-                account,
-                service,
-                record_type,
-                usage_type: None,
-                unblended,
-                amortized: None,
-                currency,
-                estimated: None,
-            },
-        )
-        .collect();
+    let rows = rows_from_sums(sums.totals);
     Ok(Focus {
         rows,
         other_providers: sums.other_providers,

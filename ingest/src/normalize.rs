@@ -429,22 +429,41 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
         _ => {}
     }
     Ok(Event {
-        event_id: id,
-        event_time,
-        source,
         detail_type: Some(detail_type),
         event_name,
         account_id,
         recipient_account_id: Some(account),
         region: env.region,
+        activity,
+        ..without_actor(id, event_time, source, raw)
+    })
+}
+
+/// An event that is no CloudTrail call: no actor, source IP, user agent or error code; the
+/// callers fill in the rest.
+fn without_actor<'a>(
+    event_id: Cow<'a, str>,
+    event_time: i64,
+    source: Cow<'a, str>,
+    raw: &'a str,
+) -> Event<'a> {
+    Event {
+        event_id,
+        event_time,
+        source,
+        detail_type: None,
+        event_name: None,
+        account_id: None,
+        recipient_account_id: None,
+        region: None,
         actor_type: None,
         actor_name: None,
         source_ip: None,
         user_agent: None,
         error_code: None,
-        activity,
+        activity: None,
         raw,
-    })
+    }
 }
 
 fn digest_id(prefix: &str, parts: &[&str]) -> String {
@@ -472,21 +491,18 @@ pub fn alarm_action(raw: &str) -> Result<Event<'_>, String> {
     let state = s("/alarmData/state/value");
     let billing = v.get("alarmData").is_some_and(is_billing_alarm);
     Ok(Event {
-        event_id: Cow::Owned(digest_id("alarm", &[arn, time])),
-        event_time,
-        source: Cow::Owned(s("/source").unwrap_or("aws.cloudwatch").to_string()),
         detail_type: Some(Cow::Borrowed("CloudWatch Alarm State Change")),
         event_name: state.map(|x| Cow::Owned(x.to_string())),
         account_id: s("/accountId").map(|x| Cow::Owned(x.to_string())),
         recipient_account_id: s("/accountId").map(|x| Cow::Owned(x.to_string())),
         region: s("/region").map(|x| Cow::Owned(x.to_string())),
-        actor_type: None,
-        actor_name: None,
-        source_ip: None,
-        user_agent: None,
-        error_code: None,
         activity: (state == Some("ALARM") && billing).then_some(BUDGET_ALARM),
-        raw,
+        ..without_actor(
+            Cow::Owned(digest_id("alarm", &[arn, time])),
+            event_time,
+            Cow::Owned(s("/source").unwrap_or("aws.cloudwatch").to_string()),
+            raw,
+        )
     })
 }
 
@@ -512,21 +528,18 @@ pub fn alarm_notification<'a>(
     let activity =
         (state.as_deref() == Some("ALARM") && is_billing_alarm(&v)).then_some(BUDGET_ALARM);
     Ok(Event {
-        event_id: Cow::Owned(message_id.to_string()),
-        event_time,
-        source: Cow::Borrowed("aws.cloudwatch"),
         detail_type: Some(Cow::Borrowed("CloudWatch Alarm State Change")),
         event_name: state,
         account_id: s("AWSAccountId"),
         recipient_account_id: s("AWSAccountId"),
         region: s("Region"),
-        actor_type: None,
-        actor_name: None,
-        source_ip: None,
-        user_agent: None,
-        error_code: None,
         activity,
-        raw: message,
+        ..without_actor(
+            Cow::Owned(message_id.to_string()),
+            event_time,
+            Cow::Borrowed("aws.cloudwatch"),
+            message,
+        )
     })
 }
 
