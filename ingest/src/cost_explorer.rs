@@ -8,17 +8,8 @@ use aws_sdk_costexplorer::types::{
     GroupDefinitionType,
 };
 use chrono::{Datelike, NaiveDate};
-use serde_json::{Value, json};
 
-use crate::costs::{CostError, CostRow, Grouping, parse};
-
-/// The responses of a month and the number of requests made.
-pub struct Fetched {
-    /// Parsed responses, page by page.
-    pub responses: Vec<(Grouping, Vec<CostRow>)>,
-    /// `GetCostAndUsage` requests made.
-    pub requests: u64,
-}
+use crate::costs::{CostError, CostRef, Group, Grouping, day_of, group_row};
 
 fn definition(key: &str) -> GroupDefinition {
     GroupDefinition::builder()
@@ -27,41 +18,49 @@ fn definition(key: &str) -> GroupDefinition {
         .build()
 }
 
-/// The SDK's response in the JSON shape of the API, so saved and fetched responses share one
-/// parser.
-fn to_json(
+/// Reads one page into `sink`, with the rules of saved responses (`costs::read_response`).
+fn read_page(
     output: &aws_sdk_costexplorer::operation::get_cost_and_usage::GetCostAndUsageOutput,
-    second: &str,
-) -> Value {
-    let results: Vec<Value> = output
-        .results_by_time()
-        .iter()
-        .map(|r| {
-            let groups: Vec<Value> = r
-                .groups()
-                .iter()
-                .map(|g| {
-                    let metrics: serde_json::Map<String, Value> = g
-                        .metrics()
-                        .into_iter()
-                        .flatten()
-                        .map(|(k, m)| (k.clone(), json!({"Amount": m.amount(), "Unit": m.unit()})))
-                        .collect();
-                    json!({"Keys": g.keys(), "Metrics": metrics})
-                })
-                .collect();
-            json!({
-                "TimePeriod": {"Start": r.time_period().map(|t| t.start()), "End": r.time_period().map(|t| t.end())},
-                "Groups": groups,
-                "Estimated": r.estimated()
-            })
-        })
-        .collect();
-    json!({"GroupDefinitions": [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "DIMENSION", "Key": second}], "ResultsByTime": results})
+    grouping: Grouping,
+    sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
+) -> Result<(), CostError> {
+    const ORIGIN: &str = "Cost Explorer GetCostAndUsage";
+    for result in output.results_by_time() {
+        let day = day_of(
+            result.time_period().map(|t| t.start()).unwrap_or_default(),
+            ORIGIN,
+        )?;
+        for group in result.groups() {
+            let keys = group.keys();
+            let (Some(account), Some(second)) = (keys.first(), keys.get(1)) else {
+                return Err(CostError::Response {
+                    origin: ORIGIN.into(),
+                    message: "a group without its two keys".into(),
+                });
+            };
+            let metric = |name: &str| group.metrics().and_then(|m| m.get(name));
+            let g = Group {
+                keys: [account, second],
+                unblended: metric("UnblendedCost").and_then(|m| m.amount().map(|a| (a, m.unit()))),
+                amortized: metric("AmortizedCost").and_then(|m| m.amount()),
+            };
+            if let Some(row) =
+                group_row(grouping, day, Some(result.estimated()), &g, false, ORIGIN)?
+            {
+                sink(row)?;
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Fetches the month that starts on `first` (a first of month).
-pub async fn fetch_month(client: &Client, first: NaiveDate) -> Result<Fetched, CostError> {
+/// Fetches the month that starts on `first` (a first of month) into `sink`; returns the number
+/// of requests made.
+pub async fn fetch_month(
+    client: &Client,
+    first: NaiveDate,
+    sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
+) -> Result<u64, CostError> {
     let next = if first.month() == 12 {
         NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
     } else {
@@ -81,10 +80,7 @@ pub async fn fetch_month(client: &Client, first: NaiveDate) -> Result<Fetched, C
                 .build(),
         )
         .build();
-    let mut fetched = Fetched {
-        responses: Vec::new(),
-        requests: 0,
-    };
+    let mut requests = 0;
     for (grouping, second, filter) in [
         (Grouping::Service, "SERVICE", Some(usage_only)),
         (Grouping::RecordType, "RECORD_TYPE", None),
@@ -105,21 +101,16 @@ pub async fn fetch_month(client: &Client, first: NaiveDate) -> Result<Fetched, C
                 origin: "Cost Explorer GetCostAndUsage".into(),
                 message: aws_sdk_costexplorer::error::DisplayErrorContext(&e).to_string(),
             })?;
-            fetched.requests += 1;
-            let (_, rows) = parse(&to_json(&output, second), "Cost Explorer GetCostAndUsage")?;
-            fetched.responses.push((grouping, rows));
-            tracing::info!(
-                query = second,
-                request = fetched.requests,
-                "GetCostAndUsage"
-            );
+            requests += 1;
+            read_page(&output, grouping, sink)?;
+            tracing::info!(query = second, request = requests, "GetCostAndUsage");
             token = output.next_page_token().map(str::to_string);
             if token.is_none() {
                 break;
             }
         }
     }
-    Ok(fetched)
+    Ok(requests)
 }
 
 /// A Cost Explorer client: the API lives in us-east-1 whatever the automation's region.

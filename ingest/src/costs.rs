@@ -11,12 +11,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Date32Array, Decimal128Array, RecordBatch, StringArray,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, RecordBatch,
+    StringBuilder,
 };
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use spa_core::lake::{Dataset, Lake, LakeError, MONEY_PRECISION, MONEY_SCALE};
+use spa_core::lake::{Dataset, Lake, LakeError, MONEY_PRECISION, MONEY_SCALE, ObjectWriter};
 
 /// One cost: a day, an account, a service and a record type.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,78 +119,195 @@ pub fn amount(text: &str) -> Result<Decimal, String> {
         })
 }
 
-/// Parses one `GetCostAndUsage` response.
-pub fn parse(response: &Value, origin: &str) -> Result<(Grouping, Vec<CostRow>), CostError> {
+/// One cost borrowed from its source, on its way into the lake.
+#[derive(Debug, Clone, Copy)]
+pub struct CostRef<'a> {
+    /// Usage day.
+    pub day: NaiveDate,
+    /// Linked account.
+    pub account: &'a str,
+    /// Service, or the record type for rows that are not usage.
+    pub service: &'a str,
+    /// `Usage`, `Tax`, `Credit`, ...
+    pub record_type: &'a str,
+    /// Usage type, where the source has it.
+    pub usage_type: Option<&'a str>,
+    /// Unblended cost.
+    pub unblended: Decimal,
+    /// Amortized cost.
+    pub amortized: Option<Decimal>,
+    /// Currency of the amounts.
+    pub currency: &'a str,
+    /// Whether Cost Explorer marked the day as estimated.
+    pub estimated: Option<bool>,
+}
+
+impl CostRow {
+    /// The row as a [`CostRef`].
+    pub fn as_ref(&self) -> CostRef<'_> {
+        CostRef {
+            day: self.day,
+            account: &self.account,
+            service: &self.service,
+            record_type: &self.record_type,
+            usage_type: self.usage_type.as_deref(),
+            unblended: self.unblended,
+            amortized: self.amortized,
+            currency: &self.currency,
+            estimated: self.estimated,
+        }
+    }
+}
+
+impl From<CostRef<'_>> for CostRow {
+    fn from(r: CostRef<'_>) -> Self {
+        CostRow {
+            day: r.day,
+            account: r.account.to_string(),
+            service: r.service.to_string(),
+            record_type: r.record_type.to_string(),
+            usage_type: r.usage_type.map(str::to_string),
+            unblended: r.unblended,
+            amortized: r.amortized,
+            currency: r.currency.to_string(),
+            estimated: r.estimated,
+        }
+    }
+}
+
+/// One group of a response: its two keys and its metrics as Cost Explorer wrote them.
+pub(crate) struct Group<'a> {
+    pub keys: [&'a str; 2],
+    /// `UnblendedCost` amount and unit.
+    pub unblended: Option<(&'a str, Option<&'a str>)>,
+    /// `AmortizedCost` amount.
+    pub amortized: Option<&'a str>,
+}
+
+/// The row of a group (record type `Usage` for the service query), or `None` when the
+/// combination rule leaves it out (`Usage` of the record type query, counted by the service
+/// query) and `all` is false.
+pub(crate) fn group_row<'a>(
+    grouping: Grouping,
+    day: NaiveDate,
+    estimated: Option<bool>,
+    group: &Group<'a>,
+    all: bool,
+    origin: &str,
+) -> Result<Option<CostRef<'a>>, CostError> {
+    let [account, second] = group.keys;
+    let (service, record_type) = match grouping {
+        Grouping::Service => (second, "Usage"),
+        Grouping::RecordType if second == "Usage" && !all => return Ok(None),
+        Grouping::RecordType => (second, second),
+    };
+    let (text, unit) = group
+        .unblended
+        .ok_or_else(|| bad(origin, "a group without UnblendedCost"))?;
+    let unblended = amount(text).map_err(|e| bad(origin, format!("UnblendedCost: {e}")))?;
+    let amortized = group
+        .amortized
+        .map(|t| amount(t).map_err(|e| bad(origin, format!("AmortizedCost: {e}"))))
+        .transpose()?;
+    Ok(Some(CostRef {
+        day,
+        account,
+        service,
+        record_type,
+        usage_type: None,
+        unblended,
+        amortized,
+        currency: unit.unwrap_or("USD"),
+        estimated,
+    }))
+}
+
+/// The grouping of a response from its `GroupDefinitions` keys.
+pub(crate) fn grouping_of(keys: &[&str], origin: &str) -> Result<Grouping, CostError> {
+    match keys {
+        ["LINKED_ACCOUNT", "SERVICE"] => Ok(Grouping::Service),
+        ["LINKED_ACCOUNT", "RECORD_TYPE"] => Ok(Grouping::RecordType),
+        other => Err(bad(
+            origin,
+            format!(
+                "grouped by {other:?}; expected [LINKED_ACCOUNT, SERVICE] or [LINKED_ACCOUNT, RECORD_TYPE]"
+            ),
+        )),
+    }
+}
+
+/// A day as Cost Explorer writes it (`2026-10-01`).
+pub(crate) fn day_of(start: &str, origin: &str) -> Result<NaiveDate, CostError> {
+    NaiveDate::parse_from_str(start, "%Y-%m-%d")
+        .map_err(|_| bad(origin, format!("bad TimePeriod.Start `{start}`")))
+}
+
+/// Reads one `GetCostAndUsage` response into `sink`: every group when `all`, else the rows the
+/// lake keeps (see the module docs).
+pub fn read_response(
+    response: &Value,
+    origin: &str,
+    all: bool,
+    sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
+) -> Result<Grouping, CostError> {
     let keys: Vec<&str> = response["GroupDefinitions"]
         .as_array()
         .ok_or_else(|| bad(origin, "no GroupDefinitions: expected a GetCostAndUsage response grouped by LINKED_ACCOUNT and SERVICE or RECORD_TYPE"))?
         .iter()
         .map(|d| d["Key"].as_str().unwrap_or_default())
         .collect();
-    let grouping = match keys.as_slice() {
-        ["LINKED_ACCOUNT", "SERVICE"] => Grouping::Service,
-        ["LINKED_ACCOUNT", "RECORD_TYPE"] => Grouping::RecordType,
-        other => {
-            return Err(bad(
-                origin,
-                format!(
-                    "grouped by {other:?}; expected [LINKED_ACCOUNT, SERVICE] or [LINKED_ACCOUNT, RECORD_TYPE]"
-                ),
-            ));
-        }
-    };
-    let mut rows = Vec::new();
+    let grouping = grouping_of(&keys, origin)?;
     for result in response["ResultsByTime"]
         .as_array()
         .ok_or_else(|| bad(origin, "no ResultsByTime"))?
     {
-        let start = result["TimePeriod"]["Start"].as_str().unwrap_or_default();
-        let day = NaiveDate::parse_from_str(start, "%Y-%m-%d")
-            .map_err(|_| bad(origin, format!("bad TimePeriod.Start `{start}`")))?;
+        let day = day_of(
+            result["TimePeriod"]["Start"].as_str().unwrap_or_default(),
+            origin,
+        )?;
         let estimated = result["Estimated"].as_bool();
         for group in result["Groups"].as_array().into_iter().flatten() {
             let key = |i: usize| {
                 group["Keys"][i]
                     .as_str()
-                    .map(str::to_string)
                     .ok_or_else(|| bad(origin, "a group without its two keys"))
             };
-            let metric = |name: &str| -> Result<Option<(Decimal, String)>, CostError> {
-                match group["Metrics"].get(name) {
-                    None => Ok(None),
-                    Some(m) => {
-                        let text = m["Amount"]
-                            .as_str()
-                            .ok_or_else(|| bad(origin, format!("{name} without Amount")))?;
-                        let value =
-                            amount(text).map_err(|e| bad(origin, format!("{name}: {e}")))?;
-                        Ok(Some((
-                            value,
-                            m["Unit"].as_str().unwrap_or("USD").to_string(),
-                        )))
-                    }
-                }
-            };
-            let (unblended, currency) = metric("UnblendedCost")?
-                .ok_or_else(|| bad(origin, "a group without UnblendedCost"))?;
-            let (account, second) = (key(0)?, key(1)?);
-            let (service, record_type) = match grouping {
-                Grouping::Service => (second, "Usage".to_string()),
-                Grouping::RecordType => (second.clone(), second),
-            };
-            rows.push(CostRow {
-                day,
-                account,
-                service,
-                record_type,
-                usage_type: None,
+            let metric = |name: &str| group["Metrics"].get(name);
+            let unblended = metric("UnblendedCost")
+                .map(|m| {
+                    m["Amount"]
+                        .as_str()
+                        .map(|a| (a, m["Unit"].as_str()))
+                        .ok_or_else(|| bad(origin, "UnblendedCost without Amount"))
+                })
+                .transpose()?;
+            let amortized = metric("AmortizedCost")
+                .map(|m| {
+                    m["Amount"]
+                        .as_str()
+                        .ok_or_else(|| bad(origin, "AmortizedCost without Amount"))
+                })
+                .transpose()?;
+            let g = Group {
+                keys: [key(0)?, key(1)?],
                 unblended,
-                amortized: metric("AmortizedCost")?.map(|(v, _)| v),
-                currency,
-                estimated,
-            });
+                amortized,
+            };
+            if let Some(row) = group_row(grouping, day, estimated, &g, all, origin)? {
+                sink(row)?;
+            }
         }
     }
+    Ok(grouping)
+}
+
+/// Parses one `GetCostAndUsage` response: its grouping and every group as a row.
+pub fn parse(response: &Value, origin: &str) -> Result<(Grouping, Vec<CostRow>), CostError> {
+    let mut rows = Vec::new();
+    let grouping = read_response(response, origin, true, &mut |r| {
+        rows.push(r.into());
+        Ok(())
+    })?;
     Ok((grouping, rows))
 }
 
@@ -233,8 +351,12 @@ pub(crate) fn files_with(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf
     Ok(files)
 }
 
-/// Reads saved responses: every `.json` file under `dir` (or `dir` itself), in name order.
-pub fn load_saved(dir: &Path) -> Result<Vec<(Grouping, Vec<CostRow>)>, CostError> {
+/// Reads saved responses (every `.json` file under `dir`, or `dir` itself, in name order) into
+/// `sink`, keeping the rows the lake keeps.
+pub fn load_saved(
+    dir: &Path,
+    sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
+) -> Result<(), CostError> {
     if !dir.exists() {
         return Err(bad(
             &dir.display().to_string(),
@@ -248,59 +370,157 @@ pub fn load_saved(dir: &Path) -> Result<Vec<(Grouping, Vec<CostRow>)>, CostError
             "no saved GetCostAndUsage responses (*.json)",
         ));
     }
-    files
-        .iter()
-        .map(|path| {
-            let text = std::fs::read(path).map_err(|source| CostError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let value: Value = serde_json::from_slice(&text)
-                .map_err(|e| bad(&path.display().to_string(), format!("not JSON: {e}")))?;
-            parse(&value, &path.display().to_string())
-        })
-        .collect()
+    for path in &files {
+        let text = std::fs::read(path).map_err(|source| CostError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let origin = path.display().to_string();
+        let value: Value =
+            serde_json::from_slice(&text).map_err(|e| bad(&origin, format!("not JSON: {e}")))?;
+        read_response(&value, &origin, false, sink)?;
+    }
+    Ok(())
 }
 
-fn money(values: impl Iterator<Item = Option<Decimal>>) -> ArrayRef {
-    let mantissas: Vec<Option<i128>> = values
-        .map(|v| {
-            v.map(|mut d| {
-                d.rescale(MONEY_SCALE as u32);
-                d.mantissa()
-            })
-        })
-        .collect();
-    Arc::new(
-        Decimal128Array::from(mantissas)
-            .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)
-            .expect("valid money type"),
-    )
+/// Rows of the costs dataset, column by column.
+struct Columns {
+    day: Date32Builder,
+    account: StringBuilder,
+    service: StringBuilder,
+    record_type: StringBuilder,
+    usage_type: StringBuilder,
+    unblended: Decimal128Builder,
+    amortized: Decimal128Builder,
+    currency: StringBuilder,
+    estimated: BooleanBuilder,
+    source: StringBuilder,
 }
 
-/// The rows as a batch of the `costs` dataset.
-pub fn batch(rows: &[CostRow], source: &str) -> RecordBatch {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let text = |f: &dyn Fn(&CostRow) -> Option<String>| -> ArrayRef {
-        Arc::new(rows.iter().map(f).collect::<StringArray>())
-    };
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(
-            rows.iter()
-                .map(|r| Some((r.day - epoch).num_days() as i32))
-                .collect::<Date32Array>(),
-        ),
-        text(&|r| Some(r.account.clone())),
-        text(&|r| Some(r.service.clone())),
-        text(&|r| Some(r.record_type.clone())),
-        text(&|r| r.usage_type.clone()),
-        money(rows.iter().map(|r| Some(r.unblended))),
-        money(rows.iter().map(|r| r.amortized)),
-        text(&|r| Some(r.currency.clone())),
-        Arc::new(rows.iter().map(|r| r.estimated).collect::<BooleanArray>()),
-        text(&|_| Some(source.to_string())),
-    ];
-    RecordBatch::try_new(Dataset::Costs.schema(), columns).expect("columns follow the costs schema")
+fn money_builder() -> Decimal128Builder {
+    Decimal128Builder::with_capacity(BATCH_ROWS)
+        .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)
+        .expect("valid money type")
+}
+
+fn mantissa(mut d: Decimal) -> i128 {
+    d.rescale(MONEY_SCALE as u32);
+    d.mantissa()
+}
+
+impl Columns {
+    fn new() -> Self {
+        let text = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16);
+        Columns {
+            day: Date32Builder::with_capacity(BATCH_ROWS),
+            account: text(),
+            service: text(),
+            record_type: text(),
+            usage_type: text(),
+            unblended: money_builder(),
+            amortized: money_builder(),
+            currency: text(),
+            estimated: BooleanBuilder::with_capacity(BATCH_ROWS),
+            source: text(),
+        }
+    }
+
+    fn push(&mut self, r: &CostRef<'_>, source: &str) {
+        self.day.append_value((r.day - EPOCH).num_days() as i32);
+        self.account.append_value(r.account);
+        self.service.append_value(r.service);
+        self.record_type.append_value(r.record_type);
+        self.usage_type.append_option(r.usage_type);
+        self.unblended.append_value(mantissa(r.unblended));
+        self.amortized.append_option(r.amortized.map(mantissa));
+        self.currency.append_value(r.currency);
+        self.estimated.append_option(r.estimated);
+        self.source.append_value(source);
+    }
+
+    fn len(&self) -> usize {
+        self.day.len()
+    }
+
+    fn finish(&mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.day.finish()),
+            Arc::new(self.account.finish()),
+            Arc::new(self.service.finish()),
+            Arc::new(self.record_type.finish()),
+            Arc::new(self.usage_type.finish()),
+            Arc::new(self.unblended.finish()),
+            Arc::new(self.amortized.finish()),
+            Arc::new(self.currency.finish()),
+            Arc::new(self.estimated.finish()),
+            Arc::new(self.source.finish()),
+        ];
+        RecordBatch::try_new(Dataset::Costs.schema(), columns)
+            .expect("columns follow the costs schema")
+    }
+}
+
+const BATCH_ROWS: usize = 65_536;
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+/// The rows of one month on their way into `costs/month=YYYY-MM/`: built column by column and
+/// compressed batch by batch into the month's one object, which replaces what an earlier run
+/// wrote for that month when [`MonthWriter::finish`] stores it. Rows of other months are counted
+/// and left out.
+pub struct MonthWriter<'l> {
+    month: (i32, u32),
+    source: String,
+    columns: Columns,
+    writer: ObjectWriter<'l>,
+    rows: usize,
+    other_months: usize,
+    total: Decimal,
+}
+
+impl<'l> MonthWriter<'l> {
+    /// A writer of `month` (`YYYY-MM`) for rows from `source` (`cost-explorer`, `cur`, `focus`).
+    pub fn new(lake: &'l Lake, month: &str, source: &str) -> Result<Self, CostError> {
+        let first = NaiveDate::from_str(&format!("{month}-01"))
+            .map_err(|_| bad(month, "expected a month, YYYY-MM"))?;
+        Ok(MonthWriter {
+            month: (first.year(), first.month()),
+            source: source.to_string(),
+            columns: Columns::new(),
+            writer: lake.writer(Dataset::Costs, month, "costs")?,
+            rows: 0,
+            other_months: 0,
+            total: Decimal::ZERO,
+        })
+    }
+
+    /// Adds one row.
+    pub fn push(&mut self, row: CostRef<'_>) -> Result<(), CostError> {
+        if (row.day.year(), row.day.month()) != self.month {
+            self.other_months += 1;
+            return Ok(());
+        }
+        self.columns.push(&row, &self.source);
+        self.rows += 1;
+        self.total += row.unblended;
+        if self.columns.len() >= BATCH_ROWS {
+            self.writer.write(&self.columns.finish())?;
+        }
+        Ok(())
+    }
+
+    /// Stores the month's object; nothing of it is visible before.
+    pub async fn finish(mut self) -> Result<MonthSummary, CostError> {
+        if self.columns.len() > 0 || self.rows == 0 {
+            self.writer.write(&self.columns.finish())?;
+        }
+        let key = self.writer.finish().await?;
+        Ok(MonthSummary {
+            rows: self.rows,
+            other_months: self.other_months,
+            total: self.total,
+            key,
+        })
+    }
 }
 
 /// What a month's ingestion did.
@@ -316,27 +536,16 @@ pub struct MonthSummary {
     pub key: String,
 }
 
-/// Writes the rows of `month` (`YYYY-MM`) as the month's one object, replacing what an earlier
-/// run wrote for that month.
+/// Writes `rows` as the month's one object (see [`MonthWriter`]).
 pub async fn write_month(
     lake: &Lake,
     month: &str,
     rows: Vec<CostRow>,
     source: &str,
 ) -> Result<MonthSummary, CostError> {
-    let first = NaiveDate::from_str(&format!("{month}-01"))
-        .map_err(|_| bad(month, "expected a month, YYYY-MM"))?;
-    let (inside, outside): (Vec<CostRow>, Vec<CostRow>) = rows
-        .into_iter()
-        .partition(|r| r.day.format("%Y-%m").to_string() == first.format("%Y-%m").to_string());
-    let total = inside.iter().map(|r| r.unblended).sum();
-    let key = lake
-        .write(Dataset::Costs, month, "costs", &[batch(&inside, source)])
-        .await?;
-    Ok(MonthSummary {
-        rows: inside.len(),
-        other_months: outside.len(),
-        total,
-        key,
-    })
+    let mut writer = MonthWriter::new(lake, month, source)?;
+    for row in &rows {
+        writer.push(row.as_ref())?;
+    }
+    writer.finish().await
 }

@@ -13,8 +13,10 @@ pub mod cur;
 pub mod focus;
 pub mod input;
 pub mod lambda;
+pub mod month;
 pub mod normalize;
 pub mod rows;
+pub mod seed;
 
 use chrono::Utc;
 use spa_core::lake::{Dataset, Lake, LakeError};

@@ -124,39 +124,30 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         let lake = Lake::open(&settings).await;
         match &cli.command {
             Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
-            Some(Command::Costs { month, from_cur, from_focus }) => {
-                use spa_core::settings::{CostSourceKind, Location};
-                let focus = |path: &std::path::Path| -> anyhow::Result<Vec<ingest::costs::CostRow>> {
-                    let f = ingest::focus::load(path)?;
-                    if f.other_providers > 0 {
-                        println!("focus: {} rows of other providers than AWS left out", f.other_providers);
-                    }
-                    Ok(f.rows)
-                };
-                let (rows, source) = match (from_cur.as_ref().or(from_focus.as_ref()), settings.costs.source, &settings.costs.path) {
-                    (Some(path), _, _) if from_focus.is_some() => (focus(path)?, "focus"),
-                    (Some(cur), _, _) => (ingest::cur::load(cur)?, "cur"),
-                    (None, CostSourceKind::Focus, Some(Location::Local(path))) => (focus(path)?, "focus"),
-                    (None, CostSourceKind::Aws, _) => {
-                        let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-                            .with_context(|| format!("--month {month}: expected YYYY-MM"))?;
-                        let config = spa_core::aws::sdk_config(&settings).await;
-                        let fetched = ingest::cost_explorer::fetch_month(&ingest::cost_explorer::client(&config), first).await?;
-                        println!("cost explorer: {} GetCostAndUsage requests", fetched.requests);
-                        (ingest::costs::combine(fetched.responses), "cost-explorer")
-                    }
-                    (None, CostSourceKind::Cur, Some(Location::Local(path))) => (ingest::cur::load(path)?, "cur"),
-                    (None, CostSourceKind::Local, Some(Location::Local(dir))) => {
-                        (ingest::costs::combine(ingest::costs::load_saved(dir)?), "cost-explorer")
-                    }
-                    (None, kind, path) => anyhow::bail!(
-                        "costs.source {kind:?} with path {path:?} is not built yet (issue #4): use `source: local` (saved responses) or `cur` with a local path, or --from-cur"
-                    ),
-                };
-                let s = ingest::costs::write_month(&lake, month, rows, source).await?;
+            Some(Command::Costs {
+                month,
+                from_cur,
+                from_focus,
+            }) => {
+                let done = ingest::month::costs(
+                    &lake,
+                    &settings,
+                    month,
+                    from_cur.as_deref(),
+                    from_focus.as_deref(),
+                )
+                .await?;
+                for note in &done.notes {
+                    println!("{note}");
+                }
+                let s = done.summary;
                 println!(
-                    "costs {month}: {} rows, {} USD in all, {} rows of other months left out -> {}/{}",
-                    s.rows, s.total, s.other_months, lake.location(), s.key
+                    "costs {month}: {} rows, {} in all, {} rows of other months left out -> {}/{}",
+                    s.rows,
+                    s.total,
+                    s.other_months,
+                    lake.location(),
+                    s.key
                 );
                 Ok(ExitCode::SUCCESS)
             }

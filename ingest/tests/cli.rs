@@ -72,3 +72,54 @@ fn quarantine_sets_exit_status_3_and_errors_name_what_is_missing() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_cur_export_in_s3_chosen_in_settings_reads_as_the_same_file_on_disk() {
+    use spa_core::testing;
+    let endpoint = testing::moto_endpoint();
+    let file = testing::shared_data()
+        .join("wa_labs_workshop_cur/Oct2018-WorkshopCUR-00001.snappy.parquet");
+    let s3 = testing::s3_client(&testing::settings_with_endpoint(&endpoint, |y| y)).await;
+    let bucket = testing::create_bucket(&s3, "cur-export").await;
+    s3.put_object()
+        .bucket(&bucket)
+        .key("exports/cur/2018/10/part-00001.snappy.parquet")
+        .body(std::fs::read(&file).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = settings(dir.path());
+    let yaml = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(
+            "  # endpoint_url: http://127.0.0.1:5000",
+            &format!("  endpoint_url: {endpoint}"),
+        )
+        .replace(
+            &format!(
+                "  source: local\n  path: {}/fixtures/costs",
+                testing::repo_root().display()
+            ),
+            &format!("  source: cur\n  path: s3://{bucket}/exports/cur"),
+        );
+    assert!(yaml.contains("source: cur"));
+    std::fs::write(&path, yaml).unwrap();
+    let s = path.to_str().unwrap();
+
+    let (code, from_s3, err) = ingest(&["--settings", s, "costs", "--month", "2018-10"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, from_disk, err) = ingest(&[
+        "--settings",
+        s,
+        "costs",
+        "--month",
+        "2018-10",
+        "--from-cur",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(from_s3.contains("costs 2018-10: "), "{from_s3}");
+    assert_eq!(from_s3, from_disk);
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Decimal128Type;
 use chrono::NaiveDate;
+use ingest::costs::MonthWriter;
 use rust_decimal::Decimal;
 use spa_core::lake::{Dataset, Lake};
 use spa_core::testing::{self, strings};
@@ -63,10 +64,9 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
 
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let rows = ingest::costs::combine(ingest::costs::load_saved(input.path()).unwrap());
-    let summary = ingest::costs::write_month(&lake, "2026-10", rows, "cost-explorer")
-        .await
-        .unwrap();
+    let mut writer = MonthWriter::new(&lake, "2026-10", "cost-explorer").unwrap();
+    ingest::costs::load_saved(input.path(), &mut |r| writer.push(r)).unwrap();
+    let summary = writer.finish().await.unwrap();
 
     // The truth: the generator's rows, summed here independently of the responses.
     let truth: Vec<costs::CostRow> = costs::rows(&spec, &o).collect();
@@ -100,10 +100,9 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
     );
 
     // Running the month again replaces it.
-    let rows = ingest::costs::combine(ingest::costs::load_saved(input.path()).unwrap());
-    let again = ingest::costs::write_month(&lake, "2026-10", rows, "cost-explorer")
-        .await
-        .unwrap();
+    let mut writer = MonthWriter::new(&lake, "2026-10", "cost-explorer").unwrap();
+    ingest::costs::load_saved(input.path(), &mut |r| writer.push(r)).unwrap();
+    let again = writer.finish().await.unwrap();
     assert_eq!(again.key, summary.key);
     assert_eq!(
         lake.objects(Dataset::Costs, "2026-10").await.unwrap().len(),
@@ -115,7 +114,9 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
 fn responses_of_another_shape_are_refused_with_their_grouping() {
     let file =
         testing::shared_data().join("cost_explorer/awscli_example_get-cost-and-usage_output.json");
-    let err = ingest::costs::load_saved(&file).unwrap_err().to_string();
+    let err = ingest::costs::load_saved(&file, &mut |_| Ok(()))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("awscli_example_get-cost-and-usage_output.json: grouped by [\"SERVICE\", \"Environment\"]"), "{err}");
 }
 
@@ -186,12 +187,11 @@ async fn cur_export_monthly_totals_per_account() {
     ] {
         let path = dir.join(file);
         let expected = independent_cur_sums(&path);
-        let rows = ingest::cur::load(&path).unwrap();
         let lake_dir = tempfile::tempdir().unwrap();
         let lake = Lake::local(lake_dir.path());
-        let summary = ingest::costs::write_month(&lake, month, rows, "cur")
-            .await
-            .unwrap();
+        let mut writer = MonthWriter::new(&lake, month, "cur").unwrap();
+        ingest::cur::load(&path, &mut |r| writer.push(r)).unwrap();
+        let summary = writer.finish().await.unwrap();
         let back = lake.read_partition(Dataset::Costs, month).await.unwrap();
         let mut stored: BTreeMap<String, Decimal> = BTreeMap::new();
         for (account, value) in strings(&back, "account_id").into_iter().zip(amounts(&back)) {
@@ -239,7 +239,9 @@ fn cur_without_a_required_column_is_refused() {
             .unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
-    let err = ingest::cur::load(&path).unwrap_err().to_string();
+    let err = ingest::cur::load(&path, &mut |_| Ok(()))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("broken.parquet: missing column `line_item_unblended_cost`"),
         "{err}"
@@ -319,25 +321,22 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
 
     let settings = testing::settings_with_endpoint(&endpoint, |y| y);
     let config = spa_core::aws::sdk_config(&settings).await;
-    let fetched =
-        ingest::cost_explorer::fetch_month(&ingest::cost_explorer::client(&config), spec.month)
-            .await
-            .unwrap();
-    assert_eq!(
-        fetched.requests,
-        pages.len() as u64,
-        "one request per page, none twice"
-    );
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let summary = ingest::costs::write_month(
-        &lake,
-        "2026-10",
-        ingest::costs::combine(fetched.responses),
-        "cost-explorer",
+    let mut writer = MonthWriter::new(&lake, "2026-10", "cost-explorer").unwrap();
+    let requests = ingest::cost_explorer::fetch_month(
+        &ingest::cost_explorer::client(&config),
+        spec.month,
+        &mut |r| writer.push(r),
     )
     .await
     .unwrap();
+    assert_eq!(
+        requests,
+        pages.len() as u64,
+        "one request per page, none twice"
+    );
+    let summary = writer.finish().await.unwrap();
     let truth: Decimal = costs::rows(&spec, &o).map(|r| r.amount).sum();
     assert_eq!(summary.total, truth);
 }

@@ -152,6 +152,15 @@ impl Lake {
         }
     }
 
+    /// The file that holds `key` when the lake is a local folder (readers that scan files
+    /// themselves use it); `None` for S3.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        match &self.store {
+            Store::Local { root } => Some(root.join(key)),
+            Store::S3 { .. } => None,
+        }
+    }
+
     /// Where the lake is, for messages: a folder or an `s3://` URL.
     pub fn location(&self) -> &str {
         &self.location

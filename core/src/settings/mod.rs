@@ -154,6 +154,10 @@ pub struct Settings {
     /// AWS SDK options shared by every client.
     #[serde(default)]
     pub aws: AwsOptions,
+    /// Raw inputs that fill an empty local lake when a report needs a period it lacks (the
+    /// shipped fixtures); absent in production.
+    #[serde(default)]
+    pub seed: Option<Seed>,
     /// The file these settings were read from (not a key of the file).
     #[serde(skip)]
     pub file: PathBuf,
@@ -344,6 +348,15 @@ pub struct CostSource {
     /// File or folder (local path or `s3://` URL) for every source but `aws`.
     #[serde(default)]
     pub path: Option<Location>,
+}
+
+/// The `seed` section: where the raw inputs of a local lake are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    /// Folder of events (EventBridge envelopes as JSON lines, CloudTrail files) ingested
+    /// through `ingest`. Costs come from `costs`, accounts from `organization`.
+    pub events: PathBuf,
 }
 
 /// Mail transports.
@@ -549,6 +562,9 @@ impl Settings {
             resolve(p);
         }
         resolve(&mut self.mail.outbox);
+        if let Some(seed) = &mut self.seed {
+            resolve(&mut seed.events);
+        }
         self.features.csv_files.iter_mut().for_each(resolve);
     }
 

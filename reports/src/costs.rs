@@ -1,0 +1,554 @@
+//! Monthly cost reports. One Polars query sums the month's costs per cost center, OU, account,
+//! service, usage type and record type (the accounts snapshot valid at the month's end names
+//! the account, its OU and cost center); every table is then built from those sums with exact
+//! decimals, so each total is the sum of its rows and the grand total is the source's total.
+//!
+//! Credits and refunds stay out of the cost centers' totals and appear at organization level
+//! (the cost centers sheet and the charges sheet).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use polars::prelude::*;
+use rust_decimal::Decimal;
+use spa_core::Settings;
+use spa_core::organization::NO_COST_TAG;
+
+use crate::data::{Data, DataError, decimals, strings};
+use crate::excel::ChartSpec;
+use crate::period::Month;
+use crate::report::{Family, Report};
+use crate::table::{Cell, Column, Kind, Row, Table};
+
+/// Name of accounts the snapshot does not know.
+pub const UNKNOWN: &str = "Unknown";
+
+/// Record types shown at organization level only.
+pub const ORGANIZATION_LEVEL: [&str; 2] = ["Credit", "Refund"];
+
+/// One sum of the month's query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Cost center (`NoCostTag` when the account has none or is unknown).
+    pub cost_center: String,
+    /// OU name.
+    pub ou: String,
+    /// Account id.
+    pub account: String,
+    /// Account name.
+    pub name: String,
+    /// Service (the record type for charges that are not usage).
+    pub service: String,
+    /// Usage type, where the source has it.
+    pub usage_type: String,
+    /// Record type.
+    pub record_type: String,
+    /// Unblended amount.
+    pub amount: Decimal,
+}
+
+impl Line {
+    fn per_cost_center(&self) -> bool {
+        !ORGANIZATION_LEVEL.contains(&self.record_type.as_str())
+    }
+}
+
+/// The month's sums, the snapshot used and the currency.
+#[derive(Debug, Clone)]
+pub struct MonthCosts {
+    /// Sums.
+    pub lines: Vec<Line>,
+    /// Currency of every amount.
+    pub currency: String,
+    /// Date of the accounts snapshot.
+    pub snapshot: String,
+}
+
+/// Runs the month's query.
+pub async fn load(
+    data: &Data<'_>,
+    month: Month,
+    required: bool,
+) -> Result<Option<MonthCosts>, Error> {
+    let costs = if required {
+        Some(data.costs_required(&month.to_string()).await?)
+    } else {
+        data.costs(&month.to_string()).await?
+    };
+    let Some(costs) = costs else { return Ok(None) };
+    let (snapshot, accounts) = data.accounts_at(month.last()).await?;
+    let accounts = accounts.select([
+        col("account_id"),
+        col("name"),
+        col("ou_name"),
+        col("cost_center"),
+    ]);
+    let df = costs
+        .select([
+            col("account_id"),
+            col("service"),
+            col("usage_type").fill_null(lit("")),
+            col("record_type"),
+            col("currency"),
+            col("unblended"),
+        ])
+        .join(
+            accounts,
+            [col("account_id")],
+            [col("account_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col("cost_center").fill_null(lit(NO_COST_TAG)),
+            col("name").fill_null(lit(UNKNOWN)),
+            col("ou_name").fill_null(lit(UNKNOWN)),
+        ])
+        .group_by([
+            col("cost_center"),
+            col("ou_name"),
+            col("account_id"),
+            col("name"),
+            col("service"),
+            col("usage_type"),
+            col("record_type"),
+            col("currency"),
+        ])
+        .agg([col("unblended").sum()])
+        .collect()
+        .map_err(DataError::from)?;
+    let text = |name: &str| -> Result<Vec<String>, Error> {
+        Ok(strings(&df, name)
+            .map_err(DataError::from)?
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    };
+    let (cc, ou, account, name) = (
+        text("cost_center")?,
+        text("ou_name")?,
+        text("account_id")?,
+        text("name")?,
+    );
+    let (service, usage, kind, currency) = (
+        text("service")?,
+        text("usage_type")?,
+        text("record_type")?,
+        text("currency")?,
+    );
+    let amounts = decimals(&df, "unblended").map_err(DataError::from)?;
+    let currencies: BTreeSet<&String> = currency.iter().collect();
+    if currencies.len() > 1 {
+        return Err(Error::Currencies {
+            month: month.to_string(),
+            found: currencies.into_iter().cloned().collect(),
+        });
+    }
+    let the_currency = currencies
+        .into_iter()
+        .next()
+        .cloned()
+        .unwrap_or_else(|| "USD".into());
+    let mut lines: Vec<Line> = (0..df.height())
+        .map(|i| Line {
+            cost_center: cc[i].clone(),
+            ou: ou[i].clone(),
+            account: account[i].clone(),
+            name: name[i].clone(),
+            service: service[i].clone(),
+            usage_type: usage[i].clone(),
+            record_type: kind[i].clone(),
+            amount: amounts[i].unwrap_or_default(),
+        })
+        .collect();
+    lines.sort_by(|a, b| {
+        (
+            &a.cost_center,
+            &a.ou,
+            &a.account,
+            &a.service,
+            &a.usage_type,
+            &a.record_type,
+        )
+            .cmp(&(
+                &b.cost_center,
+                &b.ou,
+                &b.account,
+                &b.service,
+                &b.usage_type,
+                &b.record_type,
+            ))
+    });
+    Ok(Some(MonthCosts {
+        lines,
+        currency: the_currency,
+        snapshot,
+    }))
+}
+
+/// What cost reports could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the lake failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Amounts in several currencies cannot share a total.
+    #[error("the costs of {month} are in several currencies ({}); a report needs one", found.join(", "))]
+    Currencies {
+        /// The month.
+        month: String,
+        /// The currencies found.
+        found: Vec<String>,
+    },
+}
+
+/// Sums `lines` by a key, in key order.
+fn sum_by<K: Ord>(lines: &[&Line], key: impl Fn(&Line) -> K) -> BTreeMap<K, Decimal> {
+    let mut sums = BTreeMap::new();
+    for line in lines {
+        *sums.entry(key(line)).or_default() += line.amount;
+    }
+    sums
+}
+
+/// Money columns: the amount, then one per extra currency.
+struct Money {
+    currency: String,
+    extra: Vec<(String, Decimal)>,
+}
+
+impl Money {
+    fn columns(&self, name: &str) -> Vec<Column> {
+        let mut columns = vec![Column::money(name, &self.currency)];
+        for (code, _) in &self.extra {
+            columns.push(Column::money(&format!("{name} {code}"), code));
+        }
+        columns
+    }
+
+    fn cells(&self, amount: Decimal) -> Vec<Cell> {
+        let mut cells = vec![Cell::Decimal(amount)];
+        for (_, rate) in &self.extra {
+            cells.push(Cell::Decimal((amount * rate).round_dp(12)));
+        }
+        cells
+    }
+}
+
+/// An outline sheet: cost center > OU > account, amounts at the accounts, subtotals above.
+fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
+    let mut columns = vec![
+        Column::text("Month"),
+        Column::text("Cost Center"),
+        Column::text("Organizational Unit"),
+        Column::text("Account"),
+        Column::text("Name"),
+    ];
+    columns.extend(money.columns("Amount"));
+    let mut table = Table::new(name, columns);
+    let by_account = sum_by(lines, |l| {
+        (
+            l.cost_center.clone(),
+            l.ou.clone(),
+            l.account.clone(),
+            l.name.clone(),
+        )
+    });
+    let by_ou = sum_by(lines, |l| (l.cost_center.clone(), l.ou.clone()));
+    let by_cc = sum_by(lines, |l| l.cost_center.clone());
+    let (mut last_cc, mut last_ou) = (None, None);
+    for ((cc, ou, account, account_name), amount) in by_account {
+        if last_cc.as_ref() != Some(&cc) {
+            let mut cells = vec![
+                month.to_string().into(),
+                cc.clone().into(),
+                Cell::Empty,
+                Cell::Empty,
+                Cell::Empty,
+            ];
+            cells.extend(money.cells(by_cc[&cc]));
+            table.rows.push(Row {
+                cells,
+                level: 0,
+                subtotal: true,
+            });
+            last_cc = Some(cc.clone());
+            last_ou = None;
+        }
+        if last_ou.as_ref() != Some(&ou) {
+            let mut cells = vec![
+                month.to_string().into(),
+                cc.clone().into(),
+                ou.clone().into(),
+                Cell::Empty,
+                Cell::Empty,
+            ];
+            cells.extend(money.cells(by_ou[&(cc.clone(), ou.clone())]));
+            table.rows.push(Row {
+                cells,
+                level: 1,
+                subtotal: true,
+            });
+            last_ou = Some(ou.clone());
+        }
+        let mut cells = vec![
+            month.to_string().into(),
+            cc.into(),
+            ou.into(),
+            account.into(),
+            account_name.into(),
+        ];
+        cells.extend(money.cells(amount));
+        table.rows.push(Row {
+            cells,
+            level: 2,
+            subtotal: false,
+        });
+    }
+    table
+}
+
+/// A flat sheet of amounts per account and service (and usage type when `usages`).
+fn details(name: &str, month: Month, lines: &[&Line], money: &Money, usages: bool) -> Table {
+    let mut columns = vec![
+        Column::text("Month"),
+        Column::text("Cost Center"),
+        Column::text("Organizational Unit"),
+        Column::text("Account"),
+        Column::text("Name"),
+        Column::text("Service"),
+    ];
+    if usages {
+        columns.push(Column::text("Usage Type"));
+    }
+    columns.extend(money.columns("Amount"));
+    let mut table = Table::new(name, columns);
+    let sums = sum_by(lines, |l| {
+        (
+            l.cost_center.clone(),
+            l.ou.clone(),
+            l.account.clone(),
+            l.name.clone(),
+            l.service.clone(),
+            if usages {
+                l.usage_type.clone()
+            } else {
+                String::new()
+            },
+        )
+    });
+    for ((cc, ou, account, account_name, service, usage), amount) in sums {
+        let mut cells: Vec<Cell> = vec![
+            month.to_string().into(),
+            cc.into(),
+            ou.into(),
+            account.into(),
+            account_name.into(),
+            service.into(),
+        ];
+        if usages {
+            cells.push(usage.into());
+        }
+        cells.extend(money.cells(amount));
+        table.rows.push(Row::new(cells));
+    }
+    table
+}
+
+/// Charges per account, one column per record type, and their total.
+fn charges(lines: &[&Line], currency: &str) -> Table {
+    let types: BTreeSet<&str> = lines.iter().map(|l| l.record_type.as_str()).collect();
+    // Usage first, then the others by name.
+    let mut types: Vec<&str> = types.into_iter().collect();
+    types.sort_by_key(|t| (*t != "Usage", *t));
+    let mut columns = vec![
+        Column::text("Cost Center"),
+        Column::text("Organizational Unit"),
+        Column::text("Account"),
+        Column::text("Name"),
+    ];
+    columns.extend(types.iter().map(|t| Column::money(t, currency)));
+    columns.push(Column::money("Total", currency));
+    let mut table = Table::new("Charges", columns);
+    let sums = sum_by(lines, |l| {
+        (
+            l.cost_center.clone(),
+            l.ou.clone(),
+            l.account.clone(),
+            l.name.clone(),
+            l.record_type.clone(),
+        )
+    });
+    let mut accounts: BTreeMap<(String, String, String, String), BTreeMap<String, Decimal>> =
+        BTreeMap::new();
+    for ((cc, ou, account, name, kind), amount) in sums {
+        accounts
+            .entry((cc, ou, account, name))
+            .or_default()
+            .insert(kind, amount);
+    }
+    for ((cc, ou, account, name), by_type) in accounts {
+        let mut cells: Vec<Cell> = vec![cc.into(), ou.into(), account.into(), name.into()];
+        for t in &types {
+            cells.push(by_type.get(*t).map_or(Cell::Empty, |a| Cell::Decimal(*a)));
+        }
+        cells.push(Cell::Decimal(by_type.values().copied().sum()));
+        table.rows.push(Row::new(cells));
+    }
+    table
+}
+
+/// Cost per cost center with the previous month and the change, then the charges kept at
+/// organization level, so the sheet's total is the month's total.
+fn cost_centers(
+    lines: &[&Line],
+    previous: Option<&[Line]>,
+    money: &Money,
+    currency: &str,
+) -> Table {
+    let mut columns = vec![
+        Column::text("Cost Center"),
+        Column::of("Accounts", Kind::Count),
+    ];
+    columns.extend(money.columns("Amount"));
+    columns.extend([
+        Column::of("Previous Month", Kind::Money(currency.into())),
+        Column::of("Change", Kind::Money(currency.into())),
+        Column::of("Change %", Kind::Number),
+    ]);
+    let mut table = Table::new("Cost Centers", columns);
+    let own: Vec<&Line> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.per_cost_center())
+        .collect();
+    let current = sum_by(&own, |l| l.cost_center.clone());
+    let accounts: BTreeMap<String, BTreeSet<&str>> =
+        own.iter().fold(BTreeMap::new(), |mut m, l| {
+            m.entry(l.cost_center.clone())
+                .or_default()
+                .insert(l.account.as_str());
+            m
+        });
+    let before = previous.map(|p| {
+        let own: Vec<&Line> = p.iter().filter(|l| l.per_cost_center()).collect();
+        sum_by(&own, |l| l.cost_center.clone())
+    });
+    for (cc, amount) in &current {
+        let mut cells: Vec<Cell> = vec![cc.clone().into(), Cell::Count(accounts[cc].len() as i64)];
+        cells.extend(money.cells(*amount));
+        match before.as_ref().map(|b| b.get(cc).copied()) {
+            Some(Some(prev)) => {
+                cells.push(Cell::Decimal(prev));
+                cells.push(Cell::Decimal(amount - prev));
+                cells.push(if prev.is_zero() {
+                    Cell::Empty
+                } else {
+                    Cell::Decimal(((amount - prev) / prev * Decimal::ONE_HUNDRED).round_dp(2))
+                });
+            }
+            Some(None) => {
+                cells.extend([
+                    Cell::Decimal(Decimal::ZERO),
+                    Cell::Decimal(*amount),
+                    Cell::Empty,
+                ]);
+            }
+            None => cells.extend([Cell::Empty, Cell::Empty, Cell::Empty]),
+        }
+        table.rows.push(Row::new(cells));
+    }
+    for kind in ORGANIZATION_LEVEL {
+        let amount: Decimal = lines
+            .iter()
+            .filter(|l| l.record_type == kind)
+            .map(|l| l.amount)
+            .sum();
+        if amount.is_zero() {
+            continue;
+        }
+        let mut cells: Vec<Cell> = vec![format!("{kind} (organization)").into(), Cell::Empty];
+        cells.extend(money.cells(amount));
+        cells.extend([Cell::Empty, Cell::Empty, Cell::Empty]);
+        table.rows.push(Row::new(cells));
+    }
+    table
+}
+
+/// The cost reports of a month: one per cost center (`costs` workbook with its summary,
+/// services and usages; services and usages CSV files) and one for the organization (`all`:
+/// cost centers, summary, charges).
+pub fn reports(
+    settings: &Settings,
+    month: Month,
+    current: &MonthCosts,
+    previous: Option<&MonthCosts>,
+) -> Vec<Report> {
+    let money = Money {
+        currency: current.currency.clone(),
+        extra: settings
+            .features
+            .extra_currencies
+            .iter()
+            .map(|(c, r)| (c.as_str().to_string(), r.0))
+            .collect(),
+    };
+    let all: Vec<&Line> = current.lines.iter().collect();
+    let own: Vec<&Line> = all
+        .iter()
+        .copied()
+        .filter(|l| l.per_cost_center())
+        .collect();
+    let mut out = Vec::new();
+    let centers: BTreeSet<&str> = own.iter().map(|l| l.cost_center.as_str()).collect();
+    for cc in centers {
+        let lines: Vec<&Line> = own
+            .iter()
+            .copied()
+            .filter(|l| l.cost_center == cc)
+            .collect();
+        out.push(Report {
+            family: Family::Costs,
+            cost_center: cc.to_string(),
+            period: month.to_string(),
+            year: month.year(),
+            label: "costs".into(),
+            tables: vec![
+                outline("Summary", month, &lines, &money),
+                details("Services", month, &lines, &money, false),
+                details("Usages", month, &lines, &money, true),
+            ],
+            csv: vec![1, 2],
+            charts: Vec::new(),
+        });
+    }
+    let centers_table = cost_centers(
+        &all,
+        previous.map(|p| p.lines.as_slice()),
+        &money,
+        &current.currency,
+    );
+    out.push(Report {
+        family: Family::Costs,
+        cost_center: crate::report::ALL.into(),
+        period: month.to_string(),
+        year: month.year(),
+        label: "costs".into(),
+        tables: vec![
+            centers_table,
+            outline("Summary", month, &own, &money),
+            charges(&all, &current.currency),
+        ],
+        csv: vec![0, 1, 2],
+        charts: vec![ChartSpec {
+            sheet: 0,
+            categories: 0,
+            values: 2,
+            title: format!("Cost per cost center, {month} ({})", current.currency),
+        }],
+    });
+    out
+}
+
+/// The month's total over every line (the source's total).
+pub fn total(month: &MonthCosts) -> Decimal {
+    month.lines.iter().map(|l| l.amount).sum()
+}

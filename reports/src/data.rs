@@ -1,0 +1,187 @@
+//! The lake's datasets as Polars lazy frames: files scanned in place in a local lake, objects
+//! read into memory from S3. Reports only read the lake.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use spa_core::lake::{Dataset, Lake, LakeError};
+
+/// What a report could not read.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The lake could not be listed or read.
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    /// A query failed.
+    #[error("query: {0}")]
+    Polars(#[from] PolarsError),
+    /// The lake has no data for the period.
+    #[error("the lake {lake} has no {dataset} for {period}: {hint}")]
+    Missing {
+        /// The lake's location.
+        lake: String,
+        /// The dataset (`costs`, `accounts`, `events`).
+        dataset: &'static str,
+        /// The period asked for.
+        period: String,
+        /// The command that fills it.
+        hint: String,
+    },
+}
+
+/// The datasets a report reads.
+pub struct Data<'l> {
+    lake: &'l Lake,
+}
+
+impl<'l> Data<'l> {
+    /// Datasets of `lake`.
+    pub fn new(lake: &'l Lake) -> Self {
+        Data { lake }
+    }
+
+    /// The lake read.
+    pub fn lake(&self) -> &Lake {
+        self.lake
+    }
+
+    /// The objects of some partitions as one lazy frame, or `None` when there are none.
+    async fn scan(
+        &self,
+        dataset: Dataset,
+        partitions: &[String],
+    ) -> Result<Option<LazyFrame>, DataError> {
+        let mut keys = Vec::new();
+        for partition in partitions {
+            keys.extend(self.lake.objects(dataset, partition).await?);
+        }
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions::new_disabled(),
+            ..Default::default()
+        };
+        let sources = if self.lake.local_path(&keys[0]).is_some() {
+            let paths: Vec<PlRefPath> = keys
+                .iter()
+                .filter_map(|k| self.lake.local_path(k))
+                .map(|p| PlRefPath::new(p.to_string_lossy().as_ref()))
+                .collect();
+            ScanSources::Paths(paths.into_iter().collect())
+        } else {
+            let mut buffers = Vec::with_capacity(keys.len());
+            for key in &keys {
+                let bytes = self.lake.get_bytes(key).await?;
+                buffers.push(polars_buffer::Buffer::from(bytes.to_vec()));
+            }
+            ScanSources::Buffers(Arc::from(buffers))
+        };
+        Ok(Some(LazyFrame::scan_parquet_sources(sources, args)?))
+    }
+
+    /// The costs of a month (`YYYY-MM`), if the lake has them.
+    pub async fn costs(&self, month: &str) -> Result<Option<LazyFrame>, DataError> {
+        self.scan(Dataset::Costs, &[month.to_string()]).await
+    }
+
+    /// The costs of a month, or an error that says how to fill them.
+    pub async fn costs_required(&self, month: &str) -> Result<LazyFrame, DataError> {
+        self.costs(month).await?.ok_or_else(|| DataError::Missing {
+            lake: self.lake.location().to_string(),
+            dataset: "costs",
+            period: month.to_string(),
+            hint: format!("fill it with `cargo run -p ingest -- costs --month {month}`"),
+        })
+    }
+
+    /// The accounts snapshot valid on `day` (the latest at or before it; else the earliest,
+    /// for a lake that started later) and its date.
+    pub async fn accounts_at(&self, day: NaiveDate) -> Result<(String, LazyFrame), DataError> {
+        let value = day.format("%Y-%m-%d").to_string();
+        let snapshot = match self
+            .lake
+            .partition_at_or_before(Dataset::Accounts, &value)
+            .await?
+        {
+            Some(s) => Some(s),
+            None => self
+                .lake
+                .partitions(Dataset::Accounts)
+                .await?
+                .into_iter()
+                .next(),
+        };
+        let missing = || DataError::Missing {
+            lake: self.lake.location().to_string(),
+            dataset: "accounts",
+            period: value.clone(),
+            hint: format!("take a snapshot with `cargo run -p ingest -- accounts --date {value}`"),
+        };
+        let snapshot = snapshot.ok_or_else(missing)?;
+        let frame = self
+            .scan(Dataset::Accounts, std::slice::from_ref(&snapshot))
+            .await?
+            .ok_or_else(missing)?;
+        Ok((snapshot, frame))
+    }
+
+    /// The events of the days `from..=to`, each event once (readers dedupe on event id), or
+    /// `None` when the lake has none of those days.
+    pub async fn events(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<LazyFrame>, DataError> {
+        let (from, to) = (
+            from.format("%Y-%m-%d").to_string(),
+            to.format("%Y-%m-%d").to_string(),
+        );
+        let days: Vec<String> = self
+            .lake
+            .partitions(Dataset::Events)
+            .await?
+            .into_iter()
+            .filter(|d| *d >= from && *d <= to)
+            .collect();
+        Ok(self.scan(Dataset::Events, &days).await?.map(|frame| {
+            frame
+                .drop(Selector::ByName {
+                    names: Arc::from([PlSmallStr::from("raw")]),
+                    strict: false,
+                })
+                .unique_stable(
+                    Some(Selector::ByName {
+                        names: Arc::from([PlSmallStr::from("event_id")]),
+                        strict: true,
+                    }),
+                    UniqueKeepStrategy::First,
+                )
+        }))
+    }
+}
+
+/// The text cells of a column.
+pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PolarsError> {
+    let column = df.column(name)?.cast(&DataType::String)?;
+    Ok(column
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect())
+}
+
+/// The exact decimals of a decimal column.
+pub fn decimals(
+    df: &DataFrame,
+    name: &str,
+) -> Result<Vec<Option<rust_decimal::Decimal>>, PolarsError> {
+    let column = df.column(name)?.decimal()?;
+    let scale = column.scale() as u32;
+    Ok(column
+        .physical()
+        .iter()
+        .map(|v| v.map(|v| rust_decimal::Decimal::from_i128_with_scale(v, scale).normalize()))
+        .collect())
+}

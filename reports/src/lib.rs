@@ -1,0 +1,102 @@
+//! Reports from the lake: monthly costs per cost center and for the organization (CSV and
+//! Excel), with more families to come (activities, inventories, spend alerts).
+//!
+//! Architecture invariant: reports read the lake's datasets and never write them; they write
+//! only under the reporting prefixes (or a folder given on the command line). The one
+//! exception is [`fill`]: a local lake with a `seed` in its settings is filled from the raw
+//! inputs through the ingest code, exactly as `ingest` would.
+
+pub mod costs;
+pub mod csv_file;
+pub mod data;
+pub mod excel;
+pub mod period;
+pub mod report;
+pub mod table;
+
+use spa_core::Settings;
+use spa_core::lake::Lake;
+
+use crate::data::{Data, DataError};
+use crate::period::Month;
+use crate::report::{Report, Written};
+
+/// What a run could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading the lake.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Cost reports.
+    #[error(transparent)]
+    Costs(#[from] costs::Error),
+    /// Writing a report.
+    #[error(transparent)]
+    Write(#[from] report::WriteError),
+    /// Filling the lake from the seed.
+    #[error("filling the local lake from the seed: {0}")]
+    Seed(#[from] ingest::seed::SeedError),
+    /// Anything else from the lake.
+    #[error(transparent)]
+    Lake(#[from] spa_core::lake::LakeError),
+}
+
+/// Fills what the month's reports need and a local lake with a `seed` lacks: the month's costs,
+/// the accounts snapshot at its end, the seed's events. Returns a line per dataset filled.
+pub async fn fill(settings: &Settings, lake: &Lake, month: Month) -> Result<Vec<String>, Error> {
+    use spa_core::lake::Dataset;
+    if !ingest::seed::allowed(settings, lake) {
+        return Ok(Vec::new());
+    }
+    let mut done = Vec::new();
+    let data = Data::new(lake);
+    if data.costs(&month.to_string()).await?.is_none() {
+        done.push(ingest::seed::costs(lake, settings, &month.to_string()).await?);
+    }
+    if lake
+        .partition_at_or_before(
+            Dataset::Accounts,
+            &month.last().format("%Y-%m-%d").to_string(),
+        )
+        .await?
+        .is_none()
+    {
+        done.push(ingest::seed::accounts(lake, settings, month.last()).await?);
+    }
+    if data.events(month.first(), month.last()).await?.is_none() {
+        done.push(ingest::seed::events(lake, settings).await?);
+    }
+    Ok(done)
+}
+
+/// The month's cost reports (the previous month, when the lake has it, gives the change per
+/// cost center), with the month's total over every row of the source.
+pub async fn cost_reports(
+    settings: &Settings,
+    data: &Data<'_>,
+    month: Month,
+) -> Result<(Vec<Report>, rust_decimal::Decimal), Error> {
+    let current = costs::load(data, month, true)
+        .await?
+        .expect("required costs are present");
+    let previous = costs::load(data, month.previous(), false).await?;
+    Ok((
+        costs::reports(settings, month, &current, previous.as_ref()),
+        costs::total(&current),
+    ))
+}
+
+/// Renders and stores reports in `out`; returns the files written.
+pub async fn write(
+    settings: &Settings,
+    out: &Lake,
+    reports: &[Report],
+) -> Result<Vec<Written>, Error> {
+    let mut all = Vec::new();
+    for report in reports {
+        let files = report.render(settings)?;
+        report::store(out, &files).await?;
+        all.extend(files);
+    }
+    Ok(all)
+}

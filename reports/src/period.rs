@@ -1,0 +1,148 @@
+//! Report periods: a calendar month (`2026-10`) and an ISO week (`2026-W44`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Datelike, Days, IsoWeek, NaiveDate, Weekday};
+
+/// A calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Month {
+    first: NaiveDate,
+}
+
+impl Month {
+    /// The month that holds `day`.
+    pub fn of(day: NaiveDate) -> Self {
+        Month {
+            first: day.with_day(1).expect("day 1 exists"),
+        }
+    }
+
+    /// Its first day.
+    pub fn first(self) -> NaiveDate {
+        self.first
+    }
+
+    /// Its last day.
+    pub fn last(self) -> NaiveDate {
+        self.next().first - Days::new(1)
+    }
+
+    /// The month after.
+    pub fn next(self) -> Self {
+        Month {
+            first: self.first + chrono::Months::new(1),
+        }
+    }
+
+    /// The month before.
+    pub fn previous(self) -> Self {
+        Month {
+            first: self.first - chrono::Months::new(1),
+        }
+    }
+
+    /// The year, for folder names.
+    pub fn year(self) -> i32 {
+        self.first.year()
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.first.format("%Y-%m"))
+    }
+}
+
+impl FromStr for Month {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+            .ok()
+            .filter(|_| s.len() == 7)
+            .map(|first| Month { first })
+            .ok_or_else(|| format!("`{s}` is not a month: expected YYYY-MM, e.g. 2026-10"))
+    }
+}
+
+/// An ISO week (Monday to Sunday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Week {
+    monday: NaiveDate,
+}
+
+impl Week {
+    /// The week that holds `day`.
+    pub fn of(day: NaiveDate) -> Self {
+        let w: IsoWeek = day.iso_week();
+        Week {
+            monday: NaiveDate::from_isoywd_opt(w.year(), w.week(), Weekday::Mon)
+                .expect("an ISO week has a Monday"),
+        }
+    }
+
+    /// Its Monday.
+    pub fn first(self) -> NaiveDate {
+        self.monday
+    }
+
+    /// Its Sunday.
+    pub fn last(self) -> NaiveDate {
+        self.monday + Days::new(6)
+    }
+
+    /// The ISO year, for folder names.
+    pub fn year(self) -> i32 {
+        self.monday.iso_week().year()
+    }
+}
+
+impl fmt::Display for Week {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let w = self.monday.iso_week();
+        write!(f, "{}-W{:02}", w.year(), w.week())
+    }
+}
+
+impl FromStr for Week {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not an ISO week: expected YYYY-Www, e.g. 2026-W44");
+        let (year, week) = s.split_once("-W").ok_or_else(bad)?;
+        let (year, week): (i32, u32) = (
+            year.parse().map_err(|_| bad())?,
+            week.parse().map_err(|_| bad())?,
+        );
+        NaiveDate::from_isoywd_opt(year, week, Weekday::Mon)
+            .map(|monday| Week { monday })
+            .ok_or_else(bad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_and_weeks() {
+        let m: Month = "2026-10".parse().unwrap();
+        assert_eq!(m.last(), NaiveDate::from_ymd_opt(2026, 10, 31).unwrap());
+        assert_eq!(m.previous().to_string(), "2026-09");
+        assert_eq!(
+            "2026-12".parse::<Month>().unwrap().next().to_string(),
+            "2027-01"
+        );
+        assert!("2026-13".parse::<Month>().is_err());
+        assert!("2026-1".parse::<Month>().is_err());
+        // ISO 8601: 2026-W01 starts on Monday 2025-12-29; 2026-11-25 is a Wednesday of week 48.
+        let w: Week = "2026-W01".parse().unwrap();
+        assert_eq!(w.first(), NaiveDate::from_ymd_opt(2025, 12, 29).unwrap());
+        let w = Week::of(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        assert_eq!(w.to_string(), "2026-W48");
+        assert_eq!(w.last(), NaiveDate::from_ymd_opt(2026, 11, 29).unwrap());
+        assert!("2026-W54".parse::<Week>().is_err());
+    }
+}

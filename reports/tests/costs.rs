@@ -1,0 +1,253 @@
+//! Cost reports on a small month whose every figure was worked out by hand: golden CSV files
+//! (read back with a CSV parser), the workbook read back with calamine (values, formulas, sheet
+//! names) and its outline levels from the sheet XML.
+
+use std::io::Read;
+
+use chrono::NaiveDate;
+use ingest::costs::CostRow;
+use reports::data::Data;
+use reports::period::Month;
+use rust_decimal::Decimal;
+use spa_core::Settings;
+use spa_core::lake::Lake;
+use spa_core::testing::repo_root;
+
+const ORG: &str = r#"
+id: o-test
+management_account_id: "111111111111"
+root_id: r-te57
+units:
+  - { id: ou-te57-engineer, name: Engineering, parent: r-te57 }
+accounts:
+  - { id: "111111111111", name: Management, email: m@example.com, status: ACTIVE, joined: 2021-01-01T00:00:00Z, parent: r-te57, tags: {} }
+  - { id: "100000000001", name: alpha-one, email: a@example.com, status: ACTIVE, joined: 2025-01-01T00:00:00Z, parent: ou-te57-engineer, tags: { cost-center: Alpha } }
+  - { id: "100000000002", name: beta-two, email: b@example.com, status: ACTIVE, joined: 2025-01-01T00:00:00Z, parent: ou-te57-engineer, tags: { cost-center: Beta } }
+  - { id: "100000000003", name: "=cmd|' /C calc'!A0", email: c@example.com, status: ACTIVE, joined: 2025-01-01T00:00:00Z, parent: ou-te57-engineer, tags: {} }
+"#;
+
+fn row(day: &str, account: &str, service: &str, kind: &str, amount: &str) -> CostRow {
+    CostRow {
+        day: NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap(),
+        account: account.into(),
+        service: service.into(),
+        record_type: kind.into(),
+        usage_type: None,
+        unblended: amount.parse().unwrap(),
+        amortized: None,
+        currency: "USD".into(),
+        estimated: None,
+    }
+}
+
+/// A lake with October (and September, for the change) and a settings pointing at it.
+async fn month_lake(dir: &std::path::Path) -> (Settings, Lake, Decimal) {
+    std::fs::write(dir.join("org.yaml"), ORG).unwrap();
+    let yaml = std::fs::read_to_string(repo_root().join("settings.yaml"))
+        .unwrap()
+        .replace(
+            "lake: ./lake",
+            &format!("lake: {}", dir.join("lake").display()),
+        )
+        .replace(
+            "file: fixtures/organization.yaml",
+            &format!("file: {}", dir.join("org.yaml").display()),
+        );
+    let settings = Settings::from_yaml(&yaml, &repo_root().join("settings.yaml")).unwrap();
+    let lake = Lake::open(&settings).await;
+    let october = vec![
+        row("2026-10-01", "100000000001", "Amazon EC2", "Usage", "10.50"),
+        row("2026-10-02", "100000000001", "Amazon EC2", "Usage", "2.25"),
+        row("2026-10-02", "100000000001", "Amazon S3", "Usage", "1.125"),
+        row("2026-10-02", "100000000001", "Tax", "Tax", "0.30"),
+        row("2026-10-03", "100000000001", "Credit", "Credit", "-1.00"),
+        row("2026-10-03", "100000000002", "AWS Lambda", "Usage", "4.00"),
+        row("2026-10-04", "100000000002", "Refund", "Refund", "-0.50"),
+        row("2026-10-05", "100000000003", "Amazon EC2", "Usage", "3.00"),
+        row("2026-10-06", "100000000004", "Amazon S3", "Usage", "0.75"),
+    ];
+    let written = ingest::costs::write_month(&lake, "2026-10", october, "test")
+        .await
+        .unwrap();
+    let september = vec![
+        row("2026-09-10", "100000000001", "Amazon EC2", "Usage", "5"),
+        row("2026-09-10", "100000000002", "AWS Lambda", "Usage", "8"),
+    ];
+    ingest::costs::write_month(&lake, "2026-09", september, "test")
+        .await
+        .unwrap();
+    ingest::accounts::snapshot(&lake, &settings, "2026-10-31", 2)
+        .await
+        .unwrap();
+    (settings, lake, written.total)
+}
+
+fn csv_rows(bytes: &[u8]) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes);
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn golden_month_csv_and_excel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, lake, source_total) = month_lake(dir.path()).await;
+    let month: Month = "2026-10".parse().unwrap();
+    let (reports, total) = reports::cost_reports(&settings, &Data::new(&lake), month)
+        .await
+        .unwrap();
+    // 10.50 + 2.25 + 1.125 + 0.30 - 1.00 + 4.00 - 0.50 + 3.00 + 0.75
+    assert_eq!(total, "20.425".parse::<Decimal>().unwrap());
+    assert_eq!(total, source_total);
+
+    let out = Lake::local(dir.path().join("out"));
+    let files = reports::write(&settings, &out, &reports).await.unwrap();
+    let file = |key: &str| {
+        files
+            .iter()
+            .find(|f| f.key == key)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {key} in {:?}",
+                    files.iter().map(|f| &f.key).collect::<Vec<_>>()
+                )
+            })
+            .bytes
+            .clone()
+    };
+    assert_eq!(
+        files.len(),
+        3 * 3 + 4,
+        "three cost centers and the organization"
+    );
+
+    // EUR 0.92 and GBP 0.79 from the shipped settings; every product and sum by hand.
+    assert_eq!(
+        csv_rows(&file("reports/costs/Alpha/2026/2026-10-Alpha-services.csv")),
+        [
+            "Month,Cost Center,Organizational Unit,Account,Name,Service,Amount,Amount EUR,Amount GBP",
+            "2026-10,Alpha,Engineering,100000000001,alpha-one,Amazon EC2,12.75,11.73,10.0725",
+            "2026-10,Alpha,Engineering,100000000001,alpha-one,Amazon S3,1.125,1.035,0.88875",
+            "2026-10,Alpha,Engineering,100000000001,alpha-one,Tax,0.3,0.276,0.237",
+            "Total,,,,,,14.175,13.041,11.19825",
+        ]
+    );
+    assert_eq!(
+        csv_rows(&file(
+            "reports/costs/NoCostTag/2026/2026-10-NoCostTag-services.csv"
+        )),
+        [
+            "Month,Cost Center,Organizational Unit,Account,Name,Service,Amount,Amount EUR,Amount GBP",
+            "2026-10,NoCostTag,Engineering,100000000003,'=cmd|' /C calc'!A0,Amazon EC2,3,2.76,2.37",
+            "2026-10,NoCostTag,Unknown,100000000004,Unknown,Amazon S3,0.75,0.69,0.5925",
+            "Total,,,,,,3.75,3.45,2.9625",
+        ]
+    );
+    assert_eq!(
+        csv_rows(&file("reports/costs/all/2026/2026-10-all-cost-centers.csv")),
+        [
+            "Cost Center,Accounts,Amount,Amount EUR,Amount GBP,Previous Month,Change,Change %",
+            "Alpha,1,14.175,13.041,11.19825,5,9.175,183.5",
+            "Beta,1,4,3.68,3.16,8,-4,-50",
+            "NoCostTag,2,3.75,3.45,2.9625,0,3.75,",
+            "Credit (organization),,-1,-0.92,-0.79,,,",
+            "Refund (organization),,-0.5,-0.46,-0.395,,,",
+            "Total,4,20.425,18.791,16.13575,13,8.925,",
+        ]
+    );
+    assert_eq!(
+        csv_rows(&file("reports/costs/all/2026/2026-10-all-charges.csv")),
+        [
+            "Cost Center,Organizational Unit,Account,Name,Usage,Credit,Refund,Tax,Total",
+            "Alpha,Engineering,100000000001,alpha-one,13.875,-1,,0.3,13.175",
+            "Beta,Engineering,100000000002,beta-two,4,,-0.5,,3.5",
+            "NoCostTag,Engineering,100000000003,'=cmd|' /C calc'!A0,3,,,,3",
+            "NoCostTag,Unknown,100000000004,Unknown,0.75,,,,0.75",
+            "Total,,,,21.625,-1,-0.5,0.3,20.425",
+        ]
+    );
+    assert_eq!(
+        csv_rows(&file("reports/costs/all/2026/2026-10-all-summary.csv")),
+        [
+            "Month,Cost Center,Organizational Unit,Account,Name,Amount,Amount EUR,Amount GBP",
+            "2026-10,Alpha,Engineering,100000000001,alpha-one,14.175,13.041,11.19825",
+            "2026-10,Beta,Engineering,100000000002,beta-two,4,3.68,3.16",
+            "2026-10,NoCostTag,Engineering,100000000003,'=cmd|' /C calc'!A0,3,2.76,2.37",
+            "2026-10,NoCostTag,Unknown,100000000004,Unknown,0.75,0.69,0.5925",
+            "Total,,,,,21.925,20.171,17.32075",
+        ]
+    );
+
+    // The organization's workbook, read back.
+    use calamine::{Data as X, Reader, Xlsx};
+    let bytes = file("reports/costs/all/2026/2026-10-all-costs.xlsx");
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(book.sheet_names(), ["Cost Centers", "Summary", "Charges"]);
+    let centers = book.worksheet_range("Cost Centers").unwrap();
+    assert_eq!(centers.get((1, 0)), Some(&X::String("Alpha".into())));
+    assert_eq!(centers.get((1, 2)), Some(&X::Float(14.175)));
+    assert_eq!(centers.get((6, 0)), Some(&X::String("Total".into())));
+    assert_eq!(centers.get((6, 2)), Some(&X::Float(20.425)));
+    let formulas = book.worksheet_formula("Cost Centers").unwrap();
+    assert_eq!(
+        formulas.get_value((6, 2)).map(String::as_str),
+        Some("SUM(C2:C6)")
+    );
+    let summary = book.worksheet_range("Summary").unwrap();
+    // Header, Alpha, Engineering, alpha-one, Beta, ..., NoCostTag, Engineering, account,
+    // Unknown, account, Total.
+    assert_eq!(summary.get((1, 1)), Some(&X::String("Alpha".into())));
+    assert_eq!(summary.get((1, 5)), Some(&X::Float(14.175)));
+    assert_eq!(summary.get((7, 1)), Some(&X::String("NoCostTag".into())));
+    assert_eq!(summary.get((7, 5)), Some(&X::Float(3.75)));
+    assert_eq!(summary.get((12, 5)), Some(&X::Float(21.925)));
+    let formulas = book.worksheet_formula("Summary").unwrap();
+    assert_eq!(
+        formulas.get_value((7, 5)).map(String::as_str),
+        Some("SUBTOTAL(9,F9:F12)")
+    );
+    assert_eq!(
+        formulas.get_value((12, 5)).map(String::as_str),
+        Some("SUBTOTAL(9,F2:F12)")
+    );
+
+    // Outline levels: cost center rows at 0, OU rows at 1, account rows at 2.
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut xml = String::new();
+    zip.by_name("xl/worksheets/sheet2.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    let level = |row: u32| -> u8 {
+        let start = xml.find(&format!("<row r=\"{row}\"")).unwrap();
+        let tag = &xml[start..start + xml[start..].find('>').unwrap()];
+        tag.split("outlineLevel=\"")
+            .nth(1)
+            .map_or(0, |rest| rest[..1].parse().unwrap())
+    };
+    assert_eq!(
+        [level(2), level(3), level(4), level(8), level(9), level(10)],
+        [0, 1, 2, 0, 1, 2]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_month_without_costs_says_which_command_fills_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, lake, _) = month_lake(dir.path()).await;
+    let err = reports::cost_reports(&settings, &Data::new(&lake), "2026-08".parse().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "has no costs for 2026-08: fill it with `cargo run -p ingest -- costs --month 2026-08`"
+        ),
+        "{err}"
+    );
+}
