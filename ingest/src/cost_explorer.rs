@@ -54,19 +54,21 @@ fn read_page(
     Ok(())
 }
 
-/// Fetches the month that starts on `first` (a first of month) into `sink`; returns the number
-/// of requests made.
+/// Fetches the month that starts on `first` (a first of month), or its days up to `until`, into
+/// `sink`; returns the number of requests made.
 pub async fn fetch_month(
     client: &Client,
     first: NaiveDate,
+    until: Option<NaiveDate>,
     sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
 ) -> Result<u64, CostError> {
-    let next = if first.month() == 12 {
-        NaiveDate::from_ymd_opt(first.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1)
-    }
-    .expect("a valid month");
+    let next = match until {
+        Some(day) => day.succ_opt().expect("a valid day"),
+        None if first.month() == 12 => {
+            NaiveDate::from_ymd_opt(first.year() + 1, 1, 1).expect("a valid month")
+        }
+        None => NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1).expect("a valid month"),
+    };
     let period = DateInterval::builder()
         .start(first.format("%Y-%m-%d").to_string())
         .end(next.format("%Y-%m-%d").to_string())

@@ -474,6 +474,8 @@ pub struct MonthWriter<'l> {
     writer: ObjectWriter<'l>,
     rows: usize,
     other_months: usize,
+    until: Option<NaiveDate>,
+    later: usize,
     total: Decimal,
 }
 
@@ -489,14 +491,26 @@ impl<'l> MonthWriter<'l> {
             writer: lake.writer(Dataset::Costs, month, "costs")?,
             rows: 0,
             other_months: 0,
+            until: None,
+            later: 0,
             total: Decimal::ZERO,
         })
+    }
+
+    /// Keeps the month to date: rows after `day` are counted and left out.
+    pub fn until(mut self, day: NaiveDate) -> Self {
+        self.until = Some(day);
+        self
     }
 
     /// Adds one row.
     pub fn push(&mut self, row: CostRef<'_>) -> Result<(), CostError> {
         if (row.day.year(), row.day.month()) != self.month {
             self.other_months += 1;
+            return Ok(());
+        }
+        if self.until.is_some_and(|until| row.day > until) {
+            self.later += 1;
             return Ok(());
         }
         self.columns.push(&row, &self.source);
@@ -517,6 +531,7 @@ impl<'l> MonthWriter<'l> {
         Ok(MonthSummary {
             rows: self.rows,
             other_months: self.other_months,
+            later_days: self.later,
             total: self.total,
             key,
         })
@@ -530,6 +545,8 @@ pub struct MonthSummary {
     pub rows: usize,
     /// Rows of other months, counted and left out.
     pub other_months: usize,
+    /// Rows of the month after the day it was written up to, counted and left out.
+    pub later_days: usize,
     /// Sum of the unblended amounts written.
     pub total: Decimal,
     /// The object written.

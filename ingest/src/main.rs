@@ -59,11 +59,16 @@ enum Command {
     /// exact decimals, from `costs.source`: `aws` (Cost Explorer, two daily queries, every page
     /// followed, requests counted), `local` (saved GetCostAndUsage responses in `costs.path`),
     /// `cur` or `focus` (exports in `costs.path`), or the export given here. Running it again
-    /// replaces the month.
+    /// replaces the month. With --day, the month to date: its days up to that day (Cost
+    /// Explorer is asked for those days only; later rows of a source are counted and left out).
+    #[command(group = clap::ArgGroup::new("period").required(true).args(["month", "day"]))]
     Costs {
         /// The month, e.g. 2026-10.
         #[arg(long, value_name = "YYYY-MM")]
-        month: String,
+        month: Option<String>,
+        /// The month to date, up to this day, e.g. 2026-11-24 (daily runs).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        day: Option<NaiveDate>,
         /// Import a Cost and Usage Report export (Parquet file or folder) instead of the source
         /// of settings.yaml.
         #[arg(long, value_name = "PATH", conflicts_with = "from_focus")]
@@ -126,13 +131,20 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Some(Command::Compact { day, from, to }) => compact(&lake, *day, *from, *to).await,
             Some(Command::Costs {
                 month,
+                day,
                 from_cur,
                 from_focus,
             }) => {
+                let month = match (month, day) {
+                    (Some(month), _) => month.clone(),
+                    (None, Some(day)) => day.format("%Y-%m").to_string(),
+                    (None, None) => unreachable!("clap requires --month or --day"),
+                };
                 let done = ingest::month::costs(
                     &lake,
                     &settings,
-                    month,
+                    &month,
+                    *day,
                     from_cur.as_deref(),
                     from_focus.as_deref(),
                 )
@@ -141,11 +153,13 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     println!("{note}");
                 }
                 let s = done.summary;
+                let until = day.map(|d| format!(" up to {d}")).unwrap_or_default();
                 println!(
-                    "costs {month}: {} rows, {} in all, {} rows of other months left out -> {}/{}",
+                    "costs {month}{until}: {} rows, {} in all, {} rows of other months and {} of later days left out -> {}/{}",
                     s.rows,
                     s.total,
                     s.other_months,
+                    s.later_days,
                     lake.location(),
                     s.key
                 );

@@ -43,12 +43,13 @@ pub struct Done {
     pub notes: Vec<String>,
 }
 
-/// `ingest costs`: the month from the export given (`from_cur`, `from_focus`) or else from
-/// `costs.source`, into the lake.
+/// `ingest costs`: the month (or its days up to `until`) from the export given (`from_cur`,
+/// `from_focus`) or else from `costs.source`, into the lake.
 pub async fn costs(
     lake: &Lake,
     settings: &Settings,
     month: &str,
+    until: Option<NaiveDate>,
     from_cur: Option<&Path>,
     from_focus: Option<&Path>,
 ) -> Result<Done, MonthError> {
@@ -83,12 +84,16 @@ pub async fn costs(
         CostSourceKind::Aws | CostSourceKind::Local => "cost-explorer",
     };
     let mut writer = MonthWriter::new(lake, month, source)?;
+    if let Some(day) = until {
+        writer = writer.until(day);
+    }
     let mut sink = |row: CostRef<'_>| writer.push(row);
     match (kind, path) {
         (CostSourceKind::Aws, _) => {
             let config = spa_core::aws::sdk_config(settings).await;
             let client = crate::cost_explorer::client(&config);
-            let requests = crate::cost_explorer::fetch_month(&client, first, &mut sink).await?;
+            let requests =
+                crate::cost_explorer::fetch_month(&client, first, until, &mut sink).await?;
             notes.push(format!(
                 "cost explorer: {requests} GetCostAndUsage requests"
             ));

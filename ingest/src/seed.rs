@@ -30,7 +30,7 @@ pub fn allowed(settings: &Settings, lake: &Lake) -> bool {
 
 /// The month's costs from `costs` (as `ingest costs --month`); returns a line for the user.
 pub async fn costs(lake: &Lake, settings: &Settings, month: &str) -> Result<String, SeedError> {
-    let done = crate::month::costs(lake, settings, month, None, None).await?;
+    let done = crate::month::costs(lake, settings, month, None, None, None).await?;
     Ok(format!(
         "costs {month}: {} rows, {} in all",
         done.summary.rows, done.summary.total

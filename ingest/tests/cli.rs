@@ -123,3 +123,52 @@ async fn a_cur_export_in_s3_chosen_in_settings_reads_as_the_same_file_on_disk() 
     assert!(from_s3.contains("costs 2018-10: "), "{from_s3}");
     assert_eq!(from_s3, from_disk);
 }
+
+/// `--day` keeps the month to date: every row of the fixture month up to the day, the later
+/// ones counted, as an independent count of the saved responses' groups says.
+#[test]
+fn costs_up_to_a_day_keep_the_month_to_date() {
+    let root = spa_core::testing::repo_root();
+    let (mut before, mut after) = (0, 0);
+    for (folder, keep_usage) in [("by-service", true), ("by-record-type", false)] {
+        for entry in std::fs::read_dir(root.join("fixtures/costs").join(folder)).unwrap() {
+            let page: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+            for result in page["ResultsByTime"].as_array().unwrap() {
+                let start = result["TimePeriod"]["Start"].as_str().unwrap();
+                let n = result["Groups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|g| keep_usage || g["Keys"][1] != "Usage")
+                    .count();
+                if start <= "2026-10-15" {
+                    before += n;
+                } else {
+                    after += n;
+                }
+            }
+        }
+    }
+    assert!(before > 0 && after > 0);
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let (code, out, err) = ingest(&[
+        "--settings",
+        s.to_str().unwrap(),
+        "costs",
+        "--day",
+        "2026-10-15",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!("costs 2026-10 up to 2026-10-15: {before} rows, "))
+            && out.contains(&format!(
+                "0 rows of other months and {after} of later days left out"
+            )),
+        "{out}"
+    );
+    let (code, _, err) = ingest(&["--settings", s.to_str().unwrap(), "costs"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--month"), "{err}");
+}

@@ -327,6 +327,7 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
     let requests = ingest::cost_explorer::fetch_month(
         &ingest::cost_explorer::client(&config),
         spec.month,
+        None,
         &mut |r| writer.push(r),
     )
     .await
@@ -361,4 +362,74 @@ fn a_response_with_both_metrics() {
         (combined[0].service.as_str(), combined[0].unblended),
         ("Credit", Decimal::new(-5, 1))
     );
+}
+
+/// The month to date asks Cost Explorer for the days up to the day given (End is exclusive),
+/// for both queries.
+#[tokio::test]
+async fn month_to_date_asks_for_the_days_up_to_the_day() {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", server.server_addr());
+    let answering = std::thread::spawn(move || {
+        let mut periods = Vec::new();
+        for _ in 0..2 {
+            let mut request = server.recv().unwrap();
+            let mut body = String::new();
+            request.as_reader().read_to_string(&mut body).unwrap();
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+            periods.push((
+                body["TimePeriod"]["Start"].as_str().unwrap().to_string(),
+                body["TimePeriod"]["End"].as_str().unwrap().to_string(),
+                body["GroupBy"][1]["Key"].as_str().unwrap().to_string(),
+            ));
+            let page = serde_json::json!({
+                "GroupDefinitions": [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, body["GroupBy"][1].clone()],
+                "ResultsByTime": [{"TimePeriod": {"Start": "2026-11-01", "End": "2026-11-02"}, "Estimated": true, "Groups": [
+                    {"Keys": ["300001010101", "Tax"], "Metrics": {"UnblendedCost": {"Amount": "0.25", "Unit": "USD"}, "AmortizedCost": {"Amount": "0.25", "Unit": "USD"}}}
+                ]}]
+            });
+            let header = tiny_http::Header::from_bytes(
+                &b"Content-Type"[..],
+                &b"application/x-amz-json-1.1"[..],
+            )
+            .unwrap();
+            request
+                .respond(tiny_http::Response::from_string(page.to_string()).with_header(header))
+                .unwrap();
+        }
+        periods
+    });
+    let settings = testing::settings_with_endpoint(&endpoint, |y| y);
+    let config = spa_core::aws::sdk_config(&settings).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let mut writer = MonthWriter::new(&lake, "2026-11", "cost-explorer")
+        .unwrap()
+        .until(day);
+    let requests = ingest::cost_explorer::fetch_month(
+        &ingest::cost_explorer::client(&config),
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        Some(day),
+        &mut |r| writer.push(r),
+    )
+    .await
+    .unwrap();
+    assert_eq!(requests, 2);
+    let periods = answering.join().unwrap();
+    assert_eq!(
+        periods,
+        [
+            ("2026-11-01".into(), "2026-11-25".into(), "SERVICE".into()),
+            (
+                "2026-11-01".into(),
+                "2026-11-25".into(),
+                "RECORD_TYPE".into()
+            )
+        ]
+    );
+    // The service query's groups are usage; the record type query's Tax is kept: two rows.
+    let summary = writer.finish().await.unwrap();
+    assert_eq!(summary.rows, 2);
+    assert_eq!(summary.total, Decimal::new(50, 2));
 }
