@@ -162,6 +162,109 @@ impl<'l> Data<'l> {
     }
 }
 
+/// One account as the snapshot describes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountInfo {
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+    /// `ACTIVE`, `SUSPENDED`, `CLOSED`, ...
+    pub status: String,
+    /// OU name.
+    pub ou: String,
+    /// Lifecycle state (empty when untagged or unmanaged).
+    pub state: String,
+    /// Holder (the cost owner).
+    pub holder: String,
+    /// Cost center (`NoCostTag` when untagged).
+    pub cost_center: String,
+}
+
+impl AccountInfo {
+    /// What reports show for an account the snapshot does not know.
+    pub fn unknown() -> Self {
+        AccountInfo {
+            name: crate::costs::UNKNOWN.into(),
+            ou: crate::costs::UNKNOWN.into(),
+            cost_center: spa_core::organization::NO_COST_TAG.into(),
+            ..Default::default()
+        }
+    }
+}
+
+impl Data<'_> {
+    /// The accounts of the snapshot valid on `day`, by id, and the snapshot's date.
+    pub async fn directory(
+        &self,
+        day: NaiveDate,
+    ) -> Result<(String, std::collections::BTreeMap<String, AccountInfo>), DataError> {
+        let (snapshot, frame) = self.accounts_at(day).await?;
+        let df = frame
+            .select([
+                col("account_id"),
+                col("name"),
+                col("email"),
+                col("status"),
+                col("ou_name"),
+                col("state"),
+                col("holder"),
+                col("cost_center"),
+            ])
+            .collect()?;
+        let text = |name: &str| -> Result<Vec<String>, PolarsError> {
+            Ok(strings(&df, name)?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect())
+        };
+        let (ids, names, emails, statuses) = (
+            text("account_id")?,
+            text("name")?,
+            text("email")?,
+            text("status")?,
+        );
+        let (ous, states, holders, centers) = (
+            text("ou_name")?,
+            text("state")?,
+            text("holder")?,
+            text("cost_center")?,
+        );
+        let mut accounts = std::collections::BTreeMap::new();
+        for i in 0..df.height() {
+            accounts.insert(
+                ids[i].clone(),
+                AccountInfo {
+                    name: names[i].clone(),
+                    email: emails[i].clone(),
+                    status: statuses[i].clone(),
+                    ou: ous[i].clone(),
+                    state: states[i].clone(),
+                    holder: holders[i].clone(),
+                    cost_center: centers[i].clone(),
+                },
+            );
+        }
+        Ok((snapshot, accounts))
+    }
+}
+
+/// Times of a timestamp column as UTC times.
+pub fn times(
+    df: &DataFrame,
+    name: &str,
+) -> Result<Vec<Option<chrono::DateTime<chrono::Utc>>>, PolarsError> {
+    let column = df
+        .column(name)?
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
+        .cast(&DataType::Int64)?;
+    Ok(column
+        .i64()?
+        .iter()
+        .map(|v| v.and_then(chrono::DateTime::from_timestamp_micros))
+        .collect())
+}
+
 /// The text cells of a column.
 pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, PolarsError> {
     let column = df.column(name)?.cast(&DataType::String)?;

@@ -1,15 +1,17 @@
-//! Reports from the lake: monthly costs per cost center and for the organization (CSV and
-//! Excel), with more families to come (activities, inventories, spend alerts).
+//! Reports from the lake: monthly costs and activities, weekly inventories, per cost center and
+//! for the organization, as CSV and Excel.
 //!
 //! Architecture invariant: reports read the lake's datasets and never write them; they write
 //! only under the reporting prefixes (or a folder given on the command line). The one
 //! exception is [`fill`]: a local lake with a `seed` in its settings is filled from the raw
 //! inputs through the ingest code, exactly as `ingest` would.
 
+pub mod activities;
 pub mod costs;
 pub mod csv_file;
 pub mod data;
 pub mod excel;
+pub mod inventory;
 pub mod period;
 pub mod report;
 pub mod table;
@@ -18,7 +20,7 @@ use spa_core::Settings;
 use spa_core::lake::Lake;
 
 use crate::data::{Data, DataError};
-use crate::period::Month;
+use crate::period::{Month, Week};
 use crate::report::{Report, Written};
 
 /// What a run could not do.
@@ -41,32 +43,53 @@ pub enum Error {
     Lake(#[from] spa_core::lake::LakeError),
 }
 
-/// Fills what the month's reports need and a local lake with a `seed` lacks: the month's costs,
-/// the accounts snapshot at its end, the seed's events. Returns a line per dataset filled.
-pub async fn fill(settings: &Settings, lake: &Lake, month: Month) -> Result<Vec<String>, Error> {
+/// Fills what reports of the days `first..=last` need and a local lake with a `seed` lacks: the
+/// costs of `month` (when given), the accounts snapshot at `last`, the seed's events. Returns a
+/// line per dataset filled.
+pub async fn fill(
+    settings: &Settings,
+    lake: &Lake,
+    month: Option<Month>,
+    first: chrono::NaiveDate,
+    last: chrono::NaiveDate,
+) -> Result<Vec<String>, Error> {
     use spa_core::lake::Dataset;
     if !ingest::seed::allowed(settings, lake) {
         return Ok(Vec::new());
     }
     let mut done = Vec::new();
     let data = Data::new(lake);
-    if data.costs(&month.to_string()).await?.is_none() {
+    if let Some(month) = month
+        && data.costs(&month.to_string()).await?.is_none()
+    {
         done.push(ingest::seed::costs(lake, settings, &month.to_string()).await?);
     }
     if lake
-        .partition_at_or_before(
-            Dataset::Accounts,
-            &month.last().format("%Y-%m-%d").to_string(),
-        )
+        .partition_at_or_before(Dataset::Accounts, &last.format("%Y-%m-%d").to_string())
         .await?
         .is_none()
     {
-        done.push(ingest::seed::accounts(lake, settings, month.last()).await?);
+        done.push(ingest::seed::accounts(lake, settings, last).await?);
     }
-    if data.events(month.first(), month.last()).await?.is_none() {
+    if data.events(first, last).await?.is_none() {
         done.push(ingest::seed::events(lake, settings).await?);
     }
     Ok(done)
+}
+
+/// The month's activity reports.
+pub async fn activity_reports(data: &Data<'_>, month: Month) -> Result<Vec<Report>, Error> {
+    let events = activities::load(data, month).await?;
+    let (_, accounts) = data.directory(month.last()).await?;
+    let list = activities::activities(&events, month, &accounts);
+    Ok(activities::reports(month, &list, &accounts))
+}
+
+/// The week's inventories.
+pub async fn inventory_reports(data: &Data<'_>, week: Week) -> Result<Vec<Report>, Error> {
+    let (_, accounts) = data.directory(week.last()).await?;
+    let seen = inventory::seen(data, week.last()).await?;
+    Ok(inventory::reports(week, &accounts, &seen))
 }
 
 /// The month's cost reports (the previous month, when the lake has it, gives the change per

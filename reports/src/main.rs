@@ -7,38 +7,47 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use reports::data::Data;
-use reports::period::Month;
+use reports::period::{Month, Week};
 use spa_core::lake::Lake;
 
 /// Produce the reports of the sandbox accounts from the lake.
 ///
-/// Monthly cost reports: per cost center a workbook (summary by OU and account, services,
-/// usages) with the services and usages as CSV; for the organization (folder `all`) a workbook
-/// with the cost per cost center (change against the previous month, chart), the summary
-/// by cost center, OU and account, and the charges per account and record type (credits and
-/// refunds appear only there), each also as CSV. Files go to
-/// `<reporting prefix>/<cost center>/<YYYY>/<YYYY-MM>-<cost center>-<label>.<xlsx|csv>` in the
-/// lake, or under --out. A rerun replaces them.
+/// --month YYYY-MM (default: the previous month) writes the month's cost and activity reports;
+/// --week YYYY-Www writes the week's inventory; --only picks one family.
+///
+/// Costs: per cost center a workbook (summary by OU and account, services, usages) with the
+/// services and usages as CSV; for the organization (folder `all`) a workbook with the cost per
+/// cost center (change against the previous month, chart), the summary by cost center, OU and
+/// account, and the charges per account and record type (credits and refunds appear only
+/// there), each also as CSV.
+/// Activities: console logins, on-boardings and maintenances with their durations, failures;
+/// per cost center, and for the organization with counts per cost center.
+/// Inventory: every account with cost center, owner, OU, state, last console login and last
+/// lifecycle transition.
+///
+/// Files go to `<reporting prefix>/<cost center>/<YYYY>/<period>-<cost center>-<label>.<xlsx|csv>`
+/// in the lake, or under --out. A rerun replaces them.
 ///
 /// With the shipped settings the lake is a local folder that is filled from the fixtures
-/// (through the ingest code) the first time a month is asked for:
+/// (through the ingest code) the first time a period is asked for:
 ///
 ///   cargo run -p reports -- --month 2026-10
+///   cargo run -p reports -- --week 2026-W44
 ///
-/// Status: cost reports work; activity reports, inventories (--week) and e-mail (--send) come
-/// next (issue #6), SQL and Athena with issue #7.
+/// Status: e-mail (--send) comes next (issue #6), SQL and Athena with issue #7.
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Cli {
     /// The settings file; relative paths inside it resolve against its folder.
     #[arg(long, default_value = "settings.yaml", value_name = "FILE")]
     settings: PathBuf,
-    /// Month to report, e.g. 2026-10 [default: the previous month].
-    #[arg(long, value_name = "YYYY-MM", value_parser = clap::value_parser!(String))]
-    month: Option<String>,
-    /// ISO week to report, e.g. 2026-W44 (inventory).
-    #[arg(long, value_name = "YYYY-Www")]
-    week: Option<String>,
+    /// Month to report, e.g. 2026-10 [default: the previous month, unless --week is given].
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    month: Option<Month>,
+    /// ISO week to report, e.g. 2026-W44 (inventory) [default with --only inventory: the
+    /// previous week].
+    #[arg(long, value_name = "YYYY-Www", value_parser = parse_week)]
+    week: Option<Week>,
     /// Only one family of reports.
     #[arg(long, value_parser = ["costs", "activities", "inventory"])]
     only: Option<String>,
@@ -50,6 +59,14 @@ struct Cli {
     send: bool,
 }
 
+fn parse_month(text: &str) -> Result<Month, String> {
+    text.parse()
+}
+
+fn parse_week(text: &str) -> Result<Week, String> {
+    text.parse()
+}
+
 fn main() -> ExitCode {
     spa_core::cli::init_logging();
     let cli = Cli::parse();
@@ -58,22 +75,31 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = spa_core::Settings::load(&cli.settings).context("settings")?;
-    if cli.week.is_some() || matches!(cli.only.as_deref(), Some("activities" | "inventory")) {
-        anyhow::bail!(
-            "activity reports and inventories are not built yet (issue #6); cost reports are: --month YYYY-MM"
-        );
-    }
     if cli.send {
         anyhow::bail!(
-            "--send: e-mail is not built yet (issue #6); the reports are written without it"
+            "--send: e-mail is not built yet (issue #6); run without it to write the reports"
         );
     }
-    let month: Month = match &cli.month {
-        Some(m) => m
-            .parse()
-            .map_err(|e: String| anyhow::anyhow!("--month: {e}"))?,
-        None => Month::of(chrono::Utc::now().date_naive()).previous(),
-    };
+    let today = chrono::Utc::now().date_naive();
+    let only = cli.only.as_deref();
+    let wants = |family: &str| only.is_none_or(|o| o == family);
+    let week = match (cli.week, only) {
+        (Some(week), _) => Some(week),
+        (None, Some("inventory")) => Some(Week::of(today - chrono::Days::new(7))),
+        (None, _) => None,
+    }
+    .filter(|_| wants("inventory"));
+    let month = match (cli.month, cli.week) {
+        (Some(month), _) => Some(month),
+        (None, None) => Some(Month::of(today).previous()),
+        (None, Some(_)) => None,
+    }
+    .filter(|_| wants("costs") || wants("activities"));
+    if month.is_none() && week.is_none() {
+        anyhow::bail!(
+            "nothing to report: --only inventory needs a week, costs and activities a month"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,35 +107,59 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let lake = Lake::open(&settings).await;
-        for line in reports::fill(&settings, &lake, month).await? {
-            eprintln!(
-                "lake {}: filled from the seed in {} through ingest: {line}",
-                lake.location(),
-                settings.file.display()
-            );
-        }
         let out = match &cli.out {
             Some(dir) => Lake::local(dir),
             None => lake.clone(),
         };
-        let started = Instant::now();
         let data = Data::new(&lake);
-        let (reports, total) = reports::cost_reports(&settings, &data, month).await?;
-        eprintln!(
-            "costs {month}: {} reports ({} cost centers and the organization), {total} in all, in {:.1} s",
-            reports.len(),
-            reports.len() - 1,
-            started.elapsed().as_secs_f64()
-        );
         let mut written = Vec::new();
-        for report in &reports {
-            let files = reports::write(&settings, &out, std::slice::from_ref(report)).await?;
+        let mut periods = Vec::new();
+        if let Some(month) = month {
+            periods.push((Some(month), month.first(), month.last()));
+        }
+        if let Some(week) = week {
+            periods.push((None, week.first(), week.last()));
+        }
+        for (month, first, last) in periods {
+            for line in reports::fill(&settings, &lake, month, first, last).await? {
+                eprintln!(
+                    "lake {}: filled from the seed of {} through ingest: {line}",
+                    lake.location(),
+                    settings.file.display()
+                );
+            }
+        }
+        if let Some(month) = month {
+            if wants("costs") {
+                let started = Instant::now();
+                let (list, total) = reports::cost_reports(&settings, &data, month).await?;
+                eprintln!(
+                    "costs {month}: {} cost centers and the organization, {total} in all ({:.1} s)",
+                    list.len() - 1,
+                    started.elapsed().as_secs_f64()
+                );
+                written.extend(write(&settings, &out, &list).await?);
+            }
+            if wants("activities") {
+                let started = Instant::now();
+                let list = reports::activity_reports(&data, month).await?;
+                eprintln!(
+                    "activities {month}: {} cost centers and the organization ({:.1} s)",
+                    list.len() - 1,
+                    started.elapsed().as_secs_f64()
+                );
+                written.extend(write(&settings, &out, &list).await?);
+            }
+        }
+        if let Some(week) = week {
+            let started = Instant::now();
+            let list = reports::inventory_reports(&data, week).await?;
             eprintln!(
-                "  {:<24} {} files",
-                report.cost_center,
-                files.len()
+                "inventory {week}: {} cost centers and the organization ({:.1} s)",
+                list.len() - 1,
+                started.elapsed().as_secs_f64()
             );
-            written.extend(files);
+            written.extend(write(&settings, &out, &list).await?);
         }
         println!("{} files written to {}:", written.len(), out.location());
         for file in &written {
@@ -117,4 +167,19 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Writes reports one by one, with a line each.
+async fn write(
+    settings: &spa_core::Settings,
+    out: &Lake,
+    list: &[reports::report::Report],
+) -> anyhow::Result<Vec<reports::report::Written>> {
+    let mut written = Vec::new();
+    for report in list {
+        let files = reports::write(settings, out, std::slice::from_ref(report)).await?;
+        eprintln!("  {:<24} {} files", report.cost_center, files.len());
+        written.extend(files);
+    }
+    Ok(written)
 }
