@@ -12,6 +12,7 @@ pub mod csv_file;
 pub mod data;
 pub mod excel;
 pub mod inventory;
+pub mod mail;
 pub mod period;
 pub mod report;
 pub mod table;

@@ -34,7 +34,9 @@ use spa_core::lake::Lake;
 ///   cargo run -p reports -- --month 2026-10
 ///   cargo run -p reports -- --week 2026-W44
 ///
-/// Status: e-mail (--send) comes next (issue #6), SQL and Athena with issue #7.
+/// --send e-mails the month's cost summary with the organization's workbook and CSV files to
+/// features.cost_email_recipients, through mail.transport (an outbox folder of .eml files by
+/// default, SMTP or SES). Nothing is sent without --send; a rerun with --send sends again.
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Cli {
@@ -75,10 +77,8 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     let settings = spa_core::Settings::load(&cli.settings).context("settings")?;
-    if cli.send {
-        anyhow::bail!(
-            "--send: e-mail is not built yet (issue #6); run without it to write the reports"
-        );
+    if cli.send && cli.only.as_deref().is_some_and(|o| o != "costs") {
+        anyhow::bail!("--send mails the cost reports: use it with the costs family");
     }
     let today = chrono::Utc::now().date_naive();
     let only = cli.only.as_deref();
@@ -138,7 +138,26 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                     list.len() - 1,
                     started.elapsed().as_secs_f64()
                 );
-                written.extend(write(&settings, &out, &list).await?);
+                let files = write(&settings, &out, &list).await?;
+                if cli.send {
+                    let folder = format!(
+                        "{}/{}",
+                        out.location(),
+                        settings.reporting.costs_prefix.trim_matches('/')
+                    );
+                    let message = reports::mail::compose(&settings, &list, &files, &folder)?;
+                    let to = settings
+                        .features
+                        .cost_email_recipients
+                        .iter()
+                        .map(|e| e.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let via =
+                        reports::mail::send(&settings, &message, &format!("{month}-costs")).await?;
+                    eprintln!("mail: cost reports of {month} sent to {to} via {via}");
+                }
+                written.extend(files);
             }
             if wants("activities") {
                 let started = Instant::now();

@@ -1,0 +1,388 @@
+//! The monthly cost e-mail to FinOps: a multipart text and HTML summary (top cost centers, change
+//! against the previous month, totals) with the organization's workbook and CSV files attached,
+//! delivered through the transport of settings: an outbox folder of `.eml` files, an SMTP relay
+//! (lettre, TLS, credentials from the environment) or SES v2 (raw message).
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rust_decimal::{Decimal, RoundingStrategy};
+use spa_core::Settings;
+use spa_core::lake::Lake;
+use spa_core::settings::{SmtpTls, Transport};
+
+use crate::report::{ALL, Report, Written};
+use crate::table::Table;
+
+/// Sender when the settings name none (the outbox transport only).
+const DEFAULT_FROM: &str = "sandbox-reports@localhost";
+
+/// Cost centers listed in the summary.
+const TOP: usize = 10;
+
+/// What could not be mailed.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Settings lack something.
+    #[error("{0}")]
+    Settings(String),
+    /// The message could not be built.
+    #[error("composing the message: {0}")]
+    Compose(String),
+    /// The transport failed.
+    #[error("sending through {transport}: {message}")]
+    Send {
+        /// `outbox`, `smtp host:port`, `ses`.
+        transport: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// One cost center's line of the summary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    /// Cost center.
+    pub name: String,
+    /// This month.
+    pub amount: Decimal,
+    /// The previous month, when the lake has it.
+    pub previous: Option<Decimal>,
+}
+
+/// The figures of the e-mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Currency of the amounts.
+    pub currency: String,
+    /// The month's total (credits and refunds included).
+    pub total: Decimal,
+    /// The previous month's total over the same rows, when known.
+    pub previous: Option<Decimal>,
+    /// Cost centers by amount, largest first.
+    pub cost_centers: Vec<Line>,
+    /// Credits and refunds at organization level.
+    pub organization: Vec<Line>,
+}
+
+fn cell(table: &Table, row: usize, column: &str) -> Option<Decimal> {
+    table
+        .column(column)
+        .and_then(|c| table.rows[row].cells[c].decimal())
+}
+
+/// The summary of a month's cost reports (from the organization's cost centers sheet).
+pub fn summary(reports: &[Report]) -> Option<Summary> {
+    let all = reports.iter().find(|r| r.cost_center == ALL)?;
+    let table = all.tables.iter().find(|t| t.name == "Cost Centers")?;
+    let currency = match &table.columns[table.column("Amount")?].kind {
+        crate::table::Kind::Money(c) => c.clone(),
+        _ => "USD".into(),
+    };
+    let (mut cost_centers, mut organization) = (Vec::new(), Vec::new());
+    for (i, row) in table.rows.iter().enumerate() {
+        let name = match &row.cells[0] {
+            crate::table::Cell::Text(t) => t.clone(),
+            _ => continue,
+        };
+        let line = Line {
+            amount: cell(table, i, "Amount").unwrap_or_default(),
+            previous: cell(table, i, "Previous Month"),
+            name,
+        };
+        if line.name.ends_with("(organization)") {
+            organization.push(line);
+        } else {
+            cost_centers.push(line);
+        }
+    }
+    cost_centers.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.name.cmp(&b.name)));
+    let total = cost_centers
+        .iter()
+        .chain(&organization)
+        .map(|l| l.amount)
+        .sum();
+    let previous = cost_centers
+        .iter()
+        .map(|l| l.previous)
+        .try_fold(Decimal::ZERO, |sum, p| p.map(|p| sum + p))
+        .filter(|_| cost_centers.iter().any(|l| l.previous.is_some()));
+    Some(Summary {
+        month: all.period.clone(),
+        currency,
+        total,
+        previous,
+        cost_centers,
+        organization,
+    })
+}
+
+/// Rounded for reading (half away from zero, as on an invoice); files keep every decimal.
+fn round(amount: Decimal, digits: u32) -> Decimal {
+    amount.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero)
+}
+
+fn money(amount: Decimal, currency: &str) -> String {
+    format!("{} {currency}", round(amount, 2))
+}
+
+fn change(now: Decimal, before: Option<Decimal>) -> String {
+    match before {
+        Some(b) if !b.is_zero() => {
+            let pct = round((now - b) / b * Decimal::ONE_HUNDRED, 1);
+            format!("{:+} ({pct:+}%)", round(now - b, 2))
+        }
+        Some(b) => format!("{:+}", round(now - b, 2)),
+        None => "n/a".into(),
+    }
+}
+
+/// The plain text body.
+pub fn text(s: &Summary, files: &[&Written], folder: &str) -> String {
+    let per_cc: Decimal = s.cost_centers.iter().map(|l| l.amount).sum();
+    let mut out = format!(
+        "Costs of the sandbox accounts for {}\n\nTotal: {}\nCost centers: {} ({} in all)\nChange against the previous month (cost centers): {}\n",
+        s.month,
+        money(s.total, &s.currency),
+        s.cost_centers.len(),
+        money(per_cc, &s.currency),
+        change(per_cc, s.previous),
+    );
+    for line in &s.organization {
+        out.push_str(&format!(
+            "{}: {}\n",
+            line.name,
+            money(line.amount, &s.currency)
+        ));
+    }
+    out.push_str("\nTop cost centers:\n");
+    let width = s
+        .cost_centers
+        .iter()
+        .take(TOP)
+        .map(|l| l.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for line in s.cost_centers.iter().take(TOP) {
+        out.push_str(&format!(
+            "  {:<width$}  {:>16}  {}\n",
+            line.name,
+            money(line.amount, &s.currency),
+            change(line.amount, line.previous)
+        ));
+    }
+    out.push_str("\nAttached: ");
+    out.push_str(
+        &files
+            .iter()
+            .map(|f| file_name(&f.key))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    out.push_str(&format!(
+        "\nFiles per cost center: {folder}/<cost center>/ (services and usages, CSV and Excel).\n"
+    ));
+    out
+}
+
+/// The HTML body (every text escaped).
+pub fn html(s: &Summary, files: &[&Written], folder: &str) -> String {
+    let e = |t: &str| html_escape::encode_text(t).into_owned();
+    let per_cc: Decimal = s.cost_centers.iter().map(|l| l.amount).sum();
+    let mut rows = String::new();
+    for line in s.cost_centers.iter().take(TOP) {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td style=\"text-align:right\">{}</td><td style=\"text-align:right\">{}</td></tr>\n",
+            e(&line.name),
+            e(&money(line.amount, &s.currency)),
+            e(&change(line.amount, line.previous))
+        ));
+    }
+    let organization: String = s
+        .organization
+        .iter()
+        .map(|l| {
+            format!(
+                "<li>{}: {}</li>",
+                e(&l.name),
+                e(&money(l.amount, &s.currency))
+            )
+        })
+        .collect();
+    let attached: String = files
+        .iter()
+        .map(|f| format!("<li>{}</li>", e(file_name(&f.key))))
+        .collect();
+    format!(
+        "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n<h2>Costs of the sandbox accounts for {month}</h2>\n<p><b>Total: {total}</b><br>Cost centers: {n} ({per_cc} in all), change against the previous month: {change}</p>\n<ul>{organization}</ul>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr><th>Cost center</th><th>Amount</th><th>Change</th></tr>\n{rows}</table>\n<p>Attached:</p><ul>{attached}</ul>\n<p>Files per cost center: {folder}/&lt;cost center&gt;/</p>\n</body></html>\n",
+        month = e(&s.month),
+        total = e(&money(s.total, &s.currency)),
+        n = s.cost_centers.len(),
+        per_cc = e(&money(per_cc, &s.currency)),
+        change = e(&change(per_cc, s.previous)),
+        folder = e(folder),
+    )
+}
+
+fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+fn content_type(key: &str) -> ContentType {
+    let mime = if key.ends_with(".xlsx") {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else {
+        "text/csv; charset=utf-8"
+    };
+    ContentType::parse(mime).expect("valid content type")
+}
+
+/// The cost e-mail of a month: summary and the organization's files attached.
+pub fn compose(
+    settings: &Settings,
+    reports: &[Report],
+    written: &[Written],
+    folder: &str,
+) -> Result<Message, MailError> {
+    let summary = summary(reports)
+        .ok_or_else(|| MailError::Compose("no organization cost report to summarize".into()))?;
+    let recipients = &settings.features.cost_email_recipients;
+    if recipients.is_empty() {
+        return Err(MailError::Settings(format!(
+            "{}: features.cost_email_recipients is empty: nobody to send the cost reports to",
+            settings.file.display()
+        )));
+    }
+    let from = settings
+        .features
+        .origin_email
+        .as_ref()
+        .map_or(DEFAULT_FROM, |e| e.as_str());
+    let mailbox = |address: &str| -> Result<Mailbox, MailError> {
+        address
+            .parse()
+            .map_err(|e| MailError::Compose(format!("`{address}`: {e}")))
+    };
+    let stem = format!("{}-{}-", summary.month, ALL);
+    let files: Vec<&Written> = written
+        .iter()
+        .filter(|f| file_name(&f.key).starts_with(&stem))
+        .collect();
+    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+        text(&summary, &files, folder),
+        html(&summary, &files, folder),
+    ));
+    for file in &files {
+        // Base64 keeps the bytes exactly (a text part's CRLF line ends may be rewritten on the
+        // way; RFC 4180 wants them).
+        let bytes = Body::new_with_encoding(file.bytes.to_vec(), ContentTransferEncoding::Base64)
+            .map_err(|_| MailError::Compose("base64 encoding".into()))?;
+        let part: SinglePart =
+            Attachment::new(file_name(&file.key).to_string()).body(bytes, content_type(&file.key));
+        body = body.singlepart(part);
+    }
+    let mut builder = Message::builder().from(mailbox(from)?).subject(format!(
+        "Sandbox accounts: costs for {}, {}",
+        summary.month,
+        money(summary.total, &summary.currency)
+    ));
+    for to in recipients {
+        builder = builder.to(mailbox(to.as_str())?);
+    }
+    builder
+        .multipart(body)
+        .map_err(|e| MailError::Compose(e.to_string()))
+}
+
+/// Sends `message` with the transport of settings; `name` names the outbox file
+/// (`<name>.eml`, replaced by a rerun). Returns where it went.
+pub async fn send(settings: &Settings, message: &Message, name: &str) -> Result<String, MailError> {
+    let failed = |transport: String| {
+        move |e: String| MailError::Send {
+            transport: transport.clone(),
+            message: e,
+        }
+    };
+    match settings.mail.transport {
+        Transport::Outbox => {
+            let outbox = Lake::local(&settings.mail.outbox);
+            let key = format!("{name}.eml");
+            outbox
+                .put_bytes(&key, message.formatted().into())
+                .await
+                .map_err(|e| failed("outbox".into())(e.to_string()))?;
+            Ok(format!(
+                "outbox {}",
+                settings.mail.outbox.join(key).display()
+            ))
+        }
+        Transport::Smtp => {
+            let smtp = settings.mail.smtp.as_ref().ok_or_else(|| {
+                MailError::Settings(format!(
+                    "{}: mail.transport is smtp but mail.smtp is not set",
+                    settings.file.display()
+                ))
+            })?;
+            let label = format!("smtp {}:{}", smtp.host, smtp.port);
+            let builder = match smtp.tls {
+                SmtpTls::Starttls => {
+                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                }
+                SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
+                SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                    &smtp.host,
+                )),
+            }
+            .map_err(|e| failed(label.clone())(e.to_string()))?;
+            let mut builder = builder.port(smtp.port);
+            if let (Ok(user), Ok(password)) = (
+                std::env::var("SMTP_USERNAME"),
+                std::env::var("SMTP_PASSWORD"),
+            ) {
+                builder = builder.credentials(
+                    lettre::transport::smtp::authentication::Credentials::new(user, password),
+                );
+            }
+            builder
+                .build()
+                .send(message.clone())
+                .await
+                .map_err(|e| failed(label.clone())(e.to_string()))?;
+            Ok(label)
+        }
+        Transport::Ses => {
+            let config = spa_core::aws::sdk_config(settings).await;
+            let client = aws_sdk_sesv2::Client::new(&config);
+            let raw = aws_sdk_sesv2::types::RawMessage::builder()
+                .data(aws_sdk_sesv2::primitives::Blob::new(message.formatted()))
+                .build()
+                .map_err(|e| failed("ses".into())(e.to_string()))?;
+            let out = client
+                .send_email()
+                .content(
+                    aws_sdk_sesv2::types::EmailContent::builder()
+                        .raw(raw)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| {
+                    use aws_sdk_sesv2::error::ProvideErrorMetadata;
+                    failed("ses".into())(match e.as_service_error() {
+                        Some(se) => format!(
+                            "{}: {}",
+                            se.code().unwrap_or("error"),
+                            se.message().unwrap_or("no message")
+                        ),
+                        None => aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
+                    })
+                })?;
+            Ok(format!(
+                "ses (message id {})",
+                out.message_id().unwrap_or("unknown")
+            ))
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! A small month whose every figure was worked out by hand (see tests/costs.rs).
+
+#![allow(dead_code)] // each test file uses a part of it
+
+use chrono::NaiveDate;
+use ingest::costs::CostRow;
+use rust_decimal::Decimal;
+use spa_core::Settings;
+use spa_core::lake::Lake;
+use spa_core::testing::repo_root;
+
+const ORG: &str = r#"
+id: o-test
+management_account_id: "111111111111"
+root_id: r-te57
+units:
+  - { id: ou-te57-engineer, name: Engineering, parent: r-te57 }
+accounts:
+  - { id: "111111111111", name: Management, email: m@example.com, status: ACTIVE, joined: 2021-01-01T00:00:00Z, parent: r-te57, tags: {} }
+  - { id: "100000000001", name: alpha-one, email: a@example.com, status: ACTIVE, joined: 2025-01-01T00:00:00Z, parent: ou-te57-engineer, tags: { cost-center: Alpha } }
+  - { id: "100000000002", name: beta-two, email: b@example.com, status: ACTIVE, joined: 2025-01-01T00:00:00Z, parent: ou-te57-engineer, tags: { cost-center: Beta } }
+  - { id: "100000000003", name: "=cmd|' /C calc'!A0", email: c@example.com, status: ACTIVE, joined: 2025-01-01T00:00:00Z, parent: ou-te57-engineer, tags: {} }
+"#;
+
+fn row(day: &str, account: &str, service: &str, kind: &str, amount: &str) -> CostRow {
+    CostRow {
+        day: NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap(),
+        account: account.into(),
+        service: service.into(),
+        record_type: kind.into(),
+        usage_type: None,
+        unblended: amount.parse().unwrap(),
+        amortized: None,
+        currency: "USD".into(),
+        estimated: None,
+    }
+}
+
+/// A lake with October (and September, for the change) and settings pointing at it, after
+/// `edit` has changed the settings text.
+pub async fn month_lake_with(
+    dir: &std::path::Path,
+    edit: impl Fn(String) -> String,
+) -> (Settings, Lake, Decimal) {
+    std::fs::write(dir.join("org.yaml"), ORG).unwrap();
+    let yaml = std::fs::read_to_string(repo_root().join("settings.yaml"))
+        .unwrap()
+        .replace(
+            "lake: ./lake",
+            &format!("lake: {}", dir.join("lake").display()),
+        )
+        .replace(
+            "file: fixtures/organization.yaml",
+            &format!("file: {}", dir.join("org.yaml").display()),
+        );
+    let settings = Settings::from_yaml(&edit(yaml), &repo_root().join("settings.yaml")).unwrap();
+    let lake = Lake::open(&settings).await;
+    let october = vec![
+        row("2026-10-01", "100000000001", "Amazon EC2", "Usage", "10.50"),
+        row("2026-10-02", "100000000001", "Amazon EC2", "Usage", "2.25"),
+        row("2026-10-02", "100000000001", "Amazon S3", "Usage", "1.125"),
+        row("2026-10-02", "100000000001", "Tax", "Tax", "0.30"),
+        row("2026-10-03", "100000000001", "Credit", "Credit", "-1.00"),
+        row("2026-10-03", "100000000002", "AWS Lambda", "Usage", "4.00"),
+        row("2026-10-04", "100000000002", "Refund", "Refund", "-0.50"),
+        row("2026-10-05", "100000000003", "Amazon EC2", "Usage", "3.00"),
+        row("2026-10-06", "100000000004", "Amazon S3", "Usage", "0.75"),
+    ];
+    let written = ingest::costs::write_month(&lake, "2026-10", october, "test")
+        .await
+        .unwrap();
+    let september = vec![
+        row("2026-09-10", "100000000001", "Amazon EC2", "Usage", "5"),
+        row("2026-09-10", "100000000002", "AWS Lambda", "Usage", "8"),
+    ];
+    ingest::costs::write_month(&lake, "2026-09", september, "test")
+        .await
+        .unwrap();
+    ingest::accounts::snapshot(&lake, &settings, "2026-10-31", 2)
+        .await
+        .unwrap();
+    (settings, lake, written.total)
+}
+
+/// The same with the shipped settings.
+pub async fn month_lake(dir: &std::path::Path) -> (Settings, Lake, Decimal) {
+    month_lake_with(dir, |y| y).await
+}
