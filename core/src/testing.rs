@@ -116,3 +116,68 @@ pub fn reset_moto(endpoint: &str) {
         "moto reset failed: {status}"
     );
 }
+
+/// Runs a Lambda function binary against a fake runtime API on 127.0.0.1 for one invocation
+/// of `payload`, with `SPA_SETTINGS` set to `settings`; returns the path the function posted
+/// its answer to (`.../response` or `.../error`) and the answer.
+pub fn invoke_lambda(
+    binary: &Path,
+    settings: &Path,
+    payload: &serde_json::Value,
+) -> (String, String) {
+    use std::time::Duration;
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a free port");
+    let port = server.server_addr().to_ip().expect("an IP address").port();
+    let mut child = std::process::Command::new(binary)
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "function")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
+        .env("SPA_SETTINGS", settings)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the function starts");
+    let next = server
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the runtime API serves")
+        .expect("the function asks for an invocation");
+    assert_eq!(next.url(), "/2018-06-01/runtime/invocation/next");
+    let deadline = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis()
+        + 120_000)
+        .to_string();
+    let header = |k: &str, v: &str| {
+        tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).expect("a valid header")
+    };
+    next.respond(
+        tiny_http::Response::from_string(payload.to_string())
+            .with_header(header("Lambda-Runtime-Aws-Request-Id", "req-1"))
+            .with_header(header("Lambda-Runtime-Deadline-Ms", &deadline))
+            .with_header(header(
+                "Lambda-Runtime-Invoked-Function-Arn",
+                "arn:aws:lambda:eu-west-1:222222222222:function:function",
+            ))
+            .with_header(header("Content-Type", "application/json")),
+    )
+    .expect("the invocation is delivered");
+    let mut answer = server
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the runtime API serves")
+        .expect("the function answers");
+    let url = answer.url().to_string();
+    let mut body = String::new();
+    answer
+        .as_reader()
+        .read_to_string(&mut body)
+        .expect("a readable answer");
+    answer
+        .respond(tiny_http::Response::empty(202))
+        .expect("the answer is acknowledged");
+    let _ = child.kill();
+    let _ = child.wait();
+    (url, body)
+}

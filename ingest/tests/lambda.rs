@@ -3,7 +3,6 @@
 //! runtime API served on 127.0.0.1.
 
 use std::io::Read;
-use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use ingest::lambda::Handler;
@@ -218,19 +217,6 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
          region: eu-west-1\n  maintenance_window: \"rate(7 days)\"\norganization: { adapter: aws }\ncosts: { source: aws }\nlake: lake\n",
     )
     .unwrap();
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let port = server.server_addr().to_ip().unwrap().port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ingest-lambda"))
-        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "ingest")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
-        .env("SPA_SETTINGS", &settings)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let payload = sqs(&[(
         "m1",
         envelope(
@@ -241,42 +227,11 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
         )
         .to_string(),
     )]);
-
-    let next = server
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap()
-        .expect("the function asks for an invocation");
-    assert_eq!(next.url(), "/2018-06-01/runtime/invocation/next");
-    let deadline = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        + 60_000)
-        .to_string();
-    let header =
-        |k: &str, v: &str| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap();
-    next.respond(
-        tiny_http::Response::from_string(payload.to_string())
-            .with_header(header("Lambda-Runtime-Aws-Request-Id", "req-1"))
-            .with_header(header("Lambda-Runtime-Deadline-Ms", &deadline))
-            .with_header(header(
-                "Lambda-Runtime-Invoked-Function-Arn",
-                "arn:aws:lambda:eu-west-1:222222222222:function:ingest",
-            ))
-            .with_header(header("Content-Type", "application/json")),
-    )
-    .unwrap();
-
-    let mut answer = server
-        .recv_timeout(Duration::from_secs(60))
-        .unwrap()
-        .expect("the function answers");
-    let url = answer.url().to_string();
-    let mut body = String::new();
-    answer.as_reader().read_to_string(&mut body).unwrap();
-    answer.respond(tiny_http::Response::empty(202)).unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let (url, body) = testing::invoke_lambda(
+        std::path::Path::new(env!("CARGO_BIN_EXE_ingest-lambda")),
+        &settings,
+        &payload,
+    );
     assert_eq!(
         url, "/2018-06-01/runtime/invocation/req-1/response",
         "{body}"

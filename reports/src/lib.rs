@@ -12,6 +12,7 @@ pub mod csv_file;
 pub mod data;
 pub mod excel;
 pub mod inventory;
+pub mod jobs;
 pub mod mail;
 pub mod period;
 pub mod report;
@@ -39,6 +40,9 @@ pub enum Error {
     /// Filling the lake from the seed.
     #[error("filling the local lake from the seed: {0}")]
     Seed(#[from] ingest::seed::SeedError),
+    /// E-mail.
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
     /// Anything else from the lake.
     #[error(transparent)]
     Lake(#[from] spa_core::lake::LakeError),

@@ -2,11 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use reports::data::Data;
+use reports::jobs::Job;
 use reports::period::{Month, Week};
 use spa_core::lake::Lake;
 
@@ -100,6 +99,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             "nothing to report: --only inventory needs a week, costs and activities a month"
         );
     }
+    let job = Job {
+        month,
+        week,
+        costs: wants("costs"),
+        activities: wants("activities"),
+        inventory: wants("inventory"),
+        send: cli.send,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -111,94 +118,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             Some(dir) => Lake::local(dir),
             None => lake.clone(),
         };
-        let data = Data::new(&lake);
-        let mut written = Vec::new();
-        let mut periods = Vec::new();
-        if let Some(month) = month {
-            periods.push((Some(month), month.first(), month.last()));
-        }
-        if let Some(week) = week {
-            periods.push((None, week.first(), week.last()));
-        }
-        for (month, first, last) in periods {
-            for line in reports::fill(&settings, &lake, month, first, last).await? {
-                eprintln!(
-                    "lake {}: filled from the seed of {} through ingest: {line}",
-                    lake.location(),
-                    settings.file.display()
-                );
-            }
-        }
-        if let Some(month) = month {
-            if wants("costs") {
-                let started = Instant::now();
-                let (list, total) = reports::cost_reports(&settings, &data, month).await?;
-                eprintln!(
-                    "costs {month}: {} cost centers and the organization, {total} in all ({:.1} s)",
-                    list.len() - 1,
-                    started.elapsed().as_secs_f64()
-                );
-                let files = write(&settings, &out, &list).await?;
-                if cli.send {
-                    let folder = format!(
-                        "{}/{}",
-                        out.location(),
-                        settings.reporting.costs_prefix.trim_matches('/')
-                    );
-                    let message = reports::mail::compose(&settings, &list, &files, &folder)?;
-                    let to = settings
-                        .features
-                        .cost_email_recipients
-                        .iter()
-                        .map(|e| e.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    let via =
-                        reports::mail::send(&settings, &message, &format!("{month}-costs")).await?;
-                    eprintln!("mail: cost reports of {month} sent to {to} via {via}");
-                }
-                written.extend(files);
-            }
-            if wants("activities") {
-                let started = Instant::now();
-                let list = reports::activity_reports(&data, month).await?;
-                eprintln!(
-                    "activities {month}: {} cost centers and the organization ({:.1} s)",
-                    list.len() - 1,
-                    started.elapsed().as_secs_f64()
-                );
-                written.extend(write(&settings, &out, &list).await?);
-            }
-        }
-        if let Some(week) = week {
-            let started = Instant::now();
-            let list = reports::inventory_reports(&data, week).await?;
-            eprintln!(
-                "inventory {week}: {} cost centers and the organization ({:.1} s)",
-                list.len() - 1,
-                started.elapsed().as_secs_f64()
-            );
-            written.extend(write(&settings, &out, &list).await?);
-        }
+        let written = reports::jobs::run(&settings, &lake, &out, &job, &mut |line| {
+            eprintln!("{line}")
+        })
+        .await?;
         println!("{} files written to {}:", written.len(), out.location());
         for file in &written {
             println!("  {}  ({} bytes)", file.key, file.bytes.len());
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Writes reports one by one, with a line each.
-async fn write(
-    settings: &spa_core::Settings,
-    out: &Lake,
-    list: &[reports::report::Report],
-) -> anyhow::Result<Vec<reports::report::Written>> {
-    let mut written = Vec::new();
-    for report in list {
-        let files = reports::write(settings, out, std::slice::from_ref(report)).await?;
-        eprintln!("  {:<24} {} files", report.cost_center, files.len());
-        written.extend(files);
-    }
-    Ok(written)
 }

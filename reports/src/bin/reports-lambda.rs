@@ -1,0 +1,43 @@
+//! The scheduled reports Lambda function: the schedule's input says which reports (see
+//! `reports::jobs::Schedule`); JSON logs; settings from `$SPA_SETTINGS`.
+
+use chrono::{DateTime, Utc};
+use lambda_runtime::{LambdaEvent, service_fn};
+use reports::jobs::Schedule;
+use serde_json::{Value, json};
+use spa_core::Settings;
+use spa_core::lake::Lake;
+
+/// The schedule and the day it runs for: an EventBridge "Scheduled Event" envelope (defaults,
+/// its time) or the schedule's constant input (today).
+fn schedule(payload: Value) -> Result<(Schedule, DateTime<Utc>), String> {
+    if payload.get("detail-type").is_some() {
+        let time = payload["time"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map_or_else(Utc::now, |t| t.to_utc());
+        return Ok((Schedule::default(), time));
+    }
+    let schedule: Schedule =
+        serde_json::from_value(payload).map_err(|e| format!("bad schedule input: {e}"))?;
+    Ok((schedule, Utc::now()))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    spa_core::cli::init_lambda_logging();
+    let settings = Settings::load(spa_core::cli::lambda_settings_path())?;
+    let lake = Lake::open(&settings).await;
+    let (settings, lake) = (&settings, &lake);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let (schedule, at) = schedule(event.payload)?;
+        let job = schedule.job(at.date_naive())?;
+        tracing::info!(?job, "reports");
+        let mut log = |line: String| tracing::info!("{line}");
+        let written = Box::pin(reports::jobs::run(settings, lake, lake, &job, &mut log)).await?;
+        Ok::<Value, lambda_runtime::Error>(json!({
+            "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>()
+        }))
+    }))
+    .await
+}

@@ -1,0 +1,216 @@
+//! A report run, as the command line and the scheduled Lambda function both describe it: which
+//! families for which period, written where, mailed or not.
+
+use std::time::Instant;
+
+use chrono::{Days, NaiveDate};
+use serde::Deserialize;
+use spa_core::Settings;
+use spa_core::lake::Lake;
+
+use crate::data::Data;
+use crate::period::{Month, Week};
+use crate::report::{Report, Written};
+use crate::{Error, activity_reports, cost_reports, fill, inventory_reports, write};
+
+/// What to produce.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The month of the cost and activity reports.
+    pub month: Option<Month>,
+    /// The week of the inventory.
+    pub week: Option<Week>,
+    /// Cost reports (needs `month`).
+    pub costs: bool,
+    /// Activity reports (needs `month`).
+    pub activities: bool,
+    /// Inventory (needs `week`).
+    pub inventory: bool,
+    /// E-mail the cost reports.
+    pub send: bool,
+}
+
+/// The payload of the scheduled Lambda function (the schedule's constant input):
+/// `{"reports": ["costs", "activities"], "send": false}` on day 6,
+/// `{"reports": ["costs"], "send": true}` on day 14, `{"reports": ["inventory"]}` weekly.
+/// `month` and `week` default to the ones before the invocation's day.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Families: `costs`, `activities`, `inventory` [costs and activities].
+    #[serde(default)]
+    pub reports: Vec<String>,
+    /// E-mail the cost reports.
+    #[serde(default)]
+    pub send: bool,
+    /// `YYYY-MM`.
+    #[serde(default)]
+    pub month: Option<String>,
+    /// `YYYY-Www`.
+    #[serde(default)]
+    pub week: Option<String>,
+}
+
+impl Schedule {
+    /// The job this schedule asks for on `today`.
+    pub fn job(&self, today: NaiveDate) -> Result<Job, String> {
+        let families: Vec<&str> = if self.reports.is_empty() {
+            vec!["costs", "activities"]
+        } else {
+            self.reports.iter().map(String::as_str).collect()
+        };
+        if let Some(unknown) = families
+            .iter()
+            .find(|f| !["costs", "activities", "inventory"].contains(f))
+        {
+            return Err(format!(
+                "reports: unknown family `{unknown}` (costs, activities, inventory)"
+            ));
+        }
+        let wants = |f: &str| families.contains(&f);
+        let month = match &self.month {
+            Some(m) => Some(m.parse::<Month>()?),
+            None => Some(Month::of(today).previous()),
+        }
+        .filter(|_| wants("costs") || wants("activities"));
+        let week = match &self.week {
+            Some(w) => Some(w.parse::<Week>()?),
+            None => Some(Week::of(today - Days::new(7))),
+        }
+        .filter(|_| wants("inventory"));
+        Ok(Job {
+            month,
+            week,
+            costs: wants("costs"),
+            activities: wants("activities"),
+            inventory: wants("inventory"),
+            send: self.send,
+        })
+    }
+}
+
+/// Runs a job: fills a seeded local lake with what it lacks, writes every report into `out`,
+/// mails the cost reports when asked; `progress` receives a line per step.
+pub async fn run(
+    settings: &Settings,
+    lake: &Lake,
+    out: &Lake,
+    job: &Job,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Vec<Written>, Error> {
+    let mut periods = Vec::new();
+    if let Some(month) = job.month {
+        periods.push((Some(month), month.first(), month.last()));
+    }
+    if let Some(week) = job.week {
+        periods.push((None, week.first(), week.last()));
+    }
+    for (month, first, last) in periods {
+        for line in fill(settings, lake, month, first, last).await? {
+            progress(format!(
+                "lake {}: filled from the seed of {} through ingest: {line}",
+                lake.location(),
+                settings.file.display()
+            ));
+        }
+    }
+    let data = Data::new(lake);
+    let mut written = Vec::new();
+    if let (Some(month), true) = (job.month, job.costs) {
+        let started = Instant::now();
+        let (list, total) = cost_reports(settings, &data, month).await?;
+        progress(format!(
+            "costs {month}: {} cost centers and the organization, {total} in all ({:.1} s)",
+            list.len() - 1,
+            started.elapsed().as_secs_f64()
+        ));
+        let files = write_each(settings, out, &list, progress).await?;
+        if job.send {
+            let folder = format!(
+                "{}/{}",
+                out.location(),
+                settings.reporting.costs_prefix.trim_matches('/')
+            );
+            let message = crate::mail::compose(settings, &list, &files, &folder)?;
+            let via = crate::mail::send(settings, &message, &format!("{month}-costs")).await?;
+            let to: Vec<&str> = settings
+                .features
+                .cost_email_recipients
+                .iter()
+                .map(|e| e.as_str())
+                .collect();
+            progress(format!(
+                "mail: cost reports of {month} sent to {} via {via}",
+                to.join(", ")
+            ));
+        }
+        written.extend(files);
+    }
+    if let (Some(month), true) = (job.month, job.activities) {
+        let started = Instant::now();
+        let list = activity_reports(&data, month).await?;
+        progress(format!(
+            "activities {month}: {} cost centers and the organization ({:.1} s)",
+            list.len() - 1,
+            started.elapsed().as_secs_f64()
+        ));
+        written.extend(write_each(settings, out, &list, progress).await?);
+    }
+    if let (Some(week), true) = (job.week, job.inventory) {
+        let started = Instant::now();
+        let list = inventory_reports(&data, week).await?;
+        progress(format!(
+            "inventory {week}: {} cost centers and the organization ({:.1} s)",
+            list.len() - 1,
+            started.elapsed().as_secs_f64()
+        ));
+        written.extend(write_each(settings, out, &list, progress).await?);
+    }
+    Ok(written)
+}
+
+async fn write_each(
+    settings: &Settings,
+    out: &Lake,
+    list: &[Report],
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Vec<Written>, Error> {
+    let mut written = Vec::new();
+    for report in list {
+        let files = write(settings, out, std::slice::from_ref(report)).await?;
+        progress(format!(
+            "  {:<24} {} files",
+            report.cost_center,
+            files.len()
+        ));
+        written.extend(files);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_default_to_the_period_before() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 6).unwrap();
+        let early: Schedule =
+            serde_json::from_str(r#"{"reports": ["costs", "activities"]}"#).unwrap();
+        let job = early.job(today).unwrap();
+        assert_eq!(job.month.unwrap().to_string(), "2026-10");
+        assert!(job.costs && job.activities && !job.inventory && !job.send && job.week.is_none());
+        let weekly: Schedule = serde_json::from_str(r#"{"reports": ["inventory"]}"#).unwrap();
+        // 2026-11-06 is in week 45; the week before is 44.
+        let job = weekly.job(today).unwrap();
+        assert_eq!(job.week.unwrap().to_string(), "2026-W44");
+        assert!(job.month.is_none());
+        let bad: Schedule = serde_json::from_str(r#"{"reports": ["budgets"]}"#).unwrap();
+        assert!(
+            bad.job(today)
+                .unwrap_err()
+                .contains("unknown family `budgets`")
+        );
+        assert!(serde_json::from_str::<Schedule>(r#"{"report": []}"#).is_err());
+    }
+}

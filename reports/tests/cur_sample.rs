@@ -1,0 +1,112 @@
+//! The real CUR sample of ../shared/data through ingest to the cost reports: per account, the
+//! charges sheet's totals equal sums computed here straight from the Parquet file; the grand
+//! total equals what ingest stored; usage types reach the usages file.
+
+use std::collections::BTreeMap;
+
+use arrow::array::AsArray;
+use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+use ingest::costs::MonthWriter;
+use reports::data::Data;
+use rust_decimal::Decimal;
+use spa_core::lake::Lake;
+use spa_core::testing::{repo_root, shared_data};
+
+/// Unblended cost per account of the month's rows, as doubles.
+fn sums(path: &std::path::Path, month: &str) -> BTreeMap<String, f64> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut sums = BTreeMap::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let account = batch
+            .column_by_name("line_item_usage_account_id")
+            .unwrap()
+            .as_string::<i32>()
+            .clone();
+        let cost = batch
+            .column_by_name("line_item_unblended_cost")
+            .unwrap()
+            .as_primitive::<Float64Type>()
+            .clone();
+        let start = arrow::compute::cast(
+            batch.column_by_name("line_item_usage_start_date").unwrap(),
+            &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None),
+        )
+        .unwrap();
+        let start = start.as_primitive::<TimestampNanosecondType>();
+        for i in 0..batch.num_rows() {
+            let day = chrono::DateTime::from_timestamp_nanos(start.value(i));
+            if day.format("%Y-%m").to_string() == month {
+                *sums.entry(account.value(i).to_string()).or_insert(0.0) += cost.value(i);
+            }
+        }
+    }
+    sums
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cur_sample_to_cost_reports() {
+    let path = shared_data().join("wa_labs_workshop_cur/Oct2018-WorkshopCUR-00001.snappy.parquet");
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = std::fs::read_to_string(repo_root().join("settings.yaml"))
+        .unwrap()
+        .replace(
+            "lake: ./lake",
+            &format!("lake: {}", dir.path().join("lake").display()),
+        );
+    let settings =
+        spa_core::Settings::from_yaml(&yaml, &repo_root().join("settings.yaml")).unwrap();
+    let lake = Lake::open(&settings).await;
+    let mut writer = MonthWriter::new(&lake, "2018-10", "cur").unwrap();
+    ingest::cur::load(&path, &mut |r| writer.push(r)).unwrap();
+    let stored = writer.finish().await.unwrap();
+    // The fixture organization knows none of the sample's accounts: they report as Unknown.
+    ingest::accounts::snapshot(&lake, &settings, "2018-10-31", 2)
+        .await
+        .unwrap();
+
+    let (list, total) =
+        reports::cost_reports(&settings, &Data::new(&lake), "2018-10".parse().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(total, stored.total);
+    let all = list.iter().find(|r| r.cost_center == "all").unwrap();
+    let charges = &all.tables[2];
+    let (account, sum) = (
+        charges.column("Account").unwrap(),
+        charges.column("Total").unwrap(),
+    );
+    let expected = sums(&path, "2018-10");
+    assert!(!expected.is_empty());
+    let mut seen = BTreeMap::new();
+    for row in &charges.rows {
+        let id = match &row.cells[account] {
+            reports::table::Cell::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        seen.insert(id, row.cells[sum].decimal().unwrap());
+    }
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>()
+    );
+    for (id, value) in &expected {
+        let ours: f64 = seen[id].to_string().parse().unwrap();
+        assert!((ours - value).abs() < 0.005, "{id}: {ours} against {value}");
+    }
+    let grand: Decimal = seen.values().copied().sum();
+    assert_eq!(grand, total);
+    let unknown = list.iter().find(|r| r.cost_center == "NoCostTag").unwrap();
+    let usages = &unknown.tables[2];
+    let usage = usages.column("Usage Type").unwrap();
+    assert!(
+        usages
+            .rows
+            .iter()
+            .any(|r| matches!(&r.cells[usage], reports::table::Cell::Text(t) if !t.is_empty()))
+    );
+}

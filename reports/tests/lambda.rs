@@ -1,0 +1,58 @@
+//! The scheduled Lambda function, driven through a fake Lambda runtime API: the day-14 schedule
+//! writes the month's cost reports and mails them; a bad schedule input is reported as an error.
+
+use serde_json::{Value, json};
+use spa_core::testing::{invoke_lambda, repo_root};
+
+fn settings(dir: &std::path::Path) -> std::path::PathBuf {
+    let root = repo_root();
+    let yaml = std::fs::read_to_string(root.join("settings.yaml"))
+        .unwrap()
+        .replace(
+            "lake: ./lake",
+            &format!("lake: {}", dir.join("lake").display()),
+        )
+        .replace(
+            "outbox: ./outbox",
+            &format!("outbox: {}", dir.join("outbox").display()),
+        )
+        .replace("fixtures/", &format!("{}/fixtures/", root.display()));
+    let path = dir.join("settings.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn the_day_14_schedule_writes_and_mails_the_month() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_reports-lambda"));
+    let (url, body) = invoke_lambda(
+        binary,
+        &s,
+        &json!({"reports": ["costs"], "send": true, "month": "2026-10"}),
+    );
+    assert_eq!(
+        url, "/2018-06-01/runtime/invocation/req-1/response",
+        "{body}"
+    );
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let files: Vec<&str> = answer["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        files.contains(&"reports/costs/all/2026/2026-10-all-costs.xlsx"),
+        "{files:?}"
+    );
+    for file in &files {
+        assert!(dir.path().join("lake").join(file).is_file(), "{file}");
+    }
+    assert!(dir.path().join("outbox/2026-10-costs.eml").is_file());
+
+    let (url, body) = invoke_lambda(binary, &s, &json!({"reports": ["budgets"]}));
+    assert_eq!(url, "/2018-06-01/runtime/invocation/req-1/error", "{body}");
+    assert!(body.contains("unknown family `budgets`"), "{body}");
+}
