@@ -8,7 +8,7 @@ use chrono::{DateTime, Days, Utc};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::data::{AccountInfo, Data, DataError, strings, times};
+use crate::data::{AccountInfo, Data, DataError, labelled, strings, times};
 use crate::period::Month;
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
@@ -61,7 +61,10 @@ pub struct Activity {
 /// Reads the labelled events of the month (and the days before it that can open a transaction).
 pub async fn load(data: &Data<'_>, month: Month) -> Result<Vec<Event>, DataError> {
     let from = month.first() - Days::new(LOOKBACK_DAYS);
-    let Some(events) = data.events(from, month.last()).await? else {
+    let Some(events) = data
+        .events(from, month.last(), Some(labelled(&LABELS)))
+        .await?
+    else {
         return Err(DataError::Missing {
             lake: data.lake().location().to_string(),
             dataset: "events",
@@ -69,13 +72,7 @@ pub async fn load(data: &Data<'_>, month: Month) -> Result<Vec<Event>, DataError
             hint: "fill it with `cargo run -p ingest -- <event files or folders>`".into(),
         });
     };
-    let wanted = LABELS
-        .iter()
-        .map(|l| col("activity").eq(lit(*l)))
-        .reduce(|a, b| a.or(b))
-        .expect("labels");
     let df = events
-        .filter(wanted)
         .select([
             col("event_time"),
             col("account_id"),

@@ -127,12 +127,14 @@ impl<'l> Data<'l> {
         Ok((snapshot, frame))
     }
 
-    /// The events of the days `from..=to`, each event once (readers dedupe on event id), or
-    /// `None` when the lake has none of those days.
+    /// The events of the days `from..=to` that `filter` keeps, each event once (readers dedupe
+    /// on event id; filtering first keeps that cheap), or `None` when the lake has none of
+    /// those days.
     pub async fn events(
         &self,
         from: NaiveDate,
         to: NaiveDate,
+        filter: Option<Expr>,
     ) -> Result<Option<LazyFrame>, DataError> {
         let (from, to) = (
             from.format("%Y-%m-%d").to_string(),
@@ -146,20 +148,22 @@ impl<'l> Data<'l> {
             .filter(|d| *d >= from && *d <= to)
             .collect();
         Ok(self.scan(Dataset::Events, &days).await?.map(|frame| {
-            frame
-                .drop(Selector::ByName {
-                    names: Arc::from([PlSmallStr::from("raw")]),
-                    strict: false,
-                })
-                .unique_stable(
-                    Some(Selector::ByName {
-                        names: Arc::from([PlSmallStr::from("event_id")]),
-                        strict: true,
-                    }),
-                    UniqueKeepStrategy::First,
-                )
+            let frame = match filter {
+                Some(f) => frame.filter(f),
+                None => frame,
+            };
+            frame.unique_stable_generic(Some(vec![col("event_id")]), UniqueKeepStrategy::First)
         }))
     }
+}
+
+/// Keeps events whose activity label is one of `labels`.
+pub fn labelled(labels: &[&str]) -> Expr {
+    labels
+        .iter()
+        .map(|l| col("activity").eq(lit(*l)))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or_else(|| lit(false))
 }
 
 /// One account as the snapshot describes it.

@@ -133,11 +133,47 @@ fn write_sheet(sheet: &mut Worksheet, table: &Table) -> Result<(), XlsxError> {
     Ok(())
 }
 
-/// A workbook of `tables` (one sheet each, in order) with `charts`.
+/// Rows of a sheet below its header and above its totals (Excel allows 1,048,576 in all).
+pub const SHEET_ROWS: usize = 1_000_000;
+
+/// A workbook of `tables` (one sheet each, in order; a table longer than [`SHEET_ROWS`]
+/// continues on sheets named `<name> (2)`, ... after the others) with `charts`.
 pub fn write(tables: &[&Table], charts: &[ChartSpec]) -> Result<Vec<u8>, XlsxError> {
+    write_split(tables, charts, SHEET_ROWS)
+}
+
+fn write_split(
+    tables: &[&Table],
+    charts: &[ChartSpec],
+    sheet_rows: usize,
+) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
+    let mut continued = Vec::new();
     for table in tables {
-        write_sheet(book.add_worksheet(), table)?;
+        if table.rows.len() <= sheet_rows {
+            write_sheet(book.add_worksheet(), table)?;
+            continue;
+        }
+        for (i, chunk) in table.rows.chunks(sheet_rows).enumerate() {
+            let part = Table {
+                name: if i == 0 {
+                    table.name.clone()
+                } else {
+                    format!("{} ({})", table.name, i + 1)
+                },
+                columns: table.columns.clone(),
+                rows: chunk.to_vec(),
+                totals: table.totals,
+            };
+            if i == 0 {
+                write_sheet(book.add_worksheet(), &part)?;
+            } else {
+                continued.push(part);
+            }
+        }
+    }
+    for part in &continued {
+        write_sheet(book.add_worksheet(), part)?;
     }
     for spec in charts {
         let table = tables[spec.sheet];
@@ -168,4 +204,29 @@ pub fn write(tables: &[&Table], charts: &[ChartSpec]) -> Result<Vec<u8>, XlsxErr
         sheet.insert_chart(1, (table.columns.len() + 1) as u16, &chart)?;
     }
     book.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Column, Row};
+    use calamine::{Reader, Xlsx};
+
+    #[test]
+    fn long_tables_continue_on_further_sheets() {
+        let mut long = Table::new("Activities", vec![Column::text("Transaction")]);
+        long.totals = false;
+        for i in 0..7 {
+            long.rows.push(Row::new(vec![format!("row {i}").into()]));
+        }
+        let short = Table::new("Summary", vec![Column::text("Name")]);
+        let bytes = write_split(&[&long, &short], &[], 3).unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            ["Activities", "Summary", "Activities (2)", "Activities (3)"]
+        );
+        let last = book.worksheet_range("Activities (3)").unwrap();
+        assert_eq!(last.get((1, 0)), Some(&calamine::Data::String("row 6".into())));
+    }
 }

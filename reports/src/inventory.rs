@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 
-use crate::data::{AccountInfo, Data, DataError, strings, times};
+use crate::data::{AccountInfo, Data, DataError, labelled, strings, times};
 use crate::period::Week;
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
@@ -36,19 +36,13 @@ pub struct Seen {
 /// lifecycle transition.
 pub async fn seen(data: &Data<'_>, until: NaiveDate) -> Result<BTreeMap<String, Seen>, DataError> {
     let start = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let Some(events) = data.events(start, until).await? else {
-        return Ok(BTreeMap::new());
-    };
     let mut labels = TRANSITIONS.to_vec();
     labels.push("ConsoleLogin");
     labels.push("FailedMaintenance");
-    let wanted = labels
-        .iter()
-        .map(|l| col("activity").eq(lit(*l)))
-        .reduce(|a, b| a.or(b))
-        .expect("labels");
+    let Some(events) = data.events(start, until, Some(labelled(&labels))).await? else {
+        return Ok(BTreeMap::new());
+    };
     let df = events
-        .filter(wanted)
         .group_by([col("account_id"), col("activity")])
         .agg([col("event_time").max()])
         .collect()?;

@@ -11,7 +11,7 @@ use spa_core::lake::Lake;
 use crate::data::Data;
 use crate::period::{Month, Week};
 use crate::report::{Report, Written};
-use crate::{Error, activity_reports, cost_reports, fill, inventory_reports, write};
+use crate::{Error, activities, costs, fill, inventory_reports, write};
 
 /// What to produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,11 +118,17 @@ pub async fn run(
     let mut written = Vec::new();
     if let (Some(month), true) = (job.month, job.costs) {
         let started = Instant::now();
-        let (list, total) = cost_reports(settings, &data, month).await?;
+        let current = costs::load(&data, month, true)
+            .await?
+            .expect("required costs are present");
+        let previous = costs::load(&data, month.previous(), false).await?;
+        let query = started.elapsed().as_secs_f64();
+        let list = costs::reports(settings, month, &current, previous.as_ref());
         progress(format!(
-            "costs {month}: {} cost centers and the organization, {total} in all ({:.1} s)",
+            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s, tables {:.2} s)",
             list.len() - 1,
-            started.elapsed().as_secs_f64()
+            costs::total(&current),
+            started.elapsed().as_secs_f64() - query
         ));
         let files = write_each(settings, out, &list, progress).await?;
         if job.send {
@@ -148,11 +154,16 @@ pub async fn run(
     }
     if let (Some(month), true) = (job.month, job.activities) {
         let started = Instant::now();
-        let list = activity_reports(&data, month).await?;
+        let events = activities::load(&data, month).await?;
+        let query = started.elapsed().as_secs_f64();
+        let (_, accounts) = data.directory(month.last()).await?;
+        let found = activities::activities(&events, month, &accounts);
+        let list = activities::reports(month, &found, &accounts);
         progress(format!(
-            "activities {month}: {} cost centers and the organization ({:.1} s)",
+            "activities {month}: {} activities, {} cost centers and the organization (query {query:.2} s, tables {:.2} s)",
+            found.len(),
             list.len() - 1,
-            started.elapsed().as_secs_f64()
+            started.elapsed().as_secs_f64() - query
         ));
         written.extend(write_each(settings, out, &list, progress).await?);
     }

@@ -76,7 +76,7 @@ pub async fn fill(
     {
         done.push(ingest::seed::accounts(lake, settings, last).await?);
     }
-    if data.events(first, last).await?.is_none() {
+    if data.events(first, last, None).await?.is_none() {
         done.push(ingest::seed::events(lake, settings).await?);
     }
     Ok(done)

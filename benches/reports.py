@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""All monthly reports of a large organization in one run, beside DuckDB computing the same
+aggregates from the same Parquet files, same run.
+
+Builds once (seeded, cached under --work): an organization of 10,000 accounts in 50 OUs and 200
+cost centers, its month of Cost Explorer pages (31 days x 30 services) and its EventBridge events
+(sign-ins, on-boardings, maintenances), ingested with the release `ingest` into a local lake
+(costs, the accounts snapshot, events); then DuckDB adds 10 million synthetic CloudTrail API
+events (the events schema, one object per day, one in 500 a console sign-in) to the same
+lake, since generating and ingesting that many records is the ingest benchmark's business.
+
+Then, each a child process measured with wait4 (wall, CPU, peak RSS):
+  ours     `reports --month 2026-10` (cost and activity reports, CSV and Excel for every cost
+           center and the organization); its progress lines give the time of each Polars query
+  duckdb   the same two aggregations in SQL on the same files: costs joined with the snapshot
+           and summed per cost center, OU, account, name, service, usage type, record type and
+           currency; the month's labelled events (plus the 7 days before), one per event id;
+           threads=1, then every core
+
+Usage: python3 benches/reports.py [--work /var/tmp/spa-bench] [--events 10000000]
+Needs `cargo build --release -p reports -p ingest -p spa-fixtures` (found in $CARGO_TARGET_DIR/release)
+and `pip install duckdb`.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ingest import folder_bytes, run  # benches/ingest.py
+
+MONTH = "2026-10"
+LABELS = ["ConsoleLogin", "FailedConsoleLogin", "CreatedAccount", "ExpiredAccount", "ReleasedAccount",
+          "FailedOnBoarding", "FailedMaintenance", "AssignedAccount"]
+
+COSTS_SQL = """
+SELECT COALESCE(a.cost_center, 'NoCostTag') AS cost_center, COALESCE(a.ou_name, 'Unknown') AS ou_name,
+       c.account_id, COALESCE(a.name, 'Unknown') AS name, c.service, COALESCE(c.usage_type, '') AS usage_type,
+       c.record_type, c.currency, SUM(c.unblended) AS unblended
+FROM read_parquet('{lake}/costs/month={month}/*.parquet') c
+LEFT JOIN (SELECT account_id, name, ou_name, cost_center
+           FROM read_parquet('{lake}/accounts/snapshot={snapshot}/*.parquet')) a USING (account_id)
+GROUP BY ALL
+"""
+
+EVENTS_SQL = """
+SELECT DISTINCT ON (event_id) event_time, account_id, activity, actor_type, actor_name
+FROM read_parquet([{files}])
+WHERE activity IN ({labels})
+ORDER BY event_id, event_time
+"""
+
+
+SYNTHETIC_EVENTS_SQL = """
+COPY (
+  SELECT *, strftime(event_time, '%Y-%m-%d') AS dt FROM (
+    SELECT
+      'synthetic-' || i AS event_id,
+      TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_seconds(CAST(i * 2678400 // {n} AS BIGINT)) AS event_time,
+      ['ec2.amazonaws.com', 's3.amazonaws.com', 'iam.amazonaws.com', 'sts.amazonaws.com',
+       'lambda.amazonaws.com', 'signin.amazonaws.com'][1 + i % 6] AS source,
+      'AWS API Call via CloudTrail' AS detail_type,
+      ['RunInstances', 'GetObject', 'ListRoles', 'AssumeRole', 'Invoke', 'ConsoleLogin'][1 + i % 6] AS event_name,
+      '5' || lpad(CAST((i * 7919) % {accounts} AS VARCHAR), 11, '0') AS account_id,
+      '5' || lpad(CAST((i * 7919) % {accounts} AS VARCHAR), 11, '0') AS recipient_account_id,
+      'eu-west-1' AS region,
+      CASE WHEN i % 6 = 5 AND i % 7 = 0 THEN 'IAMUser' ELSE 'AssumedRole' END AS actor_type,
+      'user-' || (i % 5000) AS actor_name,
+      '203.0.113.' || (i % 250) AS source_ip,
+      'aws-cli/2.15.0 Python/3.11' AS user_agent,
+      CASE WHEN i % 97 = 0 THEN 'AccessDenied' END AS error_code,
+      CASE WHEN i % 500 = 5 THEN 'ConsoleLogin' END AS activity,
+      'synthetic' AS origin,
+      '{{"eventVersion":"1.09","eventID":"synthetic-' || i || '","eventSource":"' ||
+        ['ec2', 's3', 'iam', 'sts', 'lambda', 'signin'][1 + i % 6] ||
+        '.amazonaws.com","awsRegion":"eu-west-1","requestParameters":{{"n":' || (i % 1000) || '}}}}' AS raw
+    FROM range({n}) t(i)
+  )
+) TO '{out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt), FILENAME_PATTERN 'part-synthetic-{{i}}')
+"""
+
+
+def prepare(args, work, target, env):
+    gen = work / f"reports-{args.accounts}"
+    spec = ["--out", str(gen), "--accounts", str(args.accounts), "--units", "50", "--cost-centers", "200",
+            "--services", "30", "--month", MONTH]
+    if not (gen / "events").exists():
+        subprocess.run([str(target / "fixtures"), *spec, "--only", "org,events"], check=True)
+    if not (gen / "costs").exists():
+        subprocess.run([str(target / "fixtures"), *spec, "--only", "costs"], check=True)
+    lake = gen / "lake"
+    settings = gen / "settings.yaml"
+    if not (lake / "events").exists():
+        print("ingesting the month into", lake, "...", flush=True)
+        shutil.rmtree(lake, ignore_errors=True)
+        for cmd in (["costs", "--month", MONTH], ["accounts", "--date", f"{MONTH}-31"], [str(gen / "events")]):
+            started = time.perf_counter()
+            out = subprocess.run([str(target / "ingest"), "--settings", str(settings), *cmd], env=env,
+                                 capture_output=True, text=True)
+            if out.returncode not in (0, 3):
+                sys.exit(f"ingest {cmd} failed:\n{out.stderr}")
+            print(f"  ingest {cmd[0]}: {time.perf_counter() - started:.0f} s", flush=True)
+        import duckdb
+
+        started = time.perf_counter()
+        duckdb.connect().execute(SYNTHETIC_EVENTS_SQL.format(n=args.events, accounts=args.accounts,
+                                                             out=lake / "events"))
+        print(f"  {args.events:,} synthetic API events: {time.perf_counter() - started:.0f} s", flush=True)
+    return gen, lake, settings
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="/var/tmp/spa-bench")
+    ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--events", type=int, default=10_000_000, help="synthetic API events in the month")
+    ap.add_argument("--skip-duckdb", action="store_true")
+    args = ap.parse_args()
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, RUST_LOG="warn")
+    gen, lake, settings = prepare(args, work, target, env)
+    events = sorted(lake.glob("events/dt=*/*.parquet"))
+    days = [f for f in events if "2026-09-24" <= f.parent.name[3:] <= f"{MONTH}-31"]
+    print(f"\nlake: {folder_bytes(lake / 'costs') / 1e6:.0f} MB costs, "
+          f"{folder_bytes(lake / 'events') / 1e6:.0f} MB events in {len(events)} objects")
+
+    out_dir = work / "reports-out"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    wall, cpu, rss, _ = run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
+                             "--out", str(out_dir)], env=env)
+    # run() keeps stdout; the progress lines are on stderr: run again with them captured.
+    proc = subprocess.run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
+                           "--out", str(out_dir)], env=env, capture_output=True, text=True)
+    queries = [float(q) for q in re.findall(r"query ([\d.]+) s", proc.stderr)]
+    lines = [l for l in proc.stderr.splitlines() if l.startswith(("costs", "activities"))]
+    files = sum(1 for f in out_dir.rglob("*") if f.is_file())
+    print("\n".join(lines))
+    print(f"ours: {files} files ({folder_bytes(out_dir) / 1e6:.0f} MB) in {wall:.1f} s wall, {cpu:.1f} s CPU, "
+          f"peak RSS {rss:.0f} MB; queries {queries[0]:.2f} s (costs) + {queries[1]:.2f} s (activities)")
+    rows = [("ours: all monthly reports", wall, cpu, rss, sum(queries))]
+
+    if not args.skip_duckdb:
+        costs_sql = COSTS_SQL.format(lake=lake, month=MONTH, snapshot=f"{MONTH}-31")
+        events_sql = EVENTS_SQL.format(files=", ".join(f"'{f}'" for f in days),
+                                       labels=", ".join(f"'{l}'" for l in LABELS))
+        for threads in (1, os.cpu_count()):
+            script = (
+                "import duckdb, time; c = duckdb.connect(); "
+                f"c.execute('SET threads={threads}'); c.execute('SET enable_progress_bar=false'); t = time.perf_counter(); "
+                f"a = c.execute({costs_sql!r}).fetch_arrow_table(); t1 = time.perf_counter(); "
+                f"b = c.execute({events_sql!r}).fetch_arrow_table(); t2 = time.perf_counter(); "
+                "print(a.num_rows, b.num_rows, t1 - t, t2 - t1)"
+            )
+            wall_d, cpu_d, rss_d, out = run([sys.executable, "-c", script])
+            n_costs, n_events, q_costs, q_events = out.split()
+            print(f"duckdb, {threads} thread(s): {n_costs} cost sums, {n_events} events; "
+                  f"queries {float(q_costs):.2f} s (costs) + {float(q_events):.2f} s (events); "
+                  f"process {wall_d:.1f} s, peak RSS {rss_d:.0f} MB")
+            rows.append((f"duckdb, {threads} thread(s): the two aggregations", wall_d, cpu_d, rss_d,
+                         float(q_costs) + float(q_events)))
+
+    print("\n| run | wall s | CPU s | peak RSS MB | aggregation s |")
+    print("|---|---:|---:|---:|---:|")
+    for label, w, c, r, q in rows:
+        print(f"| {label} | {w:.1f} | {c:.1f} | {r:.0f} | {q:.2f} |")
+    for label, _, _, _, q in rows[1:]:
+        print(f"aggregation: ours / {label.split(':')[0]} = {rows[0][4] / q:.2f} (below 1: ours is faster)")
+
+
+if __name__ == "__main__":
+    main()
