@@ -221,12 +221,16 @@ mod tests {
         }
         let short = Table::new("Summary", vec![Column::text("Name")]);
         let bytes = write_split(&[&long, &short], &[], 3).unwrap();
-        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(
             book.sheet_names(),
             ["Activities", "Summary", "Activities (2)", "Activities (3)"]
         );
         let last = book.worksheet_range("Activities (3)").unwrap();
-        assert_eq!(last.get((1, 0)), Some(&calamine::Data::String("row 6".into())));
+        assert_eq!(
+            last.get((1, 0)),
+            Some(&calamine::Data::String("row 6".into()))
+        );
     }
 }
