@@ -181,3 +181,58 @@ pub fn invoke_lambda(
     let _ = child.wait();
     (url, body)
 }
+
+/// The shipped settings written as `dir/settings.yaml`, with the lake in `dir/lake`, the outbox
+/// in `dir/outbox` and the fixtures' paths absolute, after `edit`; returns the file.
+pub fn settings_in(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let root = repo_root();
+    let yaml = std::fs::read_to_string(root.join("settings.yaml"))
+        .expect("the shipped settings exist")
+        .replace(
+            "lake: ./lake",
+            &format!("lake: {}", dir.join("lake").display()),
+        )
+        .replace(
+            "outbox: ./outbox",
+            &format!("outbox: {}", dir.join("outbox").display()),
+        )
+        .replace("fixtures/", &format!("{}/fixtures/", root.display()));
+    let path = dir.join("settings.yaml");
+    std::fs::write(&path, edit(yaml)).expect("a writable folder");
+    path
+}
+
+/// Unblended cost per account and month (`YYYY-MM`) of a CUR Parquet file, summed as doubles
+/// straight from the file: an independent check of what ingest and the reports compute.
+pub fn cur_sums(path: &Path) -> std::collections::BTreeMap<(String, String), f64> {
+    use arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampNanosecondType};
+    let file = std::fs::File::open(path).expect("the CUR file opens");
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a Parquet file")
+        .build()
+        .expect("a reader");
+    let mut sums = std::collections::BTreeMap::new();
+    for batch in reader {
+        let batch = batch.expect("a batch");
+        let column = |name: &str| batch.column_by_name(name).expect("a CUR column").clone();
+        let account = column("line_item_usage_account_id");
+        let account = account.as_string::<i32>();
+        let cost = column("line_item_unblended_cost");
+        let cost = cost.as_primitive::<Float64Type>();
+        let start = arrow::compute::cast(
+            &column("line_item_usage_start_date"),
+            &DataType::Timestamp(TimeUnit::Nanosecond, None),
+        )
+        .expect("a timestamp");
+        let start = start.as_primitive::<TimestampNanosecondType>();
+        for i in 0..batch.num_rows() {
+            let month = chrono::DateTime::from_timestamp_nanos(start.value(i))
+                .format("%Y-%m")
+                .to_string();
+            *sums
+                .entry((account.value(i).to_string(), month))
+                .or_insert(0.0) += cost.value(i);
+        }
+    }
+    sums
+}

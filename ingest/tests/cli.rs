@@ -3,17 +3,7 @@
 use std::process::Command;
 
 fn settings(dir: &std::path::Path) -> std::path::PathBuf {
-    let root = spa_core::testing::repo_root();
-    let yaml = std::fs::read_to_string(root.join("settings.yaml"))
-        .unwrap()
-        .replace(
-            "lake: ./lake",
-            &format!("lake: {}", dir.join("lake").display()),
-        )
-        .replace("fixtures/", &format!("{}/fixtures/", root.display()));
-    let path = dir.join("settings.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
+    spa_core::testing::settings_in(dir, |y| y)
 }
 
 fn ingest(args: &[&str]) -> (i32, String, String) {

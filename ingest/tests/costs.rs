@@ -140,44 +140,6 @@ fn amounts_stay_exact() {
 /// Sums of line_item_unblended_cost per account and month, as doubles, read with the Parquet
 /// reader directly (an independent path: no decimals, no grouping code of ours). DuckDB gives
 /// the same figures for October 2018: 011254002932 71.4558, 836060457634 3993.0273.
-fn independent_cur_sums(path: &std::path::Path) -> BTreeMap<(String, String), f64> {
-    use arrow::datatypes::{Float64Type, TimestampNanosecondType};
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let mut sums = BTreeMap::new();
-    for batch in reader {
-        let batch = batch.unwrap();
-        let account = batch
-            .column_by_name("line_item_usage_account_id")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        let cost = batch
-            .column_by_name("line_item_unblended_cost")
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .clone();
-        let start = arrow::compute::cast(
-            batch.column_by_name("line_item_usage_start_date").unwrap(),
-            &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None),
-        )
-        .unwrap();
-        let start = start.as_primitive::<TimestampNanosecondType>();
-        for i in 0..batch.num_rows() {
-            let month = chrono::DateTime::from_timestamp_nanos(start.value(i))
-                .format("%Y-%m")
-                .to_string();
-            *sums
-                .entry((account.value(i).to_string(), month))
-                .or_insert(0.0) += cost.value(i);
-        }
-    }
-    sums
-}
-
 #[tokio::test]
 async fn cur_export_monthly_totals_per_account() {
     let dir = testing::shared_data().join("wa_labs_workshop_cur");
@@ -186,7 +148,7 @@ async fn cur_export_monthly_totals_per_account() {
         ("Dec2018-WorkshopCUR-00001.snappy.parquet", "2018-12"),
     ] {
         let path = dir.join(file);
-        let expected = independent_cur_sums(&path);
+        let expected = testing::cur_sums(&path);
         let lake_dir = tempfile::tempdir().unwrap();
         let lake = Lake::local(lake_dir.path());
         let mut writer = MonthWriter::new(&lake, month, "cur").unwrap();

@@ -50,6 +50,26 @@ impl Line {
     fn per_cost_center(&self) -> bool {
         !ORGANIZATION_LEVEL.contains(&self.record_type.as_str())
     }
+
+    /// Cost center, OU, account and name: the key of an account's row.
+    fn account_key(&self) -> (String, String, String, String) {
+        (
+            self.cost_center.clone(),
+            self.ou.clone(),
+            self.account.clone(),
+            self.name.clone(),
+        )
+    }
+}
+
+/// The columns that place a row: [Month,] Cost Center, Organizational Unit, Account, Name.
+fn placing(month: bool) -> Vec<Column> {
+    let mut columns = Vec::new();
+    if month {
+        columns.push(Column::text("Month"));
+    }
+    columns.extend(["Cost Center", "Organizational Unit", "Account", "Name"].map(Column::text));
+    columns
 }
 
 /// The month's sums, the snapshot used and the currency.
@@ -235,23 +255,10 @@ impl Money {
 
 /// An outline sheet: cost center > OU > account, amounts at the accounts, subtotals above.
 fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
-    let mut columns = vec![
-        Column::text("Month"),
-        Column::text("Cost Center"),
-        Column::text("Organizational Unit"),
-        Column::text("Account"),
-        Column::text("Name"),
-    ];
+    let mut columns = placing(true);
     columns.extend(money.columns("Amount"));
     let mut table = Table::new(name, columns);
-    let by_account = sum_by(lines, |l| {
-        (
-            l.cost_center.clone(),
-            l.ou.clone(),
-            l.account.clone(),
-            l.name.clone(),
-        )
-    });
+    let by_account = sum_by(lines, Line::account_key);
     let by_ou = sum_by(lines, |l| (l.cost_center.clone(), l.ou.clone()));
     let by_cc = sum_by(lines, |l| l.cost_center.clone());
     let (mut last_cc, mut last_ou) = (None, None);
@@ -308,14 +315,8 @@ fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
 
 /// A flat sheet of amounts per account and service (and usage type when `usages`).
 fn details(name: &str, month: Month, lines: &[&Line], money: &Money, usages: bool) -> Table {
-    let mut columns = vec![
-        Column::text("Month"),
-        Column::text("Cost Center"),
-        Column::text("Organizational Unit"),
-        Column::text("Account"),
-        Column::text("Name"),
-        Column::text("Service"),
-    ];
+    let mut columns = placing(true);
+    columns.push(Column::text("Service"));
     if usages {
         columns.push(Column::text("Usage Type"));
     }
@@ -359,31 +360,18 @@ fn charges(lines: &[&Line], currency: &str) -> Table {
     // Usage first, then the others by name.
     let mut types: Vec<&str> = types.into_iter().collect();
     types.sort_by_key(|t| (*t != "Usage", *t));
-    let mut columns = vec![
-        Column::text("Cost Center"),
-        Column::text("Organizational Unit"),
-        Column::text("Account"),
-        Column::text("Name"),
-    ];
+    let mut columns = placing(false);
     columns.extend(types.iter().map(|t| Column::money(t, currency)));
     columns.push(Column::money("Total", currency));
     let mut table = Table::new("Charges", columns);
-    let sums = sum_by(lines, |l| {
-        (
-            l.cost_center.clone(),
-            l.ou.clone(),
-            l.account.clone(),
-            l.name.clone(),
-            l.record_type.clone(),
-        )
-    });
     let mut accounts: BTreeMap<(String, String, String, String), BTreeMap<String, Decimal>> =
         BTreeMap::new();
-    for ((cc, ou, account, name, kind), amount) in sums {
-        accounts
-            .entry((cc, ou, account, name))
+    for line in lines {
+        *accounts
+            .entry(line.account_key())
             .or_default()
-            .insert(kind, amount);
+            .entry(line.record_type.clone())
+            .or_default() += line.amount;
     }
     for ((cc, ou, account, name), by_type) in accounts {
         let mut cells: Vec<Cell> = vec![cc.into(), ou.into(), account.into(), name.into()];

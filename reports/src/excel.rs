@@ -2,10 +2,12 @@
 //! currency formats, subtotals and totals as formulas (with their values cached, so readers
 //! that do not calculate see them), outline groups for cost center > OU > account, and charts.
 
+use chrono::Datelike;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::utility::column_number_to_name;
 use rust_xlsxwriter::{
-    Chart, ChartType, ExcelDateTime, Format, FormatAlign, Formula, Workbook, Worksheet, XlsxError,
+    Chart, ChartType, DocProperties, ExcelDateTime, Format, FormatAlign, Formula, Workbook,
+    Worksheet, XlsxError,
 };
 
 use crate::table::{Cell, Kind, Table};
@@ -138,15 +140,33 @@ pub const SHEET_ROWS: usize = 1_000_000;
 
 /// A workbook of `tables` (one sheet each, in order; a table longer than [`SHEET_ROWS`]
 /// continues on sheets named `<name> (2)`, ... after the others) with `charts`.
-pub fn write(tables: &[&Table], charts: &[ChartSpec]) -> Result<Vec<u8>, XlsxError> {
-    write_split(tables, charts, SHEET_ROWS)
+/// The workbook's properties name `title` and carry `created` as their date, so that the same
+/// report gives the same bytes.
+pub fn write(
+    tables: &[&Table],
+    charts: &[ChartSpec],
+    title: &str,
+    created: chrono::NaiveDate,
+) -> Result<Vec<u8>, XlsxError> {
+    let mut book = write_split(tables, charts, SHEET_ROWS)?;
+    let created = ExcelDateTime::from_ymd(
+        u16::try_from(created.year()).unwrap_or(1970),
+        created.month() as u8,
+        created.day() as u8,
+    )?;
+    book.set_properties(
+        &DocProperties::new()
+            .set_title(title)
+            .set_creation_datetime(&created),
+    );
+    book.save_to_buffer()
 }
 
 fn write_split(
     tables: &[&Table],
     charts: &[ChartSpec],
     sheet_rows: usize,
-) -> Result<Vec<u8>, XlsxError> {
+) -> Result<Workbook, XlsxError> {
     let mut book = Workbook::new();
     let mut continued = Vec::new();
     for table in tables {
@@ -203,7 +223,7 @@ fn write_split(
         let sheet = book.worksheet_from_index(spec.sheet)?;
         sheet.insert_chart(1, (table.columns.len() + 1) as u16, &chart)?;
     }
-    book.save_to_buffer()
+    Ok(book)
 }
 
 #[cfg(test)]
@@ -220,7 +240,10 @@ mod tests {
             long.rows.push(Row::new(vec![format!("row {i}").into()]));
         }
         let short = Table::new("Summary", vec![Column::text("Name")]);
-        let bytes = write_split(&[&long, &short], &[], 3).unwrap();
+        let bytes = write_split(&[&long, &short], &[], 3)
+            .unwrap()
+            .save_to_buffer()
+            .unwrap();
         let mut book: Xlsx<_> =
             calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(

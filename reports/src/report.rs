@@ -113,6 +113,17 @@ impl Report {
         )
     }
 
+    /// The last day of its period (the workbooks' date).
+    fn date(&self) -> chrono::NaiveDate {
+        if let Ok(month) = self.period.parse::<crate::period::Month>() {
+            month.last()
+        } else if let Ok(week) = self.period.parse::<crate::period::Week>() {
+            week.last()
+        } else {
+            chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
+        }
+    }
+
     /// The stem of its files: `<period>-<cost center>`.
     fn stem(&self) -> String {
         format!("{}-{}", self.period, segment(&self.cost_center))
@@ -124,9 +135,12 @@ impl Report {
         let mut files = Vec::new();
         let key = format!("{folder}/{}-{}.xlsx", self.stem(), self.label);
         let tables: Vec<&Table> = self.tables.iter().collect();
-        let book = excel::write(&tables, &self.charts).map_err(|source| WriteError::Excel {
-            key: key.clone(),
-            source,
+        let title = format!("{} {} {}", self.label, self.cost_center, self.period);
+        let book = excel::write(&tables, &self.charts, &title, self.date()).map_err(|source| {
+            WriteError::Excel {
+                key: key.clone(),
+                source,
+            }
         })?;
         files.push(Written {
             key,

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::AsArray;
-use arrow::datatypes::{Float64Type, TimestampNanosecondType};
 use ingest::costs::MonthWriter;
 use reports::data::Data;
 use rust_decimal::Decimal;
@@ -14,38 +12,11 @@ use spa_core::testing::{repo_root, shared_data};
 
 /// Unblended cost per account of the month's rows, as doubles.
 fn sums(path: &std::path::Path, month: &str) -> BTreeMap<String, f64> {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .unwrap()
-        .build()
-        .unwrap();
-    let mut sums = BTreeMap::new();
-    for batch in reader {
-        let batch = batch.unwrap();
-        let account = batch
-            .column_by_name("line_item_usage_account_id")
-            .unwrap()
-            .as_string::<i32>()
-            .clone();
-        let cost = batch
-            .column_by_name("line_item_unblended_cost")
-            .unwrap()
-            .as_primitive::<Float64Type>()
-            .clone();
-        let start = arrow::compute::cast(
-            batch.column_by_name("line_item_usage_start_date").unwrap(),
-            &arrow::datatypes::DataType::Timestamp(arrow::datatypes::TimeUnit::Nanosecond, None),
-        )
-        .unwrap();
-        let start = start.as_primitive::<TimestampNanosecondType>();
-        for i in 0..batch.num_rows() {
-            let day = chrono::DateTime::from_timestamp_nanos(start.value(i));
-            if day.format("%Y-%m").to_string() == month {
-                *sums.entry(account.value(i).to_string()).or_insert(0.0) += cost.value(i);
-            }
-        }
-    }
-    sums
+    spa_core::testing::cur_sums(path)
+        .into_iter()
+        .filter(|((_, m), _)| m == month)
+        .map(|((account, _), sum)| (account, sum))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

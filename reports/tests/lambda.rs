@@ -2,24 +2,10 @@
 //! writes the month's cost reports and mails them; a bad schedule input is reported as an error.
 
 use serde_json::{Value, json};
-use spa_core::testing::{invoke_lambda, repo_root};
+use spa_core::testing::invoke_lambda;
 
 fn settings(dir: &std::path::Path) -> std::path::PathBuf {
-    let root = repo_root();
-    let yaml = std::fs::read_to_string(root.join("settings.yaml"))
-        .unwrap()
-        .replace(
-            "lake: ./lake",
-            &format!("lake: {}", dir.join("lake").display()),
-        )
-        .replace(
-            "outbox: ./outbox",
-            &format!("outbox: {}", dir.join("outbox").display()),
-        )
-        .replace("fixtures/", &format!("{}/fixtures/", root.display()));
-    let path = dir.join("settings.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
+    spa_core::testing::settings_in(dir, |y| y)
 }
 
 #[test]

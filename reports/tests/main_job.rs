@@ -9,17 +9,7 @@ use serde_json::Value;
 use spa_core::testing::repo_root;
 
 fn settings(dir: &std::path::Path) -> std::path::PathBuf {
-    let root = repo_root();
-    let yaml = std::fs::read_to_string(root.join("settings.yaml"))
-        .unwrap()
-        .replace(
-            "lake: ./lake",
-            &format!("lake: {}", dir.join("lake").display()),
-        )
-        .replace("fixtures/", &format!("{}/fixtures/", root.display()));
-    let path = dir.join("settings.yaml");
-    std::fs::write(&path, yaml).unwrap();
-    path
+    spa_core::testing::settings_in(dir, |y| y)
 }
 
 fn reports(args: &[&str]) -> (i32, String, String) {
