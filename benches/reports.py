@@ -56,8 +56,7 @@ ORDER BY event_id, event_time
 
 
 SYNTHETIC_EVENTS_SQL = """
-COPY (
-  SELECT *, strftime(event_time, '%Y-%m-%d') AS dt FROM (
+SELECT * FROM (
     SELECT
       'synthetic-' || i AS event_id,
       TIMESTAMPTZ '2026-10-01 00:00:00+00' + to_seconds(CAST(i * 2678400 // {n} AS BIGINT)) AS event_time,
@@ -78,9 +77,8 @@ COPY (
       '{{"eventVersion":"1.09","eventID":"synthetic-' || i || '","eventSource":"' ||
         ['ec2', 's3', 'iam', 'sts', 'lambda', 'signin'][1 + i % 6] ||
         '.amazonaws.com","awsRegion":"eu-west-1","requestParameters":{{"n":' || (i % 1000) || '}}}}' AS raw
-    FROM range({n}) t(i)
-  )
-) TO '{out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt), FILENAME_PATTERN 'part-synthetic-{{i}}')
+    FROM range({lo}, {hi}) t(i)
+)
 """
 
 
@@ -104,11 +102,22 @@ def prepare(args, work, target, env):
             if out.returncode not in (0, 3):
                 sys.exit(f"ingest {cmd} failed:\n{out.stderr}")
             print(f"  ingest {cmd[0]}: {time.perf_counter() - started:.0f} s", flush=True)
+    if not any(lake.glob("events/dt=*/part-synthetic.parquet")):
         import duckdb
 
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         started = time.perf_counter()
-        duckdb.connect().execute(SYNTHETIC_EVENTS_SQL.format(n=args.events, accounts=args.accounts,
-                                                             out=lake / "events"))
+        con = duckdb.connect()
+        for day in range(1, 32):
+            # DuckDB computes the rows; pyarrow writes them with the lake's "UTC" time zone.
+            table = con.execute(SYNTHETIC_EVENTS_SQL.format(n=args.events, accounts=args.accounts,
+                                                                 lo=(day - 1) * args.events // 31, hi=day * args.events // 31)).fetch_arrow_table()
+            table = table.set_column(1, "event_time", table["event_time"].cast(pa.timestamp("us", tz="UTC")))
+            folder = lake / "events" / f"dt=2026-10-{day:02}"
+            folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, folder / "part-synthetic.parquet", compression="zstd")
         print(f"  {args.events:,} synthetic API events: {time.perf_counter() - started:.0f} s", flush=True)
     return gen, lake, settings
 
