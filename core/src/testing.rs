@@ -236,3 +236,16 @@ pub fn cur_sums(path: &Path) -> std::collections::BTreeMap<(String, String), f64
     }
     sums
 }
+
+/// Runs a binary with `args`; returns its exit status, standard output and standard error.
+pub fn run_binary(binary: &str, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(binary)
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().expect("an exit status"),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}

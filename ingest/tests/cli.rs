@@ -1,21 +1,11 @@
 //! The `ingest` command line: options before or after the subcommand, messages and exit status.
 
-use std::process::Command;
-
 fn settings(dir: &std::path::Path) -> std::path::PathBuf {
     spa_core::testing::settings_in(dir, |y| y)
 }
 
 fn ingest(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ingest"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    spa_core::testing::run_binary(env!("CARGO_BIN_EXE_ingest"), args)
 }
 
 #[test]

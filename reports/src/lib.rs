@@ -82,14 +82,6 @@ pub async fn fill(
     Ok(done)
 }
 
-/// The month's activity reports.
-pub async fn activity_reports(data: &Data<'_>, month: Month) -> Result<Vec<Report>, Error> {
-    let events = activities::load(data, month).await?;
-    let (_, accounts) = data.directory(month.last()).await?;
-    let list = activities::activities(&events, month, &accounts);
-    Ok(activities::reports(month, &list, &accounts))
-}
-
 /// The week's inventories.
 pub async fn inventory_reports(data: &Data<'_>, week: Week) -> Result<Vec<Report>, Error> {
     let (_, accounts) = data.directory(week.last()).await?;

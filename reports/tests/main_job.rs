@@ -2,8 +2,6 @@
 //! settings with an empty local lake fills it from the fixtures and writes every report; the
 //! figures agree with independent counts and sums over the raw fixture files.
 
-use std::process::Command;
-
 use rust_decimal::Decimal;
 use serde_json::Value;
 use spa_core::testing::repo_root;
@@ -13,15 +11,7 @@ fn settings(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn reports(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reports"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    spa_core::testing::run_binary(env!("CARGO_BIN_EXE_reports"), args)
 }
 
 /// A CSV file's rows as maps from header to cell.
