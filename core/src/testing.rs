@@ -9,9 +9,14 @@ use crate::Settings;
 
 /// The repository's top folder.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // Cargo sets the variable when it runs a test, to the tested package's folder (every package
+    // sits at the top of the clone). The compile-time value is the fallback: a test binary
+    // shared through one target folder may have been built in another clone.
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    package
         .parent()
-        .expect("core/ has a parent")
+        .expect("a package folder has a parent")
         .to_path_buf()
 }
 

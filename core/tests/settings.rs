@@ -1,6 +1,6 @@
 //! settings.yaml: the shipped file, merge rules, CSV overlays and every class of error.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use spa_core::settings::{AccountId, OuId, Settings, SettingsError};
 
@@ -17,10 +17,7 @@ costs:
 "#;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    spa_core::testing::repo_root()
 }
 
 /// Writes `yaml` (and CSV files) into a fresh folder and loads it.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Days, Utc};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::data::{AccountInfo, Data, DataError, labelled, strings, times};
+use crate::data::{AccountInfo, Data, DataError, collect, labelled, strings, times};
 use crate::period::Month;
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
@@ -72,16 +72,17 @@ pub async fn load(data: &Data<'_>, month: Month) -> Result<Vec<Event>, DataError
             hint: "fill it with `cargo run -p ingest -- <event files or folders>`".into(),
         });
     };
-    let df = events
-        .select([
-            col("event_time"),
-            col("account_id"),
-            col("activity"),
-            col("actor_type"),
-            col("actor_name"),
-        ])
-        .sort(["event_time"], SortMultipleOptions::default())
-        .collect()?;
+    let df = collect(
+        events
+            .select([
+                col("event_time"),
+                col("account_id"),
+                col("activity"),
+                col("actor_type"),
+                col("actor_name"),
+            ])
+            .sort(["event_time"], SortMultipleOptions::default()),
+    )?;
     let (time, account, activity) = (
         times(&df, "event_time")?,
         strings(&df, "account_id")?,

@@ -204,18 +204,16 @@ impl Data<'_> {
         day: NaiveDate,
     ) -> Result<(String, std::collections::BTreeMap<String, AccountInfo>), DataError> {
         let (snapshot, frame) = self.accounts_at(day).await?;
-        let df = frame
-            .select([
-                col("account_id"),
-                col("name"),
-                col("email"),
-                col("status"),
-                col("ou_name"),
-                col("state"),
-                col("holder"),
-                col("cost_center"),
-            ])
-            .collect()?;
+        let df = collect(frame.select([
+            col("account_id"),
+            col("name"),
+            col("email"),
+            col("status"),
+            col("ou_name"),
+            col("state"),
+            col("holder"),
+            col("cost_center"),
+        ]))?;
         let text = |name: &str| -> Result<Vec<String>, PolarsError> {
             Ok(strings(&df, name)?
                 .into_iter()
@@ -291,4 +289,13 @@ pub fn decimals(
         .iter()
         .map(|v| v.map(|v| rust_decimal::Decimal::from_i128_with_scale(v, scale).normalize()))
         .collect())
+}
+
+/// Runs a query on Polars' streaming engine: the lake's files are read in morsels, so a month
+/// of costs or events is summed without holding every row in memory at once.
+pub fn collect(frame: LazyFrame) -> Result<DataFrame, PolarsError> {
+    // One sink (the lazy frame itself), so one frame comes back.
+    Ok(frame
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single())
 }

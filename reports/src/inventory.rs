@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 
-use crate::data::{AccountInfo, Data, DataError, labelled, strings, times};
+use crate::data::{AccountInfo, Data, DataError, collect, labelled, strings, times};
 use crate::period::Week;
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
@@ -42,10 +42,11 @@ pub async fn seen(data: &Data<'_>, until: NaiveDate) -> Result<BTreeMap<String, 
     let Some(events) = data.events(start, until, Some(labelled(&labels))).await? else {
         return Ok(BTreeMap::new());
     };
-    let df = events
-        .group_by([col("account_id"), col("activity")])
-        .agg([col("event_time").max()])
-        .collect()?;
+    let df = collect(
+        events
+            .group_by([col("account_id"), col("activity")])
+            .agg([col("event_time").max()]),
+    )?;
     let (account, activity, time) = (
         strings(&df, "account_id")?,
         strings(&df, "activity")?,

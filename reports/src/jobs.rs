@@ -11,7 +11,7 @@ use spa_core::lake::Lake;
 use crate::data::Data;
 use crate::period::{Month, Week};
 use crate::report::{Report, Written};
-use crate::{Error, activities, costs, fill, inventory_reports, write};
+use crate::{Error, activities, costs, fill, inventory_reports};
 
 /// What to produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,9 +123,11 @@ pub async fn run(
             .expect("required costs are present");
         let previous = costs::load(&data, month.previous(), false).await?;
         let query = started.elapsed().as_secs_f64();
+        let polars =
+            current.query.as_secs_f64() + previous.as_ref().map_or(0.0, |p| p.query.as_secs_f64());
         let list = costs::reports(settings, month, &current, previous.as_ref());
         progress(format!(
-            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s, tables {:.2} s)",
+            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s of which Polars {polars:.2} s, tables {:.2} s)",
             list.len() - 1,
             costs::total(&current),
             started.elapsed().as_secs_f64() - query
@@ -186,17 +188,10 @@ async fn write_each(
     list: &[Report],
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Vec<Written>, Error> {
-    let mut written = Vec::new();
-    for report in list {
-        let files = write(settings, out, std::slice::from_ref(report)).await?;
-        progress(format!(
-            "  {:<24} {} files",
-            report.cost_center,
-            files.len()
-        ));
-        written.extend(files);
-    }
-    Ok(written)
+    crate::write_with(settings, out, list, &mut |report, files| {
+        progress(format!("  {:<24} {files} files", report.cost_center))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -112,11 +112,33 @@ pub async fn write(
     out: &Lake,
     reports: &[Report],
 ) -> Result<Vec<Written>, Error> {
+    write_with(settings, out, reports, &mut |_, _| {}).await
+}
+
+/// Reports rendered at once: enough to keep every core busy, few enough that their files do
+/// not pile up in memory before they are stored.
+const BATCH: usize = 16;
+
+/// Like [`write`], telling `done` of each report stored and its number of files. Workbooks and
+/// CSV files are rendered in parallel (rayon), then stored in order.
+pub async fn write_with(
+    settings: &Settings,
+    out: &Lake,
+    reports: &[Report],
+    done: &mut (dyn FnMut(&Report, usize) + Send),
+) -> Result<Vec<Written>, Error> {
+    use rayon::prelude::*;
     let mut all = Vec::new();
-    for report in reports {
-        let files = report.render(settings)?;
-        report::store(out, &files).await?;
-        all.extend(files);
+    for batch in reports.chunks(BATCH) {
+        // CPU-bound; a run handles one job at a time, so blocking this task is harmless.
+        let rendered: Vec<Result<Vec<Written>, report::WriteError>> =
+            batch.par_iter().map(|r| r.render(settings)).collect();
+        for (report, files) in batch.iter().zip(rendered) {
+            let files = files?;
+            report::store(out, &files).await?;
+            done(report, files.len());
+            all.extend(files);
+        }
     }
     Ok(all)
 }
