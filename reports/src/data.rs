@@ -292,10 +292,16 @@ pub fn decimals(
 }
 
 /// Runs a query on Polars' streaming engine: the lake's files are read in morsels, so a month
-/// of costs or events is summed without holding every row in memory at once.
+/// of costs or events is summed without holding every row in memory at once. The query runs on
+/// a thread of its own: the engine blocks on Tokio when it finds itself inside a runtime, which
+/// only a multi-threaded runtime allows.
 pub fn collect(frame: LazyFrame) -> Result<DataFrame, PolarsError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| frame.collect_with_engine(Engine::Streaming))
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
     // One sink (the lazy frame itself), so one frame comes back.
-    Ok(frame
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single())
+    .map(|result| result.unwrap_single())
 }

@@ -26,7 +26,8 @@ fn api<E: std::error::Error + Send + Sync + 'static>(
     }
 }
 
-fn status(account: &aws_sdk_organizations::types::Account) -> AccountStatus {
+/// The status of an account as the API reports it (state first, then the older status field).
+pub fn status(account: &aws_sdk_organizations::types::Account) -> AccountStatus {
     match (account.state(), account.status()) {
         (Some(AccountState::Closed), _) => AccountStatus::Closed,
         (Some(AccountState::PendingClosure), _) | (_, Some(SdkStatus::PendingClosure)) => {

@@ -1,0 +1,229 @@
+//! Where accounts and their tags live: the local organization file (tag writes saved
+//! atomically) or AWS Organizations (paginated reads, throttling retried with backoff by the
+//! SDK, bounded concurrency for the tag reads).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_sdk_organizations::types::Tag;
+use spa_core::Settings;
+use spa_core::organization::{self, Account, Organization, OrganizationError};
+use spa_core::settings::{AccountId, Adapter};
+use tokio::sync::Mutex;
+
+use crate::Error;
+
+/// Reads and tags the organization's accounts.
+pub enum Directory {
+    /// The local organization file.
+    Local {
+        /// The file.
+        file: PathBuf,
+        /// Its content, as last read or written.
+        organization: Mutex<Organization>,
+    },
+    /// AWS Organizations.
+    Aws {
+        /// Client (in the management account when `automation.organization_role` is set).
+        client: aws_sdk_organizations::Client,
+        /// Tag reads at once.
+        concurrency: usize,
+        /// API requests made.
+        requests: AtomicU64,
+    },
+}
+
+fn api<E: std::error::Error + Send + Sync + 'static>(
+    op: &'static str,
+    err: aws_sdk_organizations::error::SdkError<E>,
+) -> Error {
+    Error::Organization(OrganizationError::Aws {
+        op,
+        message: aws_sdk_organizations::error::DisplayErrorContext(&err).to_string(),
+    })
+}
+
+impl Directory {
+    /// The directory `settings.organization` names.
+    pub async fn from_settings(settings: &Settings, concurrency: usize) -> Result<Self, Error> {
+        match (settings.organization.adapter, &settings.organization.file) {
+            (Adapter::Local, Some(file)) => Ok(Directory::Local {
+                file: file.clone(),
+                organization: Mutex::new(
+                    Organization::load(file).map_err(OrganizationError::from)?,
+                ),
+            }),
+            (Adapter::Local, None) => Err(Error::Organization(OrganizationError::Missing(
+                "organization.file in the settings",
+            ))),
+            (Adapter::Aws, _) => {
+                let mut config = spa_core::aws::sdk_config(settings).await;
+                if let Some(role) = &settings.automation.organization_role {
+                    let management = &settings.automation.management_account_id;
+                    config = spa_core::aws::assume_role(&config, management, role, "spa-lifecycle")
+                        .await;
+                }
+                Ok(Directory::Aws {
+                    client: spa_core::aws::organizations_client(&config),
+                    concurrency,
+                    requests: AtomicU64::new(0),
+                })
+            }
+        }
+    }
+
+    /// AWS Organizations requests made so far (0 for the local file).
+    pub fn requests(&self) -> u64 {
+        match self {
+            Directory::Local { .. } => 0,
+            Directory::Aws { requests, .. } => requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The whole organization: units, accounts and their tags.
+    pub async fn organization(&self) -> Result<Organization, Error> {
+        match self {
+            Directory::Local { organization, .. } => Ok(organization.lock().await.clone()),
+            Directory::Aws {
+                client,
+                concurrency,
+                requests,
+            } => {
+                let (org, made) = organization::aws::read(client, *concurrency).await?;
+                requests.fetch_add(made, Ordering::Relaxed);
+                Ok(org)
+            }
+        }
+    }
+
+    /// One account with its parent and tags, or `None` when the organization does not have it.
+    pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, Error> {
+        match self {
+            Directory::Local { organization, .. } => {
+                Ok(organization.lock().await.account(id).cloned())
+            }
+            Directory::Aws {
+                client, requests, ..
+            } => {
+                let count = || requests.fetch_add(1, Ordering::Relaxed);
+                count();
+                let described = match client
+                    .describe_account()
+                    .account_id(id.as_str())
+                    .send()
+                    .await
+                {
+                    Ok(d) => d,
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|s| s.is_account_not_found_exception()) =>
+                    {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(api("DescribeAccount", e)),
+                };
+                let Some(a) = described.account() else {
+                    return Ok(None);
+                };
+                count();
+                let parents = client
+                    .list_parents()
+                    .child_id(id.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| api("ListParents", e))?;
+                let parent = parents
+                    .parents()
+                    .first()
+                    .and_then(|p| p.id())
+                    .ok_or(OrganizationError::Missing("ListParents: parent"))?;
+                let mut tags = BTreeMap::new();
+                let mut pages = client
+                    .list_tags_for_resource()
+                    .resource_id(id.as_str())
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    count();
+                    for tag in page.map_err(|e| api("ListTagsForResource", e))?.tags() {
+                        tags.insert(tag.key().to_string(), tag.value().to_string());
+                    }
+                }
+                Ok(Some(Account {
+                    id: id.clone(),
+                    name: a.name().unwrap_or_default().to_string(),
+                    email: a.email().unwrap_or_default().to_string(),
+                    status: organization::aws::status(a),
+                    joined: a
+                        .joined_timestamp()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+                        .unwrap_or_default(),
+                    parent: parent.parse().map_err(OrganizationError::Invalid)?,
+                    tags,
+                }))
+            }
+        }
+    }
+
+    /// Removes `unset`, then sets `set` (so a crash in between leaves the state unchanged).
+    pub async fn tag(
+        &self,
+        id: &AccountId,
+        set: &BTreeMap<String, String>,
+        unset: &BTreeSet<String>,
+    ) -> Result<(), Error> {
+        match self {
+            Directory::Local { file, organization } => {
+                let mut org = organization.lock().await;
+                let account = org
+                    .accounts
+                    .iter_mut()
+                    .find(|a| &a.id == id)
+                    .ok_or_else(|| Error::UnknownAccount(id.to_string()))?;
+                for key in unset {
+                    account.tags.remove(key);
+                }
+                account
+                    .tags
+                    .extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+                org.save(file).map_err(|source| Error::Save {
+                    file: file.clone(),
+                    source,
+                })
+            }
+            Directory::Aws {
+                client, requests, ..
+            } => {
+                if !unset.is_empty() {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    client
+                        .untag_resource()
+                        .resource_id(id.as_str())
+                        .set_tag_keys(Some(unset.iter().cloned().collect()))
+                        .send()
+                        .await
+                        .map_err(|e| api("UntagResource", e))?;
+                }
+                if !set.is_empty() {
+                    let tags = set
+                        .iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| {
+                            Error::Organization(OrganizationError::Invalid(e.to_string()))
+                        })?;
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    client
+                        .tag_resource()
+                        .resource_id(id.as_str())
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map_err(|e| api("TagResource", e))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

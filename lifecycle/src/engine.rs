@@ -1,0 +1,213 @@
+//! Carries decisions out: start the build (if any), write the tags, emit the events, in that
+//! order; with local builds, feed each build's success straight back into [`decide`].
+
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::json;
+use spa_core::Settings;
+use spa_core::organization::{Account, State};
+
+use crate::Error;
+use crate::builds::Builds;
+use crate::decide::{BuildOutcome, Decision, Keys, Outcome, Trigger, decide};
+use crate::directory::Directory;
+use crate::emit::{Emitted, Emitter};
+
+/// The settings and the three adapters.
+pub struct Engine {
+    /// Effective settings.
+    pub settings: Settings,
+    /// Accounts and tags.
+    pub directory: Directory,
+    /// Builds.
+    pub builds: Builds,
+    /// Events.
+    pub emitter: Emitter,
+    /// How long local builds take, in simulated time (preparation, purge); zero by default, so
+    /// a local `apply` stamps every event with the time it runs.
+    pub local_durations: (TimeDelta, TimeDelta),
+}
+
+/// What happened to one account for one trigger.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// The decisions carried out, in order (more than one when local builds finish at once).
+    pub steps: Vec<Decision>,
+    /// The events emitted.
+    pub events: Vec<Emitted>,
+    /// The builds started.
+    pub builds: Vec<String>,
+}
+
+impl Engine {
+    /// The engine `settings` describe; AWS Organizations tag reads run `concurrency` at once.
+    pub async fn new(settings: Settings, concurrency: usize) -> Result<Self, Error> {
+        Ok(Engine {
+            directory: Directory::from_settings(&settings, concurrency).await?,
+            builds: Builds::from_settings(&settings).await,
+            emitter: Emitter::from_settings(&settings).await?,
+            settings,
+            local_durations: (TimeDelta::zero(), TimeDelta::zero()),
+        })
+    }
+
+    /// Decides what `trigger` means for `account` at `now` and carries it out, updating
+    /// `account.tags`. `Ok(Err(reason))` when the trigger does not apply to the account.
+    pub async fn run(
+        &self,
+        account: &mut Account,
+        trigger: Trigger,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Done, String>, Error> {
+        let mut done = Done {
+            steps: Vec::new(),
+            events: Vec::new(),
+            builds: Vec::new(),
+        };
+        let (mut trigger, mut now) = (trigger, now);
+        loop {
+            match decide(&self.settings, account, &trigger, now) {
+                Outcome::Skip(reason) if done.steps.is_empty() => return Ok(Err(reason)),
+                Outcome::Skip(_) | Outcome::Nothing => break,
+                Outcome::Act(decision) => {
+                    let next = self.carry_out(account, decision, now, &mut done).await?;
+                    match next {
+                        Some((t, at)) => (trigger, now) = (t, at),
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(Ok(done))
+    }
+
+    /// Carries one decision out; returns the trigger that follows at once (a local build's
+    /// success), if any.
+    async fn carry_out(
+        &self,
+        account: &mut Account,
+        mut decision: Decision,
+        now: DateTime<Utc>,
+        done: &mut Done,
+    ) -> Result<Option<(Trigger, DateTime<Utc>)>, Error> {
+        let keys = Keys::of(&self.settings);
+        let mut started = None;
+        if let Some(build) = &decision.build {
+            let state = decision.to.or(decision.from);
+            if state != Some(build.kind.state()) {
+                return Err(Error::Refused {
+                    account: account.id.to_string(),
+                    reason: format!(
+                        "a {} build needs the account {}, not {}",
+                        build.kind.as_str(),
+                        build.kind.state(),
+                        state.map_or("untagged", State::as_str)
+                    ),
+                });
+            }
+            let id = self.builds.start(&account.id, build).await?;
+            decision.set.insert(keys.build.clone(), id.clone());
+            decision.unset.remove(&keys.build);
+            done.builds.push(id.clone());
+            started = Some((build.kind, id));
+        }
+        self.directory
+            .tag(&account.id, &decision.set, &decision.unset)
+            .await?;
+        for key in &decision.unset {
+            account.tags.remove(key);
+        }
+        account
+            .tags
+            .extend(decision.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let state = decision.to.or(decision.from);
+        let events: Vec<Emitted> = decision
+            .events
+            .iter()
+            .map(|&event| {
+                let mut detail = serde_json::Map::new();
+                detail.insert("Action".into(), json!(decision.action));
+                if let Some(s) = state {
+                    detail.insert("State".into(), json!(s.as_str()));
+                }
+                if let Some(since) = account.tags.get(&keys.since) {
+                    detail.insert("Since".into(), json!(since));
+                }
+                if let Some((_, id)) = &started {
+                    detail.insert("Build".into(), json!(id));
+                }
+                detail.insert(
+                    "Holder".into(),
+                    json!(account.holder(&self.settings).to_string()),
+                );
+                Emitted {
+                    event,
+                    account: account.id.to_string(),
+                    at: now,
+                    detail,
+                }
+            })
+            .collect();
+        self.emitter.emit(&self.settings, &events).await?;
+        tracing::info!(
+            account = %account.id,
+            action = %decision.action,
+            to = decision.to.map(State::as_str),
+            events = ?decision.events,
+            at = %now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "lifecycle step"
+        );
+        done.events.extend(events);
+        done.steps.push(decision);
+        Ok(match started {
+            Some((kind, build)) if self.builds.immediate() => {
+                let took = match kind {
+                    crate::decide::BuildKind::Preparation => self.local_durations.0,
+                    crate::decide::BuildKind::Purge => self.local_durations.1,
+                };
+                Some((
+                    Trigger::BuildEnded {
+                        kind,
+                        build,
+                        outcome: BuildOutcome::Succeeded,
+                    },
+                    now + took,
+                ))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// One line of a plan: an account and what a trigger means for it.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The account as read.
+    pub account: Account,
+    /// Its OU's name.
+    pub unit: String,
+    /// The decision.
+    pub outcome: Outcome,
+}
+
+/// What `trigger` means for every account of the organization, in account id order (the
+/// same organization always gives the same plan).
+pub fn plan(
+    settings: &Settings,
+    organization: &spa_core::organization::Organization,
+    trigger: &Trigger,
+    now: DateTime<Utc>,
+) -> Vec<Planned> {
+    let mut accounts: Vec<&Account> = organization.accounts.iter().collect();
+    accounts.sort_by(|a, b| a.id.cmp(&b.id));
+    accounts
+        .into_iter()
+        .map(|account| Planned {
+            account: account.clone(),
+            unit: organization
+                .unit_name(&account.parent)
+                .unwrap_or("?")
+                .to_string(),
+            outcome: decide(settings, account, trigger, now),
+        })
+        .collect()
+}

@@ -1,0 +1,62 @@
+//! An account's last events in the lake (for `show`): what happened to it, read from the same
+//! `events/` dataset the reports read, one line per event id.
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::TimestampMicrosecondType;
+use chrono::{DateTime, Days, Utc};
+use spa_core::lake::{Dataset, Lake, LakeError};
+use spa_core::settings::AccountId;
+
+fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
+    let array = batch.column_by_name(column)?.as_string_opt::<i32>()?;
+    (!array.is_null(row)).then(|| array.value(row).to_string())
+}
+
+/// The events about `account` of the `days` days up to `now`, oldest first, as
+/// `time  label  source/name` lines.
+pub async fn last_events(
+    lake: &Lake,
+    account: &AccountId,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Result<Vec<String>, LakeError> {
+    let from = (now.date_naive() - Days::new(u64::from(days)))
+        .format("%Y-%m-%d")
+        .to_string();
+    let mut found: BTreeMap<(i64, String), String> = BTreeMap::new();
+    for day in lake.partitions(Dataset::Events).await? {
+        if day < from {
+            continue;
+        }
+        for batch in lake.read_partition(Dataset::Events, &day).await? {
+            let Some(times) = batch
+                .column_by_name("event_time")
+                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+            else {
+                continue;
+            };
+            for row in 0..batch.num_rows() {
+                if text(&batch, "account_id", row).as_deref() != Some(account.as_str()) {
+                    continue;
+                }
+                let id = text(&batch, "event_id", row).unwrap_or_default();
+                let time = DateTime::from_timestamp_micros(times.value(row)).unwrap_or_default();
+                let label = text(&batch, "activity", row)
+                    .or_else(|| text(&batch, "detail_type", row))
+                    .unwrap_or_default();
+                let what = [text(&batch, "source", row), text(&batch, "event_name", row)]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("/");
+                found.insert(
+                    (times.value(row), id),
+                    format!("{}  {label:<20}  {what}", time.format("%Y-%m-%d %H:%M:%S")),
+                );
+            }
+        }
+    }
+    Ok(found.into_values().collect())
+}

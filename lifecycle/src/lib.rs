@@ -1,0 +1,65 @@
+//! The lifecycle of sandbox accounts, kept in tags on the accounts themselves.
+//!
+//! [`decide`] holds every rule as pure code; [`engine`] carries decisions out through three
+//! adapters, each local or AWS as `settings.yaml` says: [`directory`] (organization file or
+//! AWS Organizations), [`builds`] (recorded locally, or CodeBuild in the member account) and
+//! [`emit`] (events into the local lake, or EventBridge). [`triggers`] turns EventBridge events
+//! and schedules into triggers for the Lambda function.
+//!
+//! Safety: nothing is ever done to the management account, to accounts outside the managed set
+//! or to accounts that are not active; a purge starts only for an expired account.
+
+pub mod builds;
+pub mod decide;
+pub mod directory;
+pub mod emit;
+pub mod engine;
+pub mod history;
+pub mod triggers;
+
+use std::path::PathBuf;
+
+pub use engine::Engine;
+
+/// What the lifecycle could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Reading or tagging the organization.
+    #[error(transparent)]
+    Organization(#[from] spa_core::organization::OrganizationError),
+    /// The local organization file could not be saved.
+    #[error("saving {}: {source}", file.display())]
+    Save {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An account the organization does not have.
+    #[error("account {0} is not in the organization")]
+    UnknownAccount(String),
+    /// A build could not be started.
+    #[error("CodeBuild {op} in account {account}: {message}")]
+    Build {
+        /// The API operation.
+        op: &'static str,
+        /// The member account.
+        account: String,
+        /// What the service said.
+        message: String,
+    },
+    /// Events could not be emitted.
+    #[error("emitting events: {0}")]
+    Emit(String),
+    /// The lake.
+    #[error(transparent)]
+    Lake(#[from] spa_core::lake::LakeError),
+    /// A safety rule refused a decision (a bug if it ever shows).
+    #[error("refused for account {account}: {reason}")]
+    Refused {
+        /// The account.
+        account: String,
+        /// The rule.
+        reason: String,
+    },
+}

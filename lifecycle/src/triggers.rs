@@ -1,0 +1,233 @@
+//! EventBridge events and schedules as lifecycle triggers (the Lambda function's input).
+//!
+//! - Organizations (`aws.organizations`, through CloudTrail): `CreateAccountResult` that
+//!   succeeded and `MoveAccount` give [`Trigger::Joined`]; `TagResource` that writes the state
+//!   tag gives [`Trigger::Tagged`].
+//! - CodeBuild `Build State Change` of a lifecycle project (forwarded from the member account
+//!   by the preparation): a finished build gives [`Trigger::BuildEnded`].
+//! - Schedules: `{"action": "maintenance"}` for the maintenance window, `{"action": "check"}`
+//!   (or a plain `Scheduled Event`) for the periodic check.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use spa_core::Settings;
+use spa_core::settings::AccountId;
+
+use crate::decide::{BuildKind, BuildOutcome, Keys, Trigger};
+
+/// What an input asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A trigger for one account.
+    Account(AccountId, Trigger),
+    /// The maintenance window: every managed account.
+    Maintenance,
+    /// The periodic check: every managed account.
+    Check,
+    /// Not for the lifecycle (a build still running, another API call): why.
+    Ignored(String),
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str)
+}
+
+fn account_id(text: Option<&str>, field: &str) -> Result<AccountId, String> {
+    text.ok_or_else(|| format!("no {field}"))?
+        .parse()
+        .map_err(|e: String| format!("{field}: {e}"))
+}
+
+/// Reads one input. `Err` for an input that claims to be a trigger but is malformed.
+pub fn parse(settings: &Settings, input: &Value) -> Result<Input, String> {
+    if let Some(action) = input.get("action") {
+        return match action.as_str() {
+            Some("maintenance") => Ok(Input::Maintenance),
+            Some("check") => Ok(Input::Check),
+            _ => Err(format!(
+                "unknown action {action} (expected \"maintenance\" or \"check\")"
+            )),
+        };
+    }
+    let source = text(input, "/source").unwrap_or_default();
+    let kind = text(input, "/detail-type").unwrap_or_default();
+    let at: Option<DateTime<Utc>> = text(input, "/time")
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.to_utc());
+    match (source, kind) {
+        ("aws.events", "Scheduled Event") => Ok(Input::Check),
+        ("aws.organizations", _) => {
+            let detail = input.get("detail").ok_or("no detail")?;
+            match text(detail, "/eventName").unwrap_or_default() {
+                "CreateAccountResult" => {
+                    let status = detail
+                        .pointer("/serviceEventDetails/createAccountStatus")
+                        .ok_or("CreateAccountResult without createAccountStatus")?;
+                    match text(status, "/state") {
+                        Some("SUCCEEDED") => Ok(Input::Account(
+                            account_id(text(status, "/accountId"), "accountId")?,
+                            Trigger::Joined,
+                        )),
+                        other => Ok(Input::Ignored(format!(
+                            "account creation {}",
+                            other.unwrap_or("without state")
+                        ))),
+                    }
+                }
+                "MoveAccount" => Ok(Input::Account(
+                    account_id(
+                        text(detail, "/requestParameters/accountId"),
+                        "requestParameters.accountId",
+                    )?,
+                    Trigger::Joined,
+                )),
+                "TagResource" => {
+                    let keys = Keys::of(settings);
+                    let resource = text(detail, "/requestParameters/resourceId");
+                    let tags = detail
+                        .pointer("/requestParameters/tags")
+                        .and_then(Value::as_array)
+                        .ok_or("TagResource without requestParameters.tags")?;
+                    let value_of = |key: &str| {
+                        tags.iter()
+                            .find(|t| text(t, "/key") == Some(key))
+                            .and_then(|t| text(t, "/value"))
+                    };
+                    let Some(value) = value_of(&keys.state) else {
+                        return Ok(Input::Ignored(format!("no {} tag written", keys.state)));
+                    };
+                    if resource.is_some_and(|r| r.starts_with("ou-") || r.starts_with("r-")) {
+                        return Ok(Input::Ignored("a unit or root was tagged".into()));
+                    }
+                    Ok(Input::Account(
+                        account_id(resource, "requestParameters.resourceId")?,
+                        Trigger::Tagged {
+                            value: value.to_string(),
+                            at: at.ok_or("no time")?,
+                            ours: value_of(&keys.since).is_some(),
+                        },
+                    ))
+                }
+                other => Ok(Input::Ignored(format!("Organizations {other}"))),
+            }
+        }
+        (_, "CodeBuild Build State Change") => {
+            let detail = input.get("detail").ok_or("no detail")?;
+            let project = text(detail, "/project-name").ok_or("no project-name")?;
+            let Some(kind) = BuildKind::of_project(settings, project) else {
+                return Ok(Input::Ignored(format!("project {project}")));
+            };
+            let status = text(detail, "/build-status").ok_or("no build-status")?;
+            let outcome = match status {
+                "SUCCEEDED" => BuildOutcome::Succeeded,
+                "FAILED" | "STOPPED" | "FAULT" | "TIMED_OUT" => {
+                    BuildOutcome::Failed(status.to_string())
+                }
+                _ => return Ok(Input::Ignored(format!("build {status}"))),
+            };
+            Ok(Input::Account(
+                account_id(text(input, "/account"), "account")?,
+                Trigger::BuildEnded {
+                    kind,
+                    build: text(detail, "/build-id")
+                        .ok_or("no build-id")?
+                        // The event names the build by ARN; the tag holds `project:uuid`.
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    outcome,
+                },
+            ))
+        }
+        _ => Ok(Input::Ignored(format!(
+            "source {source:?}, detail-type {kind:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings() -> Settings {
+        spa_core::testing::shipped_settings()
+    }
+
+    #[test]
+    fn organizations_events() {
+        let created = json!({"source": "aws.organizations", "detail-type": "AWS Service Event via CloudTrail",
+            "time": "2026-10-05T10:00:00Z",
+            "detail": {"eventName": "CreateAccountResult", "serviceEventDetails": {"createAccountStatus": {"state": "SUCCEEDED", "accountId": "300002020202"}}}});
+        assert_eq!(
+            parse(&settings(), &created).unwrap(),
+            Input::Account("300002020202".parse().unwrap(), Trigger::Joined)
+        );
+        let failed = json!({"source": "aws.organizations", "detail": {"eventName": "CreateAccountResult", "serviceEventDetails": {"createAccountStatus": {"state": "FAILED"}}}});
+        assert!(matches!(
+            parse(&settings(), &failed).unwrap(),
+            Input::Ignored(_)
+        ));
+        let tagged = json!({"source": "aws.organizations", "detail-type": "AWS API Call via CloudTrail",
+            "time": "2026-10-05T10:00:00Z",
+            "detail": {"eventName": "TagResource", "requestParameters": {"resourceId": "300002020202",
+                "tags": [{"key": "account-state", "value": "vanilla"}]}}});
+        let Input::Account(_, Trigger::Tagged { value, ours, .. }) =
+            parse(&settings(), &tagged).unwrap()
+        else {
+            panic!("a state tag")
+        };
+        assert_eq!((value.as_str(), ours), ("vanilla", false));
+        let ours = json!({"source": "aws.organizations", "time": "2026-10-05T10:00:00Z",
+            "detail": {"eventName": "TagResource", "requestParameters": {"resourceId": "300002020202",
+                "tags": [{"key": "account-state", "value": "assigned"}, {"key": "account-since", "value": "2026-10-05T10:00:00Z"}]}}});
+        assert!(matches!(
+            parse(&settings(), &ours).unwrap(),
+            Input::Account(_, Trigger::Tagged { ours: true, .. })
+        ));
+        let malformed = json!({"source": "aws.organizations", "detail": {"eventName": "MoveAccount", "requestParameters": {"accountId": "12"}}});
+        assert!(
+            parse(&settings(), &malformed)
+                .unwrap_err()
+                .contains("accountId")
+        );
+    }
+
+    #[test]
+    fn builds_and_schedules() {
+        let ended = json!({"source": "aws.codebuild", "detail-type": "CodeBuild Build State Change", "account": "300002020202",
+            "detail": {"build-status": "FAILED", "project-name": "spa-demo-purge-account",
+                "build-id": "arn:aws:codebuild:eu-west-1:300002020202:build/spa-demo-purge-account:0b1c"}});
+        assert_eq!(
+            parse(&settings(), &ended).unwrap(),
+            Input::Account(
+                "300002020202".parse().unwrap(),
+                Trigger::BuildEnded {
+                    kind: BuildKind::Purge,
+                    build: "spa-demo-purge-account:0b1c".into(),
+                    outcome: BuildOutcome::Failed("FAILED".into())
+                }
+            )
+        );
+        let running = json!({"source": "aws.codebuild", "detail-type": "CodeBuild Build State Change", "account": "300002020202",
+            "detail": {"build-status": "IN_PROGRESS", "project-name": "spa-demo-prepare-account", "build-id": "x"}});
+        assert!(matches!(
+            parse(&settings(), &running).unwrap(),
+            Input::Ignored(_)
+        ));
+        assert_eq!(
+            parse(&settings(), &json!({"action": "maintenance"})).unwrap(),
+            Input::Maintenance
+        );
+        assert_eq!(
+            parse(
+                &settings(),
+                &json!({"source": "aws.events", "detail-type": "Scheduled Event"})
+            )
+            .unwrap(),
+            Input::Check
+        );
+        assert!(parse(&settings(), &json!({"action": "purge-everything"})).is_err());
+    }
+}

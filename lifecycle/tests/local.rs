@@ -1,0 +1,185 @@
+//! The lifecycle on the local organization file, through the command line: plan, apply (only
+//! with --yes, idempotent), check, show, and a simulation over several maintenance windows
+//! whose events give the reports their on-boardings and maintenances.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use reports::data::{AccountInfo, Data};
+use rust_decimal::Decimal;
+use spa_core::lake::Lake;
+use spa_core::organization::Organization;
+use spa_core::testing::{repo_root, run_binary, settings_in};
+
+const LIFECYCLE: &str = env!("CARGO_BIN_EXE_lifecycle");
+
+/// The shipped settings in `dir`, on a copy of the fixture organization, without the seed.
+fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+    let org = dir.join("organization.yaml");
+    std::fs::copy(repo_root().join("fixtures/organization.yaml"), &org).unwrap();
+    let settings = settings_in(dir, |yaml| {
+        let fixtures_org = format!("{}/fixtures/organization.yaml", repo_root().display());
+        let yaml = yaml.replace(&fixtures_org, &org.display().to_string());
+        let seed = yaml
+            .find("\nseed:")
+            .expect("the shipped settings have a seed");
+        yaml[..seed].to_string()
+    });
+    (settings, org)
+}
+
+fn lifecycle(settings: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["--settings", settings.to_str().unwrap()];
+    all.extend(args);
+    run_binary(LIFECYCLE, &all)
+}
+
+fn tags(org: &Path, id: &str) -> BTreeMap<String, String> {
+    let org = Organization::load(org).unwrap();
+    org.account(&id.parse().unwrap()).unwrap().tags.clone()
+}
+
+#[test]
+fn apply_needs_yes_and_changes_nothing_the_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, org) = setup(dir.path());
+    let before = std::fs::read(&org).unwrap();
+
+    let (code, out, err) = lifecycle(&settings, &["plan"]);
+    assert_eq!(code, 0, "{err}");
+    let david = out.lines().find(|l| l.starts_with("300004040404")).unwrap();
+    assert!(
+        david.contains("on-board") && david.contains("CreatedAccount"),
+        "{david}"
+    );
+    // Neither the management account nor unmanaged, closed or suspended ones are due.
+    for id in [
+        "111111111111",
+        "222222222222",
+        "300014141414",
+        "300019191919",
+        "400000000001",
+    ] {
+        assert!(!out.contains(id), "{id} in\n{out}");
+    }
+    assert!(err.contains("8 due"), "{err}");
+
+    let (code, _, err) = lifecycle(&settings, &["apply"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(
+        std::fs::read(&org).unwrap(),
+        before,
+        "nothing written without --yes"
+    );
+
+    let (code, out, err) = lifecycle(&settings, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // David was vanilla: on-boarded, prepared (local builds succeed at once), released.
+    let david = tags(&org, "300004040404");
+    assert_eq!(david["account-state"], "released");
+    assert_eq!(david["account-holder"], "david.okafor@example.com");
+    assert_eq!(david["managed-by"], "sandbox-automation");
+    assert_eq!(david["business-unit"], "engineering");
+    assert!(!david.contains_key("account-build"));
+    // Xavier (Research: purge disabled) was expired: on to assigned, prepared, released.
+    assert_eq!(tags(&org, "300024242424")["account-state"], "released");
+    // Untouchables keep their tags.
+    assert_eq!(tags(&org, "400000000001")["account-state"], "released");
+    assert_eq!(tags(&org, "300019191919"), {
+        let shipped = Organization::load(&repo_root().join("fixtures/organization.yaml")).unwrap();
+        shipped
+            .account(&"300019191919".parse().unwrap())
+            .unwrap()
+            .tags
+            .clone()
+    });
+
+    let after = std::fs::read(&org).unwrap();
+    let (code, _, err) = lifecycle(&settings, &["apply", "--yes"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nothing to do"), "{err}");
+    assert_eq!(
+        std::fs::read(&org).unwrap(),
+        after,
+        "a second apply writes nothing"
+    );
+
+    let (code, out, _) = lifecycle(&settings, &["show", "300004040404"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("state     released"), "{out}");
+    for event in [
+        "CreatedAccount",
+        "AssignedAccount",
+        "PreparedAccount",
+        "ReleasedAccount",
+    ] {
+        assert!(out.contains(event), "{event} in\n{out}");
+    }
+    assert!(out.contains("BUDGET_AMOUNT"), "merged settings in\n{out}");
+
+    // The fixture still has accounts without cost center or holder: check says so.
+    let (code, out, _) = lifecycle(&settings, &["check"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("300005050505") && out.contains("NoCostTag"),
+        "{out}"
+    );
+
+    // A single account needs no --yes; reset puts it back to vanilla.
+    let (code, _, err) = lifecycle(&settings, &["reset", "--account", "300004040404"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(tags(&org, "300004040404")["account-state"], "vanilla");
+    let (code, _, err) = lifecycle(&settings, &["reset", "--account", "999999999999"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not in the organization"), "{err}");
+}
+
+#[tokio::test]
+async fn a_simulation_gives_the_reports_their_on_boardings_and_maintenances() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, org) = setup(dir.path());
+    // Saturdays 18:00 in October 2026: the 3rd, 10th and 17th.
+    let (code, _, err) = lifecycle(
+        &settings,
+        &["simulate", "--from", "2026-10-01", "--windows", "3"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("2026-10-17 18:00"), "{err}");
+    assert_eq!(tags(&org, "300004040404")["account-state"], "released");
+
+    let lake = Lake::local(dir.path().join("lake"));
+    let data = Data::new(&lake);
+    let month = "2026-10".parse().unwrap();
+    let events = reports::activities::load(&data, month).await.unwrap();
+    let accounts: BTreeMap<String, AccountInfo> = BTreeMap::new();
+    let found = reports::activities::activities(&events, month, &accounts);
+    let of = |transaction: &str, account: &str| -> Vec<Option<Decimal>> {
+        found
+            .iter()
+            .filter(|a| a.transaction == transaction && a.account == account)
+            .map(|a| a.minutes)
+            .collect()
+    };
+    // David, vanilla at the start: on-boarded at midnight, prepared in 25 minutes.
+    assert_eq!(of("On-boarding", "300004040404"), [Some(Decimal::from(25))]);
+    // Then three maintenances: purge 50 min + preparation 25 min.
+    assert_eq!(
+        of("Maintenance", "300004040404"),
+        vec![Some(Decimal::from(75)); 3]
+    );
+    // Research accounts are never purged: expired -> assigned at once, then 25 min.
+    assert_eq!(
+        of("Maintenance", "300027272727"),
+        vec![Some(Decimal::from(25)); 3]
+    );
+    // Nothing for the management account, unmanaged, closed or suspended accounts.
+    for id in [
+        "111111111111",
+        "400000000001",
+        "300014141414",
+        "300019191919",
+    ] {
+        assert!(found.iter().all(|a| a.account != id), "{id}");
+    }
+}
