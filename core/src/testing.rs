@@ -122,6 +122,38 @@ pub fn reset_moto(endpoint: &str) {
     );
 }
 
+/// Creates an organization on moto (all features) and returns its management account and root.
+pub async fn create_organization(org: &aws_sdk_organizations::Client) -> (String, String) {
+    let created = org
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("an organization");
+    let management = created
+        .organization()
+        .and_then(|o| o.master_account_id())
+        .expect("a management account")
+        .to_string();
+    let roots = org.list_roots().send().await.expect("the roots");
+    let root = roots.roots()[0].id().expect("a root id").to_string();
+    (management, root)
+}
+
+/// Creates an organizational unit under `parent`; returns its id.
+pub async fn create_ou(org: &aws_sdk_organizations::Client, parent: &str, name: &str) -> String {
+    org.create_organizational_unit()
+        .parent_id(parent)
+        .name(name)
+        .send()
+        .await
+        .expect("a unit")
+        .organizational_unit()
+        .and_then(|u| u.id())
+        .expect("a unit id")
+        .to_string()
+}
+
 /// Runs a Lambda function binary against a fake runtime API on 127.0.0.1 for one invocation
 /// of `payload`, with `SPA_SETTINGS` set to `settings`; returns the path the function posted
 /// its answer to (`.../response` or `.../error`) and the answer.

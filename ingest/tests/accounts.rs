@@ -77,34 +77,10 @@ async fn snapshot_from_aws_organizations_on_moto() {
     )
     .await;
     let org = spa_core::aws::organizations_client(&config);
-    org.create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap();
-    let root = org.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_string();
-    let ou = |name: &'static str, parent: String| {
-        let org = org.clone();
-        async move {
-            org.create_organizational_unit()
-                .parent_id(parent)
-                .name(name)
-                .send()
-                .await
-                .unwrap()
-                .organizational_unit()
-                .unwrap()
-                .id()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let sandboxes = ou("Sandboxes", root.clone()).await;
-    let engineering = ou("Engineering", sandboxes.clone()).await;
-    let research = ou("Research", root.clone()).await;
+    let (_, root) = testing::create_organization(&org).await;
+    let sandboxes = testing::create_ou(&org, &root, "Sandboxes").await;
+    let engineering = testing::create_ou(&org, &sandboxes, "Engineering").await;
+    let research = testing::create_ou(&org, &root, "Research").await;
     let mut created = Vec::new();
     for i in 0..28 {
         let status = org

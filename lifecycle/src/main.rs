@@ -106,6 +106,25 @@ fn main() -> ExitCode {
     spa_core::cli::exit("lifecycle", runtime.block_on(run(cli)))
 }
 
+/// Reads the whole organization, saying so first (AWS Organizations takes a while for large
+/// organizations: about one request per account).
+async fn organization(engine: &Engine) -> anyhow::Result<spa_core::organization::Organization> {
+    let started = std::time::Instant::now();
+    if engine.settings.organization.adapter == Adapter::Aws {
+        eprintln!("reading the organization from AWS Organizations ...");
+    }
+    let org = engine.directory.organization().await?;
+    if engine.settings.organization.adapter == Adapter::Aws {
+        eprintln!(
+            "read {} accounts in {:.1} s ({} requests)",
+            org.accounts.len(),
+            started.elapsed().as_secs_f64(),
+            engine.directory.requests()
+        );
+    }
+    Ok(org)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(&cli.settings).context("settings")?;
     let engine = Engine::new(settings, cli.concurrency)
@@ -114,7 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     match cli.command {
         Command::Plan { all } => {
-            let org = engine.directory.organization().await?;
+            let org = organization(&engine).await?;
             let planned = plan(&engine.settings, &org, &Trigger::Reconcile, now);
             print_plan(&planned, all);
             eprintln!(
@@ -197,7 +216,7 @@ async fn bulk(
     change: &Change,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
-    let org = engine.directory.organization().await?;
+    let org = organization(engine).await?;
     for id in &change.accounts {
         if org.account(id).is_none() {
             bail!("account {id} is not in the organization");
@@ -330,7 +349,7 @@ fn problems(settings: &Settings, account: &spa_core::organization::Account) -> V
 }
 
 async fn check(engine: &Engine) -> anyhow::Result<ExitCode> {
-    let org = engine.directory.organization().await?;
+    let org = organization(engine).await?;
     let mut accounts: Vec<_> = org.accounts.iter().collect();
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
     let (mut bad, mut checked) = (0, 0);
@@ -434,7 +453,7 @@ async fn simulate(mut engine: Engine, from: NaiveDate, windows: u32) -> anyhow::
         at = next;
     }
     for (trigger, when) in rounds {
-        let org = engine.directory.organization().await?;
+        let org = organization(&engine).await?;
         let mut changed = 0;
         for (i, p) in plan(&engine.settings, &org, &trigger, when)
             .into_iter()

@@ -168,39 +168,9 @@ async fn the_state_machine_on_moto() {
         .load()
         .await;
     let org = aws_sdk_organizations::Client::new(&config);
-    let created = org
-        .create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await
-        .unwrap();
-    let management = created
-        .organization()
-        .unwrap()
-        .master_account_id()
-        .unwrap()
-        .to_string();
-    let root = org.list_roots().send().await.unwrap().roots()[0]
-        .id()
-        .unwrap()
-        .to_string();
-    let unit = |name: &'static str| {
-        let (org, root) = (org.clone(), root.clone());
-        async move {
-            org.create_organizational_unit()
-                .parent_id(root)
-                .name(name)
-                .send()
-                .await
-                .unwrap()
-                .organizational_unit()
-                .unwrap()
-                .id()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let (sandboxes, others) = (unit("Sandboxes").await, unit("Others").await);
+    let (management, root) = spa_core::testing::create_organization(&org).await;
+    let sandboxes = spa_core::testing::create_ou(&org, &root, "Sandboxes").await;
+    let others = spa_core::testing::create_ou(&org, &root, "Others").await;
     let alice = create_account(&org, "alice").await;
     let carol = create_account(&org, "carol").await;
     let bob = create_account(&org, "bob").await;
