@@ -81,6 +81,15 @@ impl<'l> Data<'l> {
         Ok(Some(LazyFrame::scan_parquet_sources(sources, args)?))
     }
 
+    /// The objects of one partition as one lazy frame, or `None` when it has none.
+    pub async fn scan_partition(
+        &self,
+        dataset: Dataset,
+        partition: &str,
+    ) -> Result<Option<LazyFrame>, DataError> {
+        self.scan(dataset, &[partition.to_string()]).await
+    }
+
     /// The costs of a month (`YYYY-MM`), if the lake has them.
     pub async fn costs(&self, month: &str) -> Result<Option<LazyFrame>, DataError> {
         self.scan(Dataset::Costs, &[month.to_string()]).await

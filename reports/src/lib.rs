@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod mail;
 pub mod period;
 pub mod report;
+pub mod sql;
 pub mod table;
 
 use spa_core::Settings;

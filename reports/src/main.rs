@@ -37,10 +37,17 @@ use spa_core::lake::Lake;
 /// features.cost_email_recipients, through mail.transport (an outbox folder of .eml files by
 /// default, SMTP or SES). Nothing is sent without --send; a rerun with --send sends again.
 #[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment)]
+#[command(version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The settings file; relative paths inside it resolve against its folder.
-    #[arg(long, default_value = "settings.yaml", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "settings.yaml",
+        value_name = "FILE"
+    )]
     settings: PathBuf,
     /// Month to report, e.g. 2026-10 [default: the previous month, unless --week is given].
     #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
@@ -60,6 +67,70 @@ struct Cli {
     send: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run a query of sql/queries/ (or any SQL file over the tables events, costs, accounts and
+    /// quarantine) on the lake with Polars SQL. `${name}` placeholders are filled from --param;
+    /// the file's header lists them (`-- param name: ...`).
+    ///
+    ///   cargo run -p reports -- query sql/queries/cost_per_cost_center.sql \
+    ///       --param month=2026-10 --param snapshot=2026-10-31
+    #[command(verbatim_doc_comment)]
+    Query {
+        /// The SQL file.
+        file: PathBuf,
+        /// A parameter, NAME=VALUE (repeatable).
+        #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
+        format: String,
+    },
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+fn query(
+    settings: &std::path::Path,
+    file: &std::path::Path,
+    params: &[(String, String)],
+    format: &str,
+) -> anyhow::Result<ExitCode> {
+    use reports::sql::{Format, SqlFile, render, run_local};
+    let settings = spa_core::Settings::load(settings).context("settings")?;
+    let sql = SqlFile::read(file)?;
+    let values = params.iter().cloned().collect();
+    let text = sql.filled(&values)?;
+    let format = match format {
+        "csv" => Format::Csv,
+        "json" => Format::Json,
+        _ => Format::Table,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let started = std::time::Instant::now();
+    let df = runtime.block_on(async {
+        let lake = Lake::open(&settings).await;
+        run_local(&lake, &sql, &text).await
+    })?;
+    print!("{}", render(&df, format)?);
+    eprintln!(
+        "{}: {} rows in {:.2} s (local, Polars SQL)",
+        file.display(),
+        df.height(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn parse_month(text: &str) -> Result<Month, String> {
     text.parse()
 }
@@ -75,6 +146,14 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    if let Some(Command::Query {
+        file,
+        params,
+        format,
+    }) = &cli.command
+    {
+        return query(&cli.settings, file, params, format);
+    }
     let settings = spa_core::Settings::load(&cli.settings).context("settings")?;
     if cli.send && cli.only.as_deref().is_some_and(|o| o != "costs") {
         anyhow::bail!("--send mails the cost reports: use it with the costs family");

@@ -16,7 +16,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS ${database}.accounts (
   cost_center string,
   tags map<string,string>
 )
-PARTITIONED BY (snapshot date)
+PARTITIONED BY (snapshot string)
 STORED AS PARQUET
 LOCATION '${lake}/accounts/'
 TBLPROPERTIES (

@@ -20,7 +20,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS ${database}.events (
   origin string,
   raw string
 )
-PARTITIONED BY (dt date)
+PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION '${lake}/events/'
 TBLPROPERTIES (

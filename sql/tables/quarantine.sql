@@ -6,7 +6,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS ${database}.quarantine (
   reason string,
   raw binary
 )
-PARTITIONED BY (dt date)
+PARTITIONED BY (dt string)
 STORED AS PARQUET
 LOCATION '${lake}/quarantine/'
 TBLPROPERTIES (

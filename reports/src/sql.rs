@@ -1,0 +1,490 @@
+//! The SQL files of `sql/`: Athena DDL (`sql/tables/`) and the analysts' queries
+//! (`sql/queries/`), run locally with Polars SQL on the lake's datasets, registered as tables
+//! `events`, `costs`, `accounts` and `quarantine` with their partition column (`dt`, `month`,
+//! `snapshot`) as Athena sees it.
+//!
+//! Parameters are written `${name}` and filled in before a file runs. A query declares its
+//! parameters in its header, one per line: `-- param month: the month, YYYY-MM`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use polars::sql::SQLContext;
+use spa_core::lake::{Dataset, Lake};
+
+use crate::data::{DataError, collect};
+
+/// What a SQL file could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A parameter is used but not given.
+    #[error("{file}: parameter `{name}` is not given (add --param {name}=VALUE){}", describe(.description))]
+    Missing {
+        /// The file.
+        file: String,
+        /// The parameter.
+        name: String,
+        /// What the header says of it.
+        description: Option<String>,
+    },
+    /// A given parameter is not declared by the file.
+    #[error("{file}: no parameter `{name}` (the file declares: {declared})")]
+    Unknown {
+        /// The file.
+        file: String,
+        /// The parameter.
+        name: String,
+        /// The declared ones.
+        declared: String,
+    },
+    /// A parameter value that could break out of its literal.
+    #[error("parameter `{name}`: `{value}` may not contain quotes, semicolons or newlines")]
+    Unsafe {
+        /// The parameter.
+        name: String,
+        /// The value.
+        value: String,
+    },
+    /// The lake.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Polars could not run the query.
+    #[error("{file}: {source}")]
+    Query {
+        /// The file.
+        file: String,
+        /// Why.
+        source: PolarsError,
+    },
+}
+
+fn describe(description: &Option<String>) -> String {
+    description
+        .as_ref()
+        .map(|d| format!(": {d}"))
+        .unwrap_or_default()
+}
+
+/// A SQL file: its name, text and declared parameters.
+#[derive(Debug, Clone)]
+pub struct SqlFile {
+    /// The file name, for messages.
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// Declared parameters and their descriptions, from `-- param name: description`.
+    pub params: BTreeMap<String, String>,
+}
+
+impl SqlFile {
+    /// Reads a file.
+    pub fn read(path: &Path) -> Result<Self, SqlError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SqlError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        Ok(Self::new(&path.display().to_string(), text))
+    }
+
+    /// A file from its text.
+    pub fn new(name: &str, text: String) -> Self {
+        let params = text
+            .lines()
+            .take_while(|l| l.starts_with("--") || l.trim().is_empty())
+            .filter_map(|l| l.trim_start_matches('-').trim().strip_prefix("param "))
+            .filter_map(|l| l.split_once(':'))
+            .map(|(name, description)| (name.trim().to_string(), description.trim().to_string()))
+            .collect();
+        SqlFile {
+            name: name.to_string(),
+            text,
+            params,
+        }
+    }
+
+    /// The header comment: what the file answers.
+    pub fn summary(&self) -> String {
+        self.text
+            .lines()
+            .take_while(|l| l.starts_with("--"))
+            .map(|l| l.trim_start_matches('-').trim())
+            .filter(|l| !l.starts_with("param "))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The text with every `${name}` filled from `values`; every declared parameter must be
+    /// given, and only declared ones may be.
+    pub fn filled(&self, values: &BTreeMap<String, String>) -> Result<String, SqlError> {
+        for name in values.keys() {
+            if !self.params.contains_key(name) {
+                return Err(SqlError::Unknown {
+                    file: self.name.clone(),
+                    name: name.clone(),
+                    declared: if self.params.is_empty() {
+                        "none".into()
+                    } else {
+                        self.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                    },
+                });
+            }
+        }
+        let (text, missing) = fill(&self.text, values)?;
+        match missing.into_iter().next() {
+            Some(name) => Err(SqlError::Missing {
+                file: self.name.clone(),
+                description: self.params.get(&name).cloned(),
+                name,
+            }),
+            None => Ok(text),
+        }
+    }
+}
+
+/// Replaces `${name}` for the names in `values`; returns the text and the names left unfilled.
+pub fn fill(
+    text: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<(String, Vec<String>), SqlError> {
+    for (name, value) in values {
+        if value.contains(['\'', ';', '\n', '\r', '"']) {
+            return Err(SqlError::Unsafe {
+                name: name.clone(),
+                value: value.clone(),
+            });
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut missing = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                match values.get(name) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        if !missing.iter().any(|m| m == name) {
+                            missing.push(name.to_string());
+                        }
+                        out.push_str(&rest[start..start + 3 + end]);
+                    }
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok((out, missing))
+}
+
+/// The partition columns are text, as the DDL declares them (`dt = '2026-10-01'`).
+fn partition_type(_: Dataset) -> DataType {
+    DataType::String
+}
+
+/// Timestamps as Athena shows them: UTC wall-clock time without a time zone, so that
+/// `TIMESTAMP '2026-10-01 00:00:00'` compares the same way in both engines.
+fn naive_times(frame: LazyFrame, dataset: Dataset) -> LazyFrame {
+    let times: Vec<Expr> = dataset
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.data_type(), arrow::datatypes::DataType::Timestamp(_, _)))
+        .map(|f| col(f.name().as_str()).cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+        .collect();
+    frame.with_columns(times)
+}
+
+/// The lake's datasets as SQL tables, each with its partition column.
+pub async fn context(lake: &Lake) -> Result<SQLContext, SqlError> {
+    let ctx = SQLContext::new();
+    for dataset in Dataset::ALL {
+        let key = dataset.partition_key();
+        let mut frames = Vec::new();
+        for partition in lake.partitions(dataset).await.map_err(DataError::from)? {
+            let Some(frame) = crate::data::Data::new(lake)
+                .scan_partition(dataset, &partition)
+                .await?
+            else {
+                continue;
+            };
+            frames.push(
+                naive_times(frame, dataset).with_column(
+                    lit(partition.as_str())
+                        .cast(partition_type(dataset))
+                        .alias(key),
+                ),
+            );
+        }
+        let table = if frames.is_empty() {
+            let mut schema: Schema = dataset
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| Field::new(f.name().as_str().into(), polars_type(f.data_type())))
+                .collect();
+            schema.with_column(key.into(), partition_type(dataset));
+            DataFrame::empty_with_schema(&schema).lazy()
+        } else {
+            concat(frames, UnionArgs::default()).map_err(DataError::from)?
+        };
+        ctx.register(dataset.name(), table);
+    }
+    Ok(ctx)
+}
+
+/// The Polars type of a lake column (for the empty table of a dataset with no data yet).
+pub fn polars_type(dtype: &arrow::datatypes::DataType) -> DataType {
+    use arrow::datatypes::DataType as A;
+    match dtype {
+        A::Binary => DataType::Binary,
+        A::Boolean => DataType::Boolean,
+        A::Date32 => DataType::Date,
+        A::Int64 => DataType::Int64,
+        A::Decimal128(p, s) => DataType::Decimal(*p as usize, *s as usize),
+        A::Timestamp(_, _) => DataType::Datetime(TimeUnit::Microseconds, None),
+        A::Map(entries, _) => DataType::List(Box::new(match entries.data_type() {
+            A::Struct(fields) => DataType::Struct(
+                fields
+                    .iter()
+                    .map(|f| Field::new(f.name().as_str().into(), polars_type(f.data_type())))
+                    .collect(),
+            ),
+            other => polars_type(other),
+        })),
+        _ => DataType::String,
+    }
+}
+
+/// Runs a query file's filled text on the lake.
+pub async fn run_local(lake: &Lake, file: &SqlFile, text: &str) -> Result<DataFrame, SqlError> {
+    let mut ctx = context(lake).await?;
+    let query = |source| SqlError::Query {
+        file: file.name.clone(),
+        source,
+    };
+    let text = for_polars(text).map_err(|message| SqlError::Query {
+        file: file.name.clone(),
+        source: polars_err!(SQLSyntax: "{message}"),
+    })?;
+    let frame = ctx.execute(&text).map_err(query)?;
+    collect(frame).map_err(query)
+}
+
+/// Seconds per unit of Trino's `date_diff`.
+fn unit_seconds(unit: &str) -> Option<u32> {
+    Some(match unit.to_ascii_lowercase().as_str() {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3_600,
+        "day" => 86_400,
+        "week" => 604_800,
+        _ => return None,
+    })
+}
+
+/// The query as Polars SQL runs it: Trino's `date_diff('unit', a, b)` (a whole number of units
+/// from `a` to `b`, truncated) becomes the same arithmetic on epoch seconds. Everything else in
+/// `sql/queries/` is spelled the same in both engines; a query without `date_diff` is returned
+/// as written.
+pub fn for_polars(text: &str) -> Result<String, String> {
+    use sqlparser::ast::{Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments};
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::Parser;
+    if !text.to_ascii_lowercase().contains("date_diff") {
+        return Ok(text.to_string());
+    }
+    let dialect = GenericDialect {};
+    let mut statements = Parser::parse_sql(&dialect, text).map_err(|e| e.to_string())?;
+    let mut failure = None;
+    let _ = sqlparser::ast::visit_expressions_mut(&mut statements, |expr| {
+        let SqlExpr::Function(f) = &*expr else {
+            return std::ops::ControlFlow::<()>::Continue(());
+        };
+        if !f.name.to_string().eq_ignore_ascii_case("date_diff") {
+            return std::ops::ControlFlow::Continue(());
+        }
+        let FunctionArguments::List(list) = &f.args else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let args: Vec<String> = list
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.to_string()),
+                _ => None,
+            })
+            .collect();
+        let [unit, from, to] = args.as_slice() else {
+            failure = Some(format!("date_diff takes a unit and two times: {f}"));
+            return std::ops::ControlFlow::Break(());
+        };
+        let Some(seconds) = unit_seconds(unit.trim_matches('\'')) else {
+            failure = Some(format!(
+                "date_diff unit {unit} (expected second, minute, hour, day or week)"
+            ));
+            return std::ops::ControlFlow::Break(());
+        };
+        let replacement = format!(
+            "CAST((EXTRACT(EPOCH FROM {to}) - EXTRACT(EPOCH FROM {from})) / {seconds} AS BIGINT)"
+        );
+        match Parser::new(&dialect)
+            .try_with_sql(&replacement)
+            .and_then(|mut p| p.parse_expr())
+        {
+            Ok(new) => *expr = new,
+            Err(e) => failure = Some(e.to_string()),
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    if let Some(message) = failure {
+        return Err(message);
+    }
+    Ok(statements
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(";\n"))
+}
+
+/// How `query` prints a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// A column of a result as text: its name and cells (`None` for null).
+pub type TextColumn = (String, Vec<Option<String>>);
+
+/// The cells of a result as text, column by column.
+pub fn text_columns(df: &DataFrame) -> Result<Vec<TextColumn>, PolarsError> {
+    df.columns()
+        .iter()
+        .map(|c| {
+            let text = match c.dtype() {
+                DataType::List(_) | DataType::Struct(_) => c
+                    .as_materialized_series()
+                    .iter()
+                    .map(|v| (!v.is_null()).then(|| v.to_string()))
+                    .collect(),
+                _ => c
+                    .cast(&DataType::String)?
+                    .str()?
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect(),
+            };
+            Ok((c.name().to_string(), text))
+        })
+        .collect()
+}
+
+/// Writes a result in `format`.
+pub fn render(df: &DataFrame, format: Format) -> Result<String, PolarsError> {
+    let columns = text_columns(df)?;
+    let rows = df.height();
+    let cell = |c: usize, r: usize| columns[c].1[r].as_deref();
+    Ok(match format {
+        Format::Table => {
+            let widths: Vec<usize> = columns
+                .iter()
+                .map(|(name, values)| {
+                    values
+                        .iter()
+                        .map(|v| v.as_deref().map_or(0, |s| s.chars().count()))
+                        .chain([name.chars().count()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let mut out = String::new();
+            let line = |cells: Vec<&str>| {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            out.push_str(&line(columns.iter().map(|(n, _)| n.as_str()).collect()));
+            out.push('\n');
+            for r in 0..rows {
+                out.push_str(&line(
+                    (0..columns.len())
+                        .map(|c| cell(c, r).unwrap_or(""))
+                        .collect(),
+                ));
+                out.push('\n');
+            }
+            out.push_str(&format!("({rows} rows)\n"));
+            out
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let csv_error = |e: csv::Error| polars_err!(ComputeError: "{e}");
+            w.write_record(columns.iter().map(|(n, _)| n.as_str()))
+                .map_err(csv_error)?;
+            for r in 0..rows {
+                w.write_record((0..columns.len()).map(|c| cell(c, r).unwrap_or("")))
+                    .map_err(csv_error)?;
+            }
+            String::from_utf8(
+                w.into_inner()
+                    .map_err(|e| polars_err!(ComputeError: "{e}"))?,
+            )
+            .map_err(|e| polars_err!(ComputeError: "{e}"))?
+        }
+        Format::Json => {
+            let numeric: Vec<bool> = df
+                .columns()
+                .iter()
+                .map(|c| c.dtype().is_primitive_numeric())
+                .collect();
+            let objects: Vec<serde_json::Value> = (0..rows)
+                .map(|r| {
+                    let map: serde_json::Map<String, serde_json::Value> = columns
+                        .iter()
+                        .enumerate()
+                        .map(|(c, (name, _))| {
+                            let value = match cell(c, r) {
+                                None => serde_json::Value::Null,
+                                Some(v) if numeric[c] => serde_json::from_str(v)
+                                    .unwrap_or_else(|_| serde_json::Value::String(v.into())),
+                                Some(v) => serde_json::Value::String(v.into()),
+                            };
+                            (name.clone(), value)
+                        })
+                        .collect();
+                    serde_json::Value::Object(map)
+                })
+                .collect();
+            let mut text = serde_json::to_string_pretty(&objects)
+                .map_err(|e| polars_err!(ComputeError: "{e}"))?;
+            text.push('\n');
+            text
+        }
+    })
+}

@@ -1,0 +1,330 @@
+//! sql/: every file parses; the DDL's columns are the lake's Arrow schema, type for type; every
+//! query runs locally on the fixture lake, and the ones behind a report give the report's
+//! figures.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use reports::sql::{SqlFile, fill, run_local, text_columns};
+use reports::table::{Cell, Table};
+use rust_decimal::Decimal;
+use spa_core::Settings;
+use spa_core::lake::{Dataset, Lake};
+use spa_core::testing::{repo_root, settings_in};
+use sqlparser::ast::{HiveDistributionStyle, Statement};
+use sqlparser::dialect::{GenericDialect, SparkSqlDialect};
+use sqlparser::parser::Parser;
+
+fn files(folder: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(repo_root().join("sql").join(folder))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Athena's name for the type of a lake column, written from the Athena documentation's type
+/// table (not from the DDL files).
+fn athena_type(dtype: &arrow::datatypes::DataType) -> String {
+    use arrow::datatypes::DataType as A;
+    match dtype {
+        A::Utf8 => "string".into(),
+        A::Binary => "binary".into(),
+        A::Boolean => "boolean".into(),
+        A::Date32 => "date".into(),
+        A::Int64 => "bigint".into(),
+        A::Timestamp(_, _) => "timestamp".into(),
+        A::Decimal128(p, s) => format!("decimal({p},{s})"),
+        A::Map(entries, _) => match entries.data_type() {
+            A::Struct(f) => format!(
+                "map<{},{}>",
+                athena_type(f[0].data_type()),
+                athena_type(f[1].data_type())
+            ),
+            other => panic!("map entries {other:?}"),
+        },
+        other => panic!("no Athena type for {other:?}"),
+    }
+}
+
+/// A type as written, lower case without spaces (sqlparser prints `map<k,v>` as `MAP(K, V)`).
+fn squeeze(text: &str) -> String {
+    let t = text.to_lowercase().replace(' ', "");
+    match t.strip_prefix("map(").and_then(|r| r.strip_suffix(')')) {
+        Some(inner) => format!("map<{inner}>"),
+        None => t,
+    }
+}
+
+#[test]
+fn the_tables_are_the_lake_schema() {
+    let names: Vec<String> = files("tables")
+        .iter()
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let datasets: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
+    assert_eq!(names, {
+        let mut d = datasets.clone();
+        d.sort();
+        d
+    });
+    for dataset in Dataset::ALL {
+        let path = repo_root().join(format!("sql/tables/{}.sql", dataset.name()));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let values = BTreeMap::from([
+            ("database".to_string(), "sandbox_lake".to_string()),
+            ("lake".to_string(), "s3://bucket/lake".to_string()),
+        ]);
+        let (filled, left) = fill(&text, &values).unwrap();
+        // Athena's own placeholder stays for the partition projection.
+        assert_eq!(left, [dataset.partition_key()], "{}", path.display());
+        let statements = Parser::parse_sql(&SparkSqlDialect {}, &filled)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let [Statement::CreateTable(table)] = statements.as_slice() else {
+            panic!("{}: one CREATE TABLE", path.display())
+        };
+        assert_eq!(
+            table.name.to_string(),
+            format!("sandbox_lake.{}", dataset.name())
+        );
+        let columns: Vec<(String, String)> = table
+            .columns
+            .iter()
+            .map(|c| (c.name.value.clone(), squeeze(&c.data_type.to_string())))
+            .collect();
+        let schema: Vec<(String, String)> = dataset
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), athena_type(f.data_type())))
+            .collect();
+        assert_eq!(columns, schema, "{}", path.display());
+        let HiveDistributionStyle::PARTITIONED { columns } = &table.hive_distribution else {
+            panic!("{}: PARTITIONED BY", path.display())
+        };
+        assert_eq!(columns.len(), 1);
+        assert_eq!(columns[0].name.value, dataset.partition_key());
+        assert_eq!(squeeze(&columns[0].data_type.to_string()), "string");
+        let key = dataset.partition_key();
+        for property in [
+            "'projection.enabled' = 'true'".to_string(),
+            format!("'projection.{key}.type' = 'date'"),
+            format!(
+                "'storage.location.template' = 's3://bucket/lake/{}/{key}=${{{key}}}/'",
+                dataset.name()
+            ),
+        ] {
+            assert!(filled.contains(&property), "{}: {property}", path.display());
+        }
+    }
+}
+
+/// The parameters the tests give, for the fixture month.
+fn params() -> BTreeMap<String, String> {
+    [
+        ("month", "2026-10"),
+        ("snapshot", "2026-10-31"),
+        ("from", "2026-10-01"),
+        ("to", "2026-10-31"),
+        ("until", "2026-10-31"),
+        ("since", "2026-10-15"),
+        ("before", "2026-10-30 00:00:00"),
+        ("top", "3"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn declared(file: &SqlFile) -> BTreeMap<String, String> {
+    params()
+        .into_iter()
+        .filter(|(k, _)| file.params.contains_key(k))
+        .collect()
+}
+
+#[test]
+fn every_query_parses_and_documents_its_parameters() {
+    let all = files("queries");
+    assert!(all.len() >= 9, "{all:?}");
+    for path in all {
+        let file = SqlFile::read(&path).unwrap();
+        assert!(
+            file.summary().len() > 40,
+            "{}: say what it answers",
+            path.display()
+        );
+        let text = file.filled(&declared(&file)).unwrap();
+        Parser::parse_sql(&GenericDialect {}, &text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // No qualified names: Athena resolves the tables in the query's database.
+        for table in ["events", "costs", "accounts", "quarantine"] {
+            assert!(!text.contains(&format!(".{table} ")), "{}", path.display());
+        }
+    }
+    let file = SqlFile::read(&repo_root().join("sql/queries/cost_per_cost_center.sql")).unwrap();
+    let err = file
+        .filled(&BTreeMap::from([("month".into(), "2026-10".into())]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`snapshot` is not given") && err.contains("YYYY-MM-DD"),
+        "{err}"
+    );
+    let err = file
+        .filled(&BTreeMap::from([(
+            "month".into(),
+            "2026-10' OR '1'='1".into(),
+        )]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("may not contain quotes"), "{err}");
+}
+
+fn decimal(text: &Option<String>) -> Decimal {
+    Decimal::from_str(text.as_deref().unwrap())
+        .unwrap()
+        .normalize()
+}
+
+fn column<'a>(cols: &'a [(String, Vec<Option<String>>)], name: &str) -> &'a [Option<String>] {
+    &cols.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+fn table_column(table: &Table, name: &str) -> Vec<Cell> {
+    let i = table.column(name).unwrap();
+    table.rows.iter().map(|r| r.cells[i].clone()).collect()
+}
+
+fn text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(t) => t.clone(),
+        other => panic!("text expected, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::load(settings_in(dir.path(), |y| y)).unwrap();
+    let lake = Lake::open(&settings).await;
+    let month: reports::period::Month = "2026-10".parse().unwrap();
+    reports::fill(&settings, &lake, Some(month), month.first(), month.last())
+        .await
+        .unwrap();
+    let mut results = BTreeMap::new();
+    for path in files("queries") {
+        let file = SqlFile::read(&path).unwrap();
+        let text = file.filled(&declared(&file)).unwrap();
+        let df = run_local(&lake, &file, &text)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        results.insert(name, text_columns(&df).unwrap());
+    }
+    for name in [
+        "cost_per_cost_center",
+        "charges_per_account",
+        "console_logins_per_day",
+        "last_console_login",
+        "lifecycle_durations",
+        "top_services_per_cost_center",
+    ] {
+        assert!(!results[name][0].1.is_empty(), "{name} found nothing");
+    }
+
+    // The cost reports of the same month.
+    let data = reports::data::Data::new(&lake);
+    let current = reports::costs::load(&data, month, true)
+        .await
+        .unwrap()
+        .unwrap();
+    let list = reports::costs::reports(&settings, month, &current, None);
+    let all = list.iter().find(|r| r.cost_center == "all").unwrap();
+
+    // Cost per cost center: the query's OU rows add up to the report's cost centers sheet.
+    let rows = &results["cost_per_cost_center"];
+    let mut by_cc: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (cc, amount) in column(rows, "cost_center")
+        .iter()
+        .zip(column(rows, "amount"))
+    {
+        *by_cc.entry(cc.clone().unwrap()).or_default() += decimal(amount);
+    }
+    let centers = &all.tables[0];
+    let report: BTreeMap<String, Decimal> = table_column(centers, "Cost Center")
+        .iter()
+        .zip(table_column(centers, "Amount"))
+        .filter(|(cc, _)| !text(cc).ends_with("(organization)"))
+        .map(|(cc, amount)| match amount {
+            Cell::Decimal(d) => (text(cc), d.normalize()),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(by_cc, report);
+
+    // Charges per account and record type: the organization's charges sheet, cell for cell.
+    let rows = &results["charges_per_account"];
+    let from_sql: BTreeMap<(String, String), Decimal> = column(rows, "account_id")
+        .iter()
+        .zip(column(rows, "record_type"))
+        .zip(column(rows, "amount"))
+        .map(|((a, t), v)| ((a.clone().unwrap(), t.clone().unwrap()), decimal(v)))
+        .collect();
+    let charges = &all.tables[2];
+    let mut from_report = BTreeMap::new();
+    let account = charges.column("Account").unwrap();
+    for row in &charges.rows {
+        for (i, c) in charges.columns.iter().enumerate() {
+            if let (Cell::Decimal(d), true) = (&row.cells[i], c.name != "Total") {
+                from_report.insert((text(&row.cells[account]), c.name.clone()), d.normalize());
+            }
+        }
+    }
+    assert_eq!(from_sql, from_report);
+
+    // On-boardings and maintenances: the activity report's durations.
+    let events = reports::activities::load(&data, month).await.unwrap();
+    let (_, accounts) = data.directory(month.last()).await.unwrap();
+    let activities = reports::activities::activities(&events, month, &accounts);
+    let report: Vec<(String, String, Decimal)> = activities
+        .iter()
+        .filter(|a| matches!(a.transaction, "On-boarding" | "Maintenance") && !a.failed)
+        // Started in the month, as the query's `from` asks.
+        .filter(|a| {
+            let minutes = a.minutes.unwrap_or_default();
+            let seconds = (minutes * Decimal::from(60)).round().to_string();
+            let start = a.time - chrono::TimeDelta::seconds(seconds.parse().unwrap());
+            start.date_naive() >= month.first()
+        })
+        .map(|a| {
+            (
+                a.account.clone(),
+                a.transaction.to_string(),
+                a.minutes.unwrap(),
+            )
+        })
+        .collect();
+    let rows = &results["lifecycle_durations"];
+    let mut from_sql: Vec<(String, String, Decimal)> = column(rows, "account_id")
+        .iter()
+        .zip(column(rows, "transaction"))
+        .zip(column(rows, "seconds"))
+        .filter_map(|((a, t), s)| {
+            let seconds = Decimal::from_str(s.as_deref()?).ok()?;
+            Some((
+                a.clone().unwrap(),
+                t.clone().unwrap(),
+                (seconds / Decimal::from(60)).round_dp(1),
+            ))
+        })
+        .collect();
+    let mut report = report;
+    report.sort();
+    from_sql.sort();
+    assert!(!report.is_empty());
+    assert_eq!(from_sql, report);
+}

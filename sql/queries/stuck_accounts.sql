@@ -1,0 +1,19 @@
+-- Managed accounts of a snapshot still on-boarding (assigned) or in maintenance (expired)
+-- whose last lifecycle event is older than a time: the lifecycle reports them as
+-- FailedOnBoarding / FailedMaintenance.
+-- param snapshot: the accounts snapshot, YYYY-MM-DD
+-- param before: the time before which the last transition counts as stuck, YYYY-MM-DD HH:MM:SS (UTC)
+SELECT a.cost_center, a.account_id, a.name, a.state, t.last_transition, t.last_event
+FROM (SELECT * FROM accounts WHERE snapshot = '${snapshot}' AND managed AND state IN ('assigned', 'expired')) a
+LEFT JOIN (
+  SELECT account_id, event_time AS last_transition, activity AS last_event
+  FROM (
+    SELECT account_id, event_time, activity,
+      ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY event_time DESC) AS newest
+    FROM events
+    WHERE source = 'spa.lifecycle' AND dt <= '${snapshot}'
+  ) e
+  WHERE newest = 1
+) t ON t.account_id = a.account_id
+WHERE t.last_transition IS NULL OR t.last_transition < TIMESTAMP '${before}'
+ORDER BY a.cost_center, a.account_id

@@ -1,0 +1,24 @@
+-- The most expensive services of each cost center in a month (credits and refunds excluded),
+-- ranked within the cost center.
+-- param month: the month, YYYY-MM
+-- param snapshot: the accounts snapshot that names the accounts, YYYY-MM-DD
+-- param top: how many services per cost center, e.g. 5
+WITH sums AS (
+  SELECT cost_center, service, SUM(unblended) AS amount
+  FROM (
+    SELECT COALESCE(a.cost_center, 'NoCostTag') AS cost_center, c.service, c.unblended
+    FROM costs c
+    LEFT JOIN (SELECT account_id, cost_center FROM accounts WHERE snapshot = '${snapshot}') a
+      ON a.account_id = c.account_id
+    WHERE c.month = '${month}' AND c.record_type NOT IN ('Credit', 'Refund')
+  ) t
+  GROUP BY cost_center, service
+), ranked AS (
+  SELECT cost_center, service, amount,
+    ROW_NUMBER() OVER (PARTITION BY cost_center ORDER BY amount DESC) AS rank_in_cost_center
+  FROM sums
+)
+SELECT cost_center, rank_in_cost_center, service, amount
+FROM ranked
+WHERE rank_in_cost_center <= ${top}
+ORDER BY cost_center, rank_in_cost_center
