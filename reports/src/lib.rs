@@ -7,6 +7,7 @@
 //! inputs through the ingest code, exactly as `ingest` would.
 
 pub mod activities;
+pub mod athena;
 pub mod costs;
 pub mod csv_file;
 pub mod data;

@@ -37,7 +37,7 @@ use spa_core::lake::Lake;
 /// features.cost_email_recipients, through mail.transport (an outbox folder of .eml files by
 /// default, SMTP or SES). Nothing is sent without --send; a rerun with --send sends again.
 #[derive(Debug, Parser)]
-#[command(version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
+#[command(version, verbatim_doc_comment)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -85,6 +85,27 @@ enum Command {
         /// Output format.
         #[arg(long, default_value = "table", value_parser = ["table", "csv", "json"])]
         format: String,
+        /// Where the query runs: `local` (Polars SQL on the lake) or `athena` (the work group
+        /// and database of settings.yaml's `athena` section).
+        #[arg(long, default_value = "local", value_parser = ["local", "athena"])]
+        engine: String,
+    },
+    /// Athena administration.
+    Athena {
+        #[command(subcommand)]
+        command: AthenaCommand,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AthenaCommand {
+    /// Create the database, the lake's tables (from sql/tables, partition projection, so no
+    /// crawler) and a named query per file of sql/queries, in the configured work group.
+    /// Idempotent: run it again after adding a query.
+    Setup {
+        /// The sql/ folder.
+        #[arg(long, default_value = "sql", value_name = "DIR")]
+        sql: PathBuf,
     },
 }
 
@@ -95,11 +116,40 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn athena_setup(settings: &std::path::Path, sql: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let settings = spa_core::Settings::load(settings).context("settings")?;
+    let done = runtime()?.block_on(async {
+        let athena = reports::athena::Athena::new(&settings).await;
+        reports::athena::setup(&settings, &athena, sql).await
+    })?;
+    for statement in &done.statements {
+        eprintln!("  {statement}");
+    }
+    eprintln!(
+        "athena: database {} and {} tables in work group {}; named queries: {} created, {} already there",
+        settings.athena.database,
+        done.statements.len() - 1,
+        settings.athena.workgroup,
+        done.created.len(),
+        done.kept.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn query(
     settings: &std::path::Path,
     file: &std::path::Path,
     params: &[(String, String)],
     format: &str,
+    on_athena: bool,
 ) -> anyhow::Result<ExitCode> {
     use reports::sql::{Format, SqlFile, render, run_local};
     let settings = spa_core::Settings::load(settings).context("settings")?;
@@ -111,19 +161,24 @@ fn query(
         "json" => Format::Json,
         _ => Format::Table,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let started = std::time::Instant::now();
-    let df = runtime.block_on(async {
-        let lake = Lake::open(&settings).await;
-        run_local(&lake, &sql, &text).await
+    let (df, engine) = runtime()?.block_on(async {
+        if on_athena {
+            let athena = reports::athena::Athena::new(&settings).await;
+            let results = athena.query(&text).await?;
+            let engine = format!("Athena query {}", results.id);
+            anyhow::Ok((reports::sql::frame(&results.columns)?, engine))
+        } else {
+            let lake = Lake::open(&settings).await;
+            anyhow::Ok((
+                run_local(&lake, &sql, &text).await?,
+                "local, Polars SQL".into(),
+            ))
+        }
     })?;
     print!("{}", render(&df, format)?);
     eprintln!(
-        "{}: {} rows in {:.2} s (local, Polars SQL)",
+        "{}: {} rows in {:.2} s ({engine})",
         file.display(),
         df.height(),
         started.elapsed().as_secs_f64()
@@ -146,13 +201,28 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    if let Some(Command::Query {
-        file,
-        params,
-        format,
-    }) = &cli.command
+    if cli.command.is_some()
+        && (cli.month.is_some()
+            || cli.week.is_some()
+            || cli.only.is_some()
+            || cli.out.is_some()
+            || cli.send)
     {
-        return query(&cli.settings, file, params, format);
+        anyhow::bail!(
+            "--month, --week, --only, --out and --send belong to a report run, not to a subcommand"
+        );
+    }
+    match &cli.command {
+        Some(Command::Query {
+            file,
+            params,
+            format,
+            engine,
+        }) => return query(&cli.settings, file, params, format, engine == "athena"),
+        Some(Command::Athena {
+            command: AthenaCommand::Setup { sql },
+        }) => return athena_setup(&cli.settings, sql),
+        None => {}
     }
     let settings = spa_core::Settings::load(&cli.settings).context("settings")?;
     if cli.send && cli.only.as_deref().is_some_and(|o| o != "costs") {

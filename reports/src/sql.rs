@@ -488,3 +488,15 @@ pub fn render(df: &DataFrame, format: Format) -> Result<String, PolarsError> {
         }
     })
 }
+
+/// Text columns as a frame of strings (Athena's results, for the same renderer).
+pub fn frame(columns: &[TextColumn]) -> Result<DataFrame, PolarsError> {
+    let height = columns.first().map_or(0, |c| c.1.len());
+    DataFrame::new(
+        height,
+        columns
+            .iter()
+            .map(|(name, cells)| Column::new(name.as_str().into(), cells.clone()))
+            .collect(),
+    )
+}

@@ -154,6 +154,9 @@ pub struct Settings {
     /// AWS SDK options shared by every client.
     #[serde(default)]
     pub aws: AwsOptions,
+    /// Where `--engine athena` runs queries.
+    #[serde(default)]
+    pub athena: AthenaOptions,
     /// Raw inputs that fill an empty local lake when a report needs a period it lacks (the
     /// shipped fixtures); absent in production.
     #[serde(default)]
@@ -431,6 +434,45 @@ pub struct AwsOptions {
     pub s3_force_path_style: bool,
 }
 
+/// The `athena` section: where the lake's tables live and queries run with `--engine athena`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AthenaOptions {
+    /// Work group of every query.
+    #[serde(default = "default_workgroup")]
+    pub workgroup: String,
+    /// Database (Glue catalog) of the lake's tables: lower-case letters, digits and `_`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Where Athena writes query results (`s3://...`); unset: the work group's own setting.
+    #[serde(default)]
+    pub output_location: Option<String>,
+    /// How long a query may run before the command gives up, in seconds.
+    #[serde(default = "default_athena_timeout")]
+    pub timeout_seconds: u64,
+}
+
+impl Default for AthenaOptions {
+    fn default() -> Self {
+        AthenaOptions {
+            workgroup: default_workgroup(),
+            database: default_database(),
+            output_location: None,
+            timeout_seconds: default_athena_timeout(),
+        }
+    }
+}
+
+fn default_workgroup() -> String {
+    "primary".into()
+}
+fn default_database() -> String {
+    "sandbox_lake".into()
+}
+fn default_athena_timeout() -> u64 {
+    600
+}
+
 fn default_lake() -> Location {
     Location::Local(PathBuf::from("lake"))
 }
@@ -604,6 +646,25 @@ impl Settings {
             return invalid(
                 "features.tag_prefix",
                 "expected 1 to 100 characters, e.g. `account-`",
+            );
+        }
+        let database = &self.athena.database;
+        if database.is_empty()
+            || !database
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return invalid(
+                "athena.database",
+                "expected lower-case letters, digits and `_`, e.g. `sandbox_lake`",
+            );
+        }
+        if let Some(location) = &self.athena.output_location
+            && !location.starts_with("s3://")
+        {
+            return invalid(
+                "athena.output_location",
+                "expected an S3 location, e.g. `s3://bucket/athena-results/`",
             );
         }
         if let Some(ou) = self.organizational_units.keys().find(|ou| ou.is_root()) {
