@@ -8,7 +8,7 @@ use chrono::{DateTime, Days, Utc};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::data::{AccountInfo, Data, DataError, collect, labelled, strings, times};
+use crate::data::{AccountInfo, Data, DataError, labelled, sql_list, strings, times};
 use crate::period::Month;
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
@@ -58,6 +58,19 @@ pub struct Activity {
     pub failed: bool,
 }
 
+/// The labelled events of the days `from..=to`, each once, in Athena's dialect (the same as
+/// the Polars query of [`load`]).
+pub fn athena_sql(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
+    format!(
+        "SELECT event_time, account_id, activity, actor_type, actor_name FROM ( \
+           SELECT event_time, account_id, activity, actor_type, actor_name, \
+                  ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY event_time) AS copy \
+           FROM events WHERE dt BETWEEN '{from}' AND '{to}' AND activity IN ({})) e \
+         WHERE copy = 1 ORDER BY event_time",
+        sql_list(&LABELS)
+    )
+}
+
 /// Reads the labelled events of the month (and the days before it that can open a transaction).
 pub async fn load(data: &Data<'_>, month: Month) -> Result<Vec<Event>, DataError> {
     let from = month.first() - Days::new(LOOKBACK_DAYS);
@@ -72,17 +85,21 @@ pub async fn load(data: &Data<'_>, month: Month) -> Result<Vec<Event>, DataError
             hint: "fill it with `cargo run -p ingest -- <event files or folders>`".into(),
         });
     };
-    let df = collect(
-        events
-            .select([
-                col("event_time"),
-                col("account_id"),
-                col("activity"),
-                col("actor_type"),
-                col("actor_name"),
-            ])
-            .sort(["event_time"], SortMultipleOptions::default()),
-    )?;
+    let sql = athena_sql(from, month.last());
+    let df = data
+        .aggregate(
+            events
+                .select([
+                    col("event_time"),
+                    col("account_id"),
+                    col("activity"),
+                    col("actor_type"),
+                    col("actor_name"),
+                ])
+                .sort(["event_time"], SortMultipleOptions::default()),
+            &sql,
+        )
+        .await?;
     let (time, account, activity) = (
         times(&df, "event_time")?,
         strings(&df, "account_id")?,

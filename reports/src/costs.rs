@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use spa_core::Settings;
 use spa_core::organization::NO_COST_TAG;
 
-use crate::data::{Data, DataError, collect, decimals, strings};
+use crate::data::{Data, DataError, decimals, strings};
 use crate::excel::ChartSpec;
 use crate::period::Month;
 use crate::report::{Family, Report};
@@ -107,38 +107,37 @@ pub async fn load(
     // Sum first (the month has a row per day), then name the sums: the join sees one row per
     // account, service, usage type and record type instead of one per day.
     let started = std::time::Instant::now();
-    let df = collect(
-        costs
-            .select([
-                col("account_id"),
-                col("service"),
-                col("usage_type"),
-                col("record_type"),
-                col("currency"),
-                col("unblended"),
-            ])
-            .group_by([
-                col("account_id"),
-                col("service"),
-                col("usage_type"),
-                col("record_type"),
-                col("currency"),
-            ])
-            .agg([col("unblended").sum()])
-            .join(
-                accounts,
-                [col("account_id")],
-                [col("account_id")],
-                JoinArgs::new(JoinType::Left),
-            )
-            .with_columns([
-                col("usage_type").fill_null(lit("")),
-                col("cost_center").fill_null(lit(NO_COST_TAG)),
-                col("name").fill_null(lit(UNKNOWN)),
-                col("ou_name").fill_null(lit(UNKNOWN)),
-            ]),
-    )
-    .map_err(DataError::from)?;
+    let sql = athena_sql(month, &snapshot);
+    let local = costs
+        .select([
+            col("account_id"),
+            col("service"),
+            col("usage_type"),
+            col("record_type"),
+            col("currency"),
+            col("unblended"),
+        ])
+        .group_by([
+            col("account_id"),
+            col("service"),
+            col("usage_type"),
+            col("record_type"),
+            col("currency"),
+        ])
+        .agg([col("unblended").sum()])
+        .join(
+            accounts,
+            [col("account_id")],
+            [col("account_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col("usage_type").fill_null(lit("")),
+            col("cost_center").fill_null(lit(NO_COST_TAG)),
+            col("name").fill_null(lit(UNKNOWN)),
+            col("ou_name").fill_null(lit(UNKNOWN)),
+        ]);
+    let df = data.aggregate(local, &sql).await?;
     let query = started.elapsed();
     let text = |name: &str| -> Result<Vec<String>, Error> {
         Ok(strings(&df, name)
@@ -208,6 +207,21 @@ pub async fn load(
         snapshot,
         query,
     }))
+}
+
+/// The month's sums in Athena's dialect (the same as the Polars query of [`load`]).
+pub fn athena_sql(month: Month, snapshot: &str) -> String {
+    format!(
+        "SELECT account_id, service, usage_type, record_type, currency, unblended, \
+                COALESCE(name, '{UNKNOWN}') AS name, COALESCE(ou_name, '{UNKNOWN}') AS ou_name, \
+                COALESCE(cost_center, '{NO_COST_TAG}') AS cost_center \
+         FROM (SELECT c.account_id, c.service, COALESCE(c.usage_type, '') AS usage_type, \
+                      c.record_type, c.currency, SUM(c.unblended) AS unblended \
+               FROM costs c WHERE c.month = '{month}' \
+               GROUP BY c.account_id, c.service, COALESCE(c.usage_type, ''), c.record_type, c.currency) s \
+         LEFT JOIN (SELECT account_id AS id, name, ou_name, cost_center FROM accounts \
+                    WHERE snapshot = '{snapshot}') a ON a.id = s.account_id"
+    )
 }
 
 /// What cost reports could not do.

@@ -16,6 +16,9 @@ pub enum DataError {
     /// A query failed.
     #[error("query: {0}")]
     Polars(#[from] PolarsError),
+    /// An Athena query failed.
+    #[error("{0}")]
+    Athena(String),
     /// The lake has no data for the period.
     #[error("the lake {lake} has no {dataset} for {period}: {hint}")]
     Missing {
@@ -30,15 +33,40 @@ pub enum DataError {
     },
 }
 
-/// The datasets a report reads.
+/// The datasets a report reads, and where its aggregations run: Polars on this machine, or
+/// Athena over the same lake.
 pub struct Data<'l> {
     lake: &'l Lake,
+    athena: Option<&'l crate::athena::Athena>,
 }
 
 impl<'l> Data<'l> {
-    /// Datasets of `lake`.
+    /// Datasets of `lake`, aggregated locally.
     pub fn new(lake: &'l Lake) -> Self {
-        Data { lake }
+        Data { lake, athena: None }
+    }
+
+    /// Datasets of `lake`, aggregated by Athena (which reads the same S3 lake).
+    pub fn on_athena(lake: &'l Lake, athena: &'l crate::athena::Athena) -> Self {
+        Data {
+            lake,
+            athena: Some(athena),
+        }
+    }
+
+    /// Runs `local` with Polars, or `sql` (Athena's dialect) on Athena; either way a frame with
+    /// the same column names (Athena's cells arrive as text; the readers below parse them).
+    pub async fn aggregate(&self, local: LazyFrame, sql: &str) -> Result<DataFrame, DataError> {
+        match self.athena {
+            None => Ok(collect(local)?),
+            Some(athena) => {
+                let results = athena
+                    .query(sql)
+                    .await
+                    .map_err(|e| DataError::Athena(e.to_string()))?;
+                Ok(crate::sql::frame(&results.columns)?)
+            }
+        }
     }
 
     /// The lake read.
@@ -58,6 +86,10 @@ impl<'l> Data<'l> {
         }
         if keys.is_empty() {
             return Ok(None);
+        }
+        if self.athena.is_some() {
+            // Athena reads the objects itself: only their presence matters here.
+            return Ok(Some(DataFrame::empty().lazy()));
         }
         let args = ScanArgsParquet {
             hive_options: HiveOptions::new_disabled(),
@@ -166,6 +198,24 @@ impl<'l> Data<'l> {
     }
 }
 
+/// The accounts of a snapshot in Athena's dialect (the same as the Polars query of
+/// [`Data::directory`]).
+pub fn directory_sql(snapshot: &str) -> String {
+    format!(
+        "SELECT account_id, name, email, status, ou_name, state, holder, cost_center \
+         FROM accounts WHERE snapshot = '{snapshot}'"
+    )
+}
+
+/// `'a', 'b', ...`: labels as a SQL list.
+pub fn sql_list(labels: &[&str]) -> String {
+    labels
+        .iter()
+        .map(|l| format!("'{l}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Keeps events whose activity label is one of `labels`.
 pub fn labelled(labels: &[&str]) -> Expr {
     labels
@@ -213,16 +263,22 @@ impl Data<'_> {
         day: NaiveDate,
     ) -> Result<(String, std::collections::BTreeMap<String, AccountInfo>), DataError> {
         let (snapshot, frame) = self.accounts_at(day).await?;
-        let df = collect(frame.select([
-            col("account_id"),
-            col("name"),
-            col("email"),
-            col("status"),
-            col("ou_name"),
-            col("state"),
-            col("holder"),
-            col("cost_center"),
-        ]))?;
+        let sql = directory_sql(&snapshot);
+        let df = self
+            .aggregate(
+                frame.select([
+                    col("account_id"),
+                    col("name"),
+                    col("email"),
+                    col("status"),
+                    col("ou_name"),
+                    col("state"),
+                    col("holder"),
+                    col("cost_center"),
+                ]),
+                &sql,
+            )
+            .await?;
         let text = |name: &str| -> Result<Vec<String>, PolarsError> {
             Ok(strings(&df, name)?
                 .into_iter()
@@ -265,6 +321,20 @@ pub fn times(
     df: &DataFrame,
     name: &str,
 ) -> Result<Vec<Option<chrono::DateTime<chrono::Utc>>>, PolarsError> {
+    if df.column(name)?.dtype() == &DataType::String {
+        // Athena's text: `2026-10-03 18:00:01.000` (UTC).
+        return Ok(df
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|v| {
+                v.and_then(|t| {
+                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok()
+                })
+                .map(|t| t.and_utc())
+            })
+            .collect());
+    }
     let column = df
         .column(name)?
         .cast(&DataType::Datetime(TimeUnit::Microseconds, None))?
@@ -291,6 +361,21 @@ pub fn decimals(
     df: &DataFrame,
     name: &str,
 ) -> Result<Vec<Option<rust_decimal::Decimal>>, PolarsError> {
+    if df.column(name)?.dtype() == &DataType::String {
+        return df
+            .column(name)?
+            .str()?
+            .iter()
+            .map(|v| {
+                v.map(|t| {
+                    t.parse::<rust_decimal::Decimal>()
+                        .map(|d| d.normalize())
+                        .map_err(|e| polars_err!(ComputeError: "`{t}` in {name}: {e}"))
+                })
+                .transpose()
+            })
+            .collect();
+    }
     let column = df.column(name)?.decimal()?;
     let scale = column.scale() as u32;
     Ok(column

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 
-use crate::data::{AccountInfo, Data, DataError, collect, labelled, strings, times};
+use crate::data::{AccountInfo, Data, DataError, labelled, sql_list, strings, times};
 use crate::period::Week;
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
@@ -32,21 +32,41 @@ pub struct Seen {
     pub last_transition: Option<(String, DateTime<Utc>)>,
 }
 
+/// Labels whose last event per account the inventory shows.
+fn labels() -> Vec<&'static str> {
+    let mut labels = TRANSITIONS.to_vec();
+    labels.push("ConsoleLogin");
+    labels.push("FailedMaintenance");
+    labels
+}
+
+/// The last event of each label per account up to `until`, in Athena's dialect (the same as
+/// the Polars query of [`seen`]).
+pub fn athena_sql(until: NaiveDate) -> String {
+    format!(
+        "SELECT account_id, activity, MAX(event_time) AS event_time FROM events \
+         WHERE dt <= '{until}' AND activity IN ({}) GROUP BY account_id, activity",
+        sql_list(&labels())
+    )
+}
+
 /// Reads, from every day of events up to `until`, each account's last console login and last
 /// lifecycle transition.
 pub async fn seen(data: &Data<'_>, until: NaiveDate) -> Result<BTreeMap<String, Seen>, DataError> {
     let start = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    let mut labels = TRANSITIONS.to_vec();
-    labels.push("ConsoleLogin");
-    labels.push("FailedMaintenance");
+    let labels = labels();
     let Some(events) = data.events(start, until, Some(labelled(&labels))).await? else {
         return Ok(BTreeMap::new());
     };
-    let df = collect(
-        events
-            .group_by([col("account_id"), col("activity")])
-            .agg([col("event_time").max()]),
-    )?;
+    let sql = athena_sql(until);
+    let df = data
+        .aggregate(
+            events
+                .group_by([col("account_id"), col("activity")])
+                .agg([col("event_time").max()]),
+            &sql,
+        )
+        .await?;
     let (account, activity, time) = (
         strings(&df, "account_id")?,
         strings(&df, "activity")?,

@@ -28,6 +28,8 @@ pub struct Job {
     pub inventory: bool,
     /// E-mail the cost reports.
     pub send: bool,
+    /// Run the aggregations on Athena (`settings.athena`) instead of Polars.
+    pub athena: bool,
 }
 
 /// The payload of the scheduled Lambda function (the schedule's constant input):
@@ -49,6 +51,9 @@ pub struct Schedule {
     /// `YYYY-Www`.
     #[serde(default)]
     pub week: Option<String>,
+    /// `local` (Polars, the default) or `athena`: where the aggregations run.
+    #[serde(default)]
+    pub engine: Option<String>,
 }
 
 impl Schedule {
@@ -78,6 +83,13 @@ impl Schedule {
             None => Some(Week::of(today - Days::new(7))),
         }
         .filter(|_| wants("inventory"));
+        let athena = match self.engine.as_deref() {
+            None | Some("local") => false,
+            Some("athena") => true,
+            Some(other) => {
+                return Err(format!("reports: unknown engine `{other}` (local, athena)"));
+            }
+        };
         Ok(Job {
             month,
             week,
@@ -85,6 +97,7 @@ impl Schedule {
             activities: wants("activities"),
             inventory: wants("inventory"),
             send: self.send,
+            athena,
         })
     }
 }
@@ -114,7 +127,15 @@ pub async fn run(
             ));
         }
     }
-    let data = Data::new(lake);
+    let athena = if job.athena {
+        Some(crate::athena::Athena::new(settings).await)
+    } else {
+        None
+    };
+    let data = match &athena {
+        Some(a) => Data::on_athena(lake, a),
+        None => Data::new(lake),
+    };
     let mut written = Vec::new();
     if let (Some(month), true) = (job.month, job.costs) {
         let started = Instant::now();

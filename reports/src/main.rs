@@ -65,6 +65,10 @@ struct Cli {
     /// E-mail the reports to the recipients of settings.yaml (never without this flag).
     #[arg(long)]
     send: bool,
+    /// Where the reports' aggregations run: `local` (Polars over the lake) or `athena` (the
+    /// work group and database of settings.yaml's `athena` section, over the same S3 lake).
+    #[arg(long, default_value = "local", value_parser = ["local", "athena"])]
+    engine: String,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -255,6 +259,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         activities: wants("activities"),
         inventory: wants("inventory"),
         send: cli.send,
+        athena: cli.engine == "athena",
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,7 +5,10 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+
 use reports::athena::{Athena, AthenaError, setup};
+use reports::jobs::Job;
 use reports::sql::SqlFile;
 use serde_json::json;
 use spa_core::Settings;
@@ -244,8 +247,167 @@ async fn athena_on_moto() {
     assert_eq!((state.as_str(), *seconds), ("QUEUED", 1), "{err}");
     assert!(err.to_string().contains("keeps running in Athena"));
 
+    // A report run on Athena: the same files as the local engine, from Athena's answers.
+    reports_on_athena(&endpoint, &group).await;
+
     // A local lake cannot hold Athena tables.
     let local = Settings::load(repo_root().join("settings.yaml")).unwrap();
     let err = reports::athena::table_statements(&local, &sql).unwrap_err();
     assert!(err.to_string().contains("s3://bucket/prefix"), "{err}");
+}
+
+/// The month's cost reports with `--engine athena` on an S3 lake: Athena is given, as its
+/// answer to each aggregation, what that aggregation sums to (taken from the local engine's
+/// lines); the files written must then be the local engine's, byte for byte.
+async fn reports_on_athena(endpoint: &str, group: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    // The bucket is made in eu-west-1, as the shared helper does.
+    let probe = Settings::from_yaml(
+        &settings_yaml(endpoint, group, 30).replace(&format!("  region: {REGION}\n"), ""),
+        &repo_root().join("settings.yaml"),
+    )
+    .unwrap();
+    let s3 = spa_core::testing::s3_client(&probe).await;
+    let bucket = spa_core::testing::create_bucket(&s3, "spa-athena-lake").await;
+    let yaml = settings_yaml(endpoint, group, 30);
+    let (settings, lake, _) = common::month_lake_with(dir.path(), |shipped| {
+        let ours = yaml
+            .replace(
+                "lake: s3://spa-athena-test/lake",
+                &format!("lake: s3://{bucket}/lake"),
+            )
+            .replace(
+                &format!("{}/fixtures/organization.yaml", repo_root().display()),
+                "fixtures/organization.yaml",
+            );
+        // Keep the helper's organization file.
+        let org_line = shipped
+            .lines()
+            .find(|l| l.trim_start().starts_with("file: ") && l.contains("org.yaml"))
+            .unwrap()
+            .to_string();
+        ours.replace("  file: fixtures/organization.yaml", &org_line)
+    })
+    .await;
+    let month: reports::period::Month = "2026-10".parse().unwrap();
+    let job = Job {
+        month: Some(month),
+        week: None,
+        costs: true,
+        activities: false,
+        inventory: false,
+        send: false,
+        athena: false,
+    };
+    let local_out = spa_core::lake::Lake::local(dir.path().join("local"));
+    let local = reports::jobs::run(&settings, &lake, &local_out, &job, &mut |_| {})
+        .await
+        .unwrap();
+
+    // Athena's answers: the sums of October, then of September (the month-over-month change).
+    let data = reports::data::Data::new(&lake);
+    let mut answers = Vec::new();
+    for m in [month, month.previous()] {
+        let sums = reports::costs::load(&data, m, true).await.unwrap().unwrap();
+        let mut rows: Vec<Vec<Option<String>>> = vec![
+            [
+                "account_id",
+                "service",
+                "usage_type",
+                "record_type",
+                "currency",
+                "unblended",
+                "name",
+                "ou_name",
+                "cost_center",
+            ]
+            .map(|h| Some(h.to_string()))
+            .to_vec(),
+        ];
+        for l in &sums.lines {
+            rows.push(
+                [
+                    &l.account,
+                    &l.service,
+                    &l.usage_type,
+                    &l.record_type,
+                    &sums.currency,
+                    &l.amount.to_string(),
+                    &l.name,
+                    &l.ou,
+                    &l.cost_center,
+                ]
+                .map(|v| Some(v.to_string()))
+                .to_vec(),
+            );
+        }
+        answers.push(rows);
+    }
+    let owned: Vec<Option<Vec<Vec<Option<&str>>>>> = answers
+        .iter()
+        .map(|rows| {
+            Some(
+                rows.iter()
+                    .map(|r| r.iter().map(|c| c.as_deref()).collect())
+                    .collect(),
+            )
+        })
+        .collect();
+    inject(endpoint, owned);
+    let athena_out = spa_core::lake::Lake::local(dir.path().join("athena"));
+    let on_athena = reports::jobs::run(
+        &settings,
+        &lake,
+        &athena_out,
+        &Job {
+            athena: true,
+            ..job
+        },
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(!local.is_empty());
+    assert_eq!(local.len(), on_athena.len());
+    for (a, b) in local.iter().zip(&on_athena) {
+        assert_eq!(a.key, b.key);
+        assert!(a.bytes == b.bytes, "{} differs between the engines", a.key);
+    }
+    // Athena was asked for the month's sums in its own dialect, in the configured database.
+    let config = spa_core::aws::sdk_config(&settings).await;
+    let client = aws_sdk_athena::Client::new(&config);
+    let ids = client
+        .list_query_executions()
+        .work_group(group)
+        .send()
+        .await
+        .unwrap();
+    let mut asked = Vec::new();
+    for id in ids.query_execution_ids() {
+        let e = client
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .unwrap();
+        asked.push(
+            e.query_execution()
+                .unwrap()
+                .query()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    assert!(
+        asked
+            .iter()
+            .any(|q| q.contains("WHERE c.month = '2026-10'")),
+        "{asked:?}"
+    );
+    assert!(
+        asked
+            .iter()
+            .any(|q| q.contains("WHERE c.month = '2026-09'")),
+        "{asked:?}"
+    );
 }

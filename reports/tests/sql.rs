@@ -328,3 +328,150 @@ async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
     assert!(!report.is_empty());
     assert_eq!(from_sql, report);
 }
+
+/// Sorted rows of text cells, for comparing two engines' answers.
+fn sorted_rows(columns: &[reports::sql::TextColumn], names: &[&str]) -> Vec<Vec<String>> {
+    let height = columns.first().map_or(0, |c| c.1.len());
+    let mut rows: Vec<Vec<String>> = (0..height)
+        .map(|r| {
+            names
+                .iter()
+                .map(|n| {
+                    let cell = column(columns, n)[r].clone().unwrap_or_default();
+                    // Numbers compare by value (12.50 = 12.5), times to the second.
+                    let time = cell.len() > 19
+                        && chrono::NaiveDateTime::parse_from_str(&cell[..19], "%Y-%m-%d %H:%M:%S")
+                            .is_ok();
+                    match Decimal::from_str(&cell) {
+                        Ok(d) => d.normalize().to_string(),
+                        Err(_) if time => cell[..19].to_string(),
+                        Err(_) => cell,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The SQL the reports send to Athena with `--engine athena` gives, run by the local SQL
+/// engine over the fixture lake, what their Polars queries give.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_reports_athena_sql_matches_their_polars_queries() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings::load(settings_in(dir.path(), |y| y)).unwrap();
+    let lake = Lake::open(&settings).await;
+    let month: reports::period::Month = "2026-10".parse().unwrap();
+    reports::fill(&settings, &lake, Some(month), month.first(), month.last())
+        .await
+        .unwrap();
+    let data = reports::data::Data::new(&lake);
+    let run = |name: &'static str, sql: String| {
+        let lake = &lake;
+        async move {
+            let file = SqlFile::new(name, sql.clone());
+            let df = run_local(lake, &file, &sql)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            text_columns(&df).unwrap()
+        }
+    };
+
+    let costs = reports::costs::load(&data, month, true)
+        .await
+        .unwrap()
+        .unwrap();
+    let on_sql = run("costs", reports::costs::athena_sql(month, &costs.snapshot)).await;
+    let names = [
+        "cost_center",
+        "ou_name",
+        "account_id",
+        "name",
+        "service",
+        "usage_type",
+        "record_type",
+        "unblended",
+    ];
+    let from_lines: Vec<Vec<String>> = {
+        let mut rows: Vec<Vec<String>> = costs
+            .lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.cost_center.clone(),
+                    l.ou.clone(),
+                    l.account.clone(),
+                    l.name.clone(),
+                    l.service.clone(),
+                    l.usage_type.clone(),
+                    l.record_type.clone(),
+                    l.amount.normalize().to_string(),
+                ]
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    assert!(!from_lines.is_empty());
+    assert_eq!(sorted_rows(&on_sql, &names), from_lines);
+
+    let from = month.first() - chrono::Days::new(7);
+    let events = reports::activities::load(&data, month).await.unwrap();
+    let on_sql = run(
+        "events",
+        reports::activities::athena_sql(from, month.last()),
+    )
+    .await;
+    let mut from_polars: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            vec![
+                e.account.clone(),
+                e.activity.clone(),
+                e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ]
+        })
+        .collect();
+    from_polars.sort();
+    assert!(!from_polars.is_empty());
+    assert_eq!(
+        sorted_rows(&on_sql, &["account_id", "activity", "event_time"]),
+        from_polars
+    );
+
+    let (snapshot, directory) = data.directory(month.last()).await.unwrap();
+    let on_sql = run("directory", reports::data::directory_sql(&snapshot)).await;
+    let ids: Vec<String> = column(&on_sql, "account_id")
+        .iter()
+        .map(|v| v.clone().unwrap())
+        .collect();
+    assert_eq!(ids.len(), directory.len());
+    assert!(ids.iter().all(|id| directory.contains_key(id)));
+
+    let seen = reports::inventory::seen(&data, month.last()).await.unwrap();
+    let on_sql = run("seen", reports::inventory::athena_sql(month.last())).await;
+    let logins: BTreeMap<String, String> = column(&on_sql, "account_id")
+        .iter()
+        .zip(column(&on_sql, "activity"))
+        .zip(column(&on_sql, "event_time"))
+        .filter(|((_, a), _)| a.as_deref() == Some("ConsoleLogin"))
+        .map(|((id, _), t)| {
+            (
+                id.clone().unwrap(),
+                t.clone().unwrap().chars().take(19).collect(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, String> = seen
+        .iter()
+        .filter_map(|(id, s)| {
+            Some((
+                id.clone(),
+                s.last_login?.format("%Y-%m-%d %H:%M:%S").to_string(),
+            ))
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(logins, expected);
+}
