@@ -206,8 +206,8 @@ fn text(cell: &Cell) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
+/// The shipped fixture month in a fresh local lake (filled through ingest, as the main job does).
+async fn fixture_lake() -> (tempfile::TempDir, Settings, Lake, reports::period::Month) {
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings::load(settings_in(dir.path(), |y| y)).unwrap();
     let lake = Lake::open(&settings).await;
@@ -215,6 +215,12 @@ async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
     reports::fill(&settings, &lake, Some(month), month.first(), month.last())
         .await
         .unwrap();
+    (dir, settings, lake, month)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
+    let (_dir, settings, lake, month) = fixture_lake().await;
     let mut results = BTreeMap::new();
     for path in files("queries") {
         let file = SqlFile::read(&path).unwrap();
@@ -359,13 +365,7 @@ fn sorted_rows(columns: &[reports::sql::TextColumn], names: &[&str]) -> Vec<Vec<
 /// engine over the fixture lake, what their Polars queries give.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reports_athena_sql_matches_their_polars_queries() {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings::load(settings_in(dir.path(), |y| y)).unwrap();
-    let lake = Lake::open(&settings).await;
-    let month: reports::period::Month = "2026-10".parse().unwrap();
-    reports::fill(&settings, &lake, Some(month), month.first(), month.last())
-        .await
-        .unwrap();
+    let (_dir, settings, lake, month) = fixture_lake().await;
     let data = reports::data::Data::new(&lake);
     let run = |name: &'static str, sql: String| {
         let lake = &lake;

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""The local query engine (`reports query`, Polars SQL) beside DuckDB running the same SQL files
+of sql/queries on the same Parquet lake, same run.
+
+Uses the lake of the reports benchmark (benches/reports.py builds it: 10,000 accounts, a month
+of costs, 10.3 million events). For each query file, with the same parameters:
+
+  ours     release `reports query FILE --format csv`; the time is the one the command prints
+           (registering the lake's tables, planning, running, collecting)
+  duckdb   the lake's datasets as views (read_parquet with hive partitions as text, the
+           partition column as the DDL declares it), then the same file's text; the time is
+           the query's execution and fetch, threads=1 and every core
+
+Both must return the same number of rows. Usage:
+
+  python3 benches/sql.py [--work /var/tmp/spa-bench] [--accounts 10000]
+
+Needs `cargo build --release -p reports` (found in $CARGO_TARGET_DIR/release), the lake of
+benches/reports.py, and `pip install duckdb pyarrow`.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PARAMS = {
+    "month": "2026-10",
+    "snapshot": "2026-10-31",
+    "from": "2026-10-01",
+    "to": "2026-10-31",
+    "until": "2026-10-31",
+    "since": "2026-10-15",
+    "before": "2026-10-30 00:00:00",
+    "top": "5",
+}
+
+VIEWS = {
+    "events": "dt",
+    "costs": "month",
+    "accounts": "snapshot",
+}
+
+
+def declared(text):
+    return [m for m in re.findall(r"^-- param (\w+):", text, flags=re.M)]
+
+
+def fill(text):
+    for name in declared(text):
+        text = text.replace("${" + name + "}", PARAMS[name])
+    return text
+
+
+def duckdb_run(lake, text, threads):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET threads={threads}")
+    con.execute("SET enable_progress_bar=false")
+    con.execute("SET TimeZone='UTC'")
+    for name, key in VIEWS.items():
+        con.execute(
+            f"CREATE VIEW {name} AS SELECT * REPLACE (CAST({key} AS VARCHAR) AS {key}) FROM "
+            f"read_parquet('{lake}/{name}/{key}=*/*.parquet', hive_partitioning=true, "
+            f"hive_types={{'{key}': 'VARCHAR'}})"
+        )
+    started = time.perf_counter()
+    table = con.execute(text).fetch_arrow_table()
+    return time.perf_counter() - started, table.num_rows
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default="/var/tmp/spa-bench")
+    ap.add_argument("--accounts", type=int, default=10_000)
+    args = ap.parse_args()
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
+    gen = Path(args.work) / f"reports-{args.accounts}"
+    settings, lake = gen / "settings.yaml", gen / "lake"
+    if not (lake / "events").exists():
+        sys.exit(f"no lake in {lake}: run benches/reports.py first")
+    queries = sorted((Path(__file__).parent.parent / "sql" / "queries").glob("*.sql"))
+    env = dict(os.environ, RUST_LOG="warn")
+    rows_out = []
+    for path in queries:
+        text = path.read_text()
+        cmd = [str(target / "reports"), "--settings", str(settings), "query", str(path), "--format", "csv"]
+        for name in declared(text):
+            cmd += ["--param", f"{name}={PARAMS[name]}"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"{path.name}: {proc.stderr}")
+        m = re.search(r"(\d+) rows in ([\d.]+) s", proc.stderr)
+        ours_rows, ours = int(m[1]), float(m[2])
+        filled = fill(text)
+        d1, n1 = duckdb_run(lake, filled, 1)
+        d2, n2 = duckdb_run(lake, filled, os.cpu_count())
+        same = "yes" if ours_rows == n1 == n2 else f"NO ({ours_rows} vs {n1})"
+        print(f"{path.stem}: ours {ours:.2f} s, duckdb {d1:.2f} s (1 thread) / {d2:.2f} s; "
+              f"{ours_rows} rows, same count: {same}", flush=True)
+        rows_out.append((path.stem, ours_rows, ours, d1, d2, same))
+    print("\n| query | rows | ours s | DuckDB 1 thread s | DuckDB all cores s | ours / DuckDB all cores | same rows |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for name, n, ours, d1, d2, same in rows_out:
+        print(f"| {name} | {n} | {ours:.2f} | {d1:.2f} | {d2:.2f} | {ours / d2:.2f} | {same} |")
+
+
+if __name__ == "__main__":
+    main()
