@@ -365,7 +365,7 @@ fn sorted_rows(columns: &[reports::sql::TextColumn], names: &[&str]) -> Vec<Vec<
 /// engine over the fixture lake, what their Polars queries give.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reports_athena_sql_matches_their_polars_queries() {
-    let (_dir, settings, lake, month) = fixture_lake().await;
+    let (_dir, _, lake, month) = fixture_lake().await;
     let data = reports::data::Data::new(&lake);
     let run = |name: &'static str, sql: String| {
         let lake = &lake;
