@@ -55,7 +55,12 @@ COPY (
 
 
 def run(cmd, env=None):
-    """Runs a command; returns (wall s, cpu s, peak RSS MB, stdout). Its output goes to
+    """Runs a command; returns (wall s, cpu s, peak RSS MB, stdout)."""
+    return run_full(cmd, env)[:4]
+
+
+def run_full(cmd, env=None):
+    """Runs a command; returns (wall s, cpu s, peak RSS MB, stdout, stderr). Its output goes to
     temporary files, not pipes: a pipe nobody reads while we wait would stall a chatty child."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
@@ -68,7 +73,7 @@ def run(cmd, env=None):
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 3):
         sys.exit(f"{cmd[0]} failed ({code}):\n{stderr}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout, stderr
 
 
 def folder_bytes(path):

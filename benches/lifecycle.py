@@ -31,7 +31,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ingest import run  # benches/ingest.py
+from ingest import run_full  # benches/ingest.py
 
 
 def free_port():
@@ -106,9 +106,7 @@ def main():
     env = dict(os.environ, RUST_LOG="warn")
     rows = []
 
-    wall, cpu, rss, out = run([lifecycle, "--settings", str(settings), "plan"], env=env)
-    err = subprocess.run([lifecycle, "--settings", str(settings), "plan"], env=env, capture_output=True,
-                         text=True).stderr
+    wall, cpu, rss, out, err = run_full([lifecycle, "--settings", str(settings), "plan"], env=env)
     accounts, n_due = due(err)
     print(f"local file: {accounts} accounts, {n_due} due, {len(out.splitlines()) - 1} plan lines; "
           f"{wall:.2f} s wall, peak RSS {rss:.0f} MB")
@@ -144,8 +142,7 @@ def main():
         aws_settings.write_text(text)
         for concurrency in (1, 8):
             cmd = [lifecycle, "--settings", str(aws_settings), "--concurrency", str(concurrency), "plan"]
-            wall, cpu, rss, _ = run(cmd, env=moto_env)
-            err = subprocess.run(cmd, env=moto_env, capture_output=True, text=True).stderr
+            wall, cpu, rss, _, err = run_full(cmd, env=moto_env)
             requests = int(re.search(r"(\d+) Organizations requests", err)[1])
             accounts_m, due_m = due(err)
             print(f"moto, {concurrency} tag reads at once: {accounts_m} accounts, {due_m} due; {requests} requests "

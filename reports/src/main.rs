@@ -74,8 +74,8 @@ struct Cli {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Run a query of sql/queries/ (or any SQL file over the tables events, costs, accounts and
-    /// quarantine) on the lake with Polars SQL. `${name}` placeholders are filled from --param;
-    /// the file's header lists them (`-- param name: ...`).
+    /// quarantine) on the lake with Polars SQL, or on Athena with --engine athena. `${name}`
+    /// placeholders are filled from --param; the file's header lists them (`-- param name: ...`).
     ///
     ///   cargo run -p reports -- query sql/queries/cost_per_cost_center.sql \
     ///       --param month=2026-10 --param snapshot=2026-10-31
