@@ -138,18 +138,7 @@ impl Directory {
                     .first()
                     .and_then(|p| p.id())
                     .ok_or(OrganizationError::Missing("ListParents: parent"))?;
-                let mut tags = BTreeMap::new();
-                let mut pages = client
-                    .list_tags_for_resource()
-                    .resource_id(id.as_str())
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    count();
-                    for tag in page.map_err(|e| api("ListTagsForResource", e))?.tags() {
-                        tags.insert(tag.key().to_string(), tag.value().to_string());
-                    }
-                }
+                let tags = organization::aws::tags_of(client, id.as_str(), requests).await?;
                 Ok(Some(Account {
                     id: id.clone(),
                     name: a.name().unwrap_or_default().to_string(),

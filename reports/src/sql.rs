@@ -214,14 +214,12 @@ fn naive_times(frame: LazyFrame, dataset: Dataset) -> LazyFrame {
 /// The lake's datasets as SQL tables, each with its partition column.
 pub async fn context(lake: &Lake) -> Result<SQLContext, SqlError> {
     let ctx = SQLContext::new();
+    let data = crate::data::Data::new(lake);
     for dataset in Dataset::ALL {
         let key = dataset.partition_key();
         let mut frames = Vec::new();
         for partition in lake.partitions(dataset).await.map_err(DataError::from)? {
-            let Some(frame) = crate::data::Data::new(lake)
-                .scan_partition(dataset, &partition)
-                .await?
-            else {
+            let Some(frame) = data.scan_partition(dataset, &partition).await? else {
                 continue;
             };
             frames.push(

@@ -40,6 +40,27 @@ pub fn status(account: &aws_sdk_organizations::types::Account) -> AccountStatus 
     }
 }
 
+/// Every tag of one account (all pages), counting each request in `requests`.
+pub async fn tags_of(
+    client: &Client,
+    id: &str,
+    requests: &AtomicU64,
+) -> Result<BTreeMap<String, String>, OrganizationError> {
+    let mut found = BTreeMap::new();
+    let mut pages = client
+        .list_tags_for_resource()
+        .resource_id(id)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        requests.fetch_add(1, Ordering::Relaxed);
+        for tag in page.map_err(|e| api("ListTagsForResource", e))?.tags() {
+            found.insert(tag.key().to_string(), tag.value().to_string());
+        }
+    }
+    Ok(found)
+}
+
 /// The whole organization, and the number of API requests it took.
 pub async fn read(
     client: &Client,
@@ -143,18 +164,7 @@ pub async fn read(
                 requests.clone(),
             );
             running.spawn(async move {
-                let mut found = BTreeMap::new();
-                let mut pages = client
-                    .list_tags_for_resource()
-                    .resource_id(&id)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    for tag in page.map_err(|e| api("ListTagsForResource", e))?.tags() {
-                        found.insert(tag.key().to_string(), tag.value().to_string());
-                    }
-                }
+                let found = tags_of(&client, &id, &requests).await?;
                 Ok::<_, OrganizationError>((index, found))
             });
             next += 1;
