@@ -1,7 +1,7 @@
 //! The Athena engine against moto server: `athena setup` (database, tables, named queries,
 //! idempotent), a query file started, polled and paged through with results injected through
 //! moto's API, the command line's CSV output, and the failure paths (an unknown work group, a
-//! query that does not finish in time).
+//! query that does not finish in time, a query stopped while it runs).
 
 use std::collections::BTreeMap;
 
@@ -236,6 +236,56 @@ async fn athena_on_moto() {
     let slow = Athena::new(&settings_for(&endpoint, &group, 1)).await;
     inject(&endpoint, vec![None]);
     let err = slow.query("SELECT 1").await.unwrap_err();
+
+    // A query stopped while it runs (moto has no FAILED state; CANCELLED takes the same path):
+    // the state and Athena's reason, or that it gave none.
+    let waiting = Athena::new(&settings_for(&endpoint, &group, 60)).await;
+    inject(&endpoint, vec![None]);
+    let stopped = tokio::spawn(async move { waiting.query("SELECT 2").await });
+    let mut cancelled = 0;
+    for _ in 0..100 {
+        let ids = client
+            .list_query_executions()
+            .work_group(&group)
+            .send()
+            .await
+            .unwrap();
+        for id in ids.query_execution_ids() {
+            let got = client
+                .get_query_execution()
+                .query_execution_id(id)
+                .send()
+                .await
+                .unwrap();
+            let execution = got.query_execution().unwrap();
+            if execution.query() == Some("SELECT 2") {
+                client
+                    .stop_query_execution()
+                    .query_execution_id(id)
+                    .send()
+                    .await
+                    .unwrap();
+                cancelled += 1;
+            }
+        }
+        if cancelled > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(cancelled, 1);
+    let stopped = stopped.await.unwrap().unwrap_err();
+    let AthenaError::Failed { state, reason, .. } = &stopped else {
+        panic!("{stopped}")
+    };
+    assert_eq!(
+        (state.as_str(), reason.as_str()),
+        ("CANCELLED", "no reason given")
+    );
+    assert!(
+        stopped.to_string().contains("CANCELLED: no reason given"),
+        "{stopped}"
+    );
     moto_post(
         &endpoint,
         "/moto-api/state-manager/unset-transition",
