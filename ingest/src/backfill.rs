@@ -3,8 +3,9 @@
 //!
 //! Files are sorted day first (a trail's `.../<account>/CloudTrail/<region>/YYYY/MM/DD/<file>`
 //! sorts as `YYYY/MM/DD/<account>/<region>/<file>`, so a group holds one day of many accounts and
-//! writes few, large objects) and cut into groups at the files whose name hashes to a boundary
-//! (about one in [`GROUP_FILES`]). A group's idempotency key is its first file, so running the
+//! writes few, large objects) and cut into groups at the files whose file name (the last segment
+//! of the path, so a corpus is grouped alike wherever it lies) hashes to a boundary (about one in
+//! [`GROUP_FILES`]). A group's idempotency key is its first file, so running the
 //! same backfill again replaces its objects, and a file added later joins one group without
 //! moving the others: a rerun over a grown folder does not duplicate rows. Groups also end at
 //! [`MAX_GROUP_FILES`] files or [`MAX_GROUP_BYTES`] bytes, to bound memory.
@@ -195,7 +196,8 @@ pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
     let mut out: Vec<Vec<InputFile>> = Vec::new();
     let mut bytes = 0;
     for file in files {
-        let boundary = fnv(&file.name).is_multiple_of(GROUP_FILES);
+        let base = file.name.rsplit('/').next().unwrap_or(&file.name);
+        let boundary = fnv(base).is_multiple_of(GROUP_FILES);
         match out.last_mut() {
             Some(group)
                 if !boundary
@@ -266,7 +268,32 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::sort_key;
+    use super::{InputFile, Place, groups, sort_key};
+
+    /// Group sizes of 2,000 files named alike under `root`.
+    fn cuts(root: &str) -> Vec<usize> {
+        let files = (0..2_000)
+            .map(|i| {
+                let name = format!("{root}/2026/10/03/f{i:05}.json.gz");
+                InputFile {
+                    name: name.clone(),
+                    size: 1,
+                    place: Place::Local(name.into()),
+                }
+            })
+            .collect();
+        groups(files).iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn groups_are_cut_by_file_name_wherever_the_corpus_lies() {
+        let here = cuts("/tmp/a");
+        assert_eq!(here, cuts("/var/tmp/somewhere/else"));
+        assert_eq!(here, cuts("s3://bucket/prefix"));
+        assert_eq!(here.iter().sum::<usize>(), 2_000);
+        // About one boundary in GROUP_FILES names.
+        assert!((5..=40).contains(&here.len()), "{here:?}");
+    }
 
     #[test]
     fn trail_files_sort_day_first() {
