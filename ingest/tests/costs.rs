@@ -178,6 +178,73 @@ async fn cur_export_monthly_totals_per_account() {
     }
 }
 
+/// Every row of a CUR export as `load` gives it.
+fn cur_rows(path: &std::path::Path) -> (Vec<String>, u64) {
+    let mut rows = Vec::new();
+    let read = ingest::cur::load(path, &mut |r| {
+        rows.push(format!(
+            "{} {} {} {} {:?} {} {}",
+            r.day, r.account, r.service, r.record_type, r.usage_type, r.unblended, r.currency
+        ));
+        Ok(())
+    })
+    .unwrap();
+    (rows, read)
+}
+
+/// The row groups of an export are summed on several threads: the same export cut into many
+/// small row groups, and into two files, gives the same rows in the same order.
+#[test]
+fn cur_rows_do_not_depend_on_how_the_export_is_cut() {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::properties::WriterProperties;
+    let path = testing::shared_data()
+        .join("wa_labs_workshop_cur/Oct2018-WorkshopCUR-00001.snappy.parquet");
+    let whole = cur_rows(&path);
+    assert!(whole.0.len() > 100, "{}", whole.0.len());
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    // The columns the export's sums use (writing all its columns cut small is slow).
+    let used = |batch: RecordBatch| {
+        let keep: Vec<usize> = (0..batch.num_columns())
+            .filter(|&i| {
+                let name = batch.schema_ref().field(i).name().clone();
+                name.starts_with("line_item_") || name == "product_product_name"
+            })
+            .collect();
+        batch.project(&keep).unwrap()
+    };
+    let batches: Vec<RecordBatch> = reader.map(|b| used(b.unwrap())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let small = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(1000))
+        .build();
+    let half = batches.len().div_ceil(2);
+    for (name, part) in [
+        ("a.parquet", &batches[..half]),
+        ("b.parquet", &batches[half..]),
+    ] {
+        let file = std::fs::File::create(dir.path().join(name)).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(file, batches[0].schema(), Some(small.clone())).unwrap();
+        for batch in part {
+            writer.write(batch).unwrap();
+        }
+        writer.close().unwrap();
+    }
+    let groups = ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(dir.path().join("a.parquet")).unwrap(),
+    )
+    .unwrap()
+    .metadata()
+    .num_row_groups();
+    assert!(groups > 4, "{groups} row groups");
+    assert_eq!(cur_rows(dir.path()), whole);
+}
+
 #[test]
 fn cur_without_a_required_column_is_refused() {
     let dir = tempfile::tempdir().unwrap();
