@@ -388,14 +388,49 @@ pub fn decimals(
 /// Runs a query on Polars' streaming engine: the lake's files are read in morsels, so a month
 /// of costs or events is summed without holding every row in memory at once. The query runs on
 /// a thread of its own: the engine blocks on Tokio when it finds itself inside a runtime, which
-/// only a multi-threaded runtime allows.
+/// only a multi-threaded runtime allows. A panic inside Polars (a bug of the engine, which an
+/// analyst's query can meet) comes back as an error with its message.
 pub fn collect(frame: LazyFrame) -> Result<DataFrame, PolarsError> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| frame.collect_with_engine(Engine::Streaming))
             .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                Err(polars_err!(ComputeError: "the Polars engine failed: {message}"))
+            })
     })
     // One sink (the lazy frame itself), so one frame comes back.
     .map(|result| result.unwrap_single())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_inside_polars_is_an_error() {
+        let frame = df!("a" => [1i64, 2]).unwrap().lazy().select([col("a").map(
+            |_| -> PolarsResult<Column> { panic!("boom") },
+            |_, field| Ok(field.clone()),
+        )]);
+        let err = collect(frame).unwrap_err().to_string();
+        assert!(
+            err.contains("the Polars engine failed: ") && err.contains("boom"),
+            "{err}"
+        );
+        // And a query that works still does.
+        let sum = collect(
+            df!("a" => [1i64, 2])
+                .unwrap()
+                .lazy()
+                .select([col("a").sum()]),
+        )
+        .unwrap();
+        assert_eq!(sum.column("a").unwrap().i64().unwrap().get(0), Some(3));
+    }
 }

@@ -475,3 +475,44 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
     assert!(!expected.is_empty());
     assert_eq!(logins, expected);
 }
+
+/// Analysts' first questions: `count(*)` of every table and per partition, against the rows
+/// each partition's objects hold (read with the lake's Arrow reader). A table is a union of its
+/// partitions, which Polars counts in 128-bit integers (`dtype-u128`).
+#[tokio::test(flavor = "multi_thread")]
+async fn counts_of_every_table_equal_the_rows_of_its_partitions() {
+    let (_dir, _settings, lake, _month) = fixture_lake().await;
+    for dataset in Dataset::ALL {
+        let mut expected: BTreeMap<String, usize> = BTreeMap::new();
+        for partition in lake.partitions(dataset).await.unwrap() {
+            let batches = lake.read_partition(dataset, &partition).await.unwrap();
+            expected.insert(partition, batches.iter().map(|b| b.num_rows()).sum());
+        }
+        let total: usize = expected.values().sum();
+        let (table, key) = (dataset.name(), dataset.partition_key());
+        let ask = |text: String| SqlFile {
+            name: format!("{table}.sql"),
+            text,
+            params: BTreeMap::new(),
+        };
+        let all = ask(format!("SELECT count(*) AS n FROM {table}"));
+        let df = run_local(&lake, &all, &all.text)
+            .await
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        let n = &text_columns(&df).unwrap()[0].1[0];
+        assert_eq!(n.as_deref(), Some(total.to_string().as_str()), "{table}");
+
+        let per = ask(format!(
+            "SELECT {key} AS p, count(*) AS n FROM {table} GROUP BY {key} ORDER BY p"
+        ));
+        let df = run_local(&lake, &per, &per.text).await.unwrap();
+        let columns = text_columns(&df).unwrap();
+        let got: BTreeMap<String, usize> = columns[0]
+            .1
+            .iter()
+            .zip(&columns[1].1)
+            .map(|(p, n)| (p.clone().unwrap(), n.as_deref().unwrap().parse().unwrap()))
+            .collect();
+        assert_eq!(got, expected, "{table}");
+    }
+}
