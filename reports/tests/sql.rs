@@ -516,3 +516,54 @@ async fn counts_of_every_table_equal_the_rows_of_its_partitions() {
         assert_eq!(got, expected, "{table}");
     }
 }
+
+/// The accounts with the highest cost (a decimal sum, sorted, limited: Polars' top-k on
+/// 128-bit decimals, `dtype-i128`), against sums of the lake's decimal column in Arrow.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_most_expensive_accounts_match_the_lake_rows() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Decimal128Type;
+    let (_dir, _settings, lake, month) = fixture_lake().await;
+    let mut sums: BTreeMap<String, Decimal> = BTreeMap::new();
+    for batch in lake
+        .read_partition(Dataset::Costs, &month.to_string())
+        .await
+        .unwrap()
+    {
+        let accounts = batch
+            .column_by_name("account_id")
+            .unwrap()
+            .as_string::<i32>();
+        let amounts = batch
+            .column_by_name("unblended")
+            .unwrap()
+            .as_primitive::<Decimal128Type>();
+        for i in 0..batch.num_rows() {
+            *sums.entry(accounts.value(i).to_string()).or_default() +=
+                Decimal::from_i128_with_scale(amounts.value(i), 12);
+        }
+    }
+    let mut expected: Vec<(String, Decimal)> = sums.into_iter().collect();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    expected.truncate(3);
+
+    let file = SqlFile {
+        name: "top.sql".into(),
+        text: "SELECT a.name, c.account_id, sum(c.unblended) AS total FROM costs c \
+               JOIN accounts a ON a.account_id = c.account_id \
+               GROUP BY a.name, c.account_id ORDER BY total DESC, c.account_id LIMIT 3"
+            .into(),
+        params: BTreeMap::new(),
+    };
+    let df = run_local(&lake, &file, &file.text)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let columns = text_columns(&df).unwrap();
+    let got: Vec<(String, Decimal)> = column(&columns, "account_id")
+        .iter()
+        .zip(column(&columns, "total"))
+        .map(|(a, t)| (a.clone().unwrap(), decimal(t)))
+        .collect();
+    assert_eq!(got, expected);
+    assert!(column(&columns, "name").iter().all(Option::is_some));
+}
