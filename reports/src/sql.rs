@@ -211,11 +211,42 @@ fn naive_times(frame: LazyFrame, dataset: Dataset) -> LazyFrame {
     frame.with_columns(times)
 }
 
-/// The lake's datasets as SQL tables, each with its partition column.
-pub async fn context(lake: &Lake) -> Result<SQLContext, SqlError> {
+/// The datasets a query reads: the ones its `FROM` and `JOIN` clauses name (every dataset when
+/// the text does not parse here; Polars then reports the error).
+pub fn datasets_in(text: &str) -> Vec<Dataset> {
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::parser::Parser;
+    let Ok(statements) = Parser::parse_sql(&GenericDialect {}, text) else {
+        return Dataset::ALL.to_vec();
+    };
+    let mut named = Vec::new();
+    let _ = sqlparser::ast::visit_relations(&statements, |relation| {
+        let last = relation
+            .0
+            .last()
+            .and_then(|part| part.as_ident())
+            .map(|ident| ident.value.clone());
+        if let Some(dataset) = Dataset::ALL.into_iter().find(|d| {
+            last.as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(d.name()))
+        }) && !named.contains(&dataset)
+        {
+            named.push(dataset);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    named
+}
+
+/// The lake's datasets as SQL tables, each with its partition column: all of them, or only
+/// `datasets` (on an S3 lake the local engine fetches every object of a table it registers).
+pub async fn context(lake: &Lake, datasets: &[Dataset]) -> Result<SQLContext, SqlError> {
     let ctx = SQLContext::new();
     let data = crate::data::Data::new(lake);
     for dataset in Dataset::ALL {
+        if !datasets.contains(&dataset) {
+            continue;
+        }
         let key = dataset.partition_key();
         let mut frames = Vec::new();
         for partition in lake.partitions(dataset).await.map_err(DataError::from)? {
@@ -272,7 +303,7 @@ pub fn polars_type(dtype: &arrow::datatypes::DataType) -> DataType {
 
 /// Runs a query file's filled text on the lake.
 pub async fn run_local(lake: &Lake, file: &SqlFile, text: &str) -> Result<DataFrame, SqlError> {
-    let mut ctx = context(lake).await?;
+    let mut ctx = context(lake, &datasets_in(text)).await?;
     let query = |source| SqlError::Query {
         file: file.name.clone(),
         source,
@@ -497,4 +528,28 @@ pub fn frame(columns: &[TextColumn]) -> Result<DataFrame, PolarsError> {
             .map(|(name, cells)| Column::new(name.as_str().into(), cells.clone()))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::datasets_in;
+    use spa_core::lake::Dataset;
+
+    #[test]
+    fn a_query_registers_the_tables_it_names() {
+        assert_eq!(
+            datasets_in("SELECT count(*) FROM events WHERE dt = '2026-10-01'"),
+            vec![Dataset::Events]
+        );
+        assert_eq!(
+            datasets_in(
+                "WITH c AS (SELECT * FROM costs) SELECT * FROM c \
+                 JOIN (SELECT * FROM \"Accounts\") a ON a.account_id = c.account_id"
+            ),
+            vec![Dataset::Costs, Dataset::Accounts]
+        );
+        assert_eq!(datasets_in("SELECT 1"), Vec::<Dataset>::new());
+        // Text this parser cannot read: every table, and Polars says what is wrong.
+        assert_eq!(datasets_in("SELEC nonsense"), Dataset::ALL.to_vec());
+    }
 }
