@@ -277,6 +277,57 @@ fn cur_without_a_required_column_is_refused() {
     );
 }
 
+/// A cost that is not an amount of money (NaN, infinite, beyond 10^26) stops the import with
+/// the file and the value named; it is never read as zero.
+#[test]
+fn cur_cost_that_is_not_money_is_refused() {
+    use arrow::array::{Float64Array, StringArray, TimestampSecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, cost) in [("nan.parquet", f64::NAN), ("huge.parquet", 1e30)] {
+        let path = dir.path().join(name);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("line_item_usage_account_id", DataType::Utf8, false),
+            Field::new("line_item_unblended_cost", DataType::Float64, false),
+            Field::new("line_item_line_item_type", DataType::Utf8, false),
+            Field::new(
+                "line_item_usage_start_date",
+                DataType::Timestamp(TimeUnit::Second, None),
+                false,
+            ),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["111111111111", "111111111111"])),
+                Arc::new(Float64Array::from(vec![1.5, cost])),
+                Arc::new(StringArray::from(vec!["Usage", "Usage"])),
+                Arc::new(TimestampSecondArray::from(vec![
+                    1_790_000_000,
+                    1_790_000_000,
+                ])),
+            ],
+        )
+        .unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            schema,
+            None,
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let err = ingest::cur::load(&path, &mut |_| Ok(()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(name) && err.contains("is not an amount of money"),
+            "{err}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn focus_sample_totals() {
     let path = testing::shared_data().join("focus_sample_data/focus_1.0_sample_1000.csv");
