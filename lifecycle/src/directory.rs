@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_organizations::types::Tag;
@@ -30,7 +31,7 @@ pub enum Directory {
         /// Tag reads at once.
         concurrency: usize,
         /// API requests made.
-        requests: AtomicU64,
+        requests: Arc<AtomicU64>,
     },
 }
 
@@ -67,7 +68,7 @@ impl Directory {
                 Ok(Directory::Aws {
                     client: spa_core::aws::organizations_client(&config),
                     concurrency,
-                    requests: AtomicU64::new(0),
+                    requests: Arc::new(AtomicU64::new(0)),
                 })
             }
         }
@@ -89,11 +90,7 @@ impl Directory {
                 client,
                 concurrency,
                 requests,
-            } => {
-                let (org, made) = organization::aws::read(client, *concurrency).await?;
-                requests.fetch_add(made, Ordering::Relaxed);
-                Ok(org)
-            }
+            } => Ok(organization::aws::read(client, *concurrency, requests).await?),
         }
     }
 

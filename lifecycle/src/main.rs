@@ -106,22 +106,34 @@ fn main() -> ExitCode {
     spa_core::cli::exit("lifecycle", runtime.block_on(run(cli)))
 }
 
-/// Reads the whole organization, saying so first (AWS Organizations takes a while for large
-/// organizations: about one request per account).
+/// Reads the whole organization; from AWS Organizations (about one request per account, which
+/// takes a while for large organizations) with a progress line every 10 s.
 async fn organization(engine: &Engine) -> anyhow::Result<spa_core::organization::Organization> {
     let started = std::time::Instant::now();
-    if engine.settings.organization.adapter == Adapter::Aws {
-        eprintln!("reading the organization from AWS Organizations ...");
+    if engine.settings.organization.adapter != Adapter::Aws {
+        return Ok(engine.directory.organization().await?);
     }
-    let org = engine.directory.organization().await?;
-    if engine.settings.organization.adapter == Adapter::Aws {
-        eprintln!(
-            "read {} accounts in {:.1} s ({} requests)",
-            org.accounts.len(),
-            started.elapsed().as_secs_f64(),
-            engine.directory.requests()
-        );
-    }
+    eprintln!("reading the organization from AWS Organizations ...");
+    let reading = engine.directory.organization();
+    tokio::pin!(reading);
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(10));
+    ticks.tick().await;
+    let org = loop {
+        tokio::select! {
+            read = &mut reading => break read?,
+            _ = ticks.tick() => eprintln!(
+                "  {} requests in {:.0} s (about one per account)",
+                engine.directory.requests(),
+                started.elapsed().as_secs_f64()
+            ),
+        }
+    };
+    eprintln!(
+        "read {} accounts in {:.1} s ({} requests)",
+        org.accounts.len(),
+        started.elapsed().as_secs_f64(),
+        engine.directory.requests()
+    );
     Ok(org)
 }
 

@@ -61,12 +61,13 @@ pub async fn tags_of(
     Ok(found)
 }
 
-/// The whole organization, and the number of API requests it took.
+/// The whole organization; each API request is counted in `requests` as it is made (a caller
+/// can show progress from it).
 pub async fn read(
     client: &Client,
     concurrency: usize,
-) -> Result<(Organization, u64), OrganizationError> {
-    let requests = Arc::new(AtomicU64::new(0));
+    requests: &Arc<AtomicU64>,
+) -> Result<Organization, OrganizationError> {
     let count = || requests.fetch_add(1, Ordering::Relaxed);
     count();
     let described = client
@@ -191,5 +192,5 @@ pub async fn read(
         units,
         accounts,
     };
-    Ok((organization, requests.load(Ordering::Relaxed)))
+    Ok(organization)
 }

@@ -61,7 +61,17 @@ pub async fn read(
                 config =
                     crate::aws::assume_role(&config, management, role, "spa-organization").await;
             }
-            aws::read(&crate::aws::organizations_client(&config), concurrency).await
+            let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let organization = aws::read(
+                &crate::aws::organizations_client(&config),
+                concurrency,
+                &requests,
+            )
+            .await?;
+            Ok((
+                organization,
+                requests.load(std::sync::atomic::Ordering::Relaxed),
+            ))
         }
     }
 }
