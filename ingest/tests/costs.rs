@@ -245,6 +245,17 @@ fn cur_rows_do_not_depend_on_how_the_export_is_cut() {
     assert_eq!(cur_rows(dir.path()), whole);
 }
 
+/// Writes `batch` as a CUR file at `path` and returns the error of importing it.
+fn cur_error(path: &std::path::Path, batch: &RecordBatch) -> String {
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+    ingest::cur::load(path, &mut |_| Ok(()))
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn cur_without_a_required_column_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -263,14 +274,7 @@ fn cur_without_a_required_column_is_refused() {
         ]))],
     )
     .unwrap();
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None)
-            .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    let err = ingest::cur::load(&path, &mut |_| Ok(()))
-        .unwrap_err()
-        .to_string();
+    let err = cur_error(&path, &batch);
     assert!(
         err.contains("broken.parquet: missing column `line_item_unblended_cost`"),
         "{err}"
@@ -310,17 +314,7 @@ fn cur_cost_that_is_not_money_is_refused() {
             ],
         )
         .unwrap();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(
-            std::fs::File::create(&path).unwrap(),
-            schema,
-            None,
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
-        let err = ingest::cur::load(&path, &mut |_| Ok(()))
-            .unwrap_err()
-            .to_string();
+        let err = cur_error(&path, &batch);
         assert!(
             err.contains(name) && err.contains("is not an amount of money"),
             "{err}"
