@@ -80,10 +80,7 @@ impl<'l> Data<'l> {
         dataset: Dataset,
         partitions: &[String],
     ) -> Result<Option<LazyFrame>, DataError> {
-        let mut keys = Vec::new();
-        for partition in partitions {
-            keys.extend(self.lake.objects(dataset, partition).await?);
-        }
+        let keys = self.keys(dataset, partitions).await?;
         if keys.is_empty() {
             return Ok(None);
         }
@@ -110,6 +107,64 @@ impl<'l> Data<'l> {
             }
             ScanSources::Buffers(Arc::from(buffers))
         };
+        Ok(Some(LazyFrame::scan_parquet_sources(sources, args)?))
+    }
+
+    /// The objects of `partitions`, in order.
+    async fn keys(
+        &self,
+        dataset: Dataset,
+        partitions: &[String],
+    ) -> Result<Vec<String>, DataError> {
+        let mut keys = Vec::new();
+        for partition in partitions {
+            keys.extend(self.lake.objects(dataset, partition).await?);
+        }
+        Ok(keys)
+    }
+
+    /// A local dataset's `partitions` as one Parquet scan whose partition column Polars reads
+    /// from the folder names (`dt=2026-10-01/`), so that a filter on it skips whole partitions
+    /// and the other filters still reach the Parquet reader. `None` for an S3 lake, no objects,
+    /// or a lake whose own path holds a `name=value` folder (which Polars would read as one more
+    /// column): [`Data::scan_partition`] per partition then.
+    pub async fn scan_hive(
+        &self,
+        dataset: Dataset,
+        partitions: &[String],
+    ) -> Result<Option<LazyFrame>, DataError> {
+        if self.athena.is_some() || self.lake.local_path("").is_none() {
+            return Ok(None);
+        }
+        let mut paths = Vec::new();
+        for key in self.keys(dataset, partitions).await? {
+            let path = self.lake.local_path(&key).expect("a local lake");
+            let named = path
+                .parent()
+                .into_iter()
+                .flat_map(std::path::Path::components)
+                .filter(|c| c.as_os_str().to_string_lossy().contains('='))
+                .count();
+            if named != 1 {
+                return Ok(None);
+            }
+            paths.push(PlRefPath::new(path.to_string_lossy().as_ref()));
+        }
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let hive =
+            Schema::from_iter([Field::new(dataset.partition_key().into(), DataType::String)]);
+        let args = ScanArgsParquet {
+            hive_options: HiveOptions {
+                enabled: Some(true),
+                hive_start_idx: 0,
+                schema: Some(Arc::new(hive)),
+                try_parse_dates: false,
+            },
+            ..Default::default()
+        };
+        let sources = ScanSources::Paths(paths.into_iter().collect());
         Ok(Some(LazyFrame::scan_parquet_sources(sources, args)?))
     }
 

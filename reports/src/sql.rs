@@ -249,7 +249,7 @@ pub async fn context(lake: &Lake, datasets: &[Dataset]) -> Result<SQLContext, Sq
         }
         let key = dataset.partition_key();
         let partitions = lake.partitions(dataset).await.map_err(DataError::from)?;
-        if let Some(table) = hive_table(lake, dataset, &partitions).await? {
+        if let Some(table) = data.scan_hive(dataset, &partitions).await? {
             ctx.register(dataset.name(), naive_times(table, dataset));
             continue;
         }
@@ -281,58 +281,6 @@ pub async fn context(lake: &Lake, datasets: &[Dataset]) -> Result<SQLContext, Sq
         ctx.register(dataset.name(), table);
     }
     Ok(ctx)
-}
-
-/// A local dataset as one Parquet scan whose partition column Polars reads from the folder names
-/// (`dt=2026-10-01/`), so that a filter on it skips whole partitions and the other filters of a
-/// query still reach the Parquet reader. `None` for an S3 lake, an empty dataset, or a lake whose
-/// own path holds a `name=value` folder (which Polars would read as one more column); those
-/// tables are a union of their partitions instead.
-async fn hive_table(
-    lake: &Lake,
-    dataset: Dataset,
-    partitions: &[String],
-) -> Result<Option<LazyFrame>, SqlError> {
-    let mut paths = Vec::new();
-    for partition in partitions {
-        for key in lake
-            .objects(dataset, partition)
-            .await
-            .map_err(DataError::from)?
-        {
-            let Some(path) = lake.local_path(&key) else {
-                return Ok(None);
-            };
-            let folders = path
-                .parent()
-                .into_iter()
-                .flat_map(Path::components)
-                .filter(|c| c.as_os_str().to_string_lossy().contains('='))
-                .count();
-            if folders != 1 {
-                return Ok(None);
-            }
-            paths.push(PlRefPath::new(path.to_string_lossy().as_ref()));
-        }
-    }
-    if paths.is_empty() {
-        return Ok(None);
-    }
-    let key = dataset.partition_key();
-    let hive = Schema::from_iter([Field::new(key.into(), partition_type(dataset))]);
-    let args = ScanArgsParquet {
-        hive_options: HiveOptions {
-            enabled: Some(true),
-            hive_start_idx: 0,
-            schema: Some(Arc::new(hive)),
-            try_parse_dates: false,
-        },
-        ..Default::default()
-    };
-    let frame =
-        LazyFrame::scan_parquet_sources(ScanSources::Paths(paths.into_iter().collect()), args)
-            .map_err(DataError::from)?;
-    Ok(Some(frame))
 }
 
 /// The Polars type of a lake column (for the empty table of a dataset with no data yet).
