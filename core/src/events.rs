@@ -1,5 +1,5 @@
-//! The vocabulary of lifecycle events shared by lifecycle (which emits them), ingest (which
-//! labels them) and reports (which turn them into activities).
+//! The vocabulary of events, defined once: the lifecycle events (which the lifecycle emits) and
+//! the activity labels ingest gives events in the lake and reports count.
 
 use std::fmt;
 use std::str::FromStr;
@@ -42,7 +42,7 @@ impl LifecycleEvent {
     ];
 
     /// The `detail-type` and activity label.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             LifecycleEvent::CreatedAccount => "CreatedAccount",
             LifecycleEvent::AssignedAccount => "AssignedAccount",
@@ -73,5 +73,88 @@ impl FromStr for LifecycleEvent {
     }
 }
 
-/// Activity label of a successful console sign-in.
-pub const CONSOLE_LOGIN: &str = "ConsoleLogin";
+/// What an event in the lake is, for reports: its `activity` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Activity {
+    /// A successful console sign-in (named after CloudTrail's `ConsoleLogin` event).
+    ConsoleLogin,
+    /// A console sign-in that failed.
+    FailedConsoleLogin,
+    /// A lifecycle event (its name is the label).
+    Lifecycle(LifecycleEvent),
+    /// A CloudWatch billing alarm (`AWS/Billing` `EstimatedCharges`) that went to ALARM.
+    BudgetAlarm,
+    /// A preparation or purge build that ended without success.
+    FailedBuild,
+}
+
+impl Activity {
+    /// Every label.
+    pub const ALL: [Activity; 12] = [
+        Activity::ConsoleLogin,
+        Activity::FailedConsoleLogin,
+        Activity::Lifecycle(LifecycleEvent::CreatedAccount),
+        Activity::Lifecycle(LifecycleEvent::AssignedAccount),
+        Activity::Lifecycle(LifecycleEvent::PreparedAccount),
+        Activity::Lifecycle(LifecycleEvent::ReleasedAccount),
+        Activity::Lifecycle(LifecycleEvent::ExpiredAccount),
+        Activity::Lifecycle(LifecycleEvent::PurgedAccount),
+        Activity::Lifecycle(LifecycleEvent::FailedOnBoarding),
+        Activity::Lifecycle(LifecycleEvent::FailedMaintenance),
+        Activity::BudgetAlarm,
+        Activity::FailedBuild,
+    ];
+
+    /// The label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Activity::ConsoleLogin => "ConsoleLogin",
+            Activity::FailedConsoleLogin => "FailedConsoleLogin",
+            Activity::Lifecycle(event) => event.as_str(),
+            Activity::BudgetAlarm => "BudgetAlarm",
+            Activity::FailedBuild => "FailedBuild",
+        }
+    }
+}
+
+impl From<LifecycleEvent> for Activity {
+    fn from(event: LifecycleEvent) -> Self {
+        Activity::Lifecycle(event)
+    }
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Activity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Activity::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not an activity label"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_read_back_and_are_distinct() {
+        for activity in Activity::ALL {
+            assert_eq!(activity.as_str().parse::<Activity>(), Ok(activity));
+        }
+        let labels: std::collections::BTreeSet<&str> =
+            Activity::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(labels.len(), Activity::ALL.len());
+        for event in LifecycleEvent::ALL {
+            assert!(Activity::ALL.contains(&Activity::from(event)));
+        }
+        assert!("Nonsense".parse::<Activity>().is_err());
+    }
+}

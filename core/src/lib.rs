@@ -2,10 +2,11 @@
 //! and AWS client configuration. Every binary of the workspace builds on it.
 
 pub mod aws;
-pub mod cli;
 pub mod events;
 pub mod lake;
 pub mod organization;
+pub mod period;
+pub mod process;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;

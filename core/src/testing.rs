@@ -263,9 +263,10 @@ pub fn cur_sums(path: &Path) -> std::collections::BTreeMap<(String, String), f64
         .expect("a timestamp");
         let start = start.as_primitive::<TimestampNanosecondType>();
         for i in 0..batch.num_rows() {
-            let month = chrono::DateTime::from_timestamp_nanos(start.value(i))
-                .format("%Y-%m")
-                .to_string();
+            let month = crate::period::Month::of(
+                chrono::DateTime::from_timestamp_nanos(start.value(i)).date_naive(),
+            )
+            .to_string();
             *sums
                 .entry((account.value(i).to_string(), month))
                 .or_insert(0.0) += cost.value(i);

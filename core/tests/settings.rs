@@ -85,7 +85,10 @@ fn shipped_settings_load_and_resolve_paths() {
             .collect::<Vec<_>>(),
         ["0.92", "0.79"]
     );
-    assert_eq!(s.state_tag(), "account-state");
+    assert_eq!(
+        spa_core::organization::TagKeys::of(&s).state,
+        "account-state"
+    );
     // The overlay added an entry for an account the YAML does not list.
     let e = s
         .effective(&id("300002020202"), Some(&ou("ou-spa0-engineer")))

@@ -4,6 +4,7 @@
 use spa_core::Settings;
 use spa_core::lake::{Dataset, Lake};
 use spa_core::organization::{self, OrganizationError};
+use spa_core::period::Day;
 
 /// What a snapshot wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,11 +31,11 @@ pub enum SnapshotError {
 }
 
 /// Reads the organization (file or API, as settings say) and writes the snapshot of `day`
-/// (`YYYY-MM-DD`). Taking the same day's snapshot again replaces it.
+/// Taking the same day's snapshot again replaces it.
 pub async fn snapshot(
     lake: &Lake,
     settings: &Settings,
-    day: &str,
+    day: Day,
     concurrency: usize,
 ) -> Result<Snapshot, SnapshotError> {
     let (org, requests) = organization::read(settings, concurrency).await?;
@@ -45,7 +46,7 @@ pub async fn snapshot(
         .filter(|a| settings.is_managed(&a.id, Some(&a.parent)))
         .count();
     let key = lake
-        .write(Dataset::Accounts, day, "accounts", &[batch])
+        .write(Dataset::Accounts, &day.to_string(), "accounts", &[batch])
         .await?;
     Ok(Snapshot {
         accounts: org.accounts.len(),

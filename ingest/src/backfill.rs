@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use spa_core::lake::{Lake, LakeError};
+use spa_core::lake::{Lake, LakeError, Store};
 use spa_core::settings::{Location, Settings};
 use tokio::task::JoinSet;
 
@@ -49,7 +49,7 @@ pub enum BackfillError {
 #[derive(Debug, Clone)]
 enum Place {
     Local(PathBuf),
-    S3 { bucket: Lake, key: String },
+    S3 { bucket: Store, key: String },
 }
 
 /// One input file.
@@ -89,7 +89,7 @@ impl InputFile {
                         source,
                     })
             }
-            Place::S3 { bucket, key } => Ok(bucket.get_bytes(key).await?.to_vec()),
+            Place::S3 { bucket, key } => Ok(bucket.get(key).await?.to_vec()),
         }
     }
 }
@@ -156,7 +156,7 @@ pub async fn collect(
                     let config = spa_core::aws::sdk_config(settings).await;
                     s3 = Some(spa_core::aws::s3_client(settings, &config));
                 }
-                let store = Lake::s3(s3.clone().expect("client made above"), &bucket, "");
+                let store = Store::s3(s3.clone().expect("client made above"), &bucket, "");
                 for key in store.list(&prefix).await? {
                     if !is_event_file(&key) {
                         skipped += 1;

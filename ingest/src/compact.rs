@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::{SortOptions, filter_record_batch, sort_to_indices, take_record_batch};
+use spa_core::lake::columns::{EVENT_ID, EVENT_TIME};
 use spa_core::lake::{Dataset, Lake, LakeError};
 
 /// What compacting one day did.
@@ -40,7 +41,7 @@ fn new_rows(
     seen: &mut HashSet<String>,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
     let ids = batch
-        .column_by_name("event_id")
+        .column_by_name(EVENT_ID)
         .expect("events have event_id")
         .as_string::<i32>();
     let keep: BooleanArray = ids
@@ -49,7 +50,7 @@ fn new_rows(
         .collect();
     let kept = filter_record_batch(batch, &keep)?;
     let order = sort_to_indices(
-        kept.column_by_name("event_time")
+        kept.column_by_name(EVENT_TIME)
             .expect("events have event_time"),
         Some(SortOptions::default()),
         None,

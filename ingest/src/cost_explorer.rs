@@ -7,7 +7,8 @@ use aws_sdk_costexplorer::types::{
     DateInterval, Dimension, DimensionValues, Expression, Granularity, GroupDefinition,
     GroupDefinitionType,
 };
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
+use spa_core::period::{Day, Month};
 
 use crate::costs::{CostError, CostRef, Group, Grouping, day_of, group_row};
 
@@ -58,20 +59,17 @@ fn read_page(
 /// `sink`; returns the number of requests made.
 pub async fn fetch_month(
     client: &Client,
-    first: NaiveDate,
+    month: Month,
     until: Option<NaiveDate>,
     sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
 ) -> Result<u64, CostError> {
     let next = match until {
         Some(day) => day.succ_opt().expect("a valid day"),
-        None if first.month() == 12 => {
-            NaiveDate::from_ymd_opt(first.year() + 1, 1, 1).expect("a valid month")
-        }
-        None => NaiveDate::from_ymd_opt(first.year(), first.month() + 1, 1).expect("a valid month"),
+        None => month.next().first(),
     };
     let period = DateInterval::builder()
-        .start(first.format("%Y-%m-%d").to_string())
-        .end(next.format("%Y-%m-%d").to_string())
+        .start(Day::of(month.first()).to_string())
+        .end(Day::of(next).to_string())
         .build()
         .expect("start and end are set");
     let usage_only = Expression::builder()

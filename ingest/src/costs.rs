@@ -7,17 +7,17 @@
 //! the month's total is B's total, and every amount keeps the decimal digits Cost Explorer wrote.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, RecordBatch,
     StringBuilder,
 };
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use spa_core::lake::{Dataset, Lake, LakeError, MONEY_PRECISION, MONEY_SCALE, ObjectWriter};
+use spa_core::period::{Day, Month};
 
 /// One cost: a day, an account, a service and a record type.
 #[derive(Debug, Clone, PartialEq)]
@@ -238,7 +238,9 @@ pub(crate) fn grouping_of(keys: &[&str], origin: &str) -> Result<Grouping, CostE
 
 /// A day as Cost Explorer writes it (`2026-10-01`).
 pub(crate) fn day_of(start: &str, origin: &str) -> Result<NaiveDate, CostError> {
-    NaiveDate::parse_from_str(start, "%Y-%m-%d")
+    start
+        .parse::<Day>()
+        .map(Day::date)
         .map_err(|_| bad(origin, format!("bad TimePeriod.Start `{start}`")))
 }
 
@@ -468,7 +470,7 @@ const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"
 /// wrote for that month when [`MonthWriter::finish`] stores it. Rows of other months are counted
 /// and left out.
 pub struct MonthWriter<'l> {
-    month: (i32, u32),
+    month: Month,
     source: String,
     columns: Columns,
     writer: ObjectWriter<'l>,
@@ -480,15 +482,13 @@ pub struct MonthWriter<'l> {
 }
 
 impl<'l> MonthWriter<'l> {
-    /// A writer of `month` (`YYYY-MM`) for rows from `source` (`cost-explorer`, `cur`, `focus`).
-    pub fn new(lake: &'l Lake, month: &str, source: &str) -> Result<Self, CostError> {
-        let first = NaiveDate::from_str(&format!("{month}-01"))
-            .map_err(|_| bad(month, "expected a month, YYYY-MM"))?;
+    /// A writer of `month` for rows from `source` (`cost-explorer`, `cur`, `focus`).
+    pub fn new(lake: &'l Lake, month: Month, source: &str) -> Result<Self, CostError> {
         Ok(MonthWriter {
-            month: (first.year(), first.month()),
+            month,
             source: source.to_string(),
             columns: Columns::new(),
-            writer: lake.writer(Dataset::Costs, month, "costs")?,
+            writer: lake.writer(Dataset::Costs, &month.to_string(), "costs")?,
             rows: 0,
             other_months: 0,
             until: None,
@@ -505,7 +505,7 @@ impl<'l> MonthWriter<'l> {
 
     /// Adds one row.
     pub fn push(&mut self, row: CostRef<'_>) -> Result<(), CostError> {
-        if (row.day.year(), row.day.month()) != self.month {
+        if Month::of(row.day) != self.month {
             self.other_months += 1;
             return Ok(());
         }
@@ -556,7 +556,7 @@ pub struct MonthSummary {
 /// Writes `rows` as the month's one object (see [`MonthWriter`]).
 pub async fn write_month(
     lake: &Lake,
-    month: &str,
+    month: Month,
     rows: Vec<CostRow>,
     source: &str,
 ) -> Result<MonthSummary, CostError> {

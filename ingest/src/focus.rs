@@ -9,9 +9,9 @@ use std::path::Path;
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use chrono::NaiveDate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rust_decimal::Decimal;
+use spa_core::period::Day;
 
 use crate::costs::{CostError, CostRow, SumKey, amount, rows_from_sums};
 
@@ -64,7 +64,11 @@ impl Sums {
         let cost = amount(&cost).map_err(|e| at(format!("BilledCost: {e}")))?;
         let start =
             cell("ChargePeriodStart").ok_or_else(|| at("ChargePeriodStart is empty".into()))?;
-        let day = NaiveDate::parse_from_str(start.get(..10).unwrap_or(&start), "%Y-%m-%d")
+        let day = start
+            .get(..10)
+            .unwrap_or(&start)
+            .parse::<Day>()
+            .map(Day::date)
             .map_err(|_| at(format!("ChargePeriodStart `{start}` is not a date")))?;
         let key = (
             day,

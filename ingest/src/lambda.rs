@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use spa_core::lake::{Lake, LakeError};
+use spa_core::lake::{Lake, LakeError, Store};
 
 use crate::input;
 use crate::rows::{Rows, Stats};
@@ -142,8 +142,8 @@ impl Handler {
         let url = object.url();
         let received_at = crate::now_micros();
         let mut rows = Rows::new(received_at);
-        match Lake::s3(self.s3.clone(), &object.bucket, "")
-            .get_bytes(&object.key)
+        match Store::s3(self.s3.clone(), &object.bucket, "")
+            .get(&object.key)
             .await
         {
             Ok(bytes) => input::decode(&url, &bytes, &mut rows),

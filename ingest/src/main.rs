@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ingest::backfill;
 use spa_core::lake::Lake;
+use spa_core::period::{Day, Month};
 
 /// Store what happens in the sandbox accounts as Parquet in the lake.
 ///
@@ -64,8 +65,8 @@ enum Command {
     #[command(group = clap::ArgGroup::new("period").required(true).args(["month", "day"]))]
     Costs {
         /// The month, e.g. 2026-10.
-        #[arg(long, value_name = "YYYY-MM")]
-        month: Option<String>,
+        #[arg(long, value_name = "YYYY-MM", value_parser = str::parse::<Month>)]
+        month: Option<Month>,
         /// The month to date, up to this day, e.g. 2026-11-24 (daily runs).
         #[arg(long, value_name = "YYYY-MM-DD")]
         day: Option<NaiveDate>,
@@ -106,9 +107,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    spa_core::cli::init_logging();
+    spa_core::process::init_logging();
     let cli = Cli::parse();
-    spa_core::cli::exit("ingest", run(&cli))
+    spa_core::process::exit("ingest", run(&cli))
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -136,14 +137,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 from_focus,
             }) => {
                 let month = match (month, day) {
-                    (Some(month), _) => month.clone(),
-                    (None, Some(day)) => day.format("%Y-%m").to_string(),
+                    (Some(month), _) => *month,
+                    (None, Some(day)) => Month::of(*day),
                     (None, None) => unreachable!("clap requires --month or --day"),
                 };
                 let done = ingest::month::costs(
                     &lake,
                     &settings,
-                    &month,
+                    month,
                     *day,
                     from_cur.as_deref(),
                     from_focus.as_deref(),
@@ -166,11 +167,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Some(Command::Accounts { date, concurrency }) => {
-                let day = date
-                    .unwrap_or_else(|| chrono::Utc::now().date_naive())
-                    .format("%Y-%m-%d")
-                    .to_string();
-                let s = ingest::accounts::snapshot(&lake, &settings, &day, *concurrency).await?;
+                let day = Day::of(date.unwrap_or_else(|| chrono::Utc::now().date_naive()));
+                let s = ingest::accounts::snapshot(&lake, &settings, day, *concurrency).await?;
                 println!(
                     "accounts: {} accounts ({} managed) in {} API requests -> {}/{}",
                     s.accounts,
@@ -201,7 +199,7 @@ async fn compact(
         _ => anyhow::bail!("say which days: --day YYYY-MM-DD, or --from and --to"),
     };
     for day in days {
-        let day = day.format("%Y-%m-%d").to_string();
+        let day = Day::of(day).to_string();
         let r = ingest::compact::day(lake, &day)
             .await
             .with_context(|| format!("compacting {day}"))?;

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use spa_core::Settings;
-use spa_core::lake::Lake;
+use spa_core::lake::{Lake, Store};
+use spa_core::period::Month;
 use spa_core::settings::{CostSourceKind, Location};
 
 use crate::costs::{CostError, CostRef, MonthSummary, MonthWriter};
@@ -13,9 +14,6 @@ use crate::costs::{CostError, CostRef, MonthSummary, MonthWriter};
 /// Why a month could not be ingested.
 #[derive(Debug, thiserror::Error)]
 pub enum MonthError {
-    /// Not a month.
-    #[error("--month {0}: expected YYYY-MM")]
-    Month(String),
     /// The source is an export without a path.
     #[error("costs.source is {0:?} but costs.path is not set")]
     NoPath(CostSourceKind),
@@ -48,13 +46,11 @@ pub struct Done {
 pub async fn costs(
     lake: &Lake,
     settings: &Settings,
-    month: &str,
+    month: Month,
     until: Option<NaiveDate>,
     from_cur: Option<&Path>,
     from_focus: Option<&Path>,
 ) -> Result<Done, MonthError> {
-    let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
-        .map_err(|_| MonthError::Month(month.to_string()))?;
     let mut notes = Vec::new();
     let (kind, location) = match (from_cur, from_focus) {
         (Some(path), _) => (
@@ -93,7 +89,7 @@ pub async fn costs(
             let config = spa_core::aws::sdk_config(settings).await;
             let client = crate::cost_explorer::client(&config);
             let requests =
-                crate::cost_explorer::fetch_month(&client, first, until, &mut sink).await?;
+                crate::cost_explorer::fetch_month(&client, month, until, &mut sink).await?;
             notes.push(format!(
                 "cost explorer: {requests} GetCostAndUsage requests"
             ));
@@ -135,12 +131,12 @@ async fn download(
         message,
     };
     let config = spa_core::aws::sdk_config(settings).await;
-    let store = Lake::s3(spa_core::aws::s3_client(settings, &config), bucket, prefix);
+    let store = Store::s3(spa_core::aws::s3_client(settings, &config), bucket, prefix);
     let dir = tempfile::tempdir().map_err(|e| failed(format!("a temporary folder: {e}")))?;
     let keys = store.list("").await.map_err(|e| failed(e.to_string()))?;
     for key in keys {
         let bytes = store
-            .get_bytes(&key)
+            .get(&key)
             .await
             .map_err(|e| failed(format!("{key}: {e}")))?;
         let target = dir.path().join(key.trim_start_matches('/'));

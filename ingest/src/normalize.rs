@@ -9,16 +9,13 @@ use chrono::{DateTime, NaiveDateTime};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
-use spa_core::events::{CONSOLE_LOGIN, LIFECYCLE_SOURCE, LifecycleEvent};
+use spa_core::events::{Activity, LIFECYCLE_SOURCE, LifecycleEvent};
 
 type Text<'a> = Option<Cow<'a, str>>;
 
-/// Activity label of a failed console sign-in.
-pub const FAILED_CONSOLE_LOGIN: &str = "FailedConsoleLogin";
-/// Activity label of a CloudWatch billing alarm entering ALARM.
-pub const BUDGET_ALARM: &str = "BudgetAlarm";
-/// Activity label of a CodeBuild build that failed or was stopped.
-pub const FAILED_BUILD: &str = "FailedBuild";
+/// CloudTrail's name of a console sign-in (and the key of its outcome), which the activity
+/// label copies.
+const CONSOLE_LOGIN: &str = Activity::ConsoleLogin.as_str();
 
 /// A normalized event, borrowing from the input.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +47,7 @@ pub struct Event<'a> {
     /// `errorCode`, or `Failure` for a failed console sign-in.
     pub error_code: Text<'a>,
     /// Activity label, when one applies.
-    pub activity: Option<&'static str>,
+    pub activity: Option<Activity>,
     /// The original JSON.
     pub raw: &'a str,
 }
@@ -293,12 +290,12 @@ fn from_record<'a>(mut record: Record<'a>, raw: &'a str) -> Result<Event<'a>, St
     let identity = record.identity.as_ref();
     let mut error_code = record.error_code.clone();
     let mut activity = None;
-    if record.event_name.as_deref() == Some("ConsoleLogin") {
-        let outcome = pointer(record.response, &["ConsoleLogin"]);
+    if record.event_name.as_deref() == Some(CONSOLE_LOGIN) {
+        let outcome = pointer(record.response, &[CONSOLE_LOGIN]);
         if outcome.as_deref() == Some("Success") && error_code.is_none() {
-            activity = Some(CONSOLE_LOGIN);
+            activity = Some(Activity::ConsoleLogin);
         } else {
-            activity = Some(FAILED_CONSOLE_LOGIN);
+            activity = Some(Activity::FailedConsoleLogin);
             error_code = error_code.or(Some(Cow::Borrowed("Failure")));
         }
     }
@@ -398,10 +395,7 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
     match (source.as_ref(), detail_type.as_ref()) {
         (LIFECYCLE_SOURCE, label) => {
             account_id = text("/Account").or(account_id);
-            activity = label
-                .parse::<LifecycleEvent>()
-                .ok()
-                .map(LifecycleEvent::as_str);
+            activity = label.parse::<LifecycleEvent>().ok().map(Activity::from);
         }
         (_, "CodeBuild Build State Change") => {
             event_name = text("/build-status");
@@ -409,13 +403,13 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
                 event_name.as_deref(),
                 Some("FAILED" | "STOPPED" | "FAULT" | "TIMED_OUT")
             ) {
-                activity = Some(FAILED_BUILD);
+                activity = Some(Activity::FailedBuild);
             }
         }
         (_, "CloudWatch Alarm State Change") => {
             event_name = text("/state/value");
             if event_name.as_deref() == Some("ALARM") && is_billing_alarm(&detail) {
-                activity = Some(BUDGET_ALARM);
+                activity = Some(Activity::BudgetAlarm);
             }
         }
         (_, "Tag Change on Resource") if text("/service").as_deref() == Some("organizations") => {
@@ -496,7 +490,7 @@ pub fn alarm_action(raw: &str) -> Result<Event<'_>, String> {
         account_id: s("/accountId").map(|x| Cow::Owned(x.to_string())),
         recipient_account_id: s("/accountId").map(|x| Cow::Owned(x.to_string())),
         region: s("/region").map(|x| Cow::Owned(x.to_string())),
-        activity: (state == Some("ALARM") && billing).then_some(BUDGET_ALARM),
+        activity: (state == Some("ALARM") && billing).then_some(Activity::BudgetAlarm),
         ..without_actor(
             Cow::Owned(digest_id("alarm", &[arn, time])),
             event_time,
@@ -525,8 +519,8 @@ pub fn alarm_notification<'a>(
         .or(timestamp.map(str::to_string));
     let event_time = parse_time(&time.ok_or("missing field `StateChangeTime`")?)?;
     let state = s("NewStateValue");
-    let activity =
-        (state.as_deref() == Some("ALARM") && is_billing_alarm(&v)).then_some(BUDGET_ALARM);
+    let activity = (state.as_deref() == Some("ALARM") && is_billing_alarm(&v))
+        .then_some(Activity::BudgetAlarm);
     Ok(Event {
         detail_type: Some(Cow::Borrowed("CloudWatch Alarm State Change")),
         event_name: state,
@@ -592,7 +586,7 @@ mod tests {
             "eventName":"ConsoleLogin","eventType":"AwsConsoleSignIn","responseElements":{"ConsoleLogin":"Success"},
             "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_1/alice@example.com"}}"#;
         let e = cloudtrail_record(ok).unwrap();
-        assert_eq!(e.activity, Some(CONSOLE_LOGIN));
+        assert_eq!(e.activity, Some(Activity::ConsoleLogin));
         assert_eq!(e.actor_name.as_deref(), Some("alice@example.com"));
         assert_eq!(
             e.detail_type.as_deref(),
@@ -600,7 +594,7 @@ mod tests {
         );
         let failed = ok.replace("\"Success\"", "\"Failure\"");
         let e = cloudtrail_record(&failed).unwrap();
-        assert_eq!(e.activity, Some(FAILED_CONSOLE_LOGIN));
+        assert_eq!(e.activity, Some(Activity::FailedConsoleLogin));
         assert_eq!(e.error_code.as_deref(), Some("Failure"));
     }
 
@@ -609,12 +603,12 @@ mod tests {
         let raw = r#"{"version":"0","id":"x","detail-type":"ExpiredAccount","source":"spa.lifecycle","account":"222222222222",
             "time":"2026-10-03T18:00:05Z","region":"eu-west-1","resources":[],"detail":{"Account":"300001010101"}}"#;
         let e = envelope(raw).unwrap();
-        assert_eq!(e.activity, Some("ExpiredAccount"));
+        assert_eq!(e.activity.map(Activity::as_str), Some("ExpiredAccount"));
         assert_eq!(e.account_id.as_deref(), Some("300001010101"));
         assert_eq!(e.recipient_account_id.as_deref(), Some("222222222222"));
         let raw = r#"{"version":"0","id":"y","detail-type":"CodeBuild Build State Change","source":"aws.codebuild","account":"300001010101",
             "time":"2026-10-03T18:00:05Z","region":"eu-west-1","detail":{"build-status":"FAILED"}}"#;
-        assert_eq!(envelope(raw).unwrap().activity, Some(FAILED_BUILD));
+        assert_eq!(envelope(raw).unwrap().activity, Some(Activity::FailedBuild));
         let missing =
             r#"{"detail-type":"Tag Change on Resource","region":"us-east-1","detail":{}}"#;
         assert_eq!(envelope(missing).unwrap_err(), "missing field `id`");

@@ -8,7 +8,9 @@ use arrow::array::{
     ArrayRef, BinaryBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
 };
 use chrono::{DateTime, NaiveDate};
+use spa_core::events::Activity;
 use spa_core::lake::Dataset;
+use spa_core::period::Day;
 
 use crate::normalize::Event;
 
@@ -87,7 +89,8 @@ impl Columns {
         self.source_ip.append_option(e.source_ip.as_deref());
         self.user_agent.append_option(e.user_agent.as_deref());
         self.error_code.append_option(e.error_code.as_deref());
-        self.activity.append_option(e.activity);
+        self.activity
+            .append_option(e.activity.map(Activity::as_str));
         self.origin.append_value(origin);
         self.raw.append_value(e.raw);
     }
@@ -185,7 +188,7 @@ impl Rows {
         let day = micros.div_euclid(MICROS_PER_DAY);
         DateTime::from_timestamp(day * 86_400, 0).map_or_else(
             || NaiveDate::MIN.to_string(),
-            |t| t.date_naive().format("%Y-%m-%d").to_string(),
+            |t| Day::of(t.date_naive()).to_string(),
         )
     }
 

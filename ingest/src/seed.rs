@@ -1,9 +1,11 @@
 //! Filling a local lake from the raw inputs of the `seed` settings (the shipped fixtures)
-//! through the same code as `ingest`, for reports that find a period missing.
+//! through the same code as `ingest`, so that the `reports` command finds the period it is asked
+//! for on a fresh clone. Only a local lake with a `seed` section is ever filled.
 
 use chrono::NaiveDate;
 use spa_core::Settings;
-use spa_core::lake::Lake;
+use spa_core::lake::{Dataset, Lake, LakeError};
+use spa_core::period::{Day, Month};
 
 use crate::accounts::{SnapshotError, snapshot};
 use crate::backfill::{self, BackfillError};
@@ -21,6 +23,53 @@ pub enum SeedError {
     /// Events.
     #[error("events: {0}")]
     Events(#[from] BackfillError),
+    /// Looking for what the lake has.
+    #[error("reading the lake: {0}")]
+    Lake(#[from] LakeError),
+}
+
+/// Fills what reports of the days `first..=last` read and a local lake with a `seed` lacks: the
+/// costs of `month` (when given), the accounts snapshot valid at `last`, the events of those
+/// days. Returns a line per dataset filled; nothing when the lake is not a seeded local one.
+pub async fn fill(
+    settings: &Settings,
+    lake: &Lake,
+    month: Option<Month>,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<Vec<String>, SeedError> {
+    if !allowed(settings, lake) {
+        return Ok(Vec::new());
+    }
+    let mut done = Vec::new();
+    if let Some(month) = month
+        && lake
+            .objects(Dataset::Costs, &month.to_string())
+            .await?
+            .is_empty()
+    {
+        done.push(costs(lake, settings, month).await?);
+    }
+    let last_day = Day::of(last).to_string();
+    if lake
+        .partition_at_or_before(Dataset::Accounts, &last_day)
+        .await?
+        .is_none()
+    {
+        done.push(accounts(lake, settings, last).await?);
+    }
+    let (first, last) = (Day::of(first).to_string(), last_day);
+    let mut has_events = false;
+    for day in lake.partitions(Dataset::Events).await? {
+        if day >= first && day <= last && !lake.objects(Dataset::Events, &day).await?.is_empty() {
+            has_events = true;
+            break;
+        }
+    }
+    if !has_events {
+        done.push(events(lake, settings).await?);
+    }
+    Ok(done)
 }
 
 /// Whether `settings` allow filling `lake`: a local lake with a `seed` section.
@@ -29,7 +78,7 @@ pub fn allowed(settings: &Settings, lake: &Lake) -> bool {
 }
 
 /// The month's costs from `costs` (as `ingest costs --month`); returns a line for the user.
-pub async fn costs(lake: &Lake, settings: &Settings, month: &str) -> Result<String, SeedError> {
+pub async fn costs(lake: &Lake, settings: &Settings, month: Month) -> Result<String, SeedError> {
     let done = crate::month::costs(lake, settings, month, None, None, None).await?;
     Ok(format!(
         "costs {month}: {} rows, {} in all",
@@ -43,7 +92,7 @@ pub async fn accounts(
     settings: &Settings,
     day: NaiveDate,
 ) -> Result<String, SeedError> {
-    let s = snapshot(lake, settings, &day.format("%Y-%m-%d").to_string(), 8).await?;
+    let s = snapshot(lake, settings, Day::of(day), 8).await?;
     Ok(format!("accounts {day}: {} accounts", s.accounts))
 }
 

@@ -10,12 +10,12 @@ async fn snapshot_of_the_local_organization_file() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
     let settings = testing::shipped_settings();
-    let s = ingest::accounts::snapshot(&lake, &settings, "2026-10-31", 4)
+    let s = ingest::accounts::snapshot(&lake, &settings, "2026-10-31".parse().unwrap(), 4)
         .await
         .unwrap();
     // The fixture: 32 accounts, the 28 sandboxes of the three managed OUs are managed.
     assert_eq!((s.accounts, s.managed, s.requests), (32, 28, 0));
-    let again = ingest::accounts::snapshot(&lake, &settings, "2026-10-31", 4)
+    let again = ingest::accounts::snapshot(&lake, &settings, "2026-10-31".parse().unwrap(), 4)
         .await
         .unwrap();
     assert_eq!(again.key, s.key, "the same day's snapshot is replaced");
@@ -128,7 +128,7 @@ async fn snapshot_from_aws_organizations_on_moto() {
 
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let s = ingest::accounts::snapshot(&lake, &settings, "2026-11-01", 4)
+    let s = ingest::accounts::snapshot(&lake, &settings, "2026-11-01".parse().unwrap(), 4)
         .await
         .unwrap();
     assert_eq!(s.accounts, 29, "28 created and the management account");

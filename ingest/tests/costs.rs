@@ -64,7 +64,7 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
 
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let mut writer = MonthWriter::new(&lake, "2026-10", "cost-explorer").unwrap();
+    let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
     ingest::costs::load_saved(input.path(), &mut |r| writer.push(r)).unwrap();
     let summary = writer.finish().await.unwrap();
 
@@ -100,7 +100,7 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
     );
 
     // Running the month again replaces it.
-    let mut writer = MonthWriter::new(&lake, "2026-10", "cost-explorer").unwrap();
+    let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
     ingest::costs::load_saved(input.path(), &mut |r| writer.push(r)).unwrap();
     let again = writer.finish().await.unwrap();
     assert_eq!(again.key, summary.key);
@@ -151,7 +151,7 @@ async fn cur_export_monthly_totals_per_account() {
         let expected = testing::cur_sums(&path);
         let lake_dir = tempfile::tempdir().unwrap();
         let lake = Lake::local(lake_dir.path());
-        let mut writer = MonthWriter::new(&lake, month, "cur").unwrap();
+        let mut writer = MonthWriter::new(&lake, month.parse().unwrap(), "cur").unwrap();
         ingest::cur::load(&path, &mut |r| writer.push(r)).unwrap();
         let summary = writer.finish().await.unwrap();
         let back = lake.read_partition(Dataset::Costs, month).await.unwrap();
@@ -350,9 +350,10 @@ async fn focus_sample_totals() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
     for (month, total) in &expected {
-        let s = ingest::costs::write_month(&lake, month, focus.rows.clone(), "focus")
-            .await
-            .unwrap();
+        let s =
+            ingest::costs::write_month(&lake, month.parse().unwrap(), focus.rows.clone(), "focus")
+                .await
+                .unwrap();
         assert_eq!(&s.total, total, "{month}");
         let back = lake.read_partition(Dataset::Costs, month).await.unwrap();
         assert_eq!(&amounts(&back).into_iter().sum::<Decimal>(), total);
@@ -397,10 +398,10 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
     let config = spa_core::aws::sdk_config(&settings).await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let mut writer = MonthWriter::new(&lake, "2026-10", "cost-explorer").unwrap();
+    let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
     let requests = ingest::cost_explorer::fetch_month(
         &ingest::cost_explorer::client(&config),
-        spec.month,
+        spa_core::period::Month::of(spec.month),
         None,
         &mut |r| writer.push(r),
     )
@@ -478,12 +479,12 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
     let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-    let mut writer = MonthWriter::new(&lake, "2026-11", "cost-explorer")
+    let mut writer = MonthWriter::new(&lake, "2026-11".parse().unwrap(), "cost-explorer")
         .unwrap()
         .until(day);
     let requests = ingest::cost_explorer::fetch_month(
         &ingest::cost_explorer::client(&config),
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        "2026-11".parse().unwrap(),
         Some(day),
         &mut |r| writer.push(r),
     )

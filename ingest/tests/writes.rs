@@ -171,7 +171,10 @@ async fn compaction_merges_dedupes_and_survives_interruption() {
 
     // Interrupted after the merged object was written but before a source was removed: the
     // source is still there. A rerun merges again and nothing is lost or doubled.
-    lake.put_bytes(&written[0], kept_copy).await.unwrap();
+    spa_core::lake::Store::local(lake_dir.path())
+        .put(&written[0], kept_copy)
+        .await
+        .unwrap();
     assert_eq!(day(&lake, "2026-10-03").await, (2, 6, 4));
     ingest::compact::day(&lake, "2026-10-03").await.unwrap();
     assert_eq!(day(&lake, "2026-10-03").await, (1, 4, 4));

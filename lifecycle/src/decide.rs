@@ -18,37 +18,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use spa_core::Settings;
 use spa_core::events::LifecycleEvent;
-use spa_core::organization::{Account, AccountStatus, State};
+use spa_core::organization::{Account, AccountStatus, State, TagKeys};
 use spa_core::settings::EffectiveSettings;
-
-/// The lifecycle's tag keys, from the settings' prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Keys {
-    /// `<prefix>state`.
-    pub state: String,
-    /// `<prefix>holder`.
-    pub holder: String,
-    /// `<prefix>since`: when the current state was entered (RFC 3339, UTC).
-    pub since: String,
-    /// `<prefix>build`: the build started for the current state.
-    pub build: String,
-    /// `<prefix>failed`: the state in which a failure was already reported.
-    pub failed: String,
-}
-
-impl Keys {
-    /// The keys of `settings`.
-    pub fn of(settings: &Settings) -> Self {
-        let prefix = &settings.features.tag_prefix;
-        Keys {
-            state: settings.state_tag(),
-            holder: settings.holder_tag(),
-            since: format!("{prefix}since"),
-            build: format!("{prefix}build"),
-            failed: format!("{prefix}failed"),
-        }
-    }
-}
 
 /// The two builds of the lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -195,7 +166,7 @@ struct Step<'a> {
     settings: &'a Settings,
     account: &'a Account,
     effective: &'a EffectiveSettings,
-    keys: Keys,
+    keys: TagKeys,
     now: DateTime<Utc>,
     decision: Decision,
 }
@@ -359,7 +330,7 @@ pub fn nuke_config(settings: &Settings, account: &Account) -> String {
     let mut filters = serde_json::Map::new();
     filters.insert(
         "__global__".into(),
-        serde_json::json!([{"property": format!("tag:{}", settings.state_tag()), "type": "exists"}]),
+        serde_json::json!([{"property": format!("tag:{}", TagKeys::of(settings).state), "type": "exists"}]),
     );
     filters.insert("IAMRole".into(), glob(&roles).into());
     let attachments: Vec<String> = roles.iter().map(|r| format!("{r} -> *")).collect();
@@ -420,7 +391,7 @@ pub fn decide(
     if account.status != AccountStatus::Active {
         return Outcome::Skip(format!("the account is {}", account.status.as_str()));
     }
-    let keys = Keys::of(settings);
+    let keys = TagKeys::of(settings);
     let state = match account.state(settings) {
         Ok(state) => state,
         Err(_) if matches!(trigger, Trigger::Reset | Trigger::Release) => None,

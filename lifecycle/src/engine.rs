@@ -4,11 +4,11 @@
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::json;
 use spa_core::Settings;
-use spa_core::organization::{Account, State};
+use spa_core::organization::{Account, State, TagKeys};
 
 use crate::Error;
 use crate::builds::Builds;
-use crate::decide::{BuildOutcome, Decision, Keys, Outcome, Trigger, decide};
+use crate::decide::{BuildOutcome, Decision, Outcome, Trigger, decide};
 use crate::directory::Directory;
 use crate::emit::{Emitted, Emitter};
 
@@ -89,7 +89,7 @@ impl Engine {
         now: DateTime<Utc>,
         done: &mut Done,
     ) -> Result<Option<(Trigger, DateTime<Utc>)>, Error> {
-        let keys = Keys::of(&self.settings);
+        let keys = TagKeys::of(&self.settings);
         let mut started = None;
         if let Some(build) = &decision.build {
             let state = decision.to.or(decision.from);

@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
 use chrono::{DateTime, Days, Utc};
+use spa_core::lake::columns::{
+    ACCOUNT_ID, ACTIVITY, DETAIL_TYPE, EVENT_ID, EVENT_NAME, EVENT_TIME, SOURCE,
+};
 use spa_core::lake::{Dataset, Lake, LakeError};
+use spa_core::period::Day;
 use spa_core::settings::AccountId;
 
 fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
@@ -22,9 +26,7 @@ pub async fn last_events(
     now: DateTime<Utc>,
     days: u32,
 ) -> Result<Vec<String>, LakeError> {
-    let from = (now.date_naive() - Days::new(u64::from(days)))
-        .format("%Y-%m-%d")
-        .to_string();
+    let from = Day::of(now.date_naive() - Days::new(u64::from(days))).to_string();
     let mut found: BTreeMap<(i64, String), String> = BTreeMap::new();
     for day in lake.partitions(Dataset::Events).await? {
         if day < from {
@@ -32,21 +34,21 @@ pub async fn last_events(
         }
         for batch in lake.read_partition(Dataset::Events, &day).await? {
             let Some(times) = batch
-                .column_by_name("event_time")
+                .column_by_name(EVENT_TIME)
                 .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
             else {
                 continue;
             };
             for row in 0..batch.num_rows() {
-                if text(&batch, "account_id", row).as_deref() != Some(account.as_str()) {
+                if text(&batch, ACCOUNT_ID, row).as_deref() != Some(account.as_str()) {
                     continue;
                 }
-                let id = text(&batch, "event_id", row).unwrap_or_default();
+                let id = text(&batch, EVENT_ID, row).unwrap_or_default();
                 let time = DateTime::from_timestamp_micros(times.value(row)).unwrap_or_default();
-                let label = text(&batch, "activity", row)
-                    .or_else(|| text(&batch, "detail_type", row))
+                let label = text(&batch, ACTIVITY, row)
+                    .or_else(|| text(&batch, DETAIL_TYPE, row))
                     .unwrap_or_default();
-                let what = [text(&batch, "source", row), text(&batch, "event_name", row)]
+                let what = [text(&batch, SOURCE, row), text(&batch, EVENT_NAME, row)]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()

@@ -15,6 +15,7 @@ pub mod directory;
 pub mod emit;
 pub mod engine;
 pub mod history;
+pub mod operator;
 pub mod triggers;
 
 use std::path::PathBuf;

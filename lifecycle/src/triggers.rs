@@ -9,11 +9,13 @@
 //!   (or a plain `Scheduled Event`) for the periodic check.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use spa_core::Settings;
 use spa_core::settings::AccountId;
 
-use crate::decide::{BuildKind, BuildOutcome, Keys, Trigger};
+use spa_core::organization::TagKeys;
+
+use crate::decide::{BuildKind, BuildOutcome, Trigger};
 
 /// What an input asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +84,7 @@ pub fn parse(settings: &Settings, input: &Value) -> Result<Input, String> {
                     Trigger::Joined,
                 )),
                 "TagResource" => {
-                    let keys = Keys::of(settings);
+                    let keys = TagKeys::of(settings);
                     let resource = text(detail, "/requestParameters/resourceId");
                     let tags = detail
                         .pointer("/requestParameters/tags")
@@ -144,6 +146,73 @@ pub fn parse(settings: &Settings, input: &Value) -> Result<Input, String> {
             "source {source:?}, detail-type {kind:?}"
         ))),
     }
+}
+
+/// Handles one payload of the Lambda function: an event or a schedule's input becomes a
+/// trigger, carried out for its account or for every account with something due. An input the
+/// lifecycle cannot use is answered with the reason; only a failure to read or write is an error
+/// (so EventBridge retries it; replays change nothing).
+pub async fn handle(
+    engine: &crate::Engine,
+    payload: &Value,
+    now: DateTime<Utc>,
+) -> Result<Value, crate::Error> {
+    let input = match parse(&engine.settings, payload) {
+        Ok(i) => i,
+        Err(reason) => {
+            tracing::warn!(%reason, "malformed event skipped");
+            return Ok(json!({"skipped": reason}));
+        }
+    };
+    let (trigger, only) = match input {
+        Input::Ignored(reason) => return Ok(json!({"ignored": reason})),
+        Input::Maintenance => (Trigger::Maintenance, None),
+        Input::Check => (Trigger::Reconcile, None),
+        Input::Account(id, trigger) => (trigger, Some(id)),
+    };
+    let accounts = match &only {
+        Some(id) => match engine.directory.account(id).await? {
+            Some(a) => vec![a],
+            None => {
+                tracing::warn!(account = %id, "event about an account the organization does not have");
+                return Ok(json!({"skipped": format!("unknown account {id}")}));
+            }
+        },
+        None => engine.directory.organization().await?.accounts,
+    };
+    let (mut changed, mut skipped, mut failed) = (Vec::new(), 0, Vec::new());
+    for mut account in accounts {
+        // Whole-organization runs only visit accounts with something due.
+        if only.is_none()
+            && !matches!(
+                crate::decide::decide(&engine.settings, &account, &trigger, now),
+                crate::decide::Outcome::Act(_)
+            )
+        {
+            continue;
+        }
+        match engine.run(&mut account, trigger.clone(), now).await {
+            Ok(Ok(done)) => changed.push(json!({
+                "account": account.id.as_str(),
+                "actions": done.steps.iter().map(|d| d.action.clone()).collect::<Vec<_>>(),
+                "builds": done.builds,
+            })),
+            Ok(Err(reason)) => {
+                skipped += 1;
+                tracing::info!(account = %account.id, %reason, "skipped");
+            }
+            Err(e) => {
+                tracing::error!(account = %account.id, error = %e, "failed");
+                failed.push(account.id.to_string());
+            }
+        }
+    }
+    if let (Some(id), false) = (&only, failed.is_empty()) {
+        return Err(crate::Error::Emit(format!(
+            "account {id} failed; see the log"
+        )));
+    }
+    Ok(json!({"changed": changed, "skipped": skipped, "failed": failed}))
 }
 
 #[cfg(test)]

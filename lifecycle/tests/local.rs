@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use reports::data::{AccountInfo, Data};
+use reports::accounts::AccountInfo;
+use reports::engine::Datasets;
 use rust_decimal::Decimal;
 use spa_core::lake::Lake;
 use spa_core::organization::Organization;
@@ -149,7 +150,7 @@ async fn a_simulation_gives_the_reports_their_on_boardings_and_maintenances() {
     assert_eq!(tags(&org, "300004040404")["account-state"], "released");
 
     let lake = Lake::local(dir.path().join("lake"));
-    let data = Data::new(&lake);
+    let data = Datasets::local(&lake);
     let month = "2026-10".parse().unwrap();
     let events = reports::activities::load(&data, month).await.unwrap();
     let accounts: BTreeMap<String, AccountInfo> = BTreeMap::new();

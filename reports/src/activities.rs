@@ -8,21 +8,27 @@ use chrono::{DateTime, Days, Utc};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::data::{AccountInfo, Data, DataError, labelled, sql_list, strings, times};
-use crate::period::Month;
+use spa_core::events::{Activity as Label, LifecycleEvent};
+use spa_core::lake::columns::{ACCOUNT_ID, ACTIVITY, ACTOR_NAME, ACTOR_TYPE, EVENT_TIME};
+use spa_core::period::Month;
+
+use crate::accounts::AccountInfo;
+use crate::data::DataError;
+use crate::engine::Datasets;
+use crate::frames::{strings, times};
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
 
 /// Activity labels a report reads.
-const LABELS: [&str; 8] = [
-    "ConsoleLogin",
-    "FailedConsoleLogin",
-    "CreatedAccount",
-    "ExpiredAccount",
-    "ReleasedAccount",
-    "FailedOnBoarding",
-    "FailedMaintenance",
-    "AssignedAccount",
+const LABELS: [Label; 8] = [
+    Label::ConsoleLogin,
+    Label::FailedConsoleLogin,
+    Label::Lifecycle(LifecycleEvent::CreatedAccount),
+    Label::Lifecycle(LifecycleEvent::ExpiredAccount),
+    Label::Lifecycle(LifecycleEvent::ReleasedAccount),
+    Label::Lifecycle(LifecycleEvent::FailedOnBoarding),
+    Label::Lifecycle(LifecycleEvent::FailedMaintenance),
+    Label::Lifecycle(LifecycleEvent::AssignedAccount),
 ];
 
 /// Days before the month whose events may open an on-boarding or maintenance that ends in it.
@@ -36,7 +42,7 @@ pub struct Event {
     /// Account the event is about.
     pub account: String,
     /// Activity label.
-    pub activity: String,
+    pub activity: Label,
     /// Actor (`Root`, `IAMUser: alice`, ...), for sign-ins.
     pub actor: String,
 }
@@ -58,6 +64,24 @@ pub struct Activity {
     pub failed: bool,
 }
 
+/// `'a', 'b', ...`: labels as a SQL list.
+pub(crate) fn sql_list(labels: &[Label]) -> String {
+    labels
+        .iter()
+        .map(|l| format!("'{l}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Keeps events whose activity label is one of `labels`.
+pub(crate) fn labelled(labels: &[Label]) -> Expr {
+    labels
+        .iter()
+        .map(|l| col(ACTIVITY).eq(lit(l.as_str())))
+        .reduce(|a, b| a.or(b))
+        .unwrap_or_else(|| lit(false))
+}
+
 /// The labelled events of the days `from..=to`, each once, in Athena's dialect (the same as
 /// the Polars query of [`load`]).
 pub fn athena_sql(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
@@ -72,46 +96,45 @@ pub fn athena_sql(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
 }
 
 /// Reads the labelled events of the month (and the days before it that can open a transaction).
-pub async fn load(data: &Data<'_>, month: Month) -> Result<Vec<Event>, DataError> {
+pub async fn load(data: &Datasets<'_>, month: Month) -> Result<Vec<Event>, DataError> {
     let from = month.first() - Days::new(LOOKBACK_DAYS);
     let Some(events) = data
         .events(from, month.last(), Some(labelled(&LABELS)))
         .await?
     else {
-        return Err(DataError::Missing {
-            lake: data.lake().location().to_string(),
-            dataset: "events",
-            period: month.to_string(),
-            hint: "fill it with `cargo run -p ingest -- <event files or folders>`".into(),
-        });
+        return Err(data.data().missing(
+            spa_core::lake::Dataset::Events,
+            &month.to_string(),
+            "fill it with `cargo run -p ingest -- <event files or folders>`".into(),
+        ));
     };
     let sql = athena_sql(from, month.last());
     let df = data
         .aggregate(
             events
                 .select([
-                    col("event_time"),
-                    col("account_id"),
-                    col("activity"),
-                    col("actor_type"),
-                    col("actor_name"),
+                    col(EVENT_TIME),
+                    col(ACCOUNT_ID),
+                    col(ACTIVITY),
+                    col(ACTOR_TYPE),
+                    col(ACTOR_NAME),
                 ])
-                .sort(["event_time"], SortMultipleOptions::default()),
+                .sort([EVENT_TIME], SortMultipleOptions::default()),
             &sql,
         )
         .await?;
     let (time, account, activity) = (
-        times(&df, "event_time")?,
-        strings(&df, "account_id")?,
-        strings(&df, "activity")?,
+        times(&df, EVENT_TIME)?,
+        strings(&df, ACCOUNT_ID)?,
+        strings(&df, ACTIVITY)?,
     );
-    let (kind, name) = (strings(&df, "actor_type")?, strings(&df, "actor_name")?);
+    let (kind, name) = (strings(&df, ACTOR_TYPE)?, strings(&df, ACTOR_NAME)?);
     Ok((0..df.height())
         .filter_map(|i| {
             Some(Event {
                 time: time[i]?,
                 account: account[i].clone()?,
-                activity: activity[i].clone()?,
+                activity: activity[i].as_deref()?.parse().ok()?,
                 actor: match (&kind[i], &name[i]) {
                     (Some(k), Some(n)) => format!("{k}: {n}"),
                     (Some(k), None) => k.clone(),
@@ -136,6 +159,7 @@ pub fn activities(
 ) -> Vec<Activity> {
     let in_month = |t: &DateTime<Utc>| Month::of(t.date_naive()) == month;
     let holder = |account: &str| accounts.get(account).map_or("", |a| a.holder.as_str());
+    use LifecycleEvent::*;
     let mut open: BTreeMap<&str, (&'static str, DateTime<Utc>)> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {
@@ -147,9 +171,9 @@ pub fn activities(
             minutes,
             failed,
         };
-        match e.activity.as_str() {
-            "ConsoleLogin" | "FailedConsoleLogin" if in_month(&e.time) => {
-                let failed = e.activity == "FailedConsoleLogin";
+        match e.activity {
+            Label::ConsoleLogin | Label::FailedConsoleLogin if in_month(&e.time) => {
+                let failed = e.activity == Label::FailedConsoleLogin;
                 let name = if failed {
                     "Failed console login"
                 } else {
@@ -157,13 +181,13 @@ pub fn activities(
                 };
                 out.push(row(name, None, failed, &e.actor));
             }
-            "CreatedAccount" => {
+            Label::Lifecycle(CreatedAccount) => {
                 open.insert(&e.account, ("On-boarding", e.time));
             }
-            "ExpiredAccount" => {
+            Label::Lifecycle(ExpiredAccount) => {
                 open.insert(&e.account, ("Maintenance", e.time));
             }
-            "ReleasedAccount" => {
+            Label::Lifecycle(ReleasedAccount) => {
                 if let Some((name, start)) = open.remove(e.account.as_str())
                     && in_month(&e.time)
                 {
@@ -175,9 +199,11 @@ pub fn activities(
                     ));
                 }
             }
-            failure @ ("FailedOnBoarding" | "FailedMaintenance") if in_month(&e.time) => {
+            Label::Lifecycle(failure @ (FailedOnBoarding | FailedMaintenance))
+                if in_month(&e.time) =>
+            {
                 let start = open.remove(e.account.as_str()).map(|(_, t)| t);
-                let name = if failure == "FailedOnBoarding" {
+                let name = if failure == FailedOnBoarding {
                     "Failed on-boarding"
                 } else {
                     "Failed maintenance"
@@ -348,7 +374,7 @@ mod tests {
         Event {
             time: at(time),
             account: account.into(),
-            activity: activity.into(),
+            activity: activity.parse().unwrap(),
             actor: "IAMUser: bob".into(),
         }
     }

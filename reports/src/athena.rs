@@ -13,7 +13,8 @@ use spa_core::Settings;
 use spa_core::lake::Dataset;
 use spa_core::settings::Location;
 
-use crate::sql::{SqlFile, TextColumn, fill};
+use crate::frames::TextColumn;
+use crate::sql::{SqlFile, fill};
 
 /// What Athena could not do.
 #[derive(Debug, thiserror::Error)]
@@ -260,6 +261,22 @@ pub struct Setup {
     pub created: Vec<String>,
     /// Named queries already there.
     pub kept: Vec<String>,
+}
+
+impl Setup {
+    /// What was done, a line per statement and a summary line.
+    pub fn describe(&self, settings: &Settings) -> String {
+        let mut out: String = self.statements.iter().map(|s| format!("  {s}\n")).collect();
+        out.push_str(&format!(
+            "athena: database {} and {} tables in work group {}; named queries: {} created, {} already there\n",
+            settings.athena.database,
+            self.statements.len() - 1,
+            settings.athena.workgroup,
+            self.created.len(),
+            self.kept.len()
+        ));
+        out
+    }
 }
 
 /// Creates the database and the lake's tables (`IF NOT EXISTS`), and one named query per file

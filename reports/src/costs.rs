@@ -11,16 +11,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 use spa_core::Settings;
+use spa_core::lake::columns::{
+    ACCOUNT_ID, COST_CENTER, CURRENCY, NAME, OU_NAME, RECORD_TYPE, SERVICE, UNBLENDED, USAGE_TYPE,
+};
 use spa_core::organization::NO_COST_TAG;
 
-use crate::data::{Data, DataError, decimals, strings};
+use spa_core::period::Month;
+
+use crate::accounts::UNKNOWN;
+use crate::data::DataError;
+use crate::engine::Datasets;
 use crate::excel::ChartSpec;
-use crate::period::Month;
+use crate::frames::{decimals, strings};
 use crate::report::{Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
-
-/// Name of accounts the snapshot does not know.
-pub const UNKNOWN: &str = "Unknown";
 
 /// Record types shown at organization level only.
 pub const ORGANIZATION_LEVEL: [&str; 2] = ["Credit", "Refund"];
@@ -47,7 +51,8 @@ pub struct Line {
 }
 
 impl Line {
-    fn per_cost_center(&self) -> bool {
+    /// Whether the line counts in its cost center's total (credits and refunds do not).
+    pub fn per_cost_center(&self) -> bool {
         !ORGANIZATION_LEVEL.contains(&self.record_type.as_str())
     }
 
@@ -87,55 +92,50 @@ pub struct MonthCosts {
 
 /// Runs the month's query.
 pub async fn load(
-    data: &Data<'_>,
+    data: &Datasets<'_>,
     month: Month,
     required: bool,
 ) -> Result<Option<MonthCosts>, Error> {
     let costs = if required {
-        Some(data.costs_required(&month.to_string()).await?)
+        Some(data.costs_required(month).await?)
     } else {
-        data.costs(&month.to_string()).await?
+        data.costs(month).await?
     };
     let Some(costs) = costs else { return Ok(None) };
     let (snapshot, accounts) = data.accounts_at(month.last()).await?;
-    let accounts = accounts.select([
-        col("account_id"),
-        col("name"),
-        col("ou_name"),
-        col("cost_center"),
-    ]);
+    let accounts = accounts.select([col(ACCOUNT_ID), col(NAME), col(OU_NAME), col(COST_CENTER)]);
     // Sum first (the month has a row per day), then name the sums: the join sees one row per
     // account, service, usage type and record type instead of one per day.
     let started = std::time::Instant::now();
     let sql = athena_sql(month, &snapshot);
     let local = costs
         .select([
-            col("account_id"),
-            col("service"),
-            col("usage_type"),
-            col("record_type"),
-            col("currency"),
-            col("unblended"),
+            col(ACCOUNT_ID),
+            col(SERVICE),
+            col(USAGE_TYPE),
+            col(RECORD_TYPE),
+            col(CURRENCY),
+            col(UNBLENDED),
         ])
         .group_by([
-            col("account_id"),
-            col("service"),
-            col("usage_type"),
-            col("record_type"),
-            col("currency"),
+            col(ACCOUNT_ID),
+            col(SERVICE),
+            col(USAGE_TYPE),
+            col(RECORD_TYPE),
+            col(CURRENCY),
         ])
-        .agg([col("unblended").sum()])
+        .agg([col(UNBLENDED).sum()])
         .join(
             accounts,
-            [col("account_id")],
-            [col("account_id")],
+            [col(ACCOUNT_ID)],
+            [col(ACCOUNT_ID)],
             JoinArgs::new(JoinType::Left),
         )
         .with_columns([
-            col("usage_type").fill_null(lit("")),
-            col("cost_center").fill_null(lit(NO_COST_TAG)),
-            col("name").fill_null(lit(UNKNOWN)),
-            col("ou_name").fill_null(lit(UNKNOWN)),
+            col(USAGE_TYPE).fill_null(lit("")),
+            col(COST_CENTER).fill_null(lit(NO_COST_TAG)),
+            col(NAME).fill_null(lit(UNKNOWN)),
+            col(OU_NAME).fill_null(lit(UNKNOWN)),
         ]);
     let df = data.aggregate(local, &sql).await?;
     let query = started.elapsed();
@@ -147,18 +147,18 @@ pub async fn load(
             .collect())
     };
     let (cc, ou, account, name) = (
-        text("cost_center")?,
-        text("ou_name")?,
-        text("account_id")?,
-        text("name")?,
+        text(COST_CENTER)?,
+        text(OU_NAME)?,
+        text(ACCOUNT_ID)?,
+        text(NAME)?,
     );
     let (service, usage, kind, currency) = (
-        text("service")?,
-        text("usage_type")?,
-        text("record_type")?,
-        text("currency")?,
+        text(SERVICE)?,
+        text(USAGE_TYPE)?,
+        text(RECORD_TYPE)?,
+        text(CURRENCY)?,
     );
-    let amounts = decimals(&df, "unblended").map_err(DataError::from)?;
+    let amounts = decimals(&df, UNBLENDED).map_err(DataError::from)?;
     let currencies: BTreeSet<&String> = currency.iter().collect();
     if currencies.len() > 1 {
         return Err(Error::Currencies {

@@ -7,21 +7,25 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use polars::prelude::*;
 
-use crate::data::{AccountInfo, Data, DataError, labelled, sql_list, strings, times};
-use crate::period::Week;
+use spa_core::events::{Activity, LifecycleEvent};
+use spa_core::lake::columns::{ACCOUNT_ID, ACTIVITY, EVENT_TIME};
+use spa_core::period::Week;
+
+use crate::accounts::AccountInfo;
+use crate::activities::{labelled, sql_list};
+use crate::data::DataError;
+use crate::engine::Datasets;
+use crate::frames::{strings, times};
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
 
-/// Lifecycle labels that change an account's state.
-const TRANSITIONS: [&str; 7] = [
-    "CreatedAccount",
-    "AssignedAccount",
-    "PreparedAccount",
-    "ReleasedAccount",
-    "ExpiredAccount",
-    "PurgedAccount",
-    "FailedOnBoarding",
-];
+/// Labels whose last event per account the inventory shows: the sign-in and the lifecycle
+/// events (each a transition, or a failure reported in a state).
+fn labels() -> Vec<Activity> {
+    let mut labels = vec![Activity::ConsoleLogin];
+    labels.extend(LifecycleEvent::ALL.map(Activity::from));
+    labels
+}
 
 /// What the events say about an account up to the week's end.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,14 +34,6 @@ pub struct Seen {
     pub last_login: Option<DateTime<Utc>>,
     /// Last lifecycle transition and when.
     pub last_transition: Option<(String, DateTime<Utc>)>,
-}
-
-/// Labels whose last event per account the inventory shows.
-fn labels() -> Vec<&'static str> {
-    let mut labels = TRANSITIONS.to_vec();
-    labels.push("ConsoleLogin");
-    labels.push("FailedMaintenance");
-    labels
 }
 
 /// The last event of each label per account up to `until`, in Athena's dialect (the same as
@@ -52,7 +48,10 @@ pub fn athena_sql(until: NaiveDate) -> String {
 
 /// Reads, from every day of events up to `until`, each account's last console login and last
 /// lifecycle transition.
-pub async fn seen(data: &Data<'_>, until: NaiveDate) -> Result<BTreeMap<String, Seen>, DataError> {
+pub async fn seen(
+    data: &Datasets<'_>,
+    until: NaiveDate,
+) -> Result<BTreeMap<String, Seen>, DataError> {
     let start = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
     let labels = labels();
     let Some(events) = data.events(start, until, Some(labelled(&labels))).await? else {
@@ -62,15 +61,15 @@ pub async fn seen(data: &Data<'_>, until: NaiveDate) -> Result<BTreeMap<String, 
     let df = data
         .aggregate(
             events
-                .group_by([col("account_id"), col("activity")])
-                .agg([col("event_time").max()]),
+                .group_by([col(ACCOUNT_ID), col(ACTIVITY)])
+                .agg([col(EVENT_TIME).max()]),
             &sql,
         )
         .await?;
     let (account, activity, time) = (
-        strings(&df, "account_id")?,
-        strings(&df, "activity")?,
-        times(&df, "event_time")?,
+        strings(&df, ACCOUNT_ID)?,
+        strings(&df, ACTIVITY)?,
+        times(&df, EVENT_TIME)?,
     );
     let mut out: BTreeMap<String, Seen> = BTreeMap::new();
     for i in 0..df.height() {
@@ -80,7 +79,7 @@ pub async fn seen(data: &Data<'_>, until: NaiveDate) -> Result<BTreeMap<String, 
             continue;
         };
         let seen = out.entry(account).or_default();
-        if activity == "ConsoleLogin" {
+        if activity == Activity::ConsoleLogin.as_str() {
             seen.last_login = Some(time);
         } else if seen.last_transition.as_ref().is_none_or(|(_, t)| time > *t) {
             seen.last_transition = Some((activity, time));

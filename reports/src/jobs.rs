@@ -6,12 +6,17 @@ use std::time::Instant;
 use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 use spa_core::Settings;
-use spa_core::lake::Lake;
+use spa_core::lake::{Lake, Store};
+use std::path::PathBuf;
 
-use crate::data::Data;
-use crate::period::{Month, Week};
+use spa_core::period::{Month, Week};
+
+use crate::engine::{Datasets, Engine};
 use crate::report::{Report, Written};
-use crate::{Error, activities, costs, fill, inventory_reports};
+use crate::{Error, accounts, activities, costs, inventory_reports};
+
+/// The report families.
+pub const FAMILIES: [&str; 3] = ["costs", "activities", "inventory"];
 
 /// What to produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +61,118 @@ pub struct Schedule {
     pub engine: Option<String>,
 }
 
+/// The arguments of a report run on the command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Month to report, e.g. 2026-10 [default: the previous month, unless --week is given].
+    #[arg(long, value_name = "YYYY-MM", value_parser = str::parse::<Month>)]
+    pub month: Option<Month>,
+    /// ISO week to report, e.g. 2026-W44 (inventory) [default with --only inventory: the
+    /// previous week].
+    #[arg(long, value_name = "YYYY-Www", value_parser = str::parse::<Week>)]
+    pub week: Option<Week>,
+    /// Only one family of reports.
+    #[arg(long, value_parser = FAMILIES)]
+    pub only: Option<String>,
+    /// Write the reports into this folder (same layout) instead of the lake.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// E-mail the reports to the recipients of settings.yaml (never without this flag).
+    #[arg(long)]
+    pub send: bool,
+    /// Where the reports' aggregations run: `local` (Polars over the lake) or `athena` (the
+    /// work group and database of settings.yaml's `athena` section, over the same S3 lake).
+    #[arg(long, default_value = "local", value_parser = ["local", "athena"])]
+    pub engine: String,
+}
+
+impl RunArgs {
+    /// Whether any argument of a report run is given (a subcommand takes none of them).
+    pub fn given(&self) -> bool {
+        self.month.is_some()
+            || self.week.is_some()
+            || self.only.is_some()
+            || self.out.is_some()
+            || self.send
+    }
+
+    /// The job these arguments ask for on `today`.
+    pub fn job(&self, today: NaiveDate) -> Result<Job, String> {
+        Job::of_command_line(
+            self.month,
+            self.week,
+            self.only.as_deref(),
+            self.send,
+            self.engine == "athena",
+            today,
+        )
+    }
+}
+
+impl Job {
+    /// The job of a command line: `month` and `week` as given, `only` one family. Without a
+    /// period, the month before `today` (or with `only` inventory, the week before).
+    pub fn of_command_line(
+        month: Option<Month>,
+        week: Option<Week>,
+        only: Option<&str>,
+        send: bool,
+        athena: bool,
+        today: NaiveDate,
+    ) -> Result<Job, String> {
+        if let Some(unknown) = only.filter(|o| !FAMILIES.contains(o)) {
+            return Err(format!(
+                "--only {unknown}: expected one of {}",
+                FAMILIES.join(", ")
+            ));
+        }
+        if send && only.is_some_and(|o| o != "costs") {
+            return Err("--send mails the cost reports: use it with the costs family".into());
+        }
+        let wants = |family: &str| only.is_none_or(|o| o == family);
+        let week = match (week, only) {
+            (Some(week), _) => Some(week),
+            (None, Some("inventory")) => Some(Week::of(today - Days::new(7))),
+            (None, _) => None,
+        }
+        .filter(|_| wants("inventory"));
+        let month = match (month, week) {
+            (Some(month), _) => Some(month),
+            (None, None) => Some(Month::of(today).previous()),
+            (None, Some(_)) => None,
+        }
+        .filter(|_| wants("costs") || wants("activities"));
+        if month.is_none() && week.is_none() {
+            return Err(
+                "nothing to report: --only inventory needs a week, costs and activities a month"
+                    .into(),
+            );
+        }
+        Ok(Job {
+            month,
+            week,
+            costs: wants("costs"),
+            activities: wants("activities"),
+            inventory: wants("inventory"),
+            send,
+            athena,
+        })
+    }
+
+    /// The periods the job reads: the month (with its costs) and the week, each as its first
+    /// and last day.
+    pub fn periods(&self) -> Vec<(Option<Month>, NaiveDate, NaiveDate)> {
+        let mut periods = Vec::new();
+        if let Some(month) = self.month {
+            periods.push((Some(month), month.first(), month.last()));
+        }
+        if let Some(week) = self.week {
+            periods.push((None, week.first(), week.last()));
+        }
+        periods
+    }
+}
+
 impl Schedule {
     /// The job this schedule asks for on `today`.
     pub fn job(&self, today: NaiveDate) -> Result<Job, String> {
@@ -64,10 +181,7 @@ impl Schedule {
         } else {
             self.reports.iter().map(String::as_str).collect()
         };
-        if let Some(unknown) = families
-            .iter()
-            .find(|f| !["costs", "activities", "inventory"].contains(f))
-        {
+        if let Some(unknown) = families.iter().find(|f| !FAMILIES.contains(f)) {
             return Err(format!(
                 "reports: unknown family `{unknown}` (costs, activities, inventory)"
             ));
@@ -102,40 +216,17 @@ impl Schedule {
     }
 }
 
-/// Runs a job: fills a seeded local lake with what it lacks, writes every report into `out`,
-/// mails the cost reports when asked; `progress` receives a line per step.
+/// Runs a job: reads the lake, writes every report into `out`, mails the cost reports when
+/// asked; `progress` receives a line per step.
 pub async fn run(
     settings: &Settings,
     lake: &Lake,
-    out: &Lake,
+    out: &Store,
     job: &Job,
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Vec<Written>, Error> {
-    let mut periods = Vec::new();
-    if let Some(month) = job.month {
-        periods.push((Some(month), month.first(), month.last()));
-    }
-    if let Some(week) = job.week {
-        periods.push((None, week.first(), week.last()));
-    }
-    for (month, first, last) in periods {
-        for line in fill(settings, lake, month, first, last).await? {
-            progress(format!(
-                "lake {}: filled from the seed of {} through ingest: {line}",
-                lake.location(),
-                settings.file.display()
-            ));
-        }
-    }
-    let athena = if job.athena {
-        Some(crate::athena::Athena::new(settings).await)
-    } else {
-        None
-    };
-    let data = match &athena {
-        Some(a) => Data::on_athena(lake, a),
-        None => Data::new(lake),
-    };
+    let engine = Engine::new(settings, job.athena).await;
+    let data = Datasets::new(lake, &engine);
     let mut written = Vec::new();
     if let (Some(month), true) = (job.month, job.costs) {
         let started = Instant::now();
@@ -160,7 +251,8 @@ pub async fn run(
                 out.location(),
                 settings.reporting.costs_prefix.trim_matches('/')
             );
-            let message = crate::mail::compose(settings, &list, &files, &folder)?;
+            let summary = crate::mail::summary(month, &current, previous.as_ref());
+            let message = crate::mail::compose(settings, &summary, &files, &folder)?;
             let via = crate::mail::send(settings, &message, &format!("{month}-costs")).await?;
             let to: Vec<&str> = settings
                 .features
@@ -179,7 +271,7 @@ pub async fn run(
         let started = Instant::now();
         let events = activities::load(&data, month).await?;
         let query = started.elapsed().as_secs_f64();
-        let (_, accounts) = data.directory(month.last()).await?;
+        let (_, accounts) = accounts::load(&data, month.last()).await?;
         let found = activities::activities(&events, month, &accounts);
         let list = activities::reports(month, &found, &accounts);
         progress(format!(
@@ -205,7 +297,7 @@ pub async fn run(
 
 async fn write_each(
     settings: &Settings,
-    out: &Lake,
+    out: &Store,
     list: &[Report],
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Vec<Written>, Error> {

@@ -8,11 +8,15 @@ use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rust_decimal::{Decimal, RoundingStrategy};
 use spa_core::Settings;
-use spa_core::lake::Lake;
+use spa_core::lake::Store;
 use spa_core::settings::{SmtpTls, Transport};
 
-use crate::report::{ALL, Report, Written};
-use crate::table::Table;
+use std::collections::BTreeMap;
+
+use spa_core::period::Month;
+
+use crate::costs::{MonthCosts, ORGANIZATION_LEVEL};
+use crate::report::{ALL, Written};
 
 /// Sender when the settings name none (the outbox transport only).
 const DEFAULT_FROM: &str = "sandbox-reports@localhost";
@@ -67,56 +71,62 @@ pub struct Summary {
     pub organization: Vec<Line>,
 }
 
-fn cell(table: &Table, row: usize, column: &str) -> Option<Decimal> {
-    table
-        .column(column)
-        .and_then(|c| table.rows[row].cells[c].decimal())
-}
-
-/// The summary of a month's cost reports (from the organization's cost centers sheet).
-pub fn summary(reports: &[Report]) -> Option<Summary> {
-    let all = reports.iter().find(|r| r.cost_center == ALL)?;
-    let table = all.tables.iter().find(|t| t.name == "Cost Centers")?;
-    let currency = match &table.columns[table.column("Amount")?].kind {
-        crate::table::Kind::Money(c) => c.clone(),
-        _ => "USD".into(),
-    };
-    let (mut cost_centers, mut organization) = (Vec::new(), Vec::new());
-    for (i, row) in table.rows.iter().enumerate() {
-        let name = match &row.cells[0] {
-            crate::table::Cell::Text(t) => t.clone(),
-            _ => continue,
-        };
-        let line = Line {
-            amount: cell(table, i, "Amount").unwrap_or_default(),
-            previous: cell(table, i, "Previous Month"),
-            name,
-        };
-        if line.name.ends_with("(organization)") {
-            organization.push(line);
-        } else {
-            cost_centers.push(line);
+/// The summary of a month's costs, from the sums the reports are built from: each cost
+/// center's amount (credits and refunds left out) with its previous month (zero for a cost
+/// center new this month, none when the lake lacks the previous month), and the credits and
+/// refunds kept at organization level.
+pub fn summary(month: Month, current: &MonthCosts, previous: Option<&MonthCosts>) -> Summary {
+    fn per_cost_center(costs: &MonthCosts) -> BTreeMap<&str, Decimal> {
+        let mut sums: BTreeMap<&str, Decimal> = BTreeMap::new();
+        for line in costs.lines.iter().filter(|l| l.per_cost_center()) {
+            *sums.entry(line.cost_center.as_str()).or_default() += line.amount;
         }
+        sums
     }
+    let before = previous.map(per_cost_center);
+    let mut cost_centers: Vec<Line> = per_cost_center(current)
+        .into_iter()
+        .map(|(name, amount)| Line {
+            name: name.to_string(),
+            amount,
+            previous: before
+                .as_ref()
+                .map(|b| b.get(name).copied().unwrap_or_default()),
+        })
+        .collect();
+    let organization: Vec<Line> = ORGANIZATION_LEVEL
+        .iter()
+        .map(|kind| Line {
+            name: format!("{kind} (organization)"),
+            amount: current
+                .lines
+                .iter()
+                .filter(|l| l.record_type == *kind)
+                .map(|l| l.amount)
+                .sum(),
+            previous: None,
+        })
+        .filter(|l| !l.amount.is_zero())
+        .collect();
     cost_centers.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.name.cmp(&b.name)));
     let total = cost_centers
         .iter()
         .chain(&organization)
         .map(|l| l.amount)
         .sum();
-    let previous = cost_centers
-        .iter()
-        .map(|l| l.previous)
-        .try_fold(Decimal::ZERO, |sum, p| p.map(|p| sum + p))
-        .filter(|_| cost_centers.iter().any(|l| l.previous.is_some()));
-    Some(Summary {
-        month: all.period.clone(),
-        currency,
+    // The change compares the same cost centers; none without a previous month (or without a
+    // cost center).
+    let previous = before
+        .map(|_| cost_centers.iter().filter_map(|l| l.previous).sum())
+        .filter(|_| !cost_centers.is_empty());
+    Summary {
+        month: month.to_string(),
+        currency: current.currency.clone(),
         total,
         previous,
         cost_centers,
         organization,
-    })
+    }
 }
 
 /// Rounded for reading (half away from zero, as on an invoice); files keep every decimal.
@@ -242,12 +252,10 @@ fn content_type(key: &str) -> ContentType {
 /// The cost e-mail of a month: summary and the organization's files attached.
 pub fn compose(
     settings: &Settings,
-    reports: &[Report],
+    summary: &Summary,
     written: &[Written],
     folder: &str,
 ) -> Result<Message, MailError> {
-    let summary = summary(reports)
-        .ok_or_else(|| MailError::Compose("no organization cost report to summarize".into()))?;
     let recipients = &settings.features.cost_email_recipients;
     if recipients.is_empty() {
         return Err(MailError::Settings(format!(
@@ -271,8 +279,8 @@ pub fn compose(
         .filter(|f| file_name(&f.key).starts_with(&stem))
         .collect();
     let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
-        text(&summary, &files, folder),
-        html(&summary, &files, folder),
+        text(summary, &files, folder),
+        html(summary, &files, folder),
     ));
     for file in &files {
         // Base64 keeps the bytes exactly (a text part's CRLF line ends may be rewritten on the
@@ -307,10 +315,10 @@ pub async fn send(settings: &Settings, message: &Message, name: &str) -> Result<
     };
     match settings.mail.transport {
         Transport::Outbox => {
-            let outbox = Lake::local(&settings.mail.outbox);
+            let outbox = Store::local(&settings.mail.outbox);
             let key = format!("{name}.eml");
             outbox
-                .put_bytes(&key, message.formatted().into())
+                .put(&key, message.formatted().into())
                 .await
                 .map_err(|e| failed("outbox".into())(e.to_string()))?;
             Ok(format!(

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use spa_core::Settings;
-use spa_core::lake::{Lake, LakeError};
+use spa_core::lake::{LakeError, Store};
 
 use crate::excel::{self, ChartSpec};
 use crate::table::Table;
@@ -115,9 +115,9 @@ impl Report {
 
     /// The last day of its period (the workbooks' date).
     fn date(&self) -> chrono::NaiveDate {
-        if let Ok(month) = self.period.parse::<crate::period::Month>() {
+        if let Ok(month) = self.period.parse::<spa_core::period::Month>() {
             month.last()
-        } else if let Ok(week) = self.period.parse::<crate::period::Week>() {
+        } else if let Ok(week) = self.period.parse::<spa_core::period::Week>() {
             week.last()
         } else {
             chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")
@@ -164,9 +164,9 @@ impl Report {
 }
 
 /// Stores files atomically (a rerun replaces them).
-pub async fn store(out: &Lake, files: &[Written]) -> Result<(), WriteError> {
+pub async fn store(out: &Store, files: &[Written]) -> Result<(), WriteError> {
     for file in files {
-        out.put_bytes(&file.key, file.bytes.clone()).await?;
+        out.put(&file.key, file.bytes.clone()).await?;
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 use spa_core::lake::{Dataset, Lake};
 
-use crate::data::{DataError, collect};
+use crate::data::{Data, DataError};
+use crate::frames::collect;
 
 /// What a SQL file could not do.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,9 @@ pub enum SqlError {
         /// The value.
         value: String,
     },
+    /// An output format that does not exist.
+    #[error("{0}")]
+    Format(String),
     /// The lake.
     #[error(transparent)]
     Data(#[from] DataError),
@@ -242,7 +246,7 @@ pub fn datasets_in(text: &str) -> Vec<Dataset> {
 /// `datasets` (on an S3 lake the local engine fetches every object of a table it registers).
 pub async fn context(lake: &Lake, datasets: &[Dataset]) -> Result<SQLContext, SqlError> {
     let ctx = SQLContext::new();
-    let data = crate::data::Data::new(lake);
+    let data = Data::new(lake);
     for dataset in Dataset::ALL {
         if !datasets.contains(&dataset) {
             continue;
@@ -395,144 +399,6 @@ pub fn for_polars(text: &str) -> Result<String, String> {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(";\n"))
-}
-
-/// How `query` prints a result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Aligned columns.
-    Table,
-    /// RFC 4180 CSV with a header row.
-    Csv,
-    /// A JSON array of objects.
-    Json,
-}
-
-/// A column of a result as text: its name and cells (`None` for null).
-pub type TextColumn = (String, Vec<Option<String>>);
-
-/// The cells of a result as text, column by column.
-pub fn text_columns(df: &DataFrame) -> Result<Vec<TextColumn>, PolarsError> {
-    df.columns()
-        .iter()
-        .map(|c| {
-            let text = match c.dtype() {
-                DataType::List(_) | DataType::Struct(_) => c
-                    .as_materialized_series()
-                    .iter()
-                    .map(|v| (!v.is_null()).then(|| v.to_string()))
-                    .collect(),
-                _ => c
-                    .cast(&DataType::String)?
-                    .str()?
-                    .iter()
-                    .map(|v| v.map(str::to_string))
-                    .collect(),
-            };
-            Ok((c.name().to_string(), text))
-        })
-        .collect()
-}
-
-/// Writes a result in `format`.
-pub fn render(df: &DataFrame, format: Format) -> Result<String, PolarsError> {
-    let columns = text_columns(df)?;
-    let rows = df.height();
-    let cell = |c: usize, r: usize| columns[c].1[r].as_deref();
-    Ok(match format {
-        Format::Table => {
-            let widths: Vec<usize> = columns
-                .iter()
-                .map(|(name, values)| {
-                    values
-                        .iter()
-                        .map(|v| v.as_deref().map_or(0, |s| s.chars().count()))
-                        .chain([name.chars().count()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let mut out = String::new();
-            let line = |cells: Vec<&str>| {
-                cells
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
-            };
-            out.push_str(&line(columns.iter().map(|(n, _)| n.as_str()).collect()));
-            out.push('\n');
-            for r in 0..rows {
-                out.push_str(&line(
-                    (0..columns.len())
-                        .map(|c| cell(c, r).unwrap_or(""))
-                        .collect(),
-                ));
-                out.push('\n');
-            }
-            out.push_str(&format!("({rows} rows)\n"));
-            out
-        }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            let csv_error = |e: csv::Error| polars_err!(ComputeError: "{e}");
-            w.write_record(columns.iter().map(|(n, _)| n.as_str()))
-                .map_err(csv_error)?;
-            for r in 0..rows {
-                w.write_record((0..columns.len()).map(|c| cell(c, r).unwrap_or("")))
-                    .map_err(csv_error)?;
-            }
-            String::from_utf8(
-                w.into_inner()
-                    .map_err(|e| polars_err!(ComputeError: "{e}"))?,
-            )
-            .map_err(|e| polars_err!(ComputeError: "{e}"))?
-        }
-        Format::Json => {
-            let numeric: Vec<bool> = df
-                .columns()
-                .iter()
-                .map(|c| c.dtype().is_primitive_numeric())
-                .collect();
-            let objects: Vec<serde_json::Value> = (0..rows)
-                .map(|r| {
-                    let map: serde_json::Map<String, serde_json::Value> = columns
-                        .iter()
-                        .enumerate()
-                        .map(|(c, (name, _))| {
-                            let value = match cell(c, r) {
-                                None => serde_json::Value::Null,
-                                Some(v) if numeric[c] => serde_json::from_str(v)
-                                    .unwrap_or_else(|_| serde_json::Value::String(v.into())),
-                                Some(v) => serde_json::Value::String(v.into()),
-                            };
-                            (name.clone(), value)
-                        })
-                        .collect();
-                    serde_json::Value::Object(map)
-                })
-                .collect();
-            let mut text = serde_json::to_string_pretty(&objects)
-                .map_err(|e| polars_err!(ComputeError: "{e}"))?;
-            text.push('\n');
-            text
-        }
-    })
-}
-
-/// Text columns as a frame of strings (Athena's results, for the same renderer).
-pub fn frame(columns: &[TextColumn]) -> Result<DataFrame, PolarsError> {
-    let height = columns.first().map_or(0, |c| c.1.len());
-    DataFrame::new(
-        height,
-        columns
-            .iter()
-            .map(|(name, cells)| Column::new(name.as_str().into(), cells.clone()))
-            .collect(),
-    )
 }
 
 #[cfg(test)]

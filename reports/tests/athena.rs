@@ -339,7 +339,7 @@ async fn reports_on_athena(endpoint: &str, group: &str) {
         ours.replace("  file: fixtures/organization.yaml", &org_line)
     })
     .await;
-    let month: reports::period::Month = "2026-10".parse().unwrap();
+    let month: spa_core::period::Month = "2026-10".parse().unwrap();
     let job = Job {
         month: Some(month),
         week: None,
@@ -349,13 +349,13 @@ async fn reports_on_athena(endpoint: &str, group: &str) {
         send: false,
         athena: false,
     };
-    let local_out = spa_core::lake::Lake::local(dir.path().join("local"));
+    let local_out = spa_core::lake::Store::local(dir.path().join("local"));
     let local = reports::jobs::run(&settings, &lake, &local_out, &job, &mut |_| {})
         .await
         .unwrap();
 
     // Athena's answers: the sums of October, then of September (the month-over-month change).
-    let data = reports::data::Data::new(&lake);
+    let data = reports::engine::Datasets::local(&lake);
     let mut answers = Vec::new();
     for m in [month, month.previous()] {
         let sums = reports::costs::load(&data, m, true).await.unwrap().unwrap();
@@ -404,7 +404,7 @@ async fn reports_on_athena(endpoint: &str, group: &str) {
         })
         .collect();
     inject(endpoint, owned);
-    let athena_out = spa_core::lake::Lake::local(dir.path().join("athena"));
+    let athena_out = spa_core::lake::Store::local(dir.path().join("athena"));
     let on_athena = reports::jobs::run(
         &settings,
         &lake,

@@ -7,10 +7,9 @@ mod common;
 use std::io::Read;
 
 use common::month_lake;
-use reports::data::Data;
-use reports::period::Month;
+use reports::engine::Datasets;
 use rust_decimal::Decimal;
-use spa_core::lake::Lake;
+use spa_core::period::Month;
 
 fn csv_rows(bytes: &[u8]) -> Vec<String> {
     let mut reader = csv::ReaderBuilder::new()
@@ -27,14 +26,15 @@ async fn golden_month_csv_and_excel() {
     let dir = tempfile::tempdir().unwrap();
     let (settings, lake, source_total) = month_lake(dir.path()).await;
     let month: Month = "2026-10".parse().unwrap();
-    let (reports, total) = reports::cost_reports(&settings, &Data::new(&lake), month)
+    let (reports, summary) = reports::cost_reports(&settings, &Datasets::local(&lake), month)
         .await
         .unwrap();
+    let total = summary.total;
     // 10.50 + 2.25 + 1.125 + 0.30 - 1.00 + 4.00 - 0.50 + 3.00 + 0.75
     assert_eq!(total, "20.425".parse::<Decimal>().unwrap());
     assert_eq!(total, source_total);
 
-    let out = Lake::local(dir.path().join("out"));
+    let out = spa_core::lake::Store::local(dir.path().join("out"));
     let files = reports::write(&settings, &out, &reports).await.unwrap();
     let file = |key: &str| {
         files
@@ -170,10 +170,14 @@ async fn golden_month_csv_and_excel() {
 async fn a_month_without_costs_says_which_command_fills_it() {
     let dir = tempfile::tempdir().unwrap();
     let (settings, lake, _) = month_lake(dir.path()).await;
-    let err = reports::cost_reports(&settings, &Data::new(&lake), "2026-08".parse().unwrap())
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = reports::cost_reports(
+        &settings,
+        &Datasets::local(&lake),
+        "2026-08".parse().unwrap(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains(
             "has no costs for 2026-08: fill it with `cargo run -p ingest -- costs --month 2026-08`"

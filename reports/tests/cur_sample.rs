@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use ingest::costs::MonthWriter;
-use reports::data::Data;
+use reports::engine::Datasets;
 use rust_decimal::Decimal;
 use spa_core::lake::Lake;
 use spa_core::testing::{repo_root, shared_data};
@@ -32,18 +32,22 @@ async fn cur_sample_to_cost_reports() {
     let settings =
         spa_core::Settings::from_yaml(&yaml, &repo_root().join("settings.yaml")).unwrap();
     let lake = Lake::open(&settings).await;
-    let mut writer = MonthWriter::new(&lake, "2018-10", "cur").unwrap();
+    let mut writer = MonthWriter::new(&lake, "2018-10".parse().unwrap(), "cur").unwrap();
     ingest::cur::load(&path, &mut |r| writer.push(r)).unwrap();
     let stored = writer.finish().await.unwrap();
     // The fixture organization knows none of the sample's accounts: they report as Unknown.
-    ingest::accounts::snapshot(&lake, &settings, "2018-10-31", 2)
+    ingest::accounts::snapshot(&lake, &settings, "2018-10-31".parse().unwrap(), 2)
         .await
         .unwrap();
 
-    let (list, total) =
-        reports::cost_reports(&settings, &Data::new(&lake), "2018-10".parse().unwrap())
-            .await
-            .unwrap();
+    let (list, summary) = reports::cost_reports(
+        &settings,
+        &Datasets::local(&lake),
+        "2018-10".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let total = summary.total;
     assert_eq!(total, stored.total);
     let all = list.iter().find(|r| r.cost_center == "all").unwrap();
     let charges = &all.tables[2];

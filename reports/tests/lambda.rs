@@ -1,5 +1,7 @@
-//! The scheduled Lambda function, driven through a fake Lambda runtime API: the day-14 schedule
-//! writes the month's cost reports and mails them; a bad schedule input is reported as an error.
+//! The scheduled Lambda function, driven through a fake Lambda runtime API: it never writes the
+//! lake (an empty lake is an error naming the command that fills it, even with a `seed`); on a
+//! lake filled by ingest the day-14 schedule writes the month's cost reports and mails them; a
+//! bad schedule input is reported as an error.
 
 use serde_json::{Value, json};
 use spa_core::testing::invoke_lambda;
@@ -13,11 +15,22 @@ fn the_day_14_schedule_writes_and_mails_the_month() {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path());
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_reports-lambda"));
-    let (url, body) = invoke_lambda(
-        binary,
-        &s,
-        &json!({"reports": ["costs"], "send": true, "month": "2026-10"}),
-    );
+    let schedule = json!({"reports": ["costs"], "send": true, "month": "2026-10"});
+    let (url, body) = invoke_lambda(binary, &s, &schedule);
+    assert_eq!(url, "/2018-06-01/runtime/invocation/req-1/error", "{body}");
+    assert!(body.contains("has no costs for 2026-10"), "{body}");
+    assert!(!dir.path().join("lake/costs").exists());
+
+    // Filled through ingest, as `reports` does on a fresh clone.
+    let settings = spa_core::Settings::load(&s).unwrap();
+    let month: spa_core::period::Month = "2026-10".parse().unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let lake = spa_core::lake::Lake::open(&settings).await;
+        ingest::seed::fill(&settings, &lake, Some(month), month.first(), month.last())
+            .await
+            .unwrap()
+    });
+    let (url, body) = invoke_lambda(binary, &s, &schedule);
     assert_eq!(
         url, "/2018-06-01/runtime/invocation/req-1/response",
         "{body}"

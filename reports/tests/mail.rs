@@ -6,23 +6,26 @@ mod common;
 
 use common::month_lake_with;
 use mail_parser::{MessageParser, MimeHeaders};
-use reports::data::Data;
+use reports::engine::Datasets;
 use reports::report::Written;
 use spa_core::Settings;
-use spa_core::lake::Lake;
 
 /// The month's cost reports of the hand-checked month, written under `dir/out`.
 async fn month(
     dir: &std::path::Path,
     edit: impl Fn(String) -> String,
-) -> (Settings, Vec<reports::report::Report>, Vec<Written>) {
+) -> (Settings, reports::mail::Summary, Vec<Written>) {
     let (settings, lake, _) = month_lake_with(dir, edit).await;
-    let (list, _) = reports::cost_reports(&settings, &Data::new(&lake), "2026-10".parse().unwrap())
-        .await
-        .unwrap();
-    let out = Lake::local(dir.join("out"));
+    let (list, summary) = reports::cost_reports(
+        &settings,
+        &Datasets::local(&lake),
+        "2026-10".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let out = spa_core::lake::Store::local(dir.join("out"));
     let files = reports::write(&settings, &out, &list).await.unwrap();
-    (settings, list, files)
+    (settings, summary, files)
 }
 
 /// Checks a received message against the files written.
@@ -90,11 +93,12 @@ fn check(bytes: &[u8], to: &str, files: &[Written]) {
 async fn outbox_eml_parses_back_and_a_rerun_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = dir.path().join("outbox");
-    let (settings, list, files) = month(dir.path(), |y| {
+    let (settings, summary, files) = month(dir.path(), |y| {
         y.replace("outbox: ./outbox", &format!("outbox: {}", outbox.display()))
     })
     .await;
-    let message = reports::mail::compose(&settings, &list, &files, "lake/reports/costs").unwrap();
+    let message =
+        reports::mail::compose(&settings, &summary, &files, "lake/reports/costs").unwrap();
     for _ in 0..2 {
         let via = reports::mail::send(&settings, &message, "2026-10-costs")
             .await
@@ -120,7 +124,7 @@ async fn smtp_sink_receives_it() {
         chrono::Utc::now().timestamp_nanos_opt().unwrap()
     );
     let dir = tempfile::tempdir().unwrap();
-    let (settings, list, files) = month(dir.path(), |y| {
+    let (settings, summary, files) = month(dir.path(), |y| {
         y.replace("transport: outbox", "transport: smtp")
             .replace(
                 "  # smtp: { host: smtp.example.com, port: 587, tls: starttls }",
@@ -129,7 +133,8 @@ async fn smtp_sink_receives_it() {
             .replace("    - finops@example.com", &format!("    - {to}"))
     })
     .await;
-    let message = reports::mail::compose(&settings, &list, &files, "lake/reports/costs").unwrap();
+    let message =
+        reports::mail::compose(&settings, &summary, &files, "lake/reports/costs").unwrap();
     let via = reports::mail::send(&settings, &message, "2026-10-costs")
         .await
         .unwrap();
@@ -146,7 +151,7 @@ async fn smtp_sink_receives_it() {
 async fn ses_on_moto_needs_a_verified_sender() {
     let endpoint = spa_core::testing::moto_endpoint();
     let dir = tempfile::tempdir().unwrap();
-    let (settings, list, files) = month(dir.path(), |y| {
+    let (settings, summary, files) = month(dir.path(), |y| {
         y.replace("transport: outbox", "transport: ses")
             .replace(
                 "  # endpoint_url: http://127.0.0.1:5000",
@@ -158,7 +163,8 @@ async fn ses_on_moto_needs_a_verified_sender() {
             )
     })
     .await;
-    let message = reports::mail::compose(&settings, &list, &files, "lake/reports/costs").unwrap();
+    let message =
+        reports::mail::compose(&settings, &summary, &files, "lake/reports/costs").unwrap();
     let err = reports::mail::send(&settings, &message, "2026-10-costs")
         .await
         .unwrap_err()

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use reports::sql::{SqlFile, fill, run_local, text_columns};
+use reports::frames::text_columns;
+use reports::sql::{SqlFile, fill, run_local};
 use reports::table::{Cell, Table};
 use rust_decimal::Decimal;
 use spa_core::Settings;
@@ -207,21 +208,21 @@ fn text(cell: &Cell) -> String {
 }
 
 /// The shipped fixture month in a fresh local lake (filled through ingest, as the main job does).
-async fn fixture_lake() -> (tempfile::TempDir, Settings, Lake, reports::period::Month) {
+async fn fixture_lake() -> (tempfile::TempDir, Settings, Lake, spa_core::period::Month) {
     fixture_lake_under("").await
 }
 
 /// The same under a subfolder of the temporary folder (`""`: none).
 async fn fixture_lake_under(
     folder: &str,
-) -> (tempfile::TempDir, Settings, Lake, reports::period::Month) {
+) -> (tempfile::TempDir, Settings, Lake, spa_core::period::Month) {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join(folder);
     std::fs::create_dir_all(&base).unwrap();
     let settings = Settings::load(settings_in(&base, |y| y)).unwrap();
     let lake = Lake::open(&settings).await;
-    let month: reports::period::Month = "2026-10".parse().unwrap();
-    reports::fill(&settings, &lake, Some(month), month.first(), month.last())
+    let month: spa_core::period::Month = "2026-10".parse().unwrap();
+    ingest::seed::fill(&settings, &lake, Some(month), month.first(), month.last())
         .await
         .unwrap();
     (dir, settings, lake, month)
@@ -252,7 +253,7 @@ async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
     }
 
     // The cost reports of the same month.
-    let data = reports::data::Data::new(&lake);
+    let data = reports::engine::Datasets::local(&lake);
     let current = reports::costs::load(&data, month, true)
         .await
         .unwrap()
@@ -303,7 +304,7 @@ async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
 
     // On-boardings and maintenances: the activity report's durations.
     let events = reports::activities::load(&data, month).await.unwrap();
-    let (_, accounts) = data.directory(month.last()).await.unwrap();
+    let (_, accounts) = reports::accounts::load(&data, month.last()).await.unwrap();
     let activities = reports::activities::activities(&events, month, &accounts);
     let report: Vec<(String, String, Decimal)> = activities
         .iter()
@@ -345,7 +346,7 @@ async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
 }
 
 /// Sorted rows of text cells, for comparing two engines' answers.
-fn sorted_rows(columns: &[reports::sql::TextColumn], names: &[&str]) -> Vec<Vec<String>> {
+fn sorted_rows(columns: &[reports::frames::TextColumn], names: &[&str]) -> Vec<Vec<String>> {
     let height = columns.first().map_or(0, |c| c.1.len());
     let mut rows: Vec<Vec<String>> = (0..height)
         .map(|r| {
@@ -375,7 +376,7 @@ fn sorted_rows(columns: &[reports::sql::TextColumn], names: &[&str]) -> Vec<Vec<
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reports_athena_sql_matches_their_polars_queries() {
     let (_dir, _, lake, month) = fixture_lake().await;
-    let data = reports::data::Data::new(&lake);
+    let data = reports::engine::Datasets::local(&lake);
     let run = |name: &'static str, sql: String| {
         let lake = &lake;
         async move {
@@ -437,7 +438,7 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
         .map(|e| {
             vec![
                 e.account.clone(),
-                e.activity.clone(),
+                e.activity.to_string(),
                 e.time.format("%Y-%m-%d %H:%M:%S").to_string(),
             ]
         })
@@ -449,8 +450,8 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
         from_polars
     );
 
-    let (snapshot, directory) = data.directory(month.last()).await.unwrap();
-    let on_sql = run("directory", reports::data::directory_sql(&snapshot)).await;
+    let (snapshot, directory) = reports::accounts::load(&data, month.last()).await.unwrap();
+    let on_sql = run("directory", reports::accounts::athena_sql(&snapshot)).await;
     let ids: Vec<String> = column(&on_sql, "account_id")
         .iter()
         .map(|v| v.clone().unwrap())

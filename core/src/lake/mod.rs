@@ -11,17 +11,18 @@ use std::path::PathBuf;
 
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
-use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sha2::{Digest, Sha256};
 
-pub use schema::{Dataset, MONEY_PRECISION, MONEY_SCALE, PartitionFormat, money, tag_entries};
-use store::Store;
+pub use schema::{
+    Dataset, MONEY_PRECISION, MONEY_SCALE, PartitionFormat, columns, money, tag_entries,
+};
+pub use store::Store;
 
-use crate::settings::{Location, Settings};
+use crate::settings::Settings;
 
 /// Something went wrong reading or writing the lake.
 #[derive(Debug, thiserror::Error)]
@@ -105,65 +106,44 @@ impl LakeError {
     }
 }
 
-/// The lake: one type over a local folder and S3.
+/// The lake: the datasets in a [`Store`] (a local folder or S3), written only through
+/// [`Lake::write`], [`Lake::writer`] and [`Lake::delete`].
 #[derive(Debug, Clone)]
 pub struct Lake {
     store: Store,
-    location: String,
 }
 
 impl Lake {
     /// The lake at a local folder (created on first write).
     pub fn local(root: impl Into<PathBuf>) -> Self {
-        let root = root.into();
-        let location = root.display().to_string();
         Self {
-            store: Store::Local { root },
-            location,
+            store: Store::local(root),
         }
     }
 
     /// The lake in an S3 bucket under `prefix` (no leading or trailing `/`).
     pub fn s3(client: aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Self {
-        let prefix = prefix.trim_matches('/').to_string();
-        let location = if prefix.is_empty() {
-            format!("s3://{bucket}")
-        } else {
-            format!("s3://{bucket}/{prefix}")
-        };
         Self {
-            store: Store::S3 {
-                client,
-                bucket: bucket.to_string(),
-                prefix,
-            },
-            location,
+            store: Store::s3(client, bucket, prefix),
         }
     }
 
     /// The lake that `settings.lake` names; S3 clients take the AWS options of the settings.
     pub async fn open(settings: &Settings) -> Self {
-        match &settings.lake {
-            Location::Local(root) => Self::local(root),
-            Location::S3 { bucket, prefix } => {
-                let config = crate::aws::sdk_config(settings).await;
-                Self::s3(crate::aws::s3_client(settings, &config), bucket, prefix)
-            }
+        Self {
+            store: Store::open(&settings.lake, settings).await,
         }
     }
 
     /// The file that holds `key` when the lake is a local folder (readers that scan files
     /// themselves use it); `None` for S3.
     pub fn local_path(&self, key: &str) -> Option<PathBuf> {
-        match &self.store {
-            Store::Local { root } => Some(root.join(key)),
-            Store::S3 { .. } => None,
-        }
+        self.store.local_path(key)
     }
 
     /// Where the lake is, for messages: a folder or an `s3://` URL.
     pub fn location(&self) -> &str {
-        &self.location
+        self.store.location()
     }
 
     /// The key of the object that holds the batch written under `idempotency_key` in one
@@ -292,22 +272,12 @@ impl Lake {
         Ok(keys)
     }
 
-    /// Every key below `prefix` (a folder ending in `/`, or a key prefix), sorted.
-    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
-        self.store.list(prefix).await
-    }
-
     /// Removes one object; removing a missing object is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), LakeError> {
         self.store.delete(key).await
     }
 
-    /// Stores raw bytes (reports, e-mails) under a key, atomically.
-    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), LakeError> {
-        self.store.put(key, bytes).await
-    }
-
-    /// Reads raw bytes stored under a key.
+    /// The bytes of one object (readers that decode Parquet themselves use it).
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, LakeError> {
         self.store.get(key).await
     }
@@ -316,12 +286,11 @@ impl Lake {
 fn check_partition(dataset: Dataset, value: &str) -> Result<(), LakeError> {
     let (ok, expected) = match dataset.partition_format() {
         PartitionFormat::Day => (
-            value.len() == 10 && NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
+            value.parse::<crate::period::Day>().is_ok(),
             "a day (YYYY-MM-DD)",
         ),
         PartitionFormat::Month => (
-            value.len() == 7
-                && NaiveDate::parse_from_str(&format!("{value}-01"), "%Y-%m-%d").is_ok(),
+            value.parse::<crate::period::Month>().is_ok(),
             "a month (YYYY-MM)",
         ),
     };
@@ -370,12 +339,12 @@ fn writer_properties(dataset: Dataset) -> WriterProperties {
     for field in dataset.schema().fields() {
         let path = parquet::schema::types::ColumnPath::from(field.name().as_str());
         match field.name().as_str() {
-            "raw" => {
+            columns::RAW => {
                 props = props
                     .set_column_dictionary_enabled(path.clone(), false)
                     .set_column_statistics_enabled(path, EnabledStatistics::None);
             }
-            "event_id" => props = props.set_column_dictionary_enabled(path, false),
+            columns::EVENT_ID => props = props.set_column_dictionary_enabled(path, false),
             _ => {}
         }
     }

@@ -10,6 +10,88 @@ pub const MONEY_PRECISION: u8 = 38;
 /// Scale of every money column: twelve decimals keep every Cost Explorer and CUR amount exact.
 pub const MONEY_SCALE: i8 = 12;
 
+/// The lake's column names, each defined once (a name several datasets share, such as
+/// `account_id`, is one constant): the schemas below, the reports' Polars readers, compaction and
+/// the lifecycle's history reader name columns through these.
+pub mod columns {
+    /// `event_id`.
+    pub const EVENT_ID: &str = "event_id";
+    /// `event_time`.
+    pub const EVENT_TIME: &str = "event_time";
+    /// `source`.
+    pub const SOURCE: &str = "source";
+    /// `detail_type`.
+    pub const DETAIL_TYPE: &str = "detail_type";
+    /// `event_name`.
+    pub const EVENT_NAME: &str = "event_name";
+    /// `account_id`.
+    pub const ACCOUNT_ID: &str = "account_id";
+    /// `recipient_account_id`.
+    pub const RECIPIENT_ACCOUNT_ID: &str = "recipient_account_id";
+    /// `region`.
+    pub const REGION: &str = "region";
+    /// `actor_type`.
+    pub const ACTOR_TYPE: &str = "actor_type";
+    /// `actor_name`.
+    pub const ACTOR_NAME: &str = "actor_name";
+    /// `source_ip`.
+    pub const SOURCE_IP: &str = "source_ip";
+    /// `user_agent`.
+    pub const USER_AGENT: &str = "user_agent";
+    /// `error_code`.
+    pub const ERROR_CODE: &str = "error_code";
+    /// `activity`.
+    pub const ACTIVITY: &str = "activity";
+    /// `origin`.
+    pub const ORIGIN: &str = "origin";
+    /// `raw`.
+    pub const RAW: &str = "raw";
+    /// `day`.
+    pub const DAY: &str = "day";
+    /// `service`.
+    pub const SERVICE: &str = "service";
+    /// `record_type`.
+    pub const RECORD_TYPE: &str = "record_type";
+    /// `usage_type`.
+    pub const USAGE_TYPE: &str = "usage_type";
+    /// `unblended`.
+    pub const UNBLENDED: &str = "unblended";
+    /// `amortized`.
+    pub const AMORTIZED: &str = "amortized";
+    /// `currency`.
+    pub const CURRENCY: &str = "currency";
+    /// `estimated`.
+    pub const ESTIMATED: &str = "estimated";
+    /// `name`.
+    pub const NAME: &str = "name";
+    /// `email`.
+    pub const EMAIL: &str = "email";
+    /// `status`.
+    pub const STATUS: &str = "status";
+    /// `joined`.
+    pub const JOINED: &str = "joined";
+    /// `ou_id`.
+    pub const OU_ID: &str = "ou_id";
+    /// `ou_name`.
+    pub const OU_NAME: &str = "ou_name";
+    /// `ou_path`.
+    pub const OU_PATH: &str = "ou_path";
+    /// `managed`.
+    pub const MANAGED: &str = "managed";
+    /// `state`.
+    pub const STATE: &str = "state";
+    /// `holder`.
+    pub const HOLDER: &str = "holder";
+    /// `cost_center`.
+    pub const COST_CENTER: &str = "cost_center";
+    /// `tags`.
+    pub const TAGS: &str = "tags";
+    /// `received_at`.
+    pub const RECEIVED_AT: &str = "received_at";
+    /// `reason`.
+    pub const REASON: &str = "reason";
+}
+
 /// A dataset of the lake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dataset {
@@ -103,63 +185,67 @@ pub fn tag_entries() -> Field {
 
 static EVENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        text("event_id", false),
-        Field::new("event_time", utc_micros(), false),
-        text("source", false),
-        text("detail_type", true),
-        text("event_name", true),
-        text("account_id", true),
-        text("recipient_account_id", true),
-        text("region", true),
-        text("actor_type", true),
-        text("actor_name", true),
-        text("source_ip", true),
-        text("user_agent", true),
-        text("error_code", true),
-        text("activity", true),
-        text("origin", false),
-        text("raw", false),
+        text(columns::EVENT_ID, false),
+        Field::new(columns::EVENT_TIME, utc_micros(), false),
+        text(columns::SOURCE, false),
+        text(columns::DETAIL_TYPE, true),
+        text(columns::EVENT_NAME, true),
+        text(columns::ACCOUNT_ID, true),
+        text(columns::RECIPIENT_ACCOUNT_ID, true),
+        text(columns::REGION, true),
+        text(columns::ACTOR_TYPE, true),
+        text(columns::ACTOR_NAME, true),
+        text(columns::SOURCE_IP, true),
+        text(columns::USER_AGENT, true),
+        text(columns::ERROR_CODE, true),
+        text(columns::ACTIVITY, true),
+        text(columns::ORIGIN, false),
+        text(columns::RAW, false),
     ]))
 });
 
 static COSTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        Field::new("day", DataType::Date32, false),
-        text("account_id", false),
-        text("service", false),
-        text("record_type", false),
-        text("usage_type", true),
-        Field::new("unblended", money(), false),
-        Field::new("amortized", money(), true),
-        text("currency", false),
-        Field::new("estimated", DataType::Boolean, true),
-        text("source", false),
+        Field::new(columns::DAY, DataType::Date32, false),
+        text(columns::ACCOUNT_ID, false),
+        text(columns::SERVICE, false),
+        text(columns::RECORD_TYPE, false),
+        text(columns::USAGE_TYPE, true),
+        Field::new(columns::UNBLENDED, money(), false),
+        Field::new(columns::AMORTIZED, money(), true),
+        text(columns::CURRENCY, false),
+        Field::new(columns::ESTIMATED, DataType::Boolean, true),
+        text(columns::SOURCE, false),
     ]))
 });
 
 static ACCOUNTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        text("account_id", false),
-        text("name", true),
-        text("email", true),
-        text("status", false),
-        Field::new("joined", utc_micros(), true),
-        text("ou_id", true),
-        text("ou_name", true),
-        text("ou_path", true),
-        Field::new("managed", DataType::Boolean, false),
-        text("state", true),
-        text("holder", true),
-        text("cost_center", false),
-        Field::new("tags", DataType::Map(Arc::new(tag_entries()), false), false),
+        text(columns::ACCOUNT_ID, false),
+        text(columns::NAME, true),
+        text(columns::EMAIL, true),
+        text(columns::STATUS, false),
+        Field::new(columns::JOINED, utc_micros(), true),
+        text(columns::OU_ID, true),
+        text(columns::OU_NAME, true),
+        text(columns::OU_PATH, true),
+        Field::new(columns::MANAGED, DataType::Boolean, false),
+        text(columns::STATE, true),
+        text(columns::HOLDER, true),
+        text(columns::COST_CENTER, false),
+        Field::new(
+            columns::TAGS,
+            DataType::Map(Arc::new(tag_entries()), false),
+            false,
+        ),
     ]))
 });
 
 static QUARANTINE: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
-        Field::new("received_at", utc_micros(), false),
-        text("origin", false),
-        text("reason", false),
-        Field::new("raw", DataType::Binary, false),
+        Field::new(columns::RECEIVED_AT, utc_micros(), false),
+        text(columns::ORIGIN, false),
+        text(columns::REASON, false),
+        Field::new(columns::RAW, DataType::Binary, false),
     ]))
 });

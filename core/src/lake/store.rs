@@ -1,4 +1,6 @@
-//! Object storage under the lake: a local folder or an S3 bucket and prefix.
+//! Object storage: a local folder or an S3 bucket and prefix, with atomic writes. The lake keeps
+//! its datasets in one; report outputs, the mail outbox and source buckets are stores of their
+//! own.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -7,10 +9,19 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
 use super::LakeError;
+use crate::settings::{Location, Settings};
 
-/// Where objects live. Keys are `/`-separated and relative to the lake's root.
+/// Where objects live: a local folder or an S3 bucket under a prefix. Keys are `/`-separated and
+/// relative to the store's root; every write is atomic (a reader sees the old object or the
+/// whole new one).
 #[derive(Debug, Clone)]
-pub(super) enum Store {
+pub struct Store {
+    backend: Backend,
+    location: String,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
     Local {
         root: PathBuf,
     },
@@ -45,6 +56,59 @@ where
 }
 
 impl Store {
+    /// The store at a local folder (created on first write).
+    pub fn local(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let location = root.display().to_string();
+        Self {
+            backend: Backend::Local { root },
+            location,
+        }
+    }
+
+    /// The store in an S3 bucket under `prefix` (leading and trailing `/` ignored).
+    pub fn s3(client: aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Self {
+        let prefix = prefix.trim_matches('/').to_string();
+        let location = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        Self {
+            backend: Backend::S3 {
+                client,
+                bucket: bucket.to_string(),
+                prefix,
+            },
+            location,
+        }
+    }
+
+    /// The store at `location`; S3 clients take the AWS options of `settings`.
+    pub async fn open(location: &Location, settings: &Settings) -> Self {
+        match location {
+            Location::Local(root) => Self::local(root),
+            Location::S3 { bucket, prefix } => {
+                let config = crate::aws::sdk_config(settings).await;
+                Self::s3(crate::aws::s3_client(settings, &config), bucket, prefix)
+            }
+        }
+    }
+
+    /// Where the store is, for messages: a folder or an `s3://` URL.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The file that holds `key` in a local store (readers that scan files themselves use it);
+    /// `None` for S3.
+    pub fn local_path(&self, key: &str) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Local { root } => Some(root.join(key)),
+            Backend::S3 { .. } => None,
+        }
+    }
+
     fn s3_key(prefix: &str, key: &str) -> String {
         if prefix.is_empty() {
             key.to_string()
@@ -54,9 +118,9 @@ impl Store {
     }
 
     /// Writes `bytes` under `key` so that readers see either the old object or the whole new one.
-    pub(super) async fn put(&self, key: &str, bytes: Bytes) -> Result<(), LakeError> {
-        match self {
-            Store::Local { root } => {
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), LakeError> {
+        match &self.backend {
+            Backend::Local { root } => {
                 let path = root.join(key);
                 tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
                     .await
@@ -65,7 +129,7 @@ impl Store {
                         source: std::io::Error::other(e),
                     })?
             }
-            Store::S3 {
+            Backend::S3 {
                 client,
                 bucket,
                 prefix,
@@ -84,9 +148,10 @@ impl Store {
         }
     }
 
-    pub(super) async fn get(&self, key: &str) -> Result<Bytes, LakeError> {
-        match self {
-            Store::Local { root } => {
+    /// Reads the object under `key`.
+    pub async fn get(&self, key: &str) -> Result<Bytes, LakeError> {
+        match &self.backend {
+            Backend::Local { root } => {
                 let path = root.join(key);
                 match tokio::fs::read(&path).await {
                     Ok(data) => Ok(Bytes::from(data)),
@@ -98,7 +163,7 @@ impl Store {
                     Err(source) => Err(LakeError::Io { path, source }),
                 }
             }
-            Store::S3 {
+            Backend::S3 {
                 client,
                 bucket,
                 prefix,
@@ -129,9 +194,10 @@ impl Store {
         }
     }
 
-    pub(super) async fn delete(&self, key: &str) -> Result<(), LakeError> {
-        match self {
-            Store::Local { root } => match tokio::fs::remove_file(root.join(key)).await {
+    /// Removes one object; removing a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), LakeError> {
+        match &self.backend {
+            Backend::Local { root } => match tokio::fs::remove_file(root.join(key)).await {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
                 Err(source) => Err(LakeError::Io {
@@ -139,7 +205,7 @@ impl Store {
                     source,
                 }),
             },
-            Store::S3 {
+            Backend::S3 {
                 client,
                 bucket,
                 prefix,
@@ -157,9 +223,9 @@ impl Store {
     }
 
     /// Every object key below `prefix` (a folder path ending in `/`, or empty), sorted.
-    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
-        let mut keys = match self {
-            Store::Local { root } => {
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
+        let mut keys = match &self.backend {
+            Backend::Local { root } => {
                 let root = root.clone();
                 let prefix = prefix.to_string();
                 tokio::task::spawn_blocking(move || list_local(&root, &prefix))
@@ -169,7 +235,7 @@ impl Store {
                         source: std::io::Error::other(e),
                     })??
             }
-            Store::S3 {
+            Backend::S3 {
                 client,
                 bucket,
                 prefix: root,

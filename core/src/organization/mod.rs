@@ -191,12 +191,41 @@ pub struct Account {
     pub tags: BTreeMap<String, String>,
 }
 
+/// The tags the lifecycle keeps on an account, each `features.tag_prefix` plus a fixed name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagKeys {
+    /// `<prefix>state`: the lifecycle state.
+    pub state: String,
+    /// `<prefix>holder`: who holds the account (else its e-mail).
+    pub holder: String,
+    /// `<prefix>since`: when the current state was entered (RFC 3339, UTC).
+    pub since: String,
+    /// `<prefix>build`: the build started for the current state.
+    pub build: String,
+    /// `<prefix>failed`: the state in which a failure was already reported.
+    pub failed: String,
+}
+
+impl TagKeys {
+    /// The keys of `settings`.
+    pub fn of(settings: &Settings) -> Self {
+        let key = |name: &str| format!("{}{name}", settings.features.tag_prefix);
+        TagKeys {
+            state: key("state"),
+            holder: key("holder"),
+            since: key("since"),
+            build: key("build"),
+            failed: key("failed"),
+        }
+    }
+}
+
 impl Account {
     /// The lifecycle state from the state tag: `Ok(None)` when untagged, `Err` when the tag holds
     /// something that is not a state.
     pub fn state(&self, settings: &Settings) -> Result<Option<State>, String> {
         self.tags
-            .get(&settings.state_tag())
+            .get(&TagKeys::of(settings).state)
             .map(|v| v.parse())
             .transpose()
     }
@@ -204,7 +233,7 @@ impl Account {
     /// The holder: the holder tag, else the account e-mail.
     pub fn holder<'a>(&'a self, settings: &Settings) -> &'a str {
         self.tags
-            .get(&settings.holder_tag())
+            .get(&TagKeys::of(settings).holder)
             .map_or(self.email.as_str(), String::as_str)
     }
 
@@ -405,7 +434,7 @@ impl Organization {
                     .map(|a| Some(settings.is_managed(&a.id, Some(&a.parent))))
                     .collect::<BooleanArray>(),
             ),
-            text(&|a| a.tags.get(&settings.state_tag()).cloned()),
+            text(&|a| a.tags.get(&TagKeys::of(settings).state).cloned()),
             text(&|a| Some(a.holder(settings).to_string())),
             text(&|a| Some(a.cost_center(settings).to_string())),
             Arc::new(tags.finish()),

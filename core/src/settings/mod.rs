@@ -683,16 +683,6 @@ impl Settings {
         Ok(())
     }
 
-    /// The tag holding an account's lifecycle state.
-    pub fn state_tag(&self) -> String {
-        format!("{}state", self.features.tag_prefix)
-    }
-
-    /// The tag holding an account's holder (falls back to the account e-mail).
-    pub fn holder_tag(&self) -> String {
-        format!("{}holder", self.features.tag_prefix)
-    }
-
     /// Whether an account is managed: listed itself or directly inside a listed OU, and never the
     /// management account.
     pub fn is_managed(&self, account: &AccountId, parent: Option<&OuId>) -> bool {

@@ -11,8 +11,8 @@ use spa_core::lake::Lake;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    spa_core::cli::init_lambda_logging();
-    let settings = Settings::load(spa_core::cli::lambda_settings_path())?;
+    spa_core::process::init_lambda_logging();
+    let settings = Settings::load(spa_core::process::lambda_settings_path())?;
     let config = spa_core::aws::sdk_config(&settings).await;
     let handler = Arc::new(Handler::new(
         Lake::open(&settings).await,

@@ -6,7 +6,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use reports::jobs::Schedule;
 use serde_json::{Value, json};
 use spa_core::Settings;
-use spa_core::lake::Lake;
+use spa_core::lake::{Lake, Store};
 
 /// The schedule and the day it runs for: an EventBridge "Scheduled Event" envelope (defaults,
 /// its time) or the schedule's constant input (today).
@@ -25,16 +25,17 @@ fn schedule(payload: Value) -> Result<(Schedule, DateTime<Utc>), String> {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    spa_core::cli::init_lambda_logging();
-    let settings = Settings::load(spa_core::cli::lambda_settings_path())?;
+    spa_core::process::init_lambda_logging();
+    let settings = Settings::load(spa_core::process::lambda_settings_path())?;
     let lake = Lake::open(&settings).await;
-    let (settings, lake) = (&settings, &lake);
+    let out = Store::open(&settings.lake, &settings).await;
+    let (settings, lake, out) = (&settings, &lake, &out);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let (schedule, at) = schedule(event.payload)?;
         let job = schedule.job(at.date_naive())?;
         tracing::info!(?job, "reports");
         let mut log = |line: String| tracing::info!("{line}");
-        let written = Box::pin(reports::jobs::run(settings, lake, lake, &job, &mut log)).await?;
+        let written = Box::pin(reports::jobs::run(settings, lake, out, &job, &mut log)).await?;
         Ok::<Value, lambda_runtime::Error>(json!({
             "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>()
         }))

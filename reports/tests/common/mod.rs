@@ -66,17 +66,17 @@ pub async fn month_lake_with(
         row("2026-10-05", "100000000003", "Amazon EC2", "Usage", "3.00"),
         row("2026-10-06", "100000000004", "Amazon S3", "Usage", "0.75"),
     ];
-    let written = ingest::costs::write_month(&lake, "2026-10", october, "test")
+    let written = ingest::costs::write_month(&lake, "2026-10".parse().unwrap(), october, "test")
         .await
         .unwrap();
     let september = vec![
         row("2026-09-10", "100000000001", "Amazon EC2", "Usage", "5"),
         row("2026-09-10", "100000000002", "AWS Lambda", "Usage", "8"),
     ];
-    ingest::costs::write_month(&lake, "2026-09", september, "test")
+    ingest::costs::write_month(&lake, "2026-09".parse().unwrap(), september, "test")
         .await
         .unwrap();
-    ingest::accounts::snapshot(&lake, &settings, "2026-10-31", 2)
+    ingest::accounts::snapshot(&lake, &settings, "2026-10-31".parse().unwrap(), 2)
         .await
         .unwrap();
     (settings, lake, written.total)

@@ -1,9 +1,61 @@
-//! Report periods: a calendar month (`2026-10`) and an ISO week (`2026-W44`).
+//! Periods, written as the lake's partition values and the reports' file names spell them: a
+//! day (`2026-10-03`), a calendar month (`2026-10`) and an ISO week (`2026-W44`). Their formats
+//! are defined here and nowhere else.
 
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{Datelike, Days, IsoWeek, NaiveDate, Weekday};
+
+/// `YYYY-MM-DD`.
+const DAY_FORMAT: &str = "%Y-%m-%d";
+/// `YYYY-MM`.
+const MONTH_FORMAT: &str = "%Y-%m";
+
+/// A UTC calendar day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(NaiveDate);
+
+impl Day {
+    /// The day of `date`.
+    pub fn of(date: NaiveDate) -> Self {
+        Day(date)
+    }
+
+    /// The date.
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+
+    /// The month that holds it.
+    pub fn month(self) -> Month {
+        Month::of(self.0)
+    }
+}
+
+impl From<NaiveDate> for Day {
+    fn from(date: NaiveDate) -> Self {
+        Day(date)
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format(DAY_FORMAT))
+    }
+}
+
+impl FromStr for Day {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        NaiveDate::parse_from_str(s, DAY_FORMAT)
+            .ok()
+            .filter(|_| s.len() == 10)
+            .map(Day)
+            .ok_or_else(|| format!("`{s}` is not a day: expected YYYY-MM-DD, e.g. 2026-10-03"))
+    }
+}
 
 /// A calendar month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,7 +103,7 @@ impl Month {
 
 impl fmt::Display for Month {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.first.format("%Y-%m"))
+        write!(f, "{}", self.first.format(MONTH_FORMAT))
     }
 }
 
@@ -59,7 +111,7 @@ impl FromStr for Month {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        NaiveDate::parse_from_str(&format!("{s}-01"), DAY_FORMAT)
             .ok()
             .filter(|_| s.len() == 7)
             .map(|first| Month { first })
@@ -144,5 +196,10 @@ mod tests {
         assert_eq!(w.to_string(), "2026-W48");
         assert_eq!(w.last(), NaiveDate::from_ymd_opt(2026, 11, 29).unwrap());
         assert!("2026-W54".parse::<Week>().is_err());
+        let d: Day = "2026-10-03".parse().unwrap();
+        assert_eq!(d.to_string(), "2026-10-03");
+        assert_eq!(d.month(), m);
+        assert!("2026-10-3".parse::<Day>().is_err());
+        assert!("2026-02-30".parse::<Day>().is_err());
     }
 }

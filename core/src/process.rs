@@ -1,6 +1,51 @@
-//! What every binary does around its work: logging set-up and the exit status.
+//! What every binary does around its work: the `--settings` argument, logging, the async
+//! runtime and the exit status.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::Settings;
+
+/// The `--settings FILE` argument every command line takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SettingsArg {
+    /// The settings file; relative paths inside it resolve against its folder.
+    #[arg(
+        long = "settings",
+        global = true,
+        default_value = "settings.yaml",
+        value_name = "FILE"
+    )]
+    pub path: PathBuf,
+}
+
+impl SettingsArg {
+    /// Loads and checks the file.
+    pub fn load(&self) -> anyhow::Result<Settings> {
+        Settings::load(&self.path).context("settings")
+    }
+}
+
+/// A multi-threaded Tokio runtime with `workers` worker threads (default: one per core) and at
+/// most `blocking` blocking threads (default: Tokio's).
+pub fn runtime(
+    workers: Option<usize>,
+    blocking: Option<usize>,
+) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n);
+    }
+    if let Some(n) = blocking {
+        builder.max_blocking_threads(n);
+    }
+    builder
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
 
 /// Logs to stderr with `tracing`, filtered by `RUST_LOG` (default: warnings and errors).
 pub fn init_logging() {
