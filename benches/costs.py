@@ -22,6 +22,11 @@ Every run is a child process measured with wait4 (wall time, CPU time, peak RSS)
 
 Needs a release build (`cargo build --release -p ingest -p spa-fixtures`, found in
 $CARGO_TARGET_DIR/release, default /var/tmp/spa-target/release) and `pip install duckdb`.
+
+With --smoke (what benches/smoke.py runs in CI) both parts run at a tiny size (30 accounts,
+5,000 CUR rows) on the debug binaries of $CARGO_TARGET_DIR/debug, in a new temporary work folder
+removed at the end (unless --work); any failure, a missing figure or a DuckDB result different
+from ours makes it exit non-zero. Its figures are then meaningless.
 """
 
 import argparse
@@ -36,7 +41,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ingest import folder_bytes, run  # noqa: E402  (benches/ingest.py)
+from ingest import SMOKE_HELP, WORK_HELP, folder_bytes, run, smoke_setup  # noqa: E402  (benches/ingest.py)
 
 MONTH = "2026-10"
 
@@ -125,6 +130,12 @@ def summary(out: str) -> str:
     return next((l for l in out.splitlines() if l.startswith("costs ")), out.strip())
 
 
+def smoke_summary(args, line: str, out: str):
+    """With --smoke, exits unless `line` (summary's) has the figures read from it."""
+    if args.smoke and not re.search(r": (\d+) rows, (-?[\d.]+) in all", line):
+        sys.exit(f"smoke: no 'costs ...: N rows, T in all' line in the output of ingest costs:\n{out}")
+
+
 def cost_explorer(args, work, target, env, table):
     corpus = work / f"ce-{args.accounts}"
     if not (corpus / "costs" / "by-record-type").exists():
@@ -144,6 +155,7 @@ def cost_explorer(args, work, target, env, table):
         wall, cpu, rss, out = run([str(target / "ingest"), "--settings", str(settings), "costs", "--month", MONTH],
                                   env=env)
         line = summary(out)
+        smoke_summary(args, line, out)
         rows = int(re.search(r": (\d+) rows", line).group(1))
         table.append(("Cost Explorer", label, wall, cpu, rss, rows, folder_bytes(work / "lake" / "costs")))
         print(f"  {label}: {line}")
@@ -164,6 +176,7 @@ def cur_export(args, work, target, env, table):
     wall, cpu, rss, out = run([str(target / "ingest"), "--settings", str(settings), "costs", "--month", MONTH],
                               env=env)
     line = summary(out)
+    smoke_summary(args, line, out)
     ours_rows = int(re.search(r": (\d+) rows", line).group(1))
     ours_total = Decimal(re.search(r"rows, (-?[\d.]+) in all", line).group(1))
     table.append(("CUR", "ours", wall, cpu, rss, ours_rows, folder_bytes(work / "lake" / "costs")))
@@ -177,23 +190,28 @@ def cur_export(args, work, target, env, table):
                   f"c.execute('SET enable_progress_bar=false'); c.execute({sql!r}); "
                   f"print(*c.execute(\"SELECT count(*), SUM(unblended_cost) FROM '{out_file}'\").fetchone())")
         wall, cpu, rss, out = run([sys.executable, "-c", script])
+        if args.smoke and len(out.split()) < 2:
+            sys.exit(f"smoke: no row count and total in the output of DuckDB:\n{out}")
         n, total = out.split()[-2:]
         table.append(("CUR", label, wall, cpu, rss, int(n), out_file.stat().st_size))
         same = "same rows and total" if int(n) == ours_rows and Decimal(total) == ours_total else \
             f"DIFFERENT: {n} rows, {total} (ours {ours_rows}, {ours_total})"
         print(f"  {label}: {n} rows, {total} in all: {same}")
+        if args.smoke and same != "same rows and total":
+            sys.exit(f"smoke: CUR: {label} and ours differ")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--cur-rows", type=int, default=10_000_000)
-    ap.add_argument("--work", default="/var/tmp/spa-bench")
+    ap.add_argument("--work", help=WORK_HELP)
     ap.add_argument("--skip-duckdb", action="store_true", help="only our runs (no comparison)")
     ap.add_argument("--only", choices=["ce", "cur"], help="only one of the two parts")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
-    work = Path(args.work)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    work = smoke_setup(ap, args, target, ["fixtures", "ingest"], accounts=30, cur_rows=5000)
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", RUST_LOG="warn")
     table = []

@@ -17,9 +17,16 @@ depend on how many cores a run could use. Usage (from the repository root):
 It needs a release build (`cargo build --release -p ingest -p spa-fixtures`, found in
 $CARGO_TARGET_DIR/release, default /var/tmp/spa-target/release) and `pip install duckdb`
 in the Python that runs it.
+
+With --smoke (what benches/smoke.py runs in CI) it does every step at a tiny size (3,000 records
+of 40 accounts) on the debug binaries of $CARGO_TARGET_DIR/debug, in a new temporary work folder
+removed at the end (unless --work), and exits non-zero on any failure, an ingest exit status 3
+(quarantined input) included; its figures are then meaningless. This file also holds the
+--smoke plumbing the other harnesses share (smoke_setup).
 """
 
 import argparse
+import atexit
 import gzip
 import json
 import os
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 DUCKDB_SQL = """
@@ -53,6 +61,57 @@ COPY (
 ) TO '{out}' (FORMAT parquet, COMPRESSION zstd)
 """
 
+WORK = "/var/tmp/spa-bench"
+WORK_HELP = f"work folder (default {WORK}; with --smoke a new temporary folder, removed at the end)"
+SMOKE_HELP = "every step at a tiny size on the debug binaries, failing on any error (benches/smoke.py)"
+# Exit statuses of a child that run_full accepts (ingest's 3: some inputs quarantined);
+# smoke_setup makes it 0 only.
+EXIT_OK = (0, 3)
+
+
+def smoke_setup(ap, args, target, binaries, **sizes):
+    """Returns the work folder: --work, default /var/tmp/spa-bench. With --smoke, first: the
+    options in `sizes` left at their defaults take the tiny values given; the binaries must be
+    in `target`; a child's exit status must be 0; an uncaught error ends with a line naming the
+    harness; the work folder, unless --work, is a new temporary one removed at exit."""
+    if not args.smoke:
+        return Path(args.work or WORK)
+    global EXIT_OK
+    EXIT_OK = (0,)
+    name = Path(sys.argv[0]).name
+    for key, value in sizes.items():
+        if getattr(args, key) == ap.get_default(key):
+            setattr(args, key, value)
+    missing = [b for b in binaries if not (target / b).is_file()]
+    if missing:
+        sys.exit(f"smoke: {name}: no {', '.join(missing)} in {target} (`cargo test --workspace` builds them)")
+
+    def hook(kind, value, tb):
+        traceback.print_exception(kind, value, tb)
+        print(f"smoke: {name} failed: {kind.__name__}: {value}", file=sys.stderr, flush=True)
+
+    sys.excepthook = hook
+    if args.work:
+        work = Path(args.work)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="spa-smoke-"))
+        atexit.register(shutil.rmtree, work, ignore_errors=True)
+    shown = ", ".join(f"--{key.replace('_', '-')} {getattr(args, key)}" for key in sizes)
+    print(f"smoke run of {name} ({shown}) with {target}, work folder {work}: "
+          "the figures below are meaningless at this size", flush=True)
+    return work
+
+
+# A query's result as a pyarrow Table: con.execute(sql).fetch_arrow_table() as always, or, in DuckDB
+# 2.0 (which has no fetch_arrow_table and copies the rows of an execute() result once more),
+# con.sql(sql).to_arrow_table(). ARROW_TABLE_DEF defines arrow_table in `python -c` scripts.
+ARROW_TABLE_DEF = ("arrow_table = lambda c, q: c.execute(q).fetch_arrow_table() if hasattr(c, 'fetch_arrow_table') "
+                   "else c.sql(q).to_arrow_table()")
+
+
+def arrow_table(con, sql):
+    return con.execute(sql).fetch_arrow_table() if hasattr(con, "fetch_arrow_table") else con.sql(sql).to_arrow_table()
+
 
 def run(cmd, env=None):
     """Runs a command; returns (wall s, cpu s, peak RSS MB, stdout)."""
@@ -71,7 +130,7 @@ def run_full(cmd, env=None):
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 3):
+    if code not in EXIT_OK:
         sys.exit(f"{cmd[0]} failed ({code}):\n{stderr}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout, stderr
 
@@ -93,12 +152,13 @@ def json_bytes(corpus):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--work", default="/var/tmp/spa-bench")
+    ap.add_argument("--work", help=WORK_HELP)
     ap.add_argument("--accounts", type=int, default=2000)
     ap.add_argument("--skip-duckdb", action="store_true", help="only our runs (no comparison)")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
-    work = Path(args.work)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    work = smoke_setup(ap, args, target, ["fixtures", "ingest"], sizes=[3000], accounts=40)
     work.mkdir(parents=True, exist_ok=True)
     import duckdb  # noqa: F401  (fail early if missing)
 
@@ -126,6 +186,8 @@ def main():
             wall, cpu, rss, out = run([str(target / "ingest"), "--settings", str(settings), "--parallel", str(parallel),
                                        str(corpus / "cloudtrail")])
             written = [l for l in out.splitlines() if l.startswith("files")]
+            if args.smoke and not written:
+                sys.exit(f"smoke: no 'files ...' summary in the output of ingest:\n{out}")
             rows.append((size, label, wall, cpu, rss, folder_bytes(work / "lake" / "events"), size / cpu, raw / 1e6 / cpu))
             print(f"  {label}: {written[0] if written else out.strip()}")
         for label, threads in () if args.skip_duckdb else (("duckdb, 1 thread", 1), (f"duckdb, {cores} threads", cores)):
@@ -135,6 +197,8 @@ def main():
             script = f"import duckdb; c = duckdb.connect(); c.execute('SET threads={threads}'); c.execute({sql!r}); " \
                      f"print(c.execute(\"SELECT count(*) FROM '{out_file}'\").fetchone()[0])"
             wall, cpu, rss, out = run([sys.executable, "-c", script])
+            if args.smoke and not out.strip().isdigit():
+                sys.exit(f"smoke: no row count in the output of DuckDB:\n{out}")
             rows.append((size, label, wall, cpu, rss, out_file.stat().st_size, size / cpu, raw / 1e6 / cpu))
             print(f"  {label}: {out.strip()} rows")
 

@@ -18,6 +18,11 @@ Both plans must find the same number of accounts due. Usage:
 
 Needs `cargo build --release -p lifecycle -p spa-fixtures` (found in $CARGO_TARGET_DIR/release)
 and, in the Python that runs it, `pip install 'moto[server]' boto3`.
+
+With --smoke (what benches/smoke.py runs in CI) it does the same, its own moto server included,
+for an organization of 20 accounts with the debug binaries of $CARGO_TARGET_DIR/debug, in a new
+temporary work folder removed at the end (unless --work), and exits non-zero on any failure or
+missing figure; its figures are then meaningless.
 """
 
 import argparse
@@ -31,7 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ingest import run_full  # benches/ingest.py
+from ingest import SMOKE_HELP, WORK_HELP, run_full, smoke_setup  # benches/ingest.py
 
 
 def free_port():
@@ -91,13 +96,20 @@ def due(stderr):
     return (int(m[1]), int(m[2])) if m else (0, 0)
 
 
+def smoke_figure(args, pattern, stderr):
+    """With --smoke, exits unless the progress lines of `lifecycle plan` match `pattern`."""
+    if args.smoke and not re.search(pattern, stderr):
+        sys.exit(f"smoke: no '{pattern}' in the progress lines of lifecycle plan:\n{stderr}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", default="/var/tmp/spa-bench")
+    ap.add_argument("--work", help=WORK_HELP)
     ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
-    gen = Path(args.work) / f"lifecycle-{args.accounts}"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    gen = smoke_setup(ap, args, target, ["fixtures", "lifecycle"], accounts=20) / f"lifecycle-{args.accounts}"
     if not (gen / "organization.yaml").exists():
         subprocess.run([str(target / "fixtures"), "--out", str(gen), "--accounts", str(args.accounts),
                         "--units", "50", "--cost-centers", "200", "--only", "org"], check=True)
@@ -107,6 +119,7 @@ def main():
     rows = []
 
     wall, cpu, rss, out, err = run_full([lifecycle, "--settings", str(settings), "plan"], env=env)
+    smoke_figure(args, r"(\d+) accounts: (\d+) due", err)
     accounts, n_due = due(err)
     print(f"local file: {accounts} accounts, {n_due} due, {len(out.splitlines()) - 1} plan lines; "
           f"{wall:.2f} s wall, peak RSS {rss:.0f} MB")
@@ -115,6 +128,8 @@ def main():
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     moto_bin = Path(sys.executable).parent / "moto_server"
+    if args.smoke and not moto_bin.exists():
+        sys.exit(f"smoke: no {moto_bin}: moto[server] must be in the environment of the Python running this")
     server = subprocess.Popen([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -124,6 +139,9 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
+        else:
+            if args.smoke:
+                sys.exit(f"smoke: moto_server did not answer on port {port} within 10 s")
         org = load_yaml(gen / "organization.yaml")
         started = time.perf_counter()
         units, _ = populate(endpoint, org)
@@ -143,6 +161,8 @@ def main():
         for concurrency in (1, 8):
             cmd = [lifecycle, "--settings", str(aws_settings), "--concurrency", str(concurrency), "plan"]
             wall, cpu, rss, _, err = run_full(cmd, env=moto_env)
+            smoke_figure(args, r"(\d+) Organizations requests", err)
+            smoke_figure(args, r"(\d+) accounts: (\d+) due", err)
             requests = int(re.search(r"(\d+) Organizations requests", err)[1])
             accounts_m, due_m = due(err)
             print(f"moto, {concurrency} tag reads at once: {accounts_m} accounts, {due_m} due; {requests} requests "

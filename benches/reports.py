@@ -20,6 +20,11 @@ Then, each a child process measured with wait4 (wall, CPU, peak RSS):
 Usage: python3 benches/reports.py [--work /var/tmp/spa-bench] [--events 10000000]
 Needs `cargo build --release -p reports -p ingest -p spa-fixtures` (found in $CARGO_TARGET_DIR/release)
 and `pip install duckdb`.
+
+With --smoke (what benches/smoke.py runs in CI) it builds and reports a tiny lake (30 accounts,
+3,000 synthetic events) with the debug binaries of $CARGO_TARGET_DIR/debug, in a new temporary
+work folder removed at the end (unless --work), and exits non-zero on any failure or missing
+figure; its figures are then meaningless. benches/sql.py --smoke builds the same lake (prepare).
 """
 
 import argparse
@@ -31,9 +36,11 @@ import sys
 import time
 from pathlib import Path
 
-from ingest import folder_bytes, run  # benches/ingest.py
+from ingest import ARROW_TABLE_DEF, SMOKE_HELP, WORK_HELP, arrow_table, folder_bytes, run, smoke_setup  # benches/ingest.py
 
 MONTH = "2026-10"
+# The tiny lake of --smoke (sql.py --smoke builds the same one).
+SMOKE_SIZES = {"accounts": 30, "events": 3000}
 LABELS = ["ConsoleLogin", "FailedConsoleLogin", "CreatedAccount", "ExpiredAccount", "ReleasedAccount",
           "FailedOnBoarding", "FailedMaintenance", "AssignedAccount"]
 
@@ -99,7 +106,7 @@ def prepare(args, work, target, env):
             started = time.perf_counter()
             out = subprocess.run([str(target / "ingest"), "--settings", str(settings), *cmd], env=env,
                                  capture_output=True, text=True)
-            if out.returncode not in (0, 3):
+            if out.returncode not in ((0,) if args.smoke else (0, 3)):
                 sys.exit(f"ingest {cmd} failed:\n{out.stderr}")
             print(f"  ingest {cmd[0]}: {time.perf_counter() - started:.0f} s", flush=True)
     if not any(lake.glob("events/dt=*/part-synthetic.parquet")):
@@ -112,8 +119,8 @@ def prepare(args, work, target, env):
         con = duckdb.connect()
         for day in range(1, 32):
             # DuckDB computes the rows; pyarrow writes them with the lake's "UTC" time zone.
-            table = con.execute(SYNTHETIC_EVENTS_SQL.format(n=args.events, accounts=args.accounts,
-                                                                 lo=(day - 1) * args.events // 31, hi=day * args.events // 31)).fetch_arrow_table()
+            table = arrow_table(con, SYNTHETIC_EVENTS_SQL.format(n=args.events, accounts=args.accounts,
+                                                                 lo=(day - 1) * args.events // 31, hi=day * args.events // 31))
             table = table.set_column(1, "event_time", table["event_time"].cast(pa.timestamp("us", tz="UTC")))
             folder = lake / "events" / f"dt=2026-10-{day:02}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -124,13 +131,14 @@ def prepare(args, work, target, env):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", default="/var/tmp/spa-bench")
+    ap.add_argument("--work", help=WORK_HELP)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--events", type=int, default=10_000_000, help="synthetic API events in the month")
     ap.add_argument("--skip-duckdb", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
-    work = Path(args.work)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    work = smoke_setup(ap, args, target, ["fixtures", "ingest", "reports"], **SMOKE_SIZES)
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RUST_LOG="warn")
     gen, lake, settings = prepare(args, work, target, env)
@@ -146,12 +154,20 @@ def main():
     # run() keeps stdout; the progress lines are on stderr: run again with them captured.
     proc = subprocess.run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
                            "--out", str(out_dir)], env=env, capture_output=True, text=True)
+    if args.smoke:
+        if proc.returncode != 0:
+            sys.exit(f"smoke: reports failed ({proc.returncode}) on its second run:\n{proc.stderr}")
+        for pattern in (r"Polars ([\d.]+) s", r"activities .*query ([\d.]+) s"):
+            if not re.search(pattern, proc.stderr):
+                sys.exit(f"smoke: no '{pattern}' in the progress lines of reports:\n{proc.stderr}")
     # The aggregations: the costs' Polars query (without turning its sums into report lines) and
     # the activities' query.
     queries = [float(re.search(r"Polars ([\d.]+) s", proc.stderr)[1]),
                float(re.search(r"activities .*query ([\d.]+) s", proc.stderr)[1])]
     lines = [l for l in proc.stderr.splitlines() if l.startswith(("costs", "activities"))]
     files = sum(1 for f in out_dir.rglob("*") if f.is_file())
+    if args.smoke and not files:
+        sys.exit(f"smoke: reports wrote nothing into {out_dir}")
     print("\n".join(lines))
     print(f"ours: {files} files ({folder_bytes(out_dir) / 1e6:.0f} MB) in {wall:.1f} s wall, {cpu:.1f} s CPU, "
           f"peak RSS {rss:.0f} MB; queries {queries[0]:.2f} s (costs) + {queries[1]:.2f} s (activities)")
@@ -163,13 +179,15 @@ def main():
                                        labels=", ".join(f"'{l}'" for l in LABELS))
         for threads in (1, os.cpu_count()):
             script = (
-                "import duckdb, time; c = duckdb.connect(); "
+                f"import duckdb, time; {ARROW_TABLE_DEF}; c = duckdb.connect(); "
                 f"c.execute('SET threads={threads}'); c.execute('SET enable_progress_bar=false'); t = time.perf_counter(); "
-                f"a = c.execute({costs_sql!r}).fetch_arrow_table(); t1 = time.perf_counter(); "
-                f"b = c.execute({events_sql!r}).fetch_arrow_table(); t2 = time.perf_counter(); "
+                f"a = arrow_table(c, {costs_sql!r}); t1 = time.perf_counter(); "
+                f"b = arrow_table(c, {events_sql!r}); t2 = time.perf_counter(); "
                 "print(a.num_rows, b.num_rows, t1 - t, t2 - t1)"
             )
             wall_d, cpu_d, rss_d, out = run([sys.executable, "-c", script])
+            if args.smoke and len(out.split()) != 4:
+                sys.exit(f"smoke: not the 4 figures expected in the output of DuckDB:\n{out}")
             n_costs, n_events, q_costs, q_events = out.split()
             print(f"duckdb, {threads} thread(s): {n_costs} cost sums, {n_events} events; "
                   f"queries {float(q_costs):.2f} s (costs) + {float(q_events):.2f} s (events); "

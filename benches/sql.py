@@ -17,6 +17,13 @@ Both must return the same number of rows. Usage:
 
 Needs `cargo build --release -p reports` (found in $CARGO_TARGET_DIR/release), the lake of
 benches/reports.py, and `pip install duckdb pyarrow`.
+
+With --smoke (what benches/smoke.py runs in CI) it needs no earlier run: when the work folder has
+no such lake it builds the tiny one of `reports.py --smoke` itself (reports.prepare: 30 accounts,
+3,000 synthetic events, with `fixtures` and `ingest`), then runs every query on it with the debug
+binaries of $CARGO_TARGET_DIR/debug, in a new temporary work folder removed at the end (unless
+--work); any failure, missing figure or different row count makes it exit non-zero. Its figures
+are then meaningless.
 """
 
 import argparse
@@ -26,6 +33,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from ingest import SMOKE_HELP, WORK_HELP, arrow_table, smoke_setup  # benches/ingest.py
+from reports import SMOKE_SIZES, prepare  # benches/reports.py
 
 PARAMS = {
     "month": "2026-10",
@@ -69,23 +79,29 @@ def duckdb_run(lake, text, threads):
             f"hive_types={{'{key}': 'VARCHAR'}})"
         )
     started = time.perf_counter()
-    table = con.execute(text).fetch_arrow_table()
+    table = arrow_table(con, text)
     return time.perf_counter() - started, table.num_rows
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", default="/var/tmp/spa-bench")
+    ap.add_argument("--work", help=WORK_HELP)
     ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / "release"
-    gen = Path(args.work) / f"reports-{args.accounts}"
+    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    work = smoke_setup(ap, args, target, ["fixtures", "ingest", "reports"], accounts=SMOKE_SIZES["accounts"])
+    gen = work / f"reports-{args.accounts}"
     settings, lake = gen / "settings.yaml", gen / "lake"
+    if args.smoke and not (lake / "events").exists():
+        args.events = SMOKE_SIZES["events"]
+        prepare(args, work, target, dict(os.environ, RUST_LOG="warn"))
     if not (lake / "events").exists():
         sys.exit(f"no lake in {lake}: run benches/reports.py first")
     queries = sorted((Path(__file__).parent.parent / "sql" / "queries").glob("*.sql"))
     env = dict(os.environ, RUST_LOG="warn")
     rows_out = []
+    different = []
     for path in queries:
         text = path.read_text()
         cmd = [str(target / "reports"), "--settings", str(settings), "query", str(path), "--format", "csv"]
@@ -95,11 +111,15 @@ def main():
         if proc.returncode != 0:
             sys.exit(f"{path.name}: {proc.stderr}")
         m = re.search(r"(\d+) rows in ([\d.]+) s", proc.stderr)
+        if args.smoke and not m:
+            sys.exit(f"smoke: {path.name}: no 'N rows in T s' in the progress lines of reports query:\n{proc.stderr}")
         ours_rows, ours = int(m[1]), float(m[2])
         filled = fill(text)
         d1, n1 = duckdb_run(lake, filled, 1)
         d2, n2 = duckdb_run(lake, filled, os.cpu_count())
         same = "yes" if ours_rows == n1 == n2 else f"NO ({ours_rows} vs {n1})"
+        if same != "yes":
+            different.append(path.stem)
         print(f"{path.stem}: ours {ours:.2f} s, duckdb {d1:.2f} s (1 thread) / {d2:.2f} s; "
               f"{ours_rows} rows, same count: {same}", flush=True)
         rows_out.append((path.stem, ours_rows, ours, d1, d2, same))
@@ -107,6 +127,8 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---|")
     for name, n, ours, d1, d2, same in rows_out:
         print(f"| {name} | {n} | {ours:.2f} | {d1:.2f} | {d2:.2f} | {ours / d2:.2f} | {same} |")
+    if args.smoke and different:
+        sys.exit(f"smoke: ours and DuckDB return different row counts for {', '.join(different)}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,30 @@
-//! AWS SDK configuration shared by every client: region, endpoint override, S3 addressing.
+//! AWS SDK configuration shared by every client (region, endpoint override, S3 addressing), and
+//! [`ApiError`], what a failed request of any AWS service becomes.
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::settings::Settings;
+
+/// A failed AWS request: its operation and what the service (or the client) said, with every
+/// cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{op}: {message}")]
+pub struct ApiError {
+    /// The API operation, e.g. `StartQueryExecution`.
+    pub op: &'static str,
+    /// What failed, with its causes.
+    pub message: String,
+}
+
+impl ApiError {
+    /// The error of a request to `op`, from any AWS SDK's error.
+    pub fn new<E: std::error::Error + 'static>(op: &'static str, err: &E) -> Self {
+        ApiError {
+            op,
+            message: aws_sdk_s3::error::DisplayErrorContext(err).to_string(),
+        }
+    }
+}
 
 /// Whether the environment sets an endpoint the SDK will honour (`AWS_ENDPOINT_URL` or a
 /// service-specific `AWS_ENDPOINT_URL_<SERVICE>`).

@@ -1,91 +1,13 @@
-//! Ingest: EventBridge events and CloudTrail log files into the lake's `events/` dataset, and
-//! what cannot be read into `quarantine/`.
+//! Ingest: the only writer of the lake's datasets. [`events`]: EventBridge events and CloudTrail
+//! log files into `events/`, what cannot be read into `quarantine/`; [`costs`]: Cost Explorer,
+//! CUR and FOCUS into `costs/`; [`accounts`]: organization snapshots into `accounts/`; [`seed`]:
+//! a local lake filled from the shipped fixtures.
 //!
 //! Every write unit (a file, a group of files, a batch of messages) carries an idempotency key
 //! derived from its input, so writing it again replaces its objects instead of adding rows.
 
 pub mod accounts;
-pub mod backfill;
-pub mod compact;
-pub mod cost_explorer;
+pub mod commands;
 pub mod costs;
-pub mod cur;
-pub mod focus;
-pub mod input;
-pub mod lambda;
-pub mod month;
-pub mod normalize;
-pub mod rows;
+pub mod events;
 pub mod seed;
-
-use chrono::Utc;
-use spa_core::lake::{Dataset, Lake, LakeError};
-
-pub use rows::{Batches, Rows, Stats};
-
-/// Writes a unit's batches: events into their days, quarantine rows into the day they arrived.
-pub async fn write(
-    lake: &Lake,
-    idempotency_key: &str,
-    batches: &Batches,
-    received_at: i64,
-) -> Result<(), LakeError> {
-    for (day, batch) in &batches.events {
-        lake.write(
-            Dataset::Events,
-            day,
-            idempotency_key,
-            std::slice::from_ref(batch),
-        )
-        .await?;
-    }
-    if let Some(quarantine) = &batches.quarantine {
-        let day = Rows::day_of(received_at);
-        lake.write(
-            Dataset::Quarantine,
-            &day,
-            idempotency_key,
-            std::slice::from_ref(quarantine),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Microseconds since the epoch, now.
-pub fn now_micros() -> i64 {
-    Utc::now().timestamp_micros()
-}
-
-/// Appends EventBridge envelopes to the lake, as the lifecycle does when it runs locally.
-/// The idempotency key is the sorted list of the events' ids: appending the same events again
-/// changes nothing.
-pub async fn append_events(
-    lake: &Lake,
-    envelopes: &[serde_json::Value],
-) -> Result<Stats, LakeError> {
-    let received_at = now_micros();
-    let mut rows = Rows::new(received_at);
-    let mut ids = Vec::with_capacity(envelopes.len());
-    for envelope in envelopes {
-        let text = envelope.to_string();
-        ids.push(
-            envelope
-                .get("id")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string(),
-        );
-        input::decode("append_events", text.as_bytes(), &mut rows);
-    }
-    ids.sort_unstable();
-    let batches = rows.finish();
-    write(
-        lake,
-        &format!("events:{}", ids.join(",")),
-        &batches,
-        received_at,
-    )
-    .await?;
-    Ok(batches.stats)
-}

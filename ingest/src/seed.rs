@@ -8,15 +8,15 @@ use spa_core::lake::{Dataset, Lake, LakeError};
 use spa_core::period::{Day, Month};
 
 use crate::accounts::{SnapshotError, snapshot};
-use crate::backfill::{self, BackfillError};
-use crate::month::MonthError;
+use crate::costs::source::SourceError;
+use crate::events::backfill::{self, BackfillError};
 
 /// Why the lake could not be filled.
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// Costs.
     #[error("costs: {0}")]
-    Costs(#[from] MonthError),
+    Costs(#[from] SourceError),
     /// Accounts snapshot.
     #[error("accounts: {0}")]
     Accounts(#[from] SnapshotError),
@@ -79,7 +79,7 @@ pub fn allowed(settings: &Settings, lake: &Lake) -> bool {
 
 /// The month's costs from `costs` (as `ingest costs --month`); returns a line for the user.
 pub async fn costs(lake: &Lake, settings: &Settings, month: Month) -> Result<String, SeedError> {
-    let done = crate::month::costs(lake, settings, month, None, None, None).await?;
+    let done = crate::costs::source::month(lake, settings, month, None, None, None).await?;
     Ok(format!(
         "costs {month}: {} rows, {} in all",
         done.summary.rows, done.summary.total

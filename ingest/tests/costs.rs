@@ -152,7 +152,7 @@ async fn cur_export_monthly_totals_per_account() {
         let lake_dir = tempfile::tempdir().unwrap();
         let lake = Lake::local(lake_dir.path());
         let mut writer = MonthWriter::new(&lake, month.parse().unwrap(), "cur").unwrap();
-        ingest::cur::load(&path, &mut |r| writer.push(r)).unwrap();
+        ingest::costs::cur::load(&path, &mut |r| writer.push(r)).unwrap();
         let summary = writer.finish().await.unwrap();
         let back = lake.read_partition(Dataset::Costs, month).await.unwrap();
         let mut stored: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -181,7 +181,7 @@ async fn cur_export_monthly_totals_per_account() {
 /// Every row of a CUR export as `load` gives it.
 fn cur_rows(path: &std::path::Path) -> (Vec<String>, u64) {
     let mut rows = Vec::new();
-    let read = ingest::cur::load(path, &mut |r| {
+    let read = ingest::costs::cur::load(path, &mut |r| {
         rows.push(format!(
             "{} {} {} {} {:?} {} {}",
             r.day, r.account, r.service, r.record_type, r.usage_type, r.unblended, r.currency
@@ -251,7 +251,7 @@ fn cur_error(path: &std::path::Path, batch: &RecordBatch) -> String {
     let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
     writer.write(batch).unwrap();
     writer.close().unwrap();
-    ingest::cur::load(path, &mut |_| Ok(()))
+    ingest::costs::cur::load(path, &mut |_| Ok(()))
         .unwrap_err()
         .to_string()
 }
@@ -345,7 +345,7 @@ async fn focus_sample_totals() {
         }
     }
     assert_eq!(aws, 942, "the sample's README says 942 AWS rows");
-    let focus = ingest::focus::load(&path).unwrap();
+    let focus = ingest::costs::focus::load(&path).unwrap();
     assert_eq!(focus.other_providers, other);
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
@@ -399,8 +399,8 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
     let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
-    let requests = ingest::cost_explorer::fetch_month(
-        &ingest::cost_explorer::client(&config),
+    let requests = ingest::costs::cost_explorer::fetch_month(
+        &ingest::costs::cost_explorer::client(&config),
         spa_core::period::Month::of(spec.month),
         None,
         &mut |r| writer.push(r),
@@ -482,8 +482,8 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
     let mut writer = MonthWriter::new(&lake, "2026-11".parse().unwrap(), "cost-explorer")
         .unwrap()
         .until(day);
-    let requests = ingest::cost_explorer::fetch_month(
-        &ingest::cost_explorer::client(&config),
+    let requests = ingest::costs::cost_explorer::fetch_month(
+        &ingest::costs::cost_explorer::client(&config),
         "2026-11".parse().unwrap(),
         Some(day),
         &mut |r| writer.push(r),

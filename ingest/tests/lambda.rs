@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use arrow::array::RecordBatch;
-use ingest::lambda::Handler;
+use ingest::events::lambda::Handler;
 use serde_json::{Value, json};
 use spa_core::lake::{Dataset, Lake};
 use spa_core::testing::{self, strings};

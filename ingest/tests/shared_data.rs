@@ -6,7 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch};
-use ingest::Rows;
+use ingest::events::Rows;
 use serde_json::Value;
 use spa_core::lake::{Dataset, Lake};
 
@@ -64,9 +64,9 @@ fn independent_count(v: &Value) -> usize {
     }
 }
 
-fn decode(path: &Path) -> ingest::Batches {
+fn decode(path: &Path) -> ingest::events::Batches {
     let mut rows = Rows::new(0);
-    ingest::input::decode(
+    ingest::events::input::decode(
         &path.to_string_lossy(),
         &std::fs::read(path).unwrap(),
         &mut rows,
@@ -293,7 +293,7 @@ fn repeated_records_across_trail_files_are_dropped() {
             ids.insert(r["eventID"].as_str().unwrap().to_string());
             total += 1;
         }
-        ingest::input::decode(
+        ingest::events::input::decode(
             &path.to_string_lossy(),
             &std::fs::read(&path).unwrap(),
             &mut rows,
@@ -315,10 +315,13 @@ async fn backfill_of_the_whole_folder_reads_back_from_the_lake() {
         .iter()
         .map(|p| p.to_string_lossy().to_string())
         .collect();
-    let files = ingest::backfill::collect(&inputs, &settings).await.unwrap();
-    let stats = ingest::backfill::run(&lake, ingest::backfill::groups(files), 2, |_, _| {})
+    let files = ingest::events::backfill::collect(&inputs, &settings)
         .await
         .unwrap();
+    let stats =
+        ingest::events::backfill::run(&lake, ingest::events::backfill::groups(files), 2, |_, _| {})
+            .await
+            .unwrap();
     let mut rows = 0;
     let mut ids = HashSet::new();
     for day in lake.partitions(Dataset::Events).await.unwrap() {

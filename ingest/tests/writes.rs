@@ -27,11 +27,11 @@ fn trail_file(dir: &Path, name: &str, records: &[Value]) -> PathBuf {
     path
 }
 
-async fn backfill(lake: &Lake, inputs: &[String]) -> ingest::Stats {
-    let files = ingest::backfill::collect(inputs, &settings())
+async fn backfill(lake: &Lake, inputs: &[String]) -> ingest::events::Stats {
+    let files = ingest::events::backfill::collect(inputs, &settings())
         .await
         .unwrap();
-    ingest::backfill::run(lake, ingest::backfill::groups(files), 2, |_, _| {})
+    ingest::events::backfill::run(lake, ingest::events::backfill::groups(files), 2, |_, _| {})
         .await
         .unwrap()
 }
@@ -131,18 +131,18 @@ async fn compaction_merges_dedupes_and_survives_interruption() {
         .into_iter()
         .enumerate()
     {
-        let mut rows = ingest::Rows::new(0);
+        let mut rows = ingest::events::Rows::new(0);
         let records: Vec<Value> = ids
             .iter()
             .map(|id| record(id, &format!("2026-10-03T1{n}:00:00Z")))
             .collect();
-        ingest::input::decode(
+        ingest::events::input::decode(
             "test",
             &serde_json::to_vec(&json!({ "Records": records })).unwrap(),
             &mut rows,
         );
         let batches = rows.finish();
-        ingest::write(&lake, &format!("unit-{n}"), &batches, 0)
+        ingest::events::write(&lake, &format!("unit-{n}"), &batches, 0)
             .await
             .unwrap();
         written.push(Lake::object_key(
@@ -154,7 +154,9 @@ async fn compaction_merges_dedupes_and_survives_interruption() {
     assert_eq!(day(&lake, "2026-10-03").await, (3, 5, 4));
     let kept_copy = lake.get_bytes(&written[0]).await.unwrap();
 
-    let report = ingest::compact::day(&lake, "2026-10-03").await.unwrap();
+    let report = ingest::events::compact::day(&lake, "2026-10-03")
+        .await
+        .unwrap();
     assert_eq!(
         (report.objects, report.rows_before, report.rows_after),
         (3, 5, 4)
@@ -176,11 +178,15 @@ async fn compaction_merges_dedupes_and_survives_interruption() {
         .await
         .unwrap();
     assert_eq!(day(&lake, "2026-10-03").await, (2, 6, 4));
-    ingest::compact::day(&lake, "2026-10-03").await.unwrap();
+    ingest::events::compact::day(&lake, "2026-10-03")
+        .await
+        .unwrap();
     assert_eq!(day(&lake, "2026-10-03").await, (1, 4, 4));
 
     // A day with one object is left alone.
-    let again = ingest::compact::day(&lake, "2026-10-03").await.unwrap();
+    let again = ingest::events::compact::day(&lake, "2026-10-03")
+        .await
+        .unwrap();
     assert_eq!((again.objects, again.merged), (1, None));
 }
 
@@ -197,9 +203,9 @@ async fn append_events_is_idempotent() {
                    "detail": {"Account": "300001010101"}})
         })
         .collect();
-    let stats = ingest::append_events(&lake, &events).await.unwrap();
+    let stats = ingest::events::append_events(&lake, &events).await.unwrap();
     assert_eq!(stats.written, 2);
-    ingest::append_events(&lake, &events).await.unwrap();
+    ingest::events::append_events(&lake, &events).await.unwrap();
     assert_eq!(day(&lake, "2026-10-05").await, (1, 2, 2));
     let batches = lake
         .read_partition(Dataset::Events, "2026-10-05")
@@ -245,7 +251,7 @@ async fn backfill_reads_s3_prefixes_on_moto() {
     }
     let lake_dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(lake_dir.path());
-    let files = ingest::backfill::collect(&[format!("s3://{bucket}/AWSLogs/")], &settings)
+    let files = ingest::events::backfill::collect(&[format!("s3://{bucket}/AWSLogs/")], &settings)
         .await
         .unwrap();
     assert_eq!(files.len(), 2);
@@ -254,9 +260,10 @@ async fn backfill_reads_s3_prefixes_on_moto() {
             .name
             .starts_with(&format!("s3://{bucket}/AWSLogs/o-abcd/"))
     );
-    let stats = ingest::backfill::run(&lake, ingest::backfill::groups(files), 2, |_, _| {})
-        .await
-        .unwrap();
+    let stats =
+        ingest::events::backfill::run(&lake, ingest::events::backfill::groups(files), 2, |_, _| {})
+            .await
+            .unwrap();
     assert_eq!(stats.records, expected);
     let origins = strings(
         &lake
@@ -283,11 +290,11 @@ fn digest_files_are_counted_and_skipped() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, &digest).unwrap();
     let gz = gz.finish().unwrap();
-    let mut rows = ingest::Rows::new(0);
+    let mut rows = ingest::events::Rows::new(0);
     let by_path = "AWSLogs/o-abc/111111111111/CloudTrail-Digest/eu-west-1/2026/10/03/111111111111_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20261003T010000Z.json.gz";
-    ingest::input::decode(by_path, &gz, &mut rows);
-    ingest::input::decode("copied/elsewhere.json", &digest, &mut rows);
-    ingest::input::decode("empty.json", b"", &mut rows);
+    ingest::events::input::decode(by_path, &gz, &mut rows);
+    ingest::events::input::decode("copied/elsewhere.json", &digest, &mut rows);
+    ingest::events::input::decode("empty.json", b"", &mut rows);
     let s = rows.finish().stats;
     assert_eq!(
         (s.inputs, s.digests, s.empty, s.records, s.quarantined),
@@ -306,21 +313,22 @@ async fn inside_folders_only_event_files_are_read() {
     std::fs::write(input.path().join("AWSLogs/README.md"), "# not events").unwrap();
     std::fs::write(input.path().join("notes.txt"), "not events").unwrap();
     let folder = input.path().to_string_lossy().to_string();
-    let files = ingest::backfill::collect(std::slice::from_ref(&folder), &settings())
+    let files = ingest::events::backfill::collect(std::slice::from_ref(&folder), &settings())
         .await
         .unwrap();
     assert_eq!(files.len(), 1);
     // A file named explicitly is read whatever its name (and quarantined if it is not events).
     let named = input.path().join("notes.txt").to_string_lossy().to_string();
-    let files = ingest::backfill::collect(&[named], &settings())
+    let files = ingest::events::backfill::collect(&[named], &settings())
         .await
         .unwrap();
     assert_eq!(files.len(), 1);
     assert!(
-        ingest::backfill::is_event_file("x/y.json.gz")
-            && ingest::backfill::is_event_file("e.jsonl")
+        ingest::events::backfill::is_event_file("x/y.json.gz")
+            && ingest::events::backfill::is_event_file("e.jsonl")
     );
     assert!(
-        !ingest::backfill::is_event_file("LICENSE") && !ingest::backfill::is_event_file("data.csv")
+        !ingest::events::backfill::is_event_file("LICENSE")
+            && !ingest::events::backfill::is_event_file("data.csv")
     );
 }

@@ -14,6 +14,7 @@ use aws_sdk_codebuild::types::{
     ProjectEnvironment, ProjectSource, SourceType,
 };
 use spa_core::Settings;
+use spa_core::aws::ApiError;
 use spa_core::settings::{AccountId, Adapter};
 
 use crate::Error;
@@ -62,18 +63,6 @@ pub enum Builds {
         /// Requests made.
         requests: AtomicU64,
     },
-}
-
-fn api<E: std::error::Error + Send + Sync + 'static>(
-    op: &'static str,
-    account: &AccountId,
-    err: aws_sdk_codebuild::error::SdkError<E>,
-) -> Error {
-    Error::Build {
-        op,
-        account: account.to_string(),
-        message: aws_sdk_codebuild::error::DisplayErrorContext(&err).to_string(),
-    }
 }
 
 impl Builds {
@@ -159,9 +148,11 @@ impl Builds {
                         // First build in this account: create its project, then start again.
                         requests.fetch_add(1, Ordering::Relaxed);
                         create_project(&client, settings, account, request.kind, &project).await?;
-                        start().await.map_err(|e| api("StartBuild", account, e))?
+                        start()
+                            .await
+                            .map_err(|e| Error::build(account, ApiError::new("StartBuild", &e)))?
                     }
-                    Err(e) => return Err(api("StartBuild", account, e)),
+                    Err(e) => return Err(Error::build(account, ApiError::new("StartBuild", &e))),
                 };
                 output
                     .build_value()
@@ -249,6 +240,6 @@ async fn create_project(
         {
             Ok(())
         }
-        Err(e) => Err(api("CreateProject", account, e)),
+        Err(e) => Err(Error::build(account, ApiError::new("CreateProject", &e))),
     }
 }

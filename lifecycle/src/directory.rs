@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_organizations::types::Tag;
 use spa_core::Settings;
-use spa_core::organization::{self, Account, Organization, OrganizationError};
-use spa_core::settings::{AccountId, Adapter};
+use spa_core::aws::ApiError;
+use spa_core::organization::{self, Account, Organization, OrganizationError, Source};
+use spa_core::settings::AccountId;
 use tokio::sync::Mutex;
 
 use crate::Error;
@@ -35,43 +36,26 @@ pub enum Directory {
     },
 }
 
-fn api<E: std::error::Error + Send + Sync + 'static>(
-    op: &'static str,
-    err: aws_sdk_organizations::error::SdkError<E>,
-) -> Error {
-    Error::Organization(OrganizationError::Aws {
-        op,
-        message: aws_sdk_organizations::error::DisplayErrorContext(&err).to_string(),
-    })
-}
-
 impl Directory {
     /// The directory `settings.organization` names.
     pub async fn from_settings(settings: &Settings, concurrency: usize) -> Result<Self, Error> {
-        match (settings.organization.adapter, &settings.organization.file) {
-            (Adapter::Local, Some(file)) => Ok(Directory::Local {
-                file: file.clone(),
+        Ok(match Source::open(settings, concurrency).await? {
+            Source::File(file) => Directory::Local {
                 organization: Mutex::new(
-                    Organization::load(file).map_err(OrganizationError::from)?,
+                    Organization::load(&file).map_err(OrganizationError::from)?,
                 ),
-            }),
-            (Adapter::Local, None) => Err(Error::Organization(OrganizationError::Missing(
-                "organization.file in the settings",
-            ))),
-            (Adapter::Aws, _) => {
-                let mut config = spa_core::aws::sdk_config(settings).await;
-                if let Some(role) = &settings.automation.organization_role {
-                    let management = &settings.automation.management_account_id;
-                    config = spa_core::aws::assume_role(&config, management, role, "spa-lifecycle")
-                        .await;
-                }
-                Ok(Directory::Aws {
-                    client: spa_core::aws::organizations_client(&config),
-                    concurrency,
-                    requests: Arc::new(AtomicU64::new(0)),
-                })
-            }
-        }
+                file,
+            },
+            Source::Aws {
+                client,
+                concurrency,
+                requests,
+            } => Directory::Aws {
+                client,
+                concurrency,
+                requests,
+            },
+        })
     }
 
     /// AWS Organizations requests made so far (0 for the local file).
@@ -118,7 +102,12 @@ impl Directory {
                     {
                         return Ok(None);
                     }
-                    Err(e) => return Err(api("DescribeAccount", e)),
+                    Err(e) => {
+                        return Err(Error::from(OrganizationError::from(ApiError::new(
+                            "DescribeAccount",
+                            &e,
+                        ))));
+                    }
                 };
                 let Some(a) = described.account() else {
                     return Ok(None);
@@ -129,7 +118,9 @@ impl Directory {
                     .child_id(id.as_str())
                     .send()
                     .await
-                    .map_err(|e| api("ListParents", e))?;
+                    .map_err(|e| {
+                        Error::from(OrganizationError::from(ApiError::new("ListParents", &e)))
+                    })?;
                 let parent = parents
                     .parents()
                     .first()
@@ -189,7 +180,9 @@ impl Directory {
                         .set_tag_keys(Some(unset.iter().cloned().collect()))
                         .send()
                         .await
-                        .map_err(|e| api("UntagResource", e))?;
+                        .map_err(|e| {
+                            Error::from(OrganizationError::from(ApiError::new("UntagResource", &e)))
+                        })?;
                 }
                 if !set.is_empty() {
                     let tags = set
@@ -206,7 +199,9 @@ impl Directory {
                         .set_tags(Some(tags))
                         .send()
                         .await
-                        .map_err(|e| api("TagResource", e))?;
+                        .map_err(|e| {
+                            Error::from(OrganizationError::from(ApiError::new("TagResource", &e)))
+                        })?;
                 }
                 Ok(())
             }

@@ -114,7 +114,7 @@ impl Emitter {
         match self {
             Emitter::Lake(lake) => {
                 let envelopes: Vec<Value> = events.iter().map(|e| e.envelope(settings)).collect();
-                let stats = ingest::append_events(lake, &envelopes)
+                let stats = ingest::events::append_events(lake, &envelopes)
                     .await
                     .map_err(Error::Lake)?;
                 if stats.quarantined > 0 {
@@ -154,8 +154,8 @@ impl Emitter {
                         .await
                         .map_err(|e| {
                             Error::Emit(format!(
-                                "EventBridge PutEvents: {}",
-                                aws_sdk_eventbridge::error::DisplayErrorContext(&e)
+                                "EventBridge {}",
+                                spa_core::aws::ApiError::new("PutEvents", &e)
                             ))
                         })?;
                     if out.failed_entry_count() > 0 {

@@ -22,6 +22,20 @@ use std::path::PathBuf;
 
 pub use engine::Engine;
 
+impl Error {
+    /// A CodeBuild request that failed in `account`.
+    pub(crate) fn build(
+        account: &spa_core::settings::AccountId,
+        api: spa_core::aws::ApiError,
+    ) -> Self {
+        Error::Build {
+            op: api.op,
+            account: account.to_string(),
+            message: api.message,
+        }
+    }
+}
+
 /// What the lifecycle could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_athena::Client;
 use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
 use spa_core::Settings;
+use spa_core::aws::ApiError;
 use spa_core::lake::Dataset;
 use spa_core::settings::Location;
 
@@ -20,13 +21,8 @@ use crate::sql::{SqlFile, fill};
 #[derive(Debug, thiserror::Error)]
 pub enum AthenaError {
     /// A request failed.
-    #[error("Athena {op}: {message}")]
-    Api {
-        /// The operation.
-        op: &'static str,
-        /// What the service said.
-        message: String,
-    },
+    #[error("Athena {0}")]
+    Api(#[from] ApiError),
     /// The query ended without success.
     #[error("the Athena query {id} {state}: {reason}")]
     Failed {
@@ -55,16 +51,6 @@ pub enum AthenaError {
     /// A SQL file.
     #[error(transparent)]
     Sql(#[from] crate::sql::SqlError),
-}
-
-fn api<E: std::error::Error + Send + Sync + 'static>(
-    op: &'static str,
-    err: aws_sdk_athena::error::SdkError<E>,
-) -> AthenaError {
-    AthenaError::Api {
-        op,
-        message: aws_sdk_athena::error::DisplayErrorContext(&err).to_string(),
-    }
 }
 
 /// A finished query's result: column names and rows of text cells (`None` for null).
@@ -119,7 +105,7 @@ impl Athena {
         let id = start
             .send()
             .await
-            .map_err(|e| api("StartQueryExecution", e))?
+            .map_err(|e| ApiError::new("StartQueryExecution", &e))?
             .query_execution_id()
             .unwrap_or_default()
             .to_string();
@@ -132,7 +118,7 @@ impl Athena {
                 .query_execution_id(&id)
                 .send()
                 .await
-                .map_err(|e| api("GetQueryExecution", e))?;
+                .map_err(|e| ApiError::new("GetQueryExecution", &e))?;
             let execution = got.query_execution();
             let status = execution.and_then(|e| e.status());
             let state = status.and_then(|s| s.state()).cloned();
@@ -179,7 +165,7 @@ impl Athena {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| api("GetQueryResults", e))?;
+            let page = page.map_err(|e| ApiError::new("GetQueryResults", &e))?;
             let Some(set) = page.result_set() else {
                 continue;
             };
@@ -305,7 +291,7 @@ pub async fn setup(
         .send();
     while let Some(page) = pages.next().await {
         for id in page
-            .map_err(|e| api("ListNamedQueries", e))?
+            .map_err(|e| ApiError::new("ListNamedQueries", &e))?
             .named_query_ids()
         {
             let got = athena
@@ -314,7 +300,7 @@ pub async fn setup(
                 .named_query_id(id)
                 .send()
                 .await
-                .map_err(|e| api("GetNamedQuery", e))?;
+                .map_err(|e| ApiError::new("GetNamedQuery", &e))?;
             if let Some(q) = got.named_query() {
                 existing.insert(q.name().to_string());
             }
@@ -352,7 +338,7 @@ pub async fn setup(
             .work_group(&athena.workgroup)
             .send()
             .await
-            .map_err(|e| api("CreateNamedQuery", e))?;
+            .map_err(|e| ApiError::new("CreateNamedQuery", &e))?;
         done.created.push(name);
     }
     Ok(done)

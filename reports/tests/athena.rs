@@ -218,10 +218,10 @@ async fn athena_on_moto() {
     assert!(
         matches!(
             err,
-            AthenaError::Api {
+            AthenaError::Api(spa_core::aws::ApiError {
                 op: "StartQueryExecution",
                 ..
-            }
+            })
         ),
         "{err}"
     );

@@ -33,7 +33,7 @@ async fn cur_sample_to_cost_reports() {
         spa_core::Settings::from_yaml(&yaml, &repo_root().join("settings.yaml")).unwrap();
     let lake = Lake::open(&settings).await;
     let mut writer = MonthWriter::new(&lake, "2018-10".parse().unwrap(), "cur").unwrap();
-    ingest::cur::load(&path, &mut |r| writer.push(r)).unwrap();
+    ingest::costs::cur::load(&path, &mut |r| writer.push(r)).unwrap();
     let stored = writer.finish().await.unwrap();
     // The fixture organization knows none of the sample's accounts: they report as Unknown.
     ingest::accounts::snapshot(&lake, &settings, "2018-10-31".parse().unwrap(), 2)

@@ -12,19 +12,10 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
 use super::{Account, AccountStatus, Organization, OrganizationError, Unit};
+use crate::aws::ApiError;
 
 /// Page size of the list calls (the API's maximum).
 const PAGE: i32 = 20;
-
-fn api<E: std::error::Error + Send + Sync + 'static>(
-    op: &'static str,
-    err: aws_sdk_organizations::error::SdkError<E>,
-) -> OrganizationError {
-    OrganizationError::Aws {
-        op,
-        message: aws_sdk_organizations::error::DisplayErrorContext(&err).to_string(),
-    }
-}
 
 /// The status of an account as the API reports it (state first, then the older status field).
 pub fn status(account: &aws_sdk_organizations::types::Account) -> AccountStatus {
@@ -54,7 +45,10 @@ pub async fn tags_of(
         .send();
     while let Some(page) = pages.next().await {
         requests.fetch_add(1, Ordering::Relaxed);
-        for tag in page.map_err(|e| api("ListTagsForResource", e))?.tags() {
+        for tag in page
+            .map_err(|e| ApiError::new("ListTagsForResource", &e))?
+            .tags()
+        {
             found.insert(tag.key().to_string(), tag.value().to_string());
         }
     }
@@ -74,7 +68,7 @@ pub async fn read(
         .describe_organization()
         .send()
         .await
-        .map_err(|e| api("DescribeOrganization", e))?;
+        .map_err(|e| ApiError::new("DescribeOrganization", &e))?;
     let org = described.organization().ok_or(OrganizationError::Missing(
         "DescribeOrganization: organization",
     ))?;
@@ -83,7 +77,7 @@ pub async fn read(
         .list_roots()
         .send()
         .await
-        .map_err(|e| api("ListRoots", e))?;
+        .map_err(|e| ApiError::new("ListRoots", &e))?;
     let root = roots
         .roots()
         .first()
@@ -108,7 +102,7 @@ pub async fn read(
         while let Some(page) = pages.next().await {
             count();
             for ou in page
-                .map_err(|e| api("ListOrganizationalUnitsForParent", e))?
+                .map_err(|e| ApiError::new("ListOrganizationalUnitsForParent", &e))?
                 .organizational_units()
             {
                 let id = ou
@@ -131,7 +125,7 @@ pub async fn read(
         while let Some(page) = pages.next().await {
             count();
             for a in page
-                .map_err(|e| api("ListAccountsForParent", e))?
+                .map_err(|e| ApiError::new("ListAccountsForParent", &e))?
                 .accounts()
             {
                 let id = a.id().ok_or(OrganizationError::Missing("Account.Id"))?;

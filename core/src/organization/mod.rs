@@ -26,13 +26,8 @@ pub enum OrganizationError {
     #[error(transparent)]
     File(#[from] SettingsError),
     /// An AWS Organizations request failed (after the SDK's retries).
-    #[error("AWS Organizations {op}: {message}")]
-    Aws {
-        /// The API operation.
-        op: &'static str,
-        /// What the service or the client said.
-        message: String,
-    },
+    #[error("AWS Organizations {0}")]
+    Aws(#[from] crate::aws::ApiError),
     /// A response lacked a field it always has.
     #[error("AWS Organizations returned no {0}")]
     Missing(&'static str),
@@ -41,39 +36,77 @@ pub enum OrganizationError {
     Invalid(String),
 }
 
-/// Reads the organization from where `settings.organization` says: the local file, or AWS
-/// Organizations (with up to `concurrency` tag reads at once), through
-/// `automation.organization_role` in the management account when it is set. Returns it with
-/// the number of Organizations requests made (0 for the file).
+/// Where the organization is read from, as `settings.organization` says: the only place that
+/// picks between the local file and AWS Organizations.
+pub enum Source {
+    /// The local organization file.
+    File(std::path::PathBuf),
+    /// AWS Organizations, through `automation.organization_role` in the management account
+    /// when it is set.
+    Aws {
+        /// The client.
+        client: aws_sdk_organizations::Client,
+        /// Tag reads at once.
+        concurrency: usize,
+        /// Requests made so far.
+        requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    },
+}
+
+impl Source {
+    /// The source of `settings`; AWS tag reads run `concurrency` at once.
+    pub async fn open(settings: &Settings, concurrency: usize) -> Result<Self, OrganizationError> {
+        match (settings.organization.adapter, &settings.organization.file) {
+            (crate::settings::Adapter::Local, Some(file)) => Ok(Source::File(file.clone())),
+            (crate::settings::Adapter::Local, None) => Err(OrganizationError::Missing(
+                "organization.file in the settings",
+            )),
+            (crate::settings::Adapter::Aws, _) => {
+                let mut config = crate::aws::sdk_config(settings).await;
+                if let Some(role) = &settings.automation.organization_role {
+                    let management = &settings.automation.management_account_id;
+                    config = crate::aws::assume_role(&config, management, role, "spa-organization")
+                        .await;
+                }
+                Ok(Source::Aws {
+                    client: crate::aws::organizations_client(&config),
+                    concurrency,
+                    requests: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+                })
+            }
+        }
+    }
+
+    /// The whole organization: units, accounts and their tags.
+    pub async fn read(&self) -> Result<Organization, OrganizationError> {
+        match self {
+            Source::File(file) => Ok(Organization::load(file)?),
+            Source::Aws {
+                client,
+                concurrency,
+                requests,
+            } => aws::read(client, *concurrency, requests).await,
+        }
+    }
+
+    /// AWS Organizations requests made so far (0 for the file).
+    pub fn requests(&self) -> u64 {
+        match self {
+            Source::File(_) => 0,
+            Source::Aws { requests, .. } => requests.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+/// Reads the organization from where `settings.organization` says (see [`Source`]). Returns it
+/// with the number of Organizations requests made (0 for the file).
 pub async fn read(
     settings: &Settings,
     concurrency: usize,
 ) -> Result<(Organization, u64), OrganizationError> {
-    match (settings.organization.adapter, &settings.organization.file) {
-        (crate::settings::Adapter::Local, Some(file)) => Ok((Organization::load(file)?, 0)),
-        (crate::settings::Adapter::Local, None) => Err(OrganizationError::Missing(
-            "organization.file in the settings",
-        )),
-        (crate::settings::Adapter::Aws, _) => {
-            let mut config = crate::aws::sdk_config(settings).await;
-            if let Some(role) = &settings.automation.organization_role {
-                let management = &settings.automation.management_account_id;
-                config =
-                    crate::aws::assume_role(&config, management, role, "spa-organization").await;
-            }
-            let requests = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let organization = aws::read(
-                &crate::aws::organizations_client(&config),
-                concurrency,
-                &requests,
-            )
-            .await?;
-            Ok((
-                organization,
-                requests.load(std::sync::atomic::Ordering::Relaxed),
-            ))
-        }
-    }
+    let source = Source::open(settings, concurrency).await?;
+    let organization = source.read().await?;
+    Ok((organization, source.requests()))
 }
 
 /// Cost center of an account without the cost-center tag.

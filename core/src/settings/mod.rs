@@ -148,7 +148,7 @@ pub struct Settings {
     /// Where costs come from.
     #[serde(default)]
     pub costs: CostSource,
-    /// How reports and alerts are delivered.
+    /// How the cost reports are delivered.
     #[serde(default)]
     pub mail: Mail,
     /// AWS SDK options shared by every client.
@@ -215,9 +215,6 @@ pub struct Features {
     /// CSV overlays applied in order on top of `accounts` (later files win).
     #[serde(default)]
     pub csv_files: Vec<PathBuf>,
-    /// Incoming webhook that receives exception alerts (e.g. a chat channel).
-    #[serde(default)]
-    pub webhook: Option<Url>,
 }
 
 /// The `reporting` section: where reports are stored, as key prefixes in the lake's store.
@@ -233,9 +230,6 @@ pub struct Reporting {
     /// Weekly inventories.
     #[serde(default = "default_inventories_prefix")]
     pub inventories_prefix: String,
-    /// Exception and spend alert digests.
-    #[serde(default = "default_exceptions_prefix")]
-    pub exceptions_prefix: String,
 }
 
 /// An entry of `defaults`, `organizational_units` or `accounts`.
@@ -497,9 +491,6 @@ fn default_activities_prefix() -> String {
 fn default_inventories_prefix() -> String {
     "reports/inventories".into()
 }
-fn default_exceptions_prefix() -> String {
-    "reports/exceptions".into()
-}
 fn default_bus() -> String {
     "default".into()
 }
@@ -519,7 +510,6 @@ impl Default for Features {
             origin_email: None,
             extra_currencies: BTreeMap::new(),
             csv_files: Vec::new(),
-            webhook: None,
         }
     }
 }
@@ -530,7 +520,6 @@ impl Default for Reporting {
             costs_prefix: default_costs_prefix(),
             activities_prefix: default_activities_prefix(),
             inventories_prefix: default_inventories_prefix(),
-            exceptions_prefix: default_exceptions_prefix(),
         }
     }
 }

@@ -1,9 +1,9 @@
-//! The ingest Lambda function: every payload kind of `ingest::lambda`, JSON logs, settings from
+//! The ingest Lambda function: every payload kind of `ingest::events::lambda`, JSON logs, settings from
 //! `$SPA_SETTINGS` (default `settings.yaml` beside the code).
 
 use std::sync::Arc;
 
-use ingest::lambda::Handler;
+use ingest::events::lambda::Handler;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use spa_core::Settings;

@@ -17,7 +17,7 @@ use spa_core::lake::{Lake, LakeError, Store};
 use spa_core::settings::{Location, Settings};
 use tokio::task::JoinSet;
 
-use crate::rows::{Rows, Stats};
+use super::rows::{Rows, Stats};
 
 /// Average number of files in a group (the boundary modulus).
 pub const GROUP_FILES: u64 = 128;
@@ -223,17 +223,17 @@ pub async fn ingest_group(lake: &Lake, group: Vec<InputFile>) -> Result<Stats, B
     for file in &group {
         contents.push((file.name.clone(), file.read().await?));
     }
-    let received_at = crate::now_micros();
+    let received_at = super::now_micros();
     let batches = tokio::task::spawn_blocking(move || {
         let mut rows = Rows::new(received_at);
         for (name, bytes) in &contents {
-            crate::input::decode(name, bytes, &mut rows);
+            super::input::decode(name, bytes, &mut rows);
         }
         rows.finish()
     })
     .await
     .expect("decoding does not panic");
-    crate::write(lake, &key, &batches, received_at).await?;
+    super::write(lake, &key, &batches, received_at).await?;
     Ok(batches.stats)
 }
 

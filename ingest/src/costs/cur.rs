@@ -21,7 +21,7 @@ use parquet::arrow::arrow_reader::{
 use rust_decimal::Decimal;
 use spa_core::lake::MONEY_SCALE;
 
-use crate::costs::{CostError, CostRef};
+use super::{CostError, CostRef};
 
 const ACCOUNT: &str = "line_item_usage_account_id";
 const COST: &str = "line_item_unblended_cost";
@@ -413,7 +413,7 @@ pub fn load(
     path: &Path,
     sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
 ) -> Result<u64, CostError> {
-    let files = crate::costs::files_with(path, &["parquet"])?;
+    let files = super::files_with(path, &["parquet"])?;
     if files.is_empty() {
         return Err(CostError::Response {
             origin: path.display().to_string(),

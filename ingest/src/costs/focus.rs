@@ -13,7 +13,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rust_decimal::Decimal;
 use spa_core::period::Day;
 
-use crate::costs::{CostError, CostRow, SumKey, amount, rows_from_sums};
+use super::{CostError, CostRow, SumKey, amount, rows_from_sums};
 
 /// Columns without which a FOCUS file cannot be read.
 pub const REQUIRED: [&str; 5] = [
@@ -170,7 +170,7 @@ fn read_parquet(path: &Path, sums: &mut Sums) -> Result<(), CostError> {
 
 /// The cost rows of a FOCUS export: a CSV or Parquet file, or a folder of them.
 pub fn load(path: &Path) -> Result<Focus, CostError> {
-    let list = crate::costs::files_with(path, &["csv", "parquet"])?;
+    let list = super::files_with(path, &["csv", "parquet"])?;
     if list.is_empty() {
         return Err(bad(path, "no .csv or .parquet files".into()));
     }

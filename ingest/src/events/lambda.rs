@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use spa_core::lake::{Lake, LakeError, Store};
 
-use crate::input;
-use crate::rows::{Rows, Stats};
+use super::input;
+use super::rows::{Rows, Stats};
 
 /// A failure that fails the whole invocation (Lambda retries it).
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +140,7 @@ impl Handler {
     /// returned so the message is retried.
     async fn object(&self, object: &ObjectRef) -> Result<Stats, LakeError> {
         let url = object.url();
-        let received_at = crate::now_micros();
+        let received_at = super::now_micros();
         let mut rows = Rows::new(received_at);
         match Store::s3(self.s3.clone(), &object.bucket, "")
             .get(&object.key)
@@ -158,7 +158,7 @@ impl Handler {
         let batches = tokio::task::spawn_blocking(move || rows.finish())
             .await
             .expect("finishing rows does not panic");
-        crate::write(&self.lake, &url, &batches, received_at).await?;
+        super::write(&self.lake, &url, &batches, received_at).await?;
         Ok(batches.stats)
     }
 
@@ -195,11 +195,11 @@ impl Handler {
                     Some(id) => format!("event:{id}"),
                     None => format!("payload:{text}"),
                 };
-                let received_at = crate::now_micros();
+                let received_at = super::now_micros();
                 let mut rows = Rows::new(received_at);
                 input::decode("lambda", text.as_bytes(), &mut rows);
                 let batches = rows.finish();
-                crate::write(&self.lake, &key, &batches, received_at).await?;
+                super::write(&self.lake, &key, &batches, received_at).await?;
                 Ok(
                     json!({ "written": batches.stats.written, "quarantined": batches.stats.quarantined }),
                 )
@@ -210,7 +210,7 @@ impl Handler {
     /// Processes an SQS batch; returns the ids of the messages to retry.
     async fn sqs(&self, messages: &[SqsMessage]) -> BTreeSet<String> {
         let mut failed = BTreeSet::new();
-        let received_at = crate::now_micros();
+        let received_at = super::now_micros();
         let mut rows = Rows::new(received_at);
         let mut direct = Vec::new();
         for message in messages {
@@ -237,7 +237,7 @@ impl Handler {
         if !direct.is_empty() {
             direct.sort();
             let batches = rows.finish();
-            if let Err(e) = crate::write(
+            if let Err(e) = super::write(
                 &self.lake,
                 &format!("sqs:{}", direct.join(",")),
                 &batches,

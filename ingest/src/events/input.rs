@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
-use crate::normalize;
-use crate::rows::Rows;
+use super::normalize;
+use super::rows::Rows;
 
 /// Whether a key or path names a CloudTrail digest file.
 pub fn is_digest_path(origin: &str) -> bool {

@@ -1,5 +1,5 @@
-//! `ingest costs`: one month of costs from the source that settings (or the command line)
-//! name, into `costs/month=YYYY-MM/`.
+//! The source of `ingest costs`: one month of costs from the source that settings (or the
+//! command line) name, into `costs/month=YYYY-MM/`.
 
 use std::path::Path;
 
@@ -9,11 +9,11 @@ use spa_core::lake::{Lake, Store};
 use spa_core::period::Month;
 use spa_core::settings::{CostSourceKind, Location};
 
-use crate::costs::{CostError, CostRef, MonthSummary, MonthWriter};
+use super::{CostError, CostRef, MonthSummary, MonthWriter};
 
 /// Why a month could not be ingested.
 #[derive(Debug, thiserror::Error)]
-pub enum MonthError {
+pub enum SourceError {
     /// The source is an export without a path.
     #[error("costs.source is {0:?} but costs.path is not set")]
     NoPath(CostSourceKind),
@@ -43,14 +43,14 @@ pub struct Done {
 
 /// `ingest costs`: the month (or its days up to `until`) from the export given (`from_cur`,
 /// `from_focus`) or else from `costs.source`, into the lake.
-pub async fn costs(
+pub async fn month(
     lake: &Lake,
     settings: &Settings,
     month: Month,
     until: Option<NaiveDate>,
     from_cur: Option<&Path>,
     from_focus: Option<&Path>,
-) -> Result<Done, MonthError> {
+) -> Result<Done, SourceError> {
     let mut notes = Vec::new();
     let (kind, location) = match (from_cur, from_focus) {
         (Some(path), _) => (
@@ -72,7 +72,7 @@ pub async fn costs(
             downloaded = download(settings, bucket, prefix).await?;
             Some(downloaded.path().to_path_buf())
         }
-        (None, _) => return Err(MonthError::NoPath(kind)),
+        (None, _) => return Err(SourceError::NoPath(kind)),
     };
     let source = match kind {
         CostSourceKind::Cur => "cur",
@@ -87,20 +87,20 @@ pub async fn costs(
     match (kind, path) {
         (CostSourceKind::Aws, _) => {
             let config = spa_core::aws::sdk_config(settings).await;
-            let client = crate::cost_explorer::client(&config);
+            let client = super::cost_explorer::client(&config);
             let requests =
-                crate::cost_explorer::fetch_month(&client, month, until, &mut sink).await?;
+                super::cost_explorer::fetch_month(&client, month, until, &mut sink).await?;
             notes.push(format!(
                 "cost explorer: {requests} GetCostAndUsage requests"
             ));
         }
-        (CostSourceKind::Local, Some(dir)) => crate::costs::load_saved(&dir, &mut sink)?,
+        (CostSourceKind::Local, Some(dir)) => super::load_saved(&dir, &mut sink)?,
         (CostSourceKind::Cur, Some(path)) => {
-            let read = crate::cur::load(&path, &mut sink)?;
+            let read = super::cur::load(&path, &mut sink)?;
             notes.push(format!("cur: {read} export rows read"));
         }
         (CostSourceKind::Focus, Some(path)) => {
-            let focus = crate::focus::load(&path)?;
+            let focus = super::focus::load(&path)?;
             if focus.other_providers > 0 {
                 notes.push(format!(
                     "focus: {} rows of other providers than AWS left out",
@@ -124,8 +124,8 @@ async fn download(
     settings: &Settings,
     bucket: &str,
     prefix: &str,
-) -> Result<tempfile::TempDir, MonthError> {
-    let failed = |message: String| MonthError::Download {
+) -> Result<tempfile::TempDir, SourceError> {
+    let failed = |message: String| SourceError::Download {
         bucket: bucket.to_string(),
         prefix: prefix.to_string(),
         message,

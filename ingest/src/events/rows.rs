@@ -12,7 +12,7 @@ use spa_core::events::Activity;
 use spa_core::lake::Dataset;
 use spa_core::period::Day;
 
-use crate::normalize::Event;
+use super::normalize::Event;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 

@@ -1,0 +1,197 @@
+//! The rows of one month on their way into `costs/month=YYYY-MM/`, column by column, into the
+//! month's one object.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, RecordBatch,
+    StringBuilder,
+};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use spa_core::lake::{Dataset, Lake, MONEY_PRECISION, MONEY_SCALE, ObjectWriter};
+use spa_core::period::Month;
+
+use super::{CostError, CostRef, CostRow};
+
+/// Rows of the costs dataset, column by column.
+struct Columns {
+    day: Date32Builder,
+    account: StringBuilder,
+    service: StringBuilder,
+    record_type: StringBuilder,
+    usage_type: StringBuilder,
+    unblended: Decimal128Builder,
+    amortized: Decimal128Builder,
+    currency: StringBuilder,
+    estimated: BooleanBuilder,
+    source: StringBuilder,
+}
+
+fn money_builder() -> Decimal128Builder {
+    Decimal128Builder::with_capacity(BATCH_ROWS)
+        .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)
+        .expect("valid money type")
+}
+
+fn mantissa(mut d: Decimal) -> i128 {
+    d.rescale(MONEY_SCALE as u32);
+    d.mantissa()
+}
+
+impl Columns {
+    fn new() -> Self {
+        let text = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16);
+        Columns {
+            day: Date32Builder::with_capacity(BATCH_ROWS),
+            account: text(),
+            service: text(),
+            record_type: text(),
+            usage_type: text(),
+            unblended: money_builder(),
+            amortized: money_builder(),
+            currency: text(),
+            estimated: BooleanBuilder::with_capacity(BATCH_ROWS),
+            source: text(),
+        }
+    }
+
+    fn push(&mut self, r: &CostRef<'_>, source: &str) {
+        self.day.append_value((r.day - EPOCH).num_days() as i32);
+        self.account.append_value(r.account);
+        self.service.append_value(r.service);
+        self.record_type.append_value(r.record_type);
+        self.usage_type.append_option(r.usage_type);
+        self.unblended.append_value(mantissa(r.unblended));
+        self.amortized.append_option(r.amortized.map(mantissa));
+        self.currency.append_value(r.currency);
+        self.estimated.append_option(r.estimated);
+        self.source.append_value(source);
+    }
+
+    fn len(&self) -> usize {
+        self.day.len()
+    }
+
+    fn finish(&mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.day.finish()),
+            Arc::new(self.account.finish()),
+            Arc::new(self.service.finish()),
+            Arc::new(self.record_type.finish()),
+            Arc::new(self.usage_type.finish()),
+            Arc::new(self.unblended.finish()),
+            Arc::new(self.amortized.finish()),
+            Arc::new(self.currency.finish()),
+            Arc::new(self.estimated.finish()),
+            Arc::new(self.source.finish()),
+        ];
+        RecordBatch::try_new(Dataset::Costs.schema(), columns)
+            .expect("columns follow the costs schema")
+    }
+}
+
+const BATCH_ROWS: usize = 65_536;
+const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+
+/// The rows of one month on their way into `costs/month=YYYY-MM/`: built column by column and
+/// compressed batch by batch into the month's one object, which replaces what an earlier run
+/// wrote for that month when [`MonthWriter::finish`] stores it. Rows of other months are counted
+/// and left out.
+pub struct MonthWriter<'l> {
+    month: Month,
+    source: String,
+    columns: Columns,
+    writer: ObjectWriter<'l>,
+    rows: usize,
+    other_months: usize,
+    until: Option<NaiveDate>,
+    later: usize,
+    total: Decimal,
+}
+
+impl<'l> MonthWriter<'l> {
+    /// A writer of `month` for rows from `source` (`cost-explorer`, `cur`, `focus`).
+    pub fn new(lake: &'l Lake, month: Month, source: &str) -> Result<Self, CostError> {
+        Ok(MonthWriter {
+            month,
+            source: source.to_string(),
+            columns: Columns::new(),
+            writer: lake.writer(Dataset::Costs, &month.to_string(), "costs")?,
+            rows: 0,
+            other_months: 0,
+            until: None,
+            later: 0,
+            total: Decimal::ZERO,
+        })
+    }
+
+    /// Keeps the month to date: rows after `day` are counted and left out.
+    pub fn until(mut self, day: NaiveDate) -> Self {
+        self.until = Some(day);
+        self
+    }
+
+    /// Adds one row.
+    pub fn push(&mut self, row: CostRef<'_>) -> Result<(), CostError> {
+        if Month::of(row.day) != self.month {
+            self.other_months += 1;
+            return Ok(());
+        }
+        if self.until.is_some_and(|until| row.day > until) {
+            self.later += 1;
+            return Ok(());
+        }
+        self.columns.push(&row, &self.source);
+        self.rows += 1;
+        self.total += row.unblended;
+        if self.columns.len() >= BATCH_ROWS {
+            self.writer.write(&self.columns.finish())?;
+        }
+        Ok(())
+    }
+
+    /// Stores the month's object; nothing of it is visible before.
+    pub async fn finish(mut self) -> Result<MonthSummary, CostError> {
+        if self.columns.len() > 0 || self.rows == 0 {
+            self.writer.write(&self.columns.finish())?;
+        }
+        let key = self.writer.finish().await?;
+        Ok(MonthSummary {
+            rows: self.rows,
+            other_months: self.other_months,
+            later_days: self.later,
+            total: self.total,
+            key,
+        })
+    }
+}
+
+/// What a month's ingestion did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonthSummary {
+    /// Rows written.
+    pub rows: usize,
+    /// Rows of other months, counted and left out.
+    pub other_months: usize,
+    /// Rows of the month after the day it was written up to, counted and left out.
+    pub later_days: usize,
+    /// Sum of the unblended amounts written.
+    pub total: Decimal,
+    /// The object written.
+    pub key: String,
+}
+
+/// Writes `rows` as the month's one object (see [`MonthWriter`]).
+pub async fn write_month(
+    lake: &Lake,
+    month: Month,
+    rows: Vec<CostRow>,
+    source: &str,
+) -> Result<MonthSummary, CostError> {
+    let mut writer = MonthWriter::new(lake, month, source)?;
+    for row in &rows {
+        writer.push(row.as_ref())?;
+    }
+    writer.finish().await
+}
