@@ -5,9 +5,10 @@ that no longer runs (`.ci/run` runs this after the tests).
 Runs, one after the other, `<this Python> benches/<name>.py --smoke` for ingest, costs, reports,
 lifecycle and sql, from the repository root, with their output as they go; then prints each
 one's wall time and exits non-zero, naming them, if any failed (a non-zero exit, or no exit
-within --timeout). Each harness works in its own new temporary folder, removed at its end:
-sql.py --smoke builds its tiny lake itself (the one reports.py --smoke builds), so no harness
-depends on another's run. The figures they print say nothing about speed at that size.
+within --timeout). Each harness works in its own new temporary folder, removed at its end (made
+under a temporary TMPDIR this script removes, which catches what a harness stopped on timeout
+leaves): sql.py --smoke builds its tiny lake itself (the one reports.py --smoke builds), so no
+harness depends on another's run. The figures they print say nothing about speed at that size.
 
   python3 benches/smoke.py [NAME ...] [--timeout SECONDS]     e.g. python3 benches/smoke.py sql
 
@@ -21,6 +22,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,8 +47,21 @@ def main():
     if unknown:
         ap.error(f"no harness {', '.join(unknown)} (there are {', '.join(HARNESSES)})")
     root = Path(__file__).resolve().parent.parent
-    # Unbuffered: the harnesses' lines and their children's stay in order in a CI log.
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with tempfile.TemporaryDirectory(prefix="spa-smoke-") as tmp:
+        # Unbuffered: the harnesses' lines and their children's stay in order in a CI log.
+        results = run_all(args, root, dict(os.environ, PYTHONUNBUFFERED="1", TMPDIR=tmp))
+
+    print("\nsmoke runs of the benchmark harnesses (tiny sizes, debug binaries):")
+    for name, outcome, wall in results:
+        print(f"  {name + '.py':<13} {wall:6.1f} s  {outcome}")
+    failed = [name for name, outcome, _ in results if outcome != "ok"]
+    if failed:
+        sys.exit(f"smoke: {len(failed)} of {len(results)} harnesses failed: {', '.join(f + '.py' for f in failed)}")
+    print(f"all {len(results)} harnesses ran", flush=True)
+
+
+def run_all(args, root, env):
+    """Runs the harnesses one after the other; returns (name, "ok" or why not, wall s) of each."""
     results = []
     for name in args.names or HARNESSES:
         script = root / "benches" / f"{name}.py"
@@ -60,21 +75,14 @@ def main():
             outcome = "ok" if code == 0 else f"FAILED (exit status {code})"
         except subprocess.TimeoutExpired:
             stop(proc, signal.SIGKILL)
-            outcome = f"FAILED (no end within {args.timeout:.0f} s)"
+            outcome = f"FAILED (no end within {args.timeout:g} s)"
         except BaseException:  # e.g. Ctrl-C, which the harness's own session does not receive
             stop(proc, signal.SIGTERM)
             raise
         wall = time.perf_counter() - started
         results.append((name, outcome, wall))
         print(f"=== {name}.py --smoke: {outcome}, {wall:.1f} s", flush=True)
-
-    print("\nsmoke runs of the benchmark harnesses (tiny sizes, debug binaries):")
-    for name, outcome, wall in results:
-        print(f"  {name + '.py':<13} {wall:6.1f} s  {outcome}")
-    failed = [name for name, outcome, _ in results if outcome != "ok"]
-    if failed:
-        sys.exit(f"smoke: {len(failed)} of {len(results)} harnesses failed: {', '.join(f + '.py' for f in failed)}")
-    print(f"all {len(results)} harnesses ran", flush=True)
+    return results
 
 
 if __name__ == "__main__":

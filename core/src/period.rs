@@ -5,12 +5,27 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{Datelike, Days, IsoWeek, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, Days, IsoWeek, NaiveDate, NaiveDateTime, Utc, Weekday};
 
 /// `YYYY-MM-DD`.
 const DAY_FORMAT: &str = "%Y-%m-%d";
 /// `YYYY-MM`.
 const MONTH_FORMAT: &str = "%Y-%m";
+
+/// `YYYY-MM-DD hh:mm:ss`, as Athena prints the lake's UTC times (a fraction may follow when read).
+const CLOCK_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A UTC time as Athena prints it and as the command lines show it: `2026-10-03 18:00:01`.
+pub fn clock(t: DateTime<Utc>) -> String {
+    t.format(CLOCK_FORMAT).to_string()
+}
+
+/// A time as [`clock`] writes it, with or without a fraction (`2026-10-03 18:00:01.000`).
+pub fn parse_clock(text: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(text, &format!("{CLOCK_FORMAT}%.f"))
+        .ok()
+        .map(|t| t.and_utc())
+}
 
 /// A UTC calendar day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -201,5 +216,9 @@ mod tests {
         assert_eq!(d.month(), m);
         assert!("2026-10-3".parse::<Day>().is_err());
         assert!("2026-02-30".parse::<Day>().is_err());
+        let t = parse_clock("2026-10-03 18:00:01.000").unwrap();
+        assert_eq!(clock(t), "2026-10-03 18:00:01");
+        assert_eq!(parse_clock("2026-10-03 18:00:01"), Some(t));
+        assert_eq!(parse_clock("2026-10-03T18:00:01"), None);
     }
 }

@@ -21,9 +21,9 @@ use crate::Error;
 use crate::decide::{BuildKind, BuildRequest};
 
 /// `buildspecs/prepare-account.yaml`.
-pub const PREPARE_BUILDSPEC: &str = include_str!("../../buildspecs/prepare-account.yaml");
+pub(crate) const PREPARE_BUILDSPEC: &str = include_str!("../../buildspecs/prepare-account.yaml");
 /// `buildspecs/purge-account.yaml`.
-pub const PURGE_BUILDSPEC: &str = include_str!("../../buildspecs/purge-account.yaml");
+pub(crate) const PURGE_BUILDSPEC: &str = include_str!("../../buildspecs/purge-account.yaml");
 
 /// The buildspec of a build.
 pub fn buildspec(kind: BuildKind) -> &'static str {
@@ -67,7 +67,7 @@ pub enum Builds {
 
 impl Builds {
     /// The runner `settings.builds` names.
-    pub async fn from_settings(settings: &Settings) -> Self {
+    pub(crate) async fn from_settings(settings: &Settings) -> Self {
         match settings.builds.adapter {
             Adapter::Local => Builds::Local {
                 started: Mutex::new(Vec::new()),
@@ -81,7 +81,7 @@ impl Builds {
     }
 
     /// Whether builds succeed at once (local).
-    pub fn immediate(&self) -> bool {
+    pub(crate) fn immediate(&self) -> bool {
         matches!(self, Builds::Local { .. })
     }
 

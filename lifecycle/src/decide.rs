@@ -50,7 +50,7 @@ impl BuildKind {
     }
 
     /// The kind whose project is `project`, if any.
-    pub fn of_project(settings: &Settings, project: &str) -> Option<Self> {
+    pub(crate) fn of_project(settings: &Settings, project: &str) -> Option<Self> {
         [BuildKind::Preparation, BuildKind::Purge]
             .into_iter()
             .find(|k| k.project(settings) == project)
@@ -172,7 +172,7 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
-    /// Enters `state` and reacts to it as design.md says.
+    /// Enters `state` and reacts to it as the lifecycle rules say (the README's lifecycle table).
     fn enter(&mut self, state: State) {
         let since = timestamp(self.now);
         let d = &mut self.decision;
@@ -310,7 +310,7 @@ pub fn variables(
 /// management and automation accounts blocked, and the resources the organization needs kept
 /// (the lifecycle's role, Control Tower, IAM Identity Center, the deployment's own
 /// `<environment>-*` resources).
-pub fn nuke_config(settings: &Settings, account: &Account) -> String {
+pub(crate) fn nuke_config(settings: &Settings, account: &Account) -> String {
     let role = settings.automation.account_role.as_str();
     let env = settings.environment_identifier.as_str();
     let control_tower = ["AWSControlTower*", "aws-controltower-*", "stacksets-exec-*"];

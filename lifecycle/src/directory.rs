@@ -38,7 +38,10 @@ pub enum Directory {
 
 impl Directory {
     /// The directory `settings.organization` names.
-    pub async fn from_settings(settings: &Settings, concurrency: usize) -> Result<Self, Error> {
+    pub(crate) async fn from_settings(
+        settings: &Settings,
+        concurrency: usize,
+    ) -> Result<Self, Error> {
         Ok(match Source::open(settings, concurrency).await? {
             Source::File(file) => Directory::Local {
                 organization: Mutex::new(

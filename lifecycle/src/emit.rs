@@ -92,7 +92,7 @@ const BATCH: usize = 10;
 
 impl Emitter {
     /// The emitter `settings.events` names.
-    pub async fn from_settings(settings: &Settings) -> Result<Self, Error> {
+    pub(crate) async fn from_settings(settings: &Settings) -> Result<Self, Error> {
         Ok(match settings.events.adapter {
             Adapter::Local => Emitter::Lake(Lake::open(settings).await),
             Adapter::Aws => {
@@ -107,7 +107,7 @@ impl Emitter {
     }
 
     /// Emits `events` in order.
-    pub async fn emit(&self, settings: &Settings, events: &[Emitted]) -> Result<(), Error> {
+    pub(crate) async fn emit(&self, settings: &Settings, events: &[Emitted]) -> Result<(), Error> {
         if events.is_empty() {
             return Ok(());
         }

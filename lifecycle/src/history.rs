@@ -10,7 +10,7 @@ use spa_core::lake::columns::{
     ACCOUNT_ID, ACTIVITY, DETAIL_TYPE, EVENT_ID, EVENT_NAME, EVENT_TIME, SOURCE,
 };
 use spa_core::lake::{Dataset, Lake, LakeError};
-use spa_core::period::Day;
+use spa_core::period::{Day, clock};
 use spa_core::settings::AccountId;
 
 fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
@@ -20,7 +20,7 @@ fn text(batch: &RecordBatch, column: &str, row: usize) -> Option<String> {
 
 /// The events about `account` of the `days` days up to `now`, oldest first, as
 /// `time  label  source/name` lines.
-pub async fn last_events(
+pub(crate) async fn last_events(
     lake: &Lake,
     account: &AccountId,
     now: DateTime<Utc>,
@@ -55,7 +55,7 @@ pub async fn last_events(
                     .join("/");
                 found.insert(
                     (times.value(row), id),
-                    format!("{}  {label:<20}  {what}", time.format("%Y-%m-%d %H:%M:%S")),
+                    format!("{}  {label:<20}  {}", clock(time), what),
                 );
             }
         }

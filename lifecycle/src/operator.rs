@@ -112,7 +112,7 @@ pub async fn organization(
 }
 
 /// The plan as table lines (header first; skipped accounts only with `all`) and its summary.
-pub fn plan_lines(planned: &[Planned], all: bool) -> (Vec<String>, String) {
+pub(crate) fn plan_lines(planned: &[Planned], all: bool) -> (Vec<String>, String) {
     let (mut due, mut nothing, mut skipped) = (0, 0, 0);
     let mut lines = vec![format!(
         "{:<12}  {:<24}  {:<20}  {:<9}  {:<22}  {:<9}  {:<11}  events",
@@ -260,7 +260,7 @@ pub async fn bulk(
 
 /// The problems of one account's tags: state valid, holder and cost center present, the
 /// settings' account tags applied, no failure left unhandled.
-pub fn problems(settings: &Settings, account: &Account) -> Vec<String> {
+pub(crate) fn problems(settings: &Settings, account: &Account) -> Vec<String> {
     let keys = TagKeys::of(settings);
     let mut out = Vec::new();
     let managed = settings.effective(&account.id, Some(&account.parent));

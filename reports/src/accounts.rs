@@ -16,7 +16,7 @@ use crate::engine::Datasets;
 use crate::frames::strings;
 
 /// Name and OU of accounts the snapshot does not know.
-pub const UNKNOWN: &str = "Unknown";
+pub(crate) const UNKNOWN: &str = "Unknown";
 
 /// One account as the snapshot describes it.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -52,7 +52,7 @@ pub struct Line {
 
 impl Line {
     /// Whether the line counts in its cost center's total (credits and refunds do not).
-    pub fn per_cost_center(&self) -> bool {
+    pub(crate) fn per_cost_center(&self) -> bool {
         !ORGANIZATION_LEVEL.contains(&self.record_type.as_str())
     }
 

@@ -7,7 +7,7 @@ use crate::table::{Cell, Table};
 const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// Text as it is safe to open in a spreadsheet: a leading formula character is escaped with `'`.
-pub fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
     if text.starts_with(FORMULA_STARTS) {
         format!("'{text}").into()
     } else {
@@ -21,7 +21,7 @@ fn field(cell: &Cell) -> String {
         Cell::Text(t) => neutralize(t).into_owned(),
         Cell::Decimal(d) => d.normalize().to_string(),
         Cell::Count(n) => n.to_string(),
-        Cell::Time(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Cell::Time(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }
 

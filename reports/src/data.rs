@@ -75,7 +75,7 @@ impl<'l> Data<'l> {
     }
 
     /// Objects of the lake as one lazy frame, or `None` when there are none.
-    pub async fn scan_keys(&self, keys: &[String]) -> Result<Option<LazyFrame>, DataError> {
+    pub(crate) async fn scan_keys(&self, keys: &[String]) -> Result<Option<LazyFrame>, DataError> {
         if keys.is_empty() {
             return Ok(None);
         }
@@ -102,7 +102,7 @@ impl<'l> Data<'l> {
     }
 
     /// The objects of one partition as one lazy frame, or `None` when it has none.
-    pub async fn scan_partition(
+    pub(crate) async fn scan_partition(
         &self,
         dataset: Dataset,
         partition: &str,
@@ -116,7 +116,7 @@ impl<'l> Data<'l> {
     /// and the other filters still reach the Parquet reader. `None` for an S3 lake, no objects,
     /// or a lake whose own path holds a `name=value` folder (which Polars would read as one more
     /// column): [`Data::scan_partition`] per partition then.
-    pub async fn scan_hive(
+    pub(crate) async fn scan_hive(
         &self,
         dataset: Dataset,
         partitions: &[String],
@@ -158,7 +158,7 @@ impl<'l> Data<'l> {
 
     /// The accounts snapshot valid on `day`: the latest at or before it, else the earliest (for
     /// a lake that started later), or an error that says how to take one.
-    pub async fn snapshot_at(&self, day: Day) -> Result<String, DataError> {
+    pub(crate) async fn snapshot_at(&self, day: Day) -> Result<String, DataError> {
         let value = day.to_string();
         let snapshot = match self
             .lake
@@ -177,7 +177,7 @@ impl<'l> Data<'l> {
     }
 
     /// The error for a day without an accounts snapshot.
-    pub fn snapshot_missing(&self, day: Day) -> DataError {
+    pub(crate) fn snapshot_missing(&self, day: Day) -> DataError {
         self.missing(
             Dataset::Accounts,
             &day.to_string(),
@@ -186,7 +186,7 @@ impl<'l> Data<'l> {
     }
 
     /// The days of `from..=to` the events dataset has.
-    pub async fn event_days(&self, from: Day, to: Day) -> Result<Vec<String>, DataError> {
+    pub(crate) async fn event_days(&self, from: Day, to: Day) -> Result<Vec<String>, DataError> {
         let (from, to) = (from.to_string(), to.to_string());
         Ok(self
             .lake

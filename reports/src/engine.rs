@@ -25,7 +25,7 @@ pub enum Engine {
 }
 
 /// The engine that computes everything locally.
-pub const LOCAL: &Engine = &Engine::Local;
+pub(crate) const LOCAL: &Engine = &Engine::Local;
 
 /// What a query file could not do on its engine.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +54,11 @@ impl Engine {
     /// Runs `local` with Polars, or `sql` (Athena's dialect, the same question) on Athena;
     /// either way a frame with the same column names (Athena's cells arrive as text; the
     /// readers of [`crate::frames`] parse both).
-    pub async fn aggregate(&self, local: LazyFrame, sql: &str) -> Result<DataFrame, DataError> {
+    pub(crate) async fn aggregate(
+        &self,
+        local: LazyFrame,
+        sql: &str,
+    ) -> Result<DataFrame, DataError> {
         match self {
             Engine::Local => Ok(crate::frames::collect(local)?),
             Engine::Athena(athena) => {
@@ -175,7 +179,11 @@ impl<'l> Datasets<'l> {
     }
 
     /// Runs a query on the engine (see [`Engine::aggregate`]).
-    pub async fn aggregate(&self, local: LazyFrame, sql: &str) -> Result<DataFrame, DataError> {
+    pub(crate) async fn aggregate(
+        &self,
+        local: LazyFrame,
+        sql: &str,
+    ) -> Result<DataFrame, DataError> {
         self.engine.aggregate(local, sql).await
     }
 
@@ -199,7 +207,7 @@ impl<'l> Datasets<'l> {
     }
 
     /// The costs of a month, or an error that says how to fill them.
-    pub async fn costs_required(&self, month: Month) -> Result<LazyFrame, DataError> {
+    pub(crate) async fn costs_required(&self, month: Month) -> Result<LazyFrame, DataError> {
         self.costs(month).await?.ok_or_else(|| {
             self.data.missing(
                 Dataset::Costs,
@@ -210,7 +218,10 @@ impl<'l> Datasets<'l> {
     }
 
     /// The accounts snapshot valid on `day` (see [`Data::snapshot_at`]) and its date.
-    pub async fn accounts_at(&self, day: NaiveDate) -> Result<(String, LazyFrame), DataError> {
+    pub(crate) async fn accounts_at(
+        &self,
+        day: NaiveDate,
+    ) -> Result<(String, LazyFrame), DataError> {
         let day = Day::of(day);
         let snapshot = self.data.snapshot_at(day).await?;
         let frame = self

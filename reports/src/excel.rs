@@ -136,7 +136,7 @@ fn write_sheet(sheet: &mut Worksheet, table: &Table) -> Result<(), XlsxError> {
 }
 
 /// Rows of a sheet below its header and above its totals (Excel allows 1,048,576 in all).
-pub const SHEET_ROWS: usize = 1_000_000;
+pub(crate) const SHEET_ROWS: usize = 1_000_000;
 
 /// A workbook of `tables` (one sheet each, in order; a table longer than [`SHEET_ROWS`]
 /// continues on sheets named `<name> (2)`, ... after the others) with `charts`.

@@ -53,12 +53,7 @@ pub fn times(
             .column(name)?
             .str()?
             .iter()
-            .map(|v| {
-                v.and_then(|t| {
-                    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok()
-                })
-                .map(|t| t.and_utc())
-            })
+            .map(|v| v.and_then(spa_core::period::parse_clock))
             .collect());
     }
     let column = df

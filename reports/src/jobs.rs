@@ -16,7 +16,7 @@ use crate::report::{Report, Written};
 use crate::{Error, accounts, activities, costs, inventory_reports};
 
 /// The report families.
-pub const FAMILIES: [&str; 3] = ["costs", "activities", "inventory"];
+pub(crate) const FAMILIES: [&str; 3] = ["costs", "activities", "inventory"];
 
 /// What to produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +112,7 @@ impl RunArgs {
 impl Job {
     /// The job of a command line: `month` and `week` as given, `only` one family. Without a
     /// period, the month before `today` (or with `only` inventory, the week before).
-    pub fn of_command_line(
+    pub(crate) fn of_command_line(
         month: Option<Month>,
         week: Option<Week>,
         only: Option<&str>,

@@ -49,7 +49,10 @@ pub enum Error {
 }
 
 /// The week's inventories.
-pub async fn inventory_reports(data: &Datasets<'_>, week: Week) -> Result<Vec<Report>, Error> {
+pub(crate) async fn inventory_reports(
+    data: &Datasets<'_>,
+    week: Week,
+) -> Result<Vec<Report>, Error> {
     let (_, accounts) = accounts::load(data, week.last()).await?;
     let seen = inventory::seen(data, week.last()).await?;
     Ok(inventory::reports(week, &accounts, &seen))
@@ -87,7 +90,7 @@ const BATCH: usize = 16;
 
 /// Like [`write`], telling `done` of each report stored and its number of files. Workbooks and
 /// CSV files are rendered in parallel (rayon), then stored in order.
-pub async fn write_with(
+pub(crate) async fn write_with(
     settings: &Settings,
     out: &Store,
     reports: &[Report],

@@ -217,7 +217,7 @@ fn naive_times(frame: LazyFrame, dataset: Dataset) -> LazyFrame {
 
 /// The datasets a query reads: the ones its `FROM` and `JOIN` clauses name (every dataset when
 /// the text does not parse here; Polars then reports the error).
-pub fn datasets_in(text: &str) -> Vec<Dataset> {
+pub(crate) fn datasets_in(text: &str) -> Vec<Dataset> {
     use sqlparser::dialect::GenericDialect;
     use sqlparser::parser::Parser;
     let Ok(statements) = Parser::parse_sql(&GenericDialect {}, text) else {
@@ -288,7 +288,7 @@ pub async fn context(lake: &Lake, datasets: &[Dataset]) -> Result<SQLContext, Sq
 }
 
 /// The Polars type of a lake column (for the empty table of a dataset with no data yet).
-pub fn polars_type(dtype: &arrow::datatypes::DataType) -> DataType {
+pub(crate) fn polars_type(dtype: &arrow::datatypes::DataType) -> DataType {
     use arrow::datatypes::DataType as A;
     match dtype {
         A::Binary => DataType::Binary,
@@ -341,7 +341,7 @@ fn unit_seconds(unit: &str) -> Option<u32> {
 /// from `a` to `b`, truncated) becomes the same arithmetic on epoch seconds. Everything else in
 /// `sql/queries/` is spelled the same in both engines; a query without `date_diff` is returned
 /// as written.
-pub fn for_polars(text: &str) -> Result<String, String> {
+pub(crate) fn for_polars(text: &str) -> Result<String, String> {
     use sqlparser::ast::{Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments};
     use sqlparser::dialect::GenericDialect;
     use sqlparser::parser::Parser;

@@ -143,7 +143,7 @@ impl Dataset {
     }
 
     /// Format of the partition value.
-    pub fn partition_format(self) -> PartitionFormat {
+    pub(crate) fn partition_format(self) -> PartitionFormat {
         match self {
             Dataset::Costs => PartitionFormat::Month,
             _ => PartitionFormat::Day,

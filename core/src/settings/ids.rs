@@ -37,7 +37,7 @@ validated_text!(
 
 impl OuId {
     /// Whether this is the organization root (`r-...`) rather than an OU.
-    pub fn is_root(&self) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         self.0.starts_with("r-")
     }
 }

@@ -569,7 +569,7 @@ impl Settings {
     }
 
     /// The folder against which relative paths of this file resolve (empty for the current folder).
-    pub fn base_dir(&self) -> PathBuf {
+    pub(crate) fn base_dir(&self) -> PathBuf {
         match self.file.parent() {
             Some(p) => p.to_path_buf(),
             None => PathBuf::new(),

@@ -242,7 +242,7 @@ where
 
 /// Deserializes a mapping into a `BTreeMap`, refusing a key written twice (YAML would
 /// otherwise keep the last silently).
-pub fn unique_map<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+pub(crate) fn unique_map<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
 where
     D: Deserializer<'de>,
     K: Deserialize<'de> + Ord + fmt::Display,

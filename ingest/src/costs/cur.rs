@@ -33,7 +33,7 @@ const CURRENCY: &str = "line_item_currency_code";
 const USAGE_TYPE: &str = "line_item_usage_type";
 
 /// Columns without which a CUR file cannot be read.
-pub const REQUIRED: [&str; 4] = [ACCOUNT, COST, TYPE, START];
+pub(crate) const REQUIRED: [&str; 4] = [ACCOUNT, COST, TYPE, START];
 
 fn bad(path: &Path, message: String) -> CostError {
     CostError::Response {

@@ -16,7 +16,7 @@ use spa_core::period::Day;
 use super::{CostError, CostRow, SumKey, amount, rows_from_sums};
 
 /// Columns without which a FOCUS file cannot be read.
-pub const REQUIRED: [&str; 5] = [
+pub(crate) const REQUIRED: [&str; 5] = [
     "BilledCost",
     "ChargePeriodStart",
     "SubAccountId",

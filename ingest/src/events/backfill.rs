@@ -20,11 +20,11 @@ use tokio::task::JoinSet;
 use super::rows::{Rows, Stats};
 
 /// Average number of files in a group (the boundary modulus).
-pub const GROUP_FILES: u64 = 128;
+pub(crate) const GROUP_FILES: u64 = 128;
 /// A group never holds more files than this, whatever the hashes say.
-pub const MAX_GROUP_FILES: usize = 512;
+pub(crate) const MAX_GROUP_FILES: usize = 512;
 /// A group never holds more stored bytes than this (when sizes are known).
-pub const MAX_GROUP_BYTES: u64 = 2 << 20;
+pub(crate) const MAX_GROUP_BYTES: u64 = 2 << 20;
 
 /// A backfill that could not run.
 #[derive(Debug, thiserror::Error)]
@@ -217,7 +217,10 @@ pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
 }
 
 /// Reads, decodes and writes one group; returns its counts.
-pub async fn ingest_group(lake: &Lake, group: Vec<InputFile>) -> Result<Stats, BackfillError> {
+pub(crate) async fn ingest_group(
+    lake: &Lake,
+    group: Vec<InputFile>,
+) -> Result<Stats, BackfillError> {
     let key = format!("backfill:{}", group[0].name);
     let mut contents = Vec::with_capacity(group.len());
     for file in &group {

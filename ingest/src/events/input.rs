@@ -15,7 +15,7 @@ use super::normalize;
 use super::rows::Rows;
 
 /// Whether a key or path names a CloudTrail digest file.
-pub fn is_digest_path(origin: &str) -> bool {
+pub(crate) fn is_digest_path(origin: &str) -> bool {
     origin.contains("/CloudTrail-Digest/") || origin.ends_with("-Digest.json.gz")
 }
 
@@ -185,7 +185,7 @@ fn record_into(origin: &str, record: &RawValue, rows: &mut Rows) {
 
 /// The `Message` of an SNS notification: an EventBridge event, a CloudWatch alarm, or JSON of
 /// any other kind this module reads.
-pub fn notification_into(
+pub(crate) fn notification_into(
     origin: &str,
     message: &str,
     message_id: Option<&str>,

@@ -45,7 +45,7 @@ pub async fn write(
 }
 
 /// Microseconds since the epoch, now.
-pub fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
 }
 

@@ -176,7 +176,7 @@ struct Envelope<'a> {
 
 /// Parses a timestamp as AWS writes them: RFC 3339 (`2026-10-03T18:00:05Z`) or with a
 /// colon-less offset (`2023-08-04T12:36:15.490+0000`). Returns microseconds since the epoch.
-pub fn parse_time(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
     let bad = || format!("bad timestamp `{text}` (expected e.g. 2026-10-03T18:00:05Z)");
     if text.contains(char::is_whitespace) {
         return Err(bad());
@@ -326,7 +326,7 @@ fn from_record<'a>(mut record: Record<'a>, raw: &'a str) -> Result<Event<'a>, St
 }
 
 /// Normalizes one CloudTrail record (`raw` is its JSON object).
-pub fn cloudtrail_record(raw: &str) -> Result<Event<'_>, String> {
+pub(crate) fn cloudtrail_record(raw: &str) -> Result<Event<'_>, String> {
     let record: Record =
         serde_json::from_str(raw).map_err(|e| format!("not a CloudTrail record: {e}"))?;
     from_record(record, raw)
@@ -476,7 +476,7 @@ fn digest_id(prefix: &str, parts: &[&str]) -> String {
 /// Normalizes the payload a CloudWatch alarm sends to a Lambda action
 /// (`source`, `alarmArn`, `accountId`, `time`, `region`, `alarmData`). It has no id: the id is a
 /// digest of the alarm and the time of its state, so a redelivery gives the same row.
-pub fn alarm_action(raw: &str) -> Result<Event<'_>, String> {
+pub(crate) fn alarm_action(raw: &str) -> Result<Event<'_>, String> {
     let v: serde_json::Value = serde_json::from_str(raw).map_err(|e| format!("not JSON: {e}"))?;
     let s = |p: &str| v.pointer(p).and_then(|x| x.as_str());
     let arn = s("/alarmArn").ok_or("missing field `alarmArn`")?;
@@ -502,7 +502,7 @@ pub fn alarm_action(raw: &str) -> Result<Event<'_>, String> {
 
 /// Normalizes a CloudWatch alarm notification delivered by SNS (`message` is the SNS
 /// `Message`, `message_id` the SNS `MessageId`, `timestamp` the SNS `Timestamp`).
-pub fn alarm_notification<'a>(
+pub(crate) fn alarm_notification<'a>(
     message: &'a str,
     message_id: &str,
     timestamp: Option<&str>,

@@ -1,4 +1,5 @@
-//! Every state x trigger x feature switch against a model written from design.md's rules, and
+//! Every state x trigger x feature switch against a model written from the lifecycle rules (the
+//! transition table of the README), and
 //! the safety rules one by one.
 
 use super::*;
@@ -98,7 +99,7 @@ enum Expect {
 
 use LifecycleEvent::*;
 
-/// design.md: entering a state emits its event and runs its build, or moves on when the build
+/// The rule: entering a state emits its event and runs its build, or moves on when the build
 /// is disabled (assigned -> released, expired -> assigned).
 fn model_enter(
     state: State,
