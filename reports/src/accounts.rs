@@ -13,7 +13,7 @@ use spa_core::organization::NO_COST_TAG;
 
 use crate::data::DataError;
 use crate::engine::Datasets;
-use crate::frames::strings;
+use crate::frames::texts;
 
 /// Name and OU of accounts the snapshot does not know.
 pub(crate) const UNKNOWN: &str = "Unknown";
@@ -78,12 +78,7 @@ pub async fn load(
     let df = datasets
         .aggregate(frame.select(COLUMNS.map(col)), &athena_sql(&snapshot))
         .await?;
-    let text = |name: &str| -> Result<Vec<String>, PolarsError> {
-        Ok(strings(&df, name)?
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect())
-    };
+    let text = |name: &str| texts(&df, name);
     let [ids, names, emails, statuses, ous, states, holders, centers] = [
         text(COLUMNS[0])?,
         text(COLUMNS[1])?,

@@ -22,7 +22,7 @@ use crate::accounts::UNKNOWN;
 use crate::data::DataError;
 use crate::engine::Datasets;
 use crate::excel::ChartSpec;
-use crate::frames::{decimals, strings};
+use crate::frames::{decimals, texts};
 use crate::report::{Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
 
@@ -139,13 +139,7 @@ pub async fn load(
         ]);
     let df = data.aggregate(local, &sql).await?;
     let query = started.elapsed();
-    let text = |name: &str| -> Result<Vec<String>, Error> {
-        Ok(strings(&df, name)
-            .map_err(DataError::from)?
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect())
-    };
+    let text = |name: &str| texts(&df, name).map_err(DataError::from);
     let (cc, ou, account, name) = (
         text(COST_CENTER)?,
         text(OU_NAME)?,

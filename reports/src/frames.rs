@@ -77,6 +77,14 @@ pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, Polars
         .collect())
 }
 
+/// The text cells of a column, a null as the empty text.
+pub fn texts(df: &DataFrame, name: &str) -> Result<Vec<String>, PolarsError> {
+    Ok(strings(df, name)?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
 /// The exact decimals of a decimal column.
 pub fn decimals(
     df: &DataFrame,

@@ -148,7 +148,18 @@ impl Job {
                     .into(),
             );
         }
-        Ok(Job {
+        Ok(Job::of_families(month, week, wants, send, athena))
+    }
+
+    /// The job of the families `wants` accepts.
+    fn of_families(
+        month: Option<Month>,
+        week: Option<Week>,
+        wants: impl Fn(&str) -> bool,
+        send: bool,
+        athena: bool,
+    ) -> Job {
+        Job {
             month,
             week,
             costs: wants("costs"),
@@ -156,7 +167,7 @@ impl Job {
             inventory: wants("inventory"),
             send,
             athena,
-        })
+        }
     }
 
     /// The periods the job reads: the month (with its costs) and the week, each as its first
@@ -204,15 +215,7 @@ impl Schedule {
                 return Err(format!("reports: unknown engine `{other}` (local, athena)"));
             }
         };
-        Ok(Job {
-            month,
-            week,
-            costs: wants("costs"),
-            activities: wants("activities"),
-            inventory: wants("inventory"),
-            send: self.send,
-            athena,
-        })
+        Ok(Job::of_families(month, week, wants, self.send, athena))
     }
 }
 
