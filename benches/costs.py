@@ -29,7 +29,6 @@ removed at the end (unless --work); any failure, a missing figure or a DuckDB re
 from ours makes it exit non-zero. Its figures are then meaningless.
 """
 
-import argparse
 import json
 import os
 import re
@@ -41,7 +40,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ingest import SMOKE_HELP, WORK_HELP, folder_bytes, run, smoke_setup  # noqa: E402  (benches/ingest.py)
+from ingest import binaries, folder_bytes, harness_parser, run, smoke_setup  # noqa: E402  (benches/ingest.py)
 
 MONTH = "2026-10"
 
@@ -202,15 +201,13 @@ def cur_export(args, work, target, env, table):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = harness_parser(__doc__)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--cur-rows", type=int, default=10_000_000)
-    ap.add_argument("--work", help=WORK_HELP)
     ap.add_argument("--skip-duckdb", action="store_true", help="only our runs (no comparison)")
     ap.add_argument("--only", choices=["ce", "cur"], help="only one of the two parts")
-    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    target = binaries(args)
     work = smoke_setup(ap, args, target, ["fixtures", "ingest"], accounts=30, cur_rows=5000)
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", RUST_LOG="warn")

@@ -64,6 +64,19 @@ COPY (
 WORK = "/var/tmp/spa-bench"
 WORK_HELP = f"work folder (default {WORK}; with --smoke a new temporary folder, removed at the end)"
 SMOKE_HELP = "every step at a tiny size on the debug binaries, failing on any error (benches/smoke.py)"
+
+
+def harness_parser(doc):
+    """The argument parser of a harness, with the --work and --smoke every harness takes."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", help=WORK_HELP)
+    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
+    return ap
+
+
+def binaries(args):
+    """Where the binaries are: $CARGO_TARGET_DIR/release, or its debug folder with --smoke."""
+    return Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
 # Exit statuses of a child that run_full accepts (ingest's 3: some inputs quarantined);
 # smoke_setup makes it 0 only.
 EXIT_OK = (0, 3)
@@ -150,14 +163,12 @@ def json_bytes(corpus):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = harness_parser(__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--work", help=WORK_HELP)
     ap.add_argument("--accounts", type=int, default=2000)
     ap.add_argument("--skip-duckdb", action="store_true", help="only our runs (no comparison)")
-    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    target = binaries(args)
     work = smoke_setup(ap, args, target, ["fixtures", "ingest"], sizes=[3000], accounts=40)
     work.mkdir(parents=True, exist_ok=True)
     import duckdb  # noqa: F401  (fail early if missing)

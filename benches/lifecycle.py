@@ -25,7 +25,6 @@ temporary work folder removed at the end (unless --work), and exits non-zero on 
 missing figure; its figures are then meaningless.
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -36,7 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ingest import SMOKE_HELP, WORK_HELP, run_full, smoke_setup  # benches/ingest.py
+from ingest import binaries, harness_parser, run_full, smoke_setup  # benches/ingest.py
 
 
 def free_port():
@@ -103,12 +102,10 @@ def smoke_figure(args, pattern, stderr):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", help=WORK_HELP)
+    ap = harness_parser(__doc__)
     ap.add_argument("--accounts", type=int, default=10_000)
-    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    target = binaries(args)
     gen = smoke_setup(ap, args, target, ["fixtures", "lifecycle"], accounts=20) / f"lifecycle-{args.accounts}"
     if not (gen / "organization.yaml").exists():
         subprocess.run([str(target / "fixtures"), "--out", str(gen), "--accounts", str(args.accounts),

@@ -27,7 +27,6 @@ work folder removed at the end (unless --work), and exits non-zero on any failur
 figure; its figures are then meaningless. benches/sql.py --smoke builds the same lake (prepare).
 """
 
-import argparse
 import os
 import re
 import shutil
@@ -36,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest import ARROW_TABLE_DEF, SMOKE_HELP, WORK_HELP, arrow_table, folder_bytes, run, smoke_setup  # benches/ingest.py
+from ingest import ARROW_TABLE_DEF, arrow_table, binaries, folder_bytes, harness_parser, run, smoke_setup  # benches/ingest.py
 
 MONTH = "2026-10"
 # The tiny lake of --smoke (sql.py --smoke builds the same one).
@@ -130,14 +129,12 @@ def prepare(args, work, target, env):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", help=WORK_HELP)
+    ap = harness_parser(__doc__)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--events", type=int, default=10_000_000, help="synthetic API events in the month")
     ap.add_argument("--skip-duckdb", action="store_true")
-    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    target = binaries(args)
     work = smoke_setup(ap, args, target, ["fixtures", "ingest", "reports"], **SMOKE_SIZES)
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RUST_LOG="warn")

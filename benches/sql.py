@@ -26,7 +26,6 @@ binaries of $CARGO_TARGET_DIR/debug, in a new temporary work folder removed at t
 are then meaningless.
 """
 
-import argparse
 import os
 import re
 import subprocess
@@ -34,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest import SMOKE_HELP, WORK_HELP, arrow_table, smoke_setup  # benches/ingest.py
+from ingest import arrow_table, binaries, harness_parser, smoke_setup  # benches/ingest.py
 from reports import SMOKE_SIZES, prepare  # benches/reports.py
 
 PARAMS = {
@@ -84,12 +83,10 @@ def duckdb_run(lake, text, threads):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", help=WORK_HELP)
+    ap = harness_parser(__doc__)
     ap.add_argument("--accounts", type=int, default=10_000)
-    ap.add_argument("--smoke", action="store_true", help=SMOKE_HELP)
     args = ap.parse_args()
-    target = Path(os.environ.get("CARGO_TARGET_DIR", "/var/tmp/spa-target")) / ("debug" if args.smoke else "release")
+    target = binaries(args)
     work = smoke_setup(ap, args, target, ["fixtures", "ingest", "reports"], accounts=SMOKE_SIZES["accounts"])
     gen = work / f"reports-{args.accounts}"
     settings, lake = gen / "settings.yaml", gen / "lake"

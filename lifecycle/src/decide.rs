@@ -573,4 +573,4 @@ fn failure(kind: BuildKind) -> LifecycleEvent {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

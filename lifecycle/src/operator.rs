@@ -493,7 +493,110 @@ pub async fn simulate(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+
+    fn settings() -> Settings {
+        crate::decide::tests::settings(true, false)
+    }
+
+    /// A released account with every tag right, then `edit` applied to its tags.
+    fn account(edit: impl FnOnce(&mut BTreeMap<String, String>)) -> Account {
+        let mut account = crate::decide::tests::account(Some("released"));
+        account.tags.extend(
+            [
+                ("account-holder", "alice@example.com"),
+                ("managed-by", "sandbox-automation"),
+                ("business-unit", "engineering"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        edit(&mut account.tags);
+        account
+    }
+
+    #[test]
+    fn tag_problems_each_named_once() {
+        let s = settings();
+        let cases: Vec<(&str, Account, Vec<&str>)> = vec![
+            ("all right", account(|_| {}), vec![]),
+            (
+                "vanilla needs nothing else",
+                account(|t| {
+                    t.clear();
+                    t.insert("account-state".into(), "vanilla".into());
+                }),
+                vec![],
+            ),
+            (
+                "no holder",
+                account(|t| {
+                    t.remove("account-holder");
+                }),
+                vec!["no account-holder tag (the account e-mail is used)"],
+            ),
+            (
+                "since not a time",
+                account(|t| {
+                    t.insert("account-since".into(), "yesterday".into());
+                }),
+                vec!["account-since `yesterday` is not an RFC 3339 time"],
+            ),
+            (
+                "no cost center, wrong account tag",
+                account(|t| {
+                    t.remove("cost-center");
+                    t.insert("managed-by".into(), "someone".into());
+                }),
+                vec![
+                    "no cost-center tag: costs report under NoCostTag",
+                    "managed-by is `someone`, the settings say `sandbox-automation`",
+                ],
+            ),
+            (
+                "a failure reported",
+                account(|t| {
+                    t.insert("account-failed".into(), "expired".into());
+                }),
+                vec![
+                    "a failure was reported while expired: fix it, then `release` or `reset` the account",
+                ],
+            ),
+            (
+                "untagged",
+                account(|t| {
+                    t.remove("account-state");
+                }),
+                vec!["no account-state tag: waits for the maintenance window (or `reset` it)"],
+            ),
+            (
+                "not a state",
+                account(|t| {
+                    t.insert("account-state".into(), "bogus".into());
+                }),
+                vec![
+                    "account-state: `bogus` is not a state (expected vanilla, assigned, released or expired)",
+                ],
+            ),
+        ];
+        for (case, account, expected) in cases {
+            assert_eq!(problems(&s, &account), expected, "{case}");
+        }
+        // An account outside the managed set with a state tag.
+        let mut outside = account(|_| {});
+        outside.parent = "ou-test-others01".parse().unwrap();
+        assert_eq!(
+            problems(&s, &outside),
+            ["has account-state but is not managed (not listed, not in a managed OU)"]
+        );
+        // Inactive accounts are not checked.
+        let mut closed = account(|t| {
+            t.remove("account-holder");
+        });
+        closed.status = AccountStatus::Closed;
+        assert!(problems(&s, &closed).is_empty());
+    }
 
     #[test]
     fn names_are_cut_to_their_column() {

@@ -9,7 +9,8 @@ use spa_core::organization::AccountStatus;
 const MANAGEMENT: &str = "111111111111";
 const MANAGED_OU: &str = "ou-test-sandbox1";
 
-fn settings(preparation: bool, purge: bool) -> Settings {
+/// Settings with one managed OU and one listed account (the operator tests use them too).
+pub(crate) fn settings(preparation: bool, purge: bool) -> Settings {
     let switch = |on: bool| if on { "enabled" } else { "disabled" };
     let yaml = format!(
         r#"
@@ -62,7 +63,7 @@ const SINCE: &str = "2026-10-03T10:00:00Z";
 
 /// A managed, active account in `state` (`Some("bogus")` for an invalid tag), with the build
 /// tag `b-1` when it is on-boarding or in maintenance.
-fn account(state: Option<&str>) -> Account {
+pub(crate) fn account(state: Option<&str>) -> Account {
     let mut tags = BTreeMap::from([
         ("account-request-id".to_string(), "r-17".to_string()),
         ("cost-center".to_string(), "CC42".to_string()),
