@@ -243,3 +243,41 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
     let written = dir.path().join("lake/events/dt=2026-10-05");
     assert_eq!(std::fs::read_dir(written).unwrap().count(), 1);
 }
+
+/// A message whose event the lake cannot partition is quarantined; the rest of the batch is
+/// written once and no message is reported failed (before, the whole batch failed after one
+/// object was written, and its retry duplicated).
+#[tokio::test]
+async fn a_poison_time_in_a_batch_is_quarantined_and_nothing_else_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let handler = Handler::new(lake.clone(), s3_client("http://127.0.0.1:9").await);
+    let good = envelope(
+        "ev-1",
+        "ExpiredAccount",
+        "spa.lifecycle",
+        json!({"Account": "300001010101"}),
+    );
+    let mut poison = envelope(
+        "ev-2",
+        "ExpiredAccount",
+        "spa.lifecycle",
+        json!({"Account": "300001010101"}),
+    );
+    poison["time"] = json!("+10000-01-01T00:00:00+0000");
+    let payload = sqs(&[("m1", good.to_string()), ("m2", poison.to_string())]);
+    for _ in 0..2 {
+        let response = handler.handle(payload.clone()).await.unwrap();
+        assert_eq!(response, json!({"batchItemFailures": []}));
+        assert_eq!(
+            strings(&all_rows(&lake, Dataset::Events).await, "event_id"),
+            ["ev-1"]
+        );
+        let reasons = strings(&all_rows(&lake, Dataset::Quarantine).await, "reason");
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(
+            reasons[0].contains("outside the days the lake partitions by"),
+            "{reasons:?}"
+        );
+    }
+}

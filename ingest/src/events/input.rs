@@ -70,45 +70,100 @@ pub fn decode(origin: &str, bytes: &[u8], rows: &mut Rows) {
         rows.stats.empty += 1;
         return;
     }
-    let mut stream = serde_json::Deserializer::from_slice(&data).into_iter::<&RawValue>();
-    loop {
-        let start = stream.byte_offset();
-        match stream.next() {
-            None => break,
-            Some(Ok(value)) => value_into(origin, value, rows),
-            Some(Err(e)) => {
-                // Keep everything from the failing value on, so nothing is lost.
-                let reason = if start == 0 {
-                    format!("not JSON: {e}")
-                } else {
-                    format!("not JSON after byte {start}: {e}")
-                };
-                rows.quarantine(origin, &reason, &data[start..]);
-                break;
+    match std::str::from_utf8(&data) {
+        Ok(_) => values(origin, &data, false, rows),
+        // Invalid bytes become U+FFFD so that the records around them are kept; the records
+        // that held them are quarantined (see `accept`).
+        Err(_) => values(
+            origin,
+            String::from_utf8_lossy(&data).as_bytes(),
+            true,
+            rows,
+        ),
+    }
+}
+
+/// Every top-level JSON value of `data` (one for a trail file, one per line for JSON lines). A
+/// value that does not parse is quarantined up to the next line that starts a value (`{` or
+/// `[`), and reading goes on from there: one bad line loses nothing else.
+fn values(origin: &str, data: &[u8], lossy: bool, rows: &mut Rows) {
+    let mut offset = 0;
+    while offset < data.len() {
+        let mut stream =
+            serde_json::Deserializer::from_slice(&data[offset..]).into_iter::<&RawValue>();
+        loop {
+            let start = offset + stream.byte_offset();
+            match stream.next() {
+                None => return,
+                Some(Ok(value)) => value_into(origin, value, lossy, rows),
+                Some(Err(e)) => {
+                    let start = start
+                        + data[start..]
+                            .iter()
+                            .take_while(|b| b.is_ascii_whitespace())
+                            .count();
+                    let end = next_value_line(data, start);
+                    let reason = if start == 0 {
+                        format!("not JSON: {e}")
+                    } else {
+                        format!("not JSON after byte {start}: {e}")
+                    };
+                    rows.quarantine(origin, &reason, &data[start..end]);
+                    offset = end;
+                    break;
+                }
             }
         }
     }
+}
+
+/// The start of the first line after `from` that begins with `{` or `[`, else the end.
+fn next_value_line(data: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while let Some(newline) = data[at..].iter().position(|b| *b == b'\n') {
+        at += newline + 1;
+        if matches!(data.get(at), Some(b'{' | b'[')) {
+            return at;
+        }
+    }
+    data.len()
 }
 
 fn quarantine_value(origin: &str, reason: &str, raw: &str, rows: &mut Rows) {
     rows.quarantine(origin, reason, raw.as_bytes());
 }
 
-fn push(origin: &str, result: Result<normalize::Event<'_>, String>, raw: &str, rows: &mut Rows) {
+fn push(
+    origin: &str,
+    result: Result<normalize::Event<'_>, String>,
+    raw: &str,
+    lossy: bool,
+    rows: &mut Rows,
+) {
     match result {
-        Ok(event) => rows.push(&event, origin),
+        Ok(event) => accept(origin, &event, raw, lossy, rows),
         Err(reason) => quarantine_value(origin, &reason, raw, rows),
     }
 }
 
+/// Stores an event, unless it held bytes that were not UTF-8 (replaced by U+FFFD in a `lossy`
+/// input): those are quarantined, with the replaced text.
+fn accept(origin: &str, event: &normalize::Event<'_>, raw: &str, lossy: bool, rows: &mut Rows) {
+    if lossy && raw.contains('\u{FFFD}') {
+        quarantine_value(origin, "invalid UTF-8 (shown as U+FFFD)", raw, rows);
+    } else {
+        rows.push(event, origin);
+    }
+}
+
 /// One JSON value of an input.
-fn value_into(origin: &str, value: &RawValue, rows: &mut Rows) {
+fn value_into(origin: &str, value: &RawValue, lossy: bool, rows: &mut Rows) {
     let text = value.get();
     if text.starts_with('[') {
         match serde_json::from_str::<Vec<&RawValue>>(text) {
             Ok(items) => items
                 .into_iter()
-                .for_each(|item| value_into(origin, item, rows)),
+                .for_each(|item| value_into(origin, item, lossy, rows)),
             Err(e) => quarantine_value(origin, &format!("bad array: {e}"), text, rows),
         }
         return;
@@ -130,18 +185,24 @@ fn value_into(origin: &str, value: &RawValue, rows: &mut Rows) {
             rows.stats.empty += 1;
         }
         for record in records {
-            record_into(origin, record, rows);
+            record_into(origin, record, lossy, rows);
         }
     } else if probe.digest.is_some() {
         rows.stats.digests += 1;
     } else if probe.detail_type.is_some() {
-        push(origin, normalize::envelope(text), text, rows);
+        push(origin, normalize::envelope(text), text, lossy, rows);
     } else if probe.event_id.is_some() || probe.event_version.is_some() {
-        push(origin, normalize::cloudtrail_record(text), text, rows);
+        push(
+            origin,
+            normalize::cloudtrail_record(text),
+            text,
+            lossy,
+            rows,
+        );
     } else if probe.alarm_data.is_some() {
-        push(origin, normalize::alarm_action(text), text, rows);
+        push(origin, normalize::alarm_action(text), text, lossy, rows);
     } else if let Some(sns) = probe.sns {
-        value_into(origin, sns, rows);
+        value_into(origin, sns, lossy, rows);
     } else if let (Some("Notification"), Some(message)) =
         (probe.kind.as_deref(), probe.message.as_deref())
     {
@@ -150,6 +211,7 @@ fn value_into(origin: &str, value: &RawValue, rows: &mut Rows) {
             message,
             probe.message_id.as_deref(),
             probe.timestamp.as_deref(),
+            lossy,
             rows,
         );
     } else if probe.alarm_name.is_some() {
@@ -157,6 +219,7 @@ fn value_into(origin: &str, value: &RawValue, rows: &mut Rows) {
             origin,
             Err("a CloudWatch alarm notification outside SNS has no message id".into()),
             text,
+            lossy,
             rows,
         );
     } else {
@@ -170,13 +233,13 @@ fn value_into(origin: &str, value: &RawValue, rows: &mut Rows) {
 }
 
 /// An entry of a `Records` array: a CloudTrail record (the fast path) or a Lambda record.
-fn record_into(origin: &str, record: &RawValue, rows: &mut Rows) {
+fn record_into(origin: &str, record: &RawValue, lossy: bool, rows: &mut Rows) {
     match normalize::cloudtrail_record(record.get()) {
-        Ok(event) => rows.push(&event, origin),
+        Ok(event) => accept(origin, &event, record.get(), lossy, rows),
         Err(reason) => {
             // Not a CloudTrail record: an SNS record of a Lambda payload, or a bad record.
             match serde_json::from_str::<Probe>(record.get()) {
-                Ok(Probe { sns: Some(sns), .. }) => value_into(origin, sns, rows),
+                Ok(Probe { sns: Some(sns), .. }) => value_into(origin, sns, lossy, rows),
                 _ => quarantine_value(origin, &reason, record.get(), rows),
             }
         }
@@ -190,6 +253,7 @@ pub(crate) fn notification_into(
     message: &str,
     message_id: Option<&str>,
     timestamp: Option<&str>,
+    lossy: bool,
     rows: &mut Rows,
 ) {
     let probe: Option<Probe> = serde_json::from_str(message).ok();
@@ -199,12 +263,13 @@ pub(crate) fn notification_into(
                 origin,
                 normalize::alarm_notification(message, id, timestamp),
                 message,
+                lossy,
                 rows,
             ),
             None => quarantine_value(origin, "SNS notification without MessageId", message, rows),
         },
         Some(_) => match RawValue::from_string(message.to_string()) {
-            Ok(raw) => value_into(origin, &raw, rows),
+            Ok(raw) => value_into(origin, &raw, lossy, rows),
             Err(e) => quarantine_value(origin, &format!("bad SNS message: {e}"), message, rows),
         },
         None => quarantine_value(origin, "SNS message is not JSON", message, rows),

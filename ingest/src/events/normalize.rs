@@ -191,6 +191,24 @@ pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
         .map_err(|_| bad())
 }
 
+/// The first and the last microsecond the lake can partition by day: from the Unix epoch (no
+/// real trail is older) to the end of year 9999 (a partition is written `YYYY-MM-DD`).
+const EARLIEST: i64 = 0;
+const LATEST: i64 = 253_402_300_800_000_000 - 1;
+
+/// The time of an event: a timestamp [`parse_time`] reads and the lake can partition, else the
+/// reason it is refused (the event is quarantined with it, before anything is written).
+fn event_time(text: &str) -> Result<i64, String> {
+    let micros = parse_time(text)?;
+    if (EARLIEST..=LATEST).contains(&micros) {
+        Ok(micros)
+    } else {
+        Err(format!(
+            "time `{text}` is outside the days the lake partitions by (1970-01-01 to 9999-12-31)"
+        ))
+    }
+}
+
 fn required<'a>(value: Text<'a>, field: &str) -> Result<Cow<'a, str>, String> {
     match value {
         Some(v) if !v.is_empty() => Ok(v),
@@ -198,14 +216,17 @@ fn required<'a>(value: Text<'a>, field: &str) -> Result<Cow<'a, str>, String> {
     }
 }
 
-/// Extracts a string at a path of keys inside a raw JSON object, if present.
+/// Extracts a string at a path of keys inside a raw JSON object, if present. Only the objects
+/// on the path are read, as maps of raw values: a value elsewhere that serde_json cannot hold
+/// (a number such as `1e400`) does not hide the one asked for.
 fn pointer(raw: Option<&RawValue>, path: &[&str]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(raw?.get()).ok()?;
-    let mut at = &value;
+    let mut at = raw?;
     for key in path {
-        at = at.get(key)?;
+        let object: std::collections::HashMap<Cow<'_, str>, &RawValue> =
+            serde_json::from_str(at.get()).ok()?;
+        at = object.get(*key).copied()?;
     }
-    at.as_str().map(str::to_string)
+    serde_json::from_str(at.get()).ok()
 }
 
 fn is_account_id(s: &str) -> bool {
@@ -280,7 +301,7 @@ fn from_record<'a>(mut record: Record<'a>, raw: &'a str) -> Result<Event<'a>, St
         Some(id) if !id.is_empty() => id,
         _ => Cow::Owned(digest_id("record", &[raw])),
     };
-    let event_time = parse_time(&required(record.event_time.clone(), "eventTime")?)?;
+    let event_time = event_time(&required(record.event_time.clone(), "eventTime")?)?;
     // Insights events name the API they are about in insightDetails.
     if record.event_source.is_none() && record.insight_details.is_some() {
         record.event_source = pointer(record.insight_details, &["eventSource"]).map(Cow::Owned);
@@ -377,7 +398,7 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
     }
     let id = required(env.id, "id")?;
     let source = required(env.source, "source")?;
-    let event_time = parse_time(&required(env.time, "time")?)?;
+    let event_time = event_time(&required(env.time, "time")?)?;
     let account = required(env.account, "account")?;
     let detail: serde_json::Value = match env.detail {
         Some(d) => serde_json::from_str(d.get()).map_err(|e| format!("bad detail: {e}"))?,
@@ -481,7 +502,7 @@ pub(crate) fn alarm_action(raw: &str) -> Result<Event<'_>, String> {
     let s = |p: &str| v.pointer(p).and_then(|x| x.as_str());
     let arn = s("/alarmArn").ok_or("missing field `alarmArn`")?;
     let time = s("/time").ok_or("missing field `time`")?;
-    let event_time = parse_time(time)?;
+    let event_time = event_time(time)?;
     let state = s("/alarmData/state/value");
     let billing = v.get("alarmData").is_some_and(is_billing_alarm);
     Ok(Event {
@@ -517,7 +538,7 @@ pub(crate) fn alarm_notification<'a>(
     let time = s("StateChangeTime")
         .map(|t| t.into_owned())
         .or(timestamp.map(str::to_string));
-    let event_time = parse_time(&time.ok_or("missing field `StateChangeTime`")?)?;
+    let event_time = event_time(&time.ok_or("missing field `StateChangeTime`")?)?;
     let state = s("NewStateValue");
     let activity = (state.as_deref() == Some("ALARM") && is_billing_alarm(&v))
         .then_some(Activity::BudgetAlarm);
@@ -540,6 +561,16 @@ pub(crate) fn alarm_notification<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Every year chrono can write: accepted exactly when the lake can partition it.
+        #[test]
+        fn event_times_are_accepted_exactly_in_the_partitionable_years(year in -20_000i32..20_000) {
+            let Some(day) = chrono::NaiveDate::from_ymd_opt(year, 6, 15) else { return Ok(()) };
+            let text = day.and_hms_opt(12, 0, 0).unwrap().format("%Y-%m-%dT%H:%M:%S+0000").to_string();
+            proptest::prop_assert_eq!(event_time(&text).is_ok(), (1970..=9999).contains(&year), "{}", text);
+        }
+    }
 
     #[test]
     fn timestamps() {

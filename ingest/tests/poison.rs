@@ -1,0 +1,214 @@
+//! Poison inputs are quarantined one by one and never cost the rest of their input, group or
+//! batch: times the lake cannot partition, bad lines of JSON lines, bytes that are not UTF-8,
+//! numbers serde_json cannot hold next to the field that names the account.
+
+use arrow::array::RecordBatch;
+use ingest::events::Rows;
+use ingest::events::input::decode;
+use serde_json::{Value, json};
+use spa_core::lake::{Dataset, Lake};
+use spa_core::testing::{self, strings};
+
+fn record(id: &str, time: &str) -> Value {
+    json!({"eventVersion": "1.09", "eventID": id, "eventTime": time, "eventSource": "ec2.amazonaws.com",
+           "eventName": "DescribeInstances", "awsRegion": "eu-west-1", "recipientAccountId": "300001010101",
+           "userIdentity": {"type": "IAMUser", "userName": "alice", "accountId": "300001010101"}})
+}
+
+fn envelope(id: &str, time: &str) -> String {
+    json!({"version": "0", "id": id, "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+           "account": "300001010101", "time": time, "region": "eu-west-1", "resources": [],
+           "detail": {"eventVersion": "1.09", "eventID": id, "eventTime": time,
+                      "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances"}})
+    .to_string()
+}
+
+/// Events written and quarantine rows (with their reasons and bytes) of one input.
+fn decoded(bytes: &[u8]) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
+    let mut rows = Rows::new(0);
+    decode("input.json", bytes, &mut rows);
+    let batches = rows.finish();
+    let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
+    let mut ids = strings(&events, "event_id");
+    ids.sort();
+    let quarantined: Vec<(String, Vec<u8>)> = batches
+        .quarantine
+        .map(|q| {
+            let reasons = strings(std::slice::from_ref(&q), "reason");
+            let raw = q
+                .column_by_name("raw")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::BinaryArray>()
+                .unwrap()
+                .iter()
+                .map(|v| v.unwrap().to_vec())
+                .collect::<Vec<_>>();
+            reasons.into_iter().zip(raw).collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        batches.stats.quarantined as usize,
+        quarantined.len(),
+        "counted"
+    );
+    (ids, quarantined)
+}
+
+#[test]
+fn times_the_lake_cannot_partition_are_quarantined_and_the_rest_kept() {
+    for bad in [
+        "+10000-01-01T00:00:00+0000",
+        "+10000-01-01T00:00:00",
+        "1969-12-31T23:59:59Z",
+        "0001-01-01T00:00:00Z",
+        "-0001-06-15T00:00:00+0000",
+        "2026-13-01T00:00:00Z",
+        "yesterday",
+    ] {
+        let file = json!({"Records": [record("a", "2026-10-03T10:00:00Z"), record("b", bad),
+                                      record("c", "9999-12-31T23:59:59Z")]});
+        let (ids, quarantined) = decoded(file.to_string().as_bytes());
+        assert_eq!(ids, ["a", "c"], "{bad}");
+        assert_eq!(quarantined.len(), 1, "{bad}");
+        assert!(
+            quarantined[0].0.contains("time") || quarantined[0].0.contains("timestamp"),
+            "{bad}: {}",
+            quarantined[0].0
+        );
+        // The same in an EventBridge envelope.
+        let lines = [envelope("e1", "2026-10-03T10:00:00Z"), envelope("e2", bad)].join("\n");
+        let (ids, quarantined) = decoded(lines.as_bytes());
+        assert_eq!(ids, ["e1"], "{bad}");
+        assert_eq!(quarantined.len(), 1, "{bad}");
+    }
+}
+
+#[test]
+fn a_bad_line_of_json_lines_costs_only_itself() {
+    let good = |n: usize| envelope(&format!("e{n}"), "2026-10-03T10:00:00Z");
+    for (case, bad) in [
+        ("truncated object", r#"{"version": "0", "id": "x""#),
+        ("not JSON", "hello"),
+        ("a stray bracket", "}"),
+        ("a number out of range", r#"{"id": 1e400}"#),
+    ] {
+        for position in 0..=3 {
+            let mut lines: Vec<String> = (0..3).map(good).collect();
+            lines.insert(position, bad.to_string());
+            let (ids, quarantined) = decoded(lines.join("\n").as_bytes());
+            assert_eq!(ids, ["e0", "e1", "e2"], "{case} at line {position}");
+            assert_eq!(quarantined.len(), 1, "{case} at line {position}");
+            assert_eq!(
+                String::from_utf8_lossy(&quarantined[0].1).trim_end(),
+                bad,
+                "{case} at line {position}: only the bad line is quarantined"
+            );
+        }
+    }
+}
+
+#[test]
+fn bytes_that_are_not_utf8_cost_only_their_record() {
+    let file = json!({"Records": [record("a", "2026-10-03T10:00:00Z"), record("b", "2026-10-03T10:00:01Z"),
+                                  record("c", "2026-10-03T10:00:02Z")]})
+    .to_string()
+    .replace("\"b\"", "\"b\u{1}\"");
+    for bad in [
+        &[0xffu8][..],
+        &[0xc3, 0x28],
+        &[0xed, 0xa0, 0x80],
+        &[0xf8, 0x88, 0x80, 0x80],
+    ] {
+        // Record b's id holds the invalid bytes.
+        let mut bytes = Vec::new();
+        let (before, after) = file.split_once('\u{1}').unwrap();
+        bytes.extend_from_slice(before.as_bytes());
+        bytes.extend_from_slice(bad);
+        bytes.extend_from_slice(after.as_bytes());
+        let (ids, quarantined) = decoded(&bytes);
+        assert_eq!(ids, ["a", "c"], "{bad:?}");
+        assert_eq!(quarantined.len(), 1, "{bad:?}");
+        assert!(quarantined[0].0.contains("UTF-8"), "{}", quarantined[0].0);
+        // JSON lines too.
+        let lines = [
+            envelope("e1", "2026-10-03T10:00:00Z").into_bytes(),
+            [b"{\"id\": \"".as_slice(), bad, b"\"}"].concat(),
+            envelope("e3", "2026-10-03T10:00:00Z").into_bytes(),
+        ]
+        .join(&b'\n');
+        let (ids, quarantined) = decoded(&lines);
+        assert_eq!(ids, ["e1", "e3"], "{bad:?}");
+        assert_eq!(quarantined.len(), 1, "{bad:?}");
+    }
+}
+
+#[test]
+fn numbers_serde_json_cannot_hold_do_not_hide_the_target_account() {
+    for noise in ["1e400", "-1e400", "123456789012345678901234567890e300"] {
+        let record = format!(
+            r#"{{"eventVersion":"1.09","eventID":"m1","eventTime":"2026-10-03T10:00:00Z",
+                "eventSource":"organizations.amazonaws.com","eventName":"MoveAccount","awsRegion":"us-east-1",
+                "recipientAccountId":"111111111111",
+                "requestParameters":{{"weight":{noise},"accountId":"300002020202","sourceParentId":"r-ab12"}},
+                "userIdentity":{{"type":"Root","accountId":"111111111111"}}}}"#
+        );
+        let mut rows = Rows::new(0);
+        decode(
+            "r.json",
+            format!(r#"{{"Records":[{record}]}}"#).as_bytes(),
+            &mut rows,
+        );
+        let batches = rows.finish();
+        let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
+        assert_eq!(strings(&events, "account_id"), ["300002020202"], "{noise}");
+    }
+}
+
+/// A backfill group holding a record the lake cannot partition writes the rest once and the
+/// record to quarantine (before, the whole group failed and the command exited 1).
+#[tokio::test]
+async fn a_backfill_group_with_a_poison_time_is_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in/trail.json");
+    std::fs::create_dir_all(input.parent().unwrap()).unwrap();
+    std::fs::write(
+        &input,
+        json!({"Records": [record("a", "2026-10-03T10:00:00Z"), record("b", "+10000-01-01T00:00:00+0000")]})
+            .to_string(),
+    )
+    .unwrap();
+    let lake = Lake::local(dir.path().join("lake"));
+    let inputs = [input.display().to_string()];
+    for _ in 0..2 {
+        let files = ingest::events::backfill::collect(&inputs, &testing::shipped_settings())
+            .await
+            .unwrap();
+        let stats = ingest::events::backfill::run(
+            &lake,
+            ingest::events::backfill::groups(files),
+            1,
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!((stats.written, stats.quarantined), (1, 1));
+    }
+    let events = lake
+        .read_partition(Dataset::Events, "2026-10-03")
+        .await
+        .unwrap();
+    assert_eq!(strings(&events, "event_id"), ["a"]);
+    let days = lake.partitions(Dataset::Quarantine).await.unwrap();
+    let mut quarantined = 0;
+    for day in days {
+        quarantined += lake
+            .read_partition(Dataset::Quarantine, &day)
+            .await
+            .unwrap()
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum::<usize>();
+    }
+    assert_eq!(quarantined, 1, "a rerun replaces, it does not add");
+}
