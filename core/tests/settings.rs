@@ -476,3 +476,26 @@ fn missing_file_is_named() {
         "{err}"
     );
 }
+
+/// The automation and management accounts are never managed: not when listed (refused, with
+/// the key), not when they sit in a managed OU.
+#[test]
+fn the_automation_and_management_accounts_are_never_managed() {
+    for account in ["111111111111", "222222222222"] {
+        let listed = format!("{BASE}accounts:\n  \"{account}\": {{}}\n");
+        let m = error(&listed, &[]);
+        assert!(
+            m.contains(&format!("accounts.{account}: the "))
+                && m.contains("account is never managed"),
+            "{m}"
+        );
+        let in_ou = format!("{BASE}organizational_units:\n  ou-ab12-cd34ef56: {{}}\n");
+        let (_dir, s) = load(&in_ou, &[]);
+        let s = s.unwrap();
+        assert!(
+            !s.is_managed(&id(account), Some(&ou("ou-ab12-cd34ef56"))),
+            "{account}"
+        );
+        assert!(s.is_managed(&id("333333333333"), Some(&ou("ou-ab12-cd34ef56"))));
+    }
+}

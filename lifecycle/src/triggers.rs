@@ -3,8 +3,11 @@
 //! - Organizations (`aws.organizations`, through CloudTrail): `CreateAccountResult` that
 //!   succeeded and `MoveAccount` give [`Trigger::Joined`]; `TagResource` that writes the state
 //!   tag gives [`Trigger::Tagged`].
-//! - CodeBuild `Build State Change` of a lifecycle project (forwarded from the member account
-//!   by the preparation): a finished build gives [`Trigger::BuildEnded`].
+//! - CodeBuild `Build State Change` of a lifecycle project under the `aws.codebuild` source
+//!   (forwarded from the member account by the preparation): a finished build gives
+//!   [`Trigger::BuildEnded`].
+//! - A call that failed (`errorCode` set, e.g. a denied `TagResource`) changed nothing and is
+//!   ignored.
 //! - Schedules: `{"action": "maintenance"}` for the maintenance window, `{"action": "check"}`
 //!   (or a plain `Scheduled Event`) for the periodic check.
 
@@ -60,7 +63,14 @@ pub fn parse(settings: &Settings, input: &Value) -> Result<Input, String> {
         ("aws.events", "Scheduled Event") => Ok(Input::Check),
         ("aws.organizations", _) => {
             let detail = input.get("detail").ok_or("no detail")?;
-            match text(detail, "/eventName").unwrap_or_default() {
+            let name = text(detail, "/eventName").unwrap_or_default();
+            // A call that failed (a denied tag write by a sandbox user) changed nothing.
+            if let Some(code) = text(detail, "/errorCode").filter(|c| !c.is_empty()) {
+                return Ok(Input::Ignored(format!(
+                    "Organizations {name} failed: {code}"
+                )));
+            }
+            match name {
                 "CreateAccountResult" => {
                     let status = detail
                         .pointer("/serviceEventDetails/createAccountStatus")
@@ -113,7 +123,8 @@ pub fn parse(settings: &Settings, input: &Value) -> Result<Input, String> {
                 other => Ok(Input::Ignored(format!("Organizations {other}"))),
             }
         }
-        (_, "CodeBuild Build State Change") => {
+        // Only CodeBuild itself says how a build ended (EventBridge keeps `aws.` sources to AWS).
+        ("aws.codebuild", "CodeBuild Build State Change") => {
             let detail = input.get("detail").ok_or("no detail")?;
             let project = text(detail, "/project-name").ok_or("no project-name")?;
             let Some(kind) = BuildKind::of_project(settings, project) else {
@@ -222,6 +233,65 @@ mod tests {
 
     fn settings() -> Settings {
         spa_core::testing::shipped_settings()
+    }
+
+    /// Every Organizations call that failed changes nothing, whatever it is and however it
+    /// failed; a build state change is believed only from `aws.codebuild`.
+    #[test]
+    fn failed_calls_and_foreign_sources_are_ignored() {
+        let calls = [
+            json!({"eventName": "TagResource", "requestParameters": {"resourceId": "300002020202",
+                   "tags": [{"key": "account-state", "value": "expired"}]}}),
+            json!({"eventName": "MoveAccount", "requestParameters": {"accountId": "300002020202"}}),
+            json!({"eventName": "CreateAccountResult", "serviceEventDetails": {"createAccountStatus":
+                   {"state": "SUCCEEDED", "accountId": "300002020202"}}}),
+        ];
+        for call in &calls {
+            let event = json!({"source": "aws.organizations", "detail-type": "AWS API Call via CloudTrail",
+                               "time": "2026-10-05T10:00:00Z", "detail": call});
+            assert!(
+                matches!(parse(&settings(), &event).unwrap(), Input::Account(..)),
+                "{call} succeeds"
+            );
+            for code in [
+                "AccessDeniedException",
+                "ConcurrentModificationException",
+                "Client.Anything",
+            ] {
+                let mut failed = event.clone();
+                failed["detail"]["errorCode"] = json!(code);
+                failed["detail"]["errorMessage"] = json!("denied");
+                let got = parse(&settings(), &failed).unwrap();
+                assert!(
+                    matches!(&got, Input::Ignored(why) if why.contains(code)),
+                    "{call} with {code}: {got:?}"
+                );
+            }
+        }
+        let build = |source: &str| {
+            json!({"source": source, "detail-type": "CodeBuild Build State Change", "account": "300002020202",
+                   "time": "2026-10-05T10:00:00Z",
+                   "detail": {"project-name": "spa-demo-purge-account", "build-status": "SUCCEEDED",
+                              "build-id": "arn:aws:codebuild:eu-west-1:300002020202:build/spa-demo-purge-account:b-1"}})
+        };
+        assert!(matches!(
+            parse(&settings(), &build("aws.codebuild")).unwrap(),
+            Input::Account(_, Trigger::BuildEnded { .. })
+        ));
+        for source in [
+            "custom.codebuild",
+            "spa.lifecycle",
+            "aws.codebuild.fake",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    parse(&settings(), &build(source)).unwrap(),
+                    Input::Ignored(_)
+                ),
+                "{source}"
+            );
+        }
     }
 
     #[test]

@@ -669,6 +669,13 @@ impl Settings {
                 "the management account is never managed; remove this entry",
             );
         }
+        let automation = &self.automation.account_id;
+        if self.accounts.contains_key(automation) {
+            return invalid(
+                &format!("accounts.{automation}"),
+                "the automation account is never managed; remove this entry",
+            );
+        }
         Ok(())
     }
 
@@ -676,6 +683,7 @@ impl Settings {
     /// management account.
     pub fn is_managed(&self, account: &AccountId, parent: Option<&OuId>) -> bool {
         account != &self.automation.management_account_id
+            && account != &self.automation.account_id
             && (self.accounts.contains_key(account)
                 || parent.is_some_and(|ou| self.organizational_units.contains_key(ou)))
     }
