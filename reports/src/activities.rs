@@ -337,6 +337,7 @@ pub fn reports(
     let report = |cost_center: &str, tables: Vec<Table>, csv: Vec<usize>| Report {
         family: Family::Activities,
         cost_center: cost_center.to_string(),
+        organization: false,
         period: month.to_string(),
         year: month.year(),
         label: "activities".into(),
@@ -350,15 +351,18 @@ pub fn reports(
         .collect();
     let failures: Vec<(&AccountInfo, &Activity)> =
         rows.iter().copied().filter(|(_, a)| a.failed).collect();
-    out.push(report(
-        ALL,
-        vec![
-            summary(&rows),
-            activity_table("Failures", &failures),
-            activity_table("Activities", &rows),
-        ],
-        vec![0, 1, 2],
-    ));
+    out.push(Report {
+        organization: true,
+        ..report(
+            ALL,
+            vec![
+                summary(&rows),
+                activity_table("Failures", &failures),
+                activity_table("Activities", &rows),
+            ],
+            vec![0, 1, 2],
+        )
+    });
     out
 }
 

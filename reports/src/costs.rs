@@ -507,6 +507,7 @@ pub fn reports(
         out.push(Report {
             family: Family::Costs,
             cost_center: cc.to_string(),
+            organization: false,
             period: month.to_string(),
             year: month.year(),
             label: "costs".into(),
@@ -528,6 +529,7 @@ pub fn reports(
     out.push(Report {
         family: Family::Costs,
         cost_center: crate::report::ALL.into(),
+        organization: true,
         period: month.to_string(),
         year: month.year(),
         label: "costs".into(),

@@ -165,6 +165,7 @@ pub fn reports(
     let report = |cost_center: &str, list: &[(&String, &AccountInfo)]| Report {
         family: Family::Inventory,
         cost_center: cost_center.to_string(),
+        organization: false,
         period: week.to_string(),
         year: week.year(),
         label: "inventory".into(),
@@ -174,6 +175,9 @@ pub fn reports(
     };
     let mut out: Vec<Report> = by_cc.iter().map(|(cc, list)| report(cc, list)).collect();
     let all: Vec<(&String, &AccountInfo)> = accounts.iter().collect();
-    out.push(report(ALL, &all));
+    out.push(Report {
+        organization: true,
+        ..report(ALL, &all)
+    });
     out
 }

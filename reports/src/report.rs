@@ -3,6 +3,7 @@
 //! users of the reference system know, in the lake or in a folder.
 
 use bytes::Bytes;
+use sha2::Digest;
 use spa_core::Settings;
 use spa_core::lake::{LakeError, Store};
 
@@ -39,8 +40,11 @@ impl Family {
 pub struct Report {
     /// Family.
     pub family: Family,
-    /// Cost center, or [`ALL`].
+    /// Cost center, or [`ALL`] for the organization's report.
     pub cost_center: String,
+    /// Whether it is the organization's report (whose folder is [`ALL`]; a cost center that
+    /// happens to be named `all` gets a key of its own).
+    pub organization: bool,
     /// `YYYY-MM` or `YYYY-Www`.
     pub period: String,
     /// Year folder.
@@ -94,6 +98,35 @@ pub fn segment(text: &str) -> String {
     if s.is_empty() { "_".into() } else { s }
 }
 
+/// Longest readable part of a cost center key.
+const KEY_TEXT: usize = 48;
+
+/// The folder and file name segment of a cost center: the name itself when it is safe (ASCII
+/// letters, digits, `.`, `_`, `-`, at most 48 characters, not starting with `.`, not `all` in
+/// any case), else its safe characters (others as `_`) then `~` and 16 hex digits of the
+/// name's SHA-256. Distinct names get distinct keys (a safe name has no `~`; two hashed keys
+/// differ unless SHA-256 collides), and a name always gets the same key.
+pub fn cost_center_key(name: &str) -> String {
+    let safe = !name.is_empty()
+        && name.len() <= KEY_TEXT
+        && !name.starts_with('.')
+        && !name.eq_ignore_ascii_case(ALL)
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if safe {
+        return name.to_string();
+    }
+    let readable: String = segment(name)
+        .trim_start_matches('.')
+        .chars()
+        .take(KEY_TEXT)
+        .collect();
+    let digest = sha2::Sha256::digest(name.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{readable}~{hex}")
+}
+
 /// A file written: its key and size.
 #[derive(Debug, Clone)]
 pub struct Written {
@@ -104,8 +137,18 @@ pub struct Written {
 }
 
 impl Report {
+    /// Its folder and file name segment: [`ALL`] for the organization, else the cost center's
+    /// [`cost_center_key`].
+    pub fn key(&self) -> String {
+        if self.organization {
+            ALL.to_string()
+        } else {
+            cost_center_key(&self.cost_center)
+        }
+    }
+
     fn folder(&self, settings: &Settings) -> String {
-        let cc = segment(&self.cost_center);
+        let cc = self.key();
         format!(
             "{}/{cc}/{}",
             self.family.prefix(settings).trim_matches('/'),
@@ -126,7 +169,7 @@ impl Report {
 
     /// The stem of its files: `<period>-<cost center>`.
     fn stem(&self) -> String {
-        format!("{}-{}", self.period, segment(&self.cost_center))
+        format!("{}-{}", self.period, self.key())
     }
 
     /// Renders the workbook and CSV files (keys and bytes), nothing stored yet.
@@ -169,4 +212,72 @@ pub async fn store(out: &Store, files: &[Written]) -> Result<(), WriteError> {
         out.put(&file.key, file.bytes.clone()).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_safe(key: &str) -> bool {
+        !key.is_empty()
+            && !key.starts_with('.')
+            && !key.eq_ignore_ascii_case(ALL)
+            && key.len() <= KEY_TEXT + 17
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '~'))
+    }
+
+    #[test]
+    fn names_that_collided_get_keys_of_their_own() {
+        let names = [
+            "Eng/EU",
+            "Eng EU",
+            "Eng_EU",
+            "Eng:EU",
+            "Ingénierie",
+            "Ingenierie",
+            "工程",
+            "研究",
+            "all",
+            "ALL",
+            "All",
+            "..",
+            ".",
+            "../etc",
+            "",
+            " ",
+            "Eng/EU~0000000000000000",
+        ];
+        let keys: std::collections::BTreeSet<String> =
+            names.iter().map(|n| cost_center_key(n)).collect();
+        assert_eq!(keys.len(), names.len(), "{keys:?}");
+        for name in names {
+            let key = cost_center_key(name);
+            assert!(is_safe(&key), "{name:?} -> {key:?}");
+            assert_eq!(key, cost_center_key(name), "stable");
+        }
+        // Safe names read as they are; the fixtures' names keep their folders.
+        for name in ["Analytics", "NoCostTag", "cc-42", "Team_7.b"] {
+            assert_eq!(cost_center_key(name), name);
+        }
+        assert!(cost_center_key("Eng/EU").starts_with("Eng_EU~"));
+    }
+
+    proptest::proptest! {
+        /// Any two different names, any characters: different safe keys.
+        #[test]
+        fn distinct_names_distinct_safe_keys(a in ".{0,60}", b in ".{0,60}") {
+            let (ka, kb) = (cost_center_key(&a), cost_center_key(&b));
+            proptest::prop_assert!(is_safe(&ka), "{:?} -> {:?}", a, ka);
+            proptest::prop_assert_eq!(a == b, ka == kb, "{:?} {:?}", a, b);
+        }
+
+        /// Names made of safe characters stay readable as they are.
+        #[test]
+        fn safe_names_are_kept(name in "[A-Za-z0-9_-][A-Za-z0-9._-]{0,40}") {
+            proptest::prop_assume!(!name.eq_ignore_ascii_case(ALL));
+            proptest::prop_assert_eq!(cost_center_key(&name), name);
+        }
+    }
 }
