@@ -15,6 +15,16 @@ pub(crate) fn neutralize(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Like [`neutralize`], but a plain number (`-12.5`, `+3`) stays as it is: a spreadsheet reads
+/// it as the number it is, and query results keep their negative amounts readable.
+pub(crate) fn neutralize_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.parse::<f64>().is_ok_and(f64::is_finite) && !text.contains(char::is_whitespace) {
+        text.into()
+    } else {
+        neutralize(text)
+    }
+}
+
 fn field(cell: &Cell) -> String {
     match cell {
         Cell::Empty => String::new(),
@@ -30,7 +40,13 @@ pub fn write(table: &Table) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    out.write_record(table.columns.iter().map(|c| c.name.as_str()))?;
+    // Headers too: a record type or a currency from the data names a column.
+    out.write_record(
+        table
+            .columns
+            .iter()
+            .map(|c| neutralize(&c.name).into_owned()),
+    )?;
     for row in table.rows.iter().filter(|r| !r.subtotal) {
         out.write_record(row.cells.iter().map(field))?;
     }
@@ -76,5 +92,39 @@ mod tests {
         // -1.2345 + 0.2, by hand.
         assert_eq!(rows[2], ["Total", "-1.0345"]);
         assert!(text.ends_with("\r\n"));
+    }
+
+    /// Every formula start, in a header and in a text cell; plain numbers stay numbers.
+    #[test]
+    fn headers_and_cells_of_every_formula_start_are_neutralized() {
+        for start in FORMULA_STARTS {
+            let name = format!("{start}cmd|' /C calc'!A0");
+            let mut t = Table::new("T", vec![Column::text(&name), Column::text("Plain")]);
+            t.totals = false;
+            t.rows
+                .push(Row::new(vec![name.clone().into(), "ok".into()]));
+            let text = String::from_utf8(write(&t).unwrap()).unwrap();
+            let mut reader = csv::Reader::from_reader(text.as_bytes());
+            let header: Vec<String> = reader
+                .headers()
+                .unwrap()
+                .iter()
+                .map(str::to_string)
+                .collect();
+            assert_eq!(
+                header,
+                [format!("'{name}"), "Plain".to_string()],
+                "{start:?}"
+            );
+            let row = reader.records().next().unwrap().unwrap();
+            assert_eq!(&row[0], format!("'{name}"), "{start:?}");
+            assert_eq!(neutralize_text(&name), format!("'{name}"), "{start:?}");
+        }
+        for number in ["-12.5", "+3", "-0", "1e3"] {
+            assert_eq!(neutralize_text(number), number);
+        }
+        for text in ["-1+1", "- 5", "-inf", "+NaN", "@SUM(A1)"] {
+            assert_eq!(neutralize_text(text), format!("'{text}"), "{text}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use polars::prelude::*;
 
+use crate::csv_file::{neutralize, neutralize_text};
 use crate::frames::text_columns;
 
 /// How `query` prints a result.
@@ -73,11 +74,15 @@ pub fn render(df: &DataFrame, format: Format) -> Result<String, PolarsError> {
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
             let csv_error = |e: csv::Error| polars_err!(ComputeError: "{e}");
-            w.write_record(columns.iter().map(|(n, _)| n.as_str()))
+            // Names and text from the lake reach a spreadsheet: formulas are neutralized.
+            w.write_record(columns.iter().map(|(n, _)| neutralize(n).into_owned()))
                 .map_err(csv_error)?;
             for r in 0..rows {
-                w.write_record((0..columns.len()).map(|c| cell(c, r).unwrap_or("")))
-                    .map_err(csv_error)?;
+                w.write_record(
+                    (0..columns.len())
+                        .map(|c| neutralize_text(cell(c, r).unwrap_or("")).into_owned()),
+                )
+                .map_err(csv_error)?;
             }
             String::from_utf8(
                 w.into_inner()
@@ -115,4 +120,43 @@ pub fn render(df: &DataFrame, format: Format) -> Result<String, PolarsError> {
             text
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Query results reach spreadsheets too: text and names that start a formula are
+    /// neutralized, numbers (negative ones included) stay numbers.
+    #[test]
+    fn csv_of_a_query_neutralizes_formulas_not_numbers() {
+        let df = df!(
+            "=name" => ["=HYPERLINK(\"x\")", "@SUM(A1)", "-1+1", "plain"],
+            "amount" => [-5.25f64, 1.0, -0.5, 2.0],
+            "text_amount" => ["-39.11", "+3", "1e3", "-"],
+        )
+        .unwrap();
+        let text = render(&df, Format::Csv).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(header, ["'=name", "amount", "text_amount"]);
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ["'=HYPERLINK(\"x\")", "-5.25", "-39.11"],
+                ["'@SUM(A1)", "1.0", "+3"],
+                ["'-1+1", "-0.5", "1e3"],
+                ["plain", "2.0", "'-"],
+            ]
+        );
+    }
 }
