@@ -55,7 +55,7 @@ VIEWS = {
 
 
 def declared(text):
-    return [m for m in re.findall(r"^-- param (\w+):", text, flags=re.M)]
+    return [m for m in re.findall(r"^-- param (\w+)(?: \(\w+\))?:", text, flags=re.M)]
 
 
 def fill(text):

@@ -499,3 +499,41 @@ fn the_automation_and_management_accounts_are_never_managed() {
         assert!(s.is_managed(&id("333333333333"), Some(&ou("ou-ab12-cd34ef56"))));
     }
 }
+
+/// `tls: none` only for a relay on this machine: any other host is refused with the key.
+#[test]
+fn plain_text_smtp_only_on_loopback() {
+    let with = |host: &str, tls: &str| {
+        format!(
+            "{BASE}features:\n  origin_email: sandboxes@example.com\nmail:\n  transport: smtp\n  smtp: {{ host: \"{host}\", port: 25, tls: {tls} }}\n"
+        )
+    };
+    for host in [
+        "localhost",
+        "LOCALHOST",
+        "127.0.0.1",
+        "127.1.2.3",
+        "::1",
+        "[::1]",
+    ] {
+        let (_dir, s) = load(&with(host, "none"), &[]);
+        assert!(s.is_ok(), "{host}: {:?}", s.err());
+    }
+    for host in [
+        "smtp.example.com",
+        "10.0.0.5",
+        "192.168.1.1",
+        "localhost.evil.com",
+        "0.0.0.0",
+        "::",
+    ] {
+        let m = error(&with(host, "none"), &[]);
+        assert!(
+            m.contains("mail.smtp.tls") && m.contains(host),
+            "{host}: {m}"
+        );
+        // With TLS the same host is fine.
+        let (_dir, s) = load(&with(host, "starttls"), &[]);
+        assert!(s.is_ok(), "{host}: {:?}", s.err());
+    }
+}

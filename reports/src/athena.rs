@@ -238,6 +238,16 @@ pub fn table_statements(
         .collect()
 }
 
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary
+/// (Athena limits descriptions to 1,024 bytes; a cut inside a character would panic).
+fn truncated(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// What `setup` did.
 #[derive(Debug, Clone, Default)]
 pub struct Setup {
@@ -326,8 +336,7 @@ pub async fn setup(
             done.kept.push(name);
             continue;
         }
-        let mut description = file.summary();
-        description.truncate(1024);
+        let description = truncated(&file.summary(), 1024).to_string();
         athena
             .client
             .create_named_query()
@@ -342,4 +351,25 @@ pub async fn setup(
         done.created.push(name);
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncated;
+
+    #[test]
+    fn long_descriptions_are_cut_on_character_boundaries() {
+        for fill in ["a", "é", "€", "𝄞"] {
+            for len in 1000..1030 {
+                let text: String = std::iter::repeat_n(fill, len).collect();
+                let cut = truncated(&text, 1024);
+                assert!(cut.len() <= 1024 && text.starts_with(cut), "{fill} x {len}");
+                assert!(
+                    cut.len() + fill.len() > 1024.min(text.len()),
+                    "{fill} x {len}: the longest"
+                );
+            }
+        }
+        assert_eq!(truncated("short", 1024), "short");
+    }
 }

@@ -47,6 +47,29 @@ pub enum SqlError {
         /// The declared ones.
         declared: String,
     },
+    /// A value that is not of its parameter's kind.
+    #[error("{file}: parameter `{name}`: `{value}` is not a {kind}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The parameter.
+        name: String,
+        /// The value.
+        value: String,
+        /// Its declared kind.
+        kind: &'static str,
+    },
+    /// A parameter declared without a kind.
+    #[error(
+        "{file}: parameter `{name}` declares no kind: write `-- param {name} (KIND): what it is`, KIND one of {}",
+        ParamKind::NAMES
+    )]
+    Untyped {
+        /// The file.
+        file: String,
+        /// The parameter.
+        name: String,
+    },
     /// A parameter value that could break out of its literal.
     #[error("parameter `{name}`: `{value}` may not contain quotes, semicolons or newlines")]
     Unsafe {
@@ -85,8 +108,75 @@ pub struct SqlFile {
     pub name: String,
     /// The text.
     pub text: String,
-    /// Declared parameters and their descriptions, from `-- param name: description`.
+    /// Declared parameters and their descriptions, from `-- param name (kind): description`.
     pub params: BTreeMap<String, String>,
+    /// The kind each parameter declares (`day`, `month`, `time`, `integer`, `identifier`), or
+    /// the text written where a kind was expected.
+    pub kinds: BTreeMap<String, Result<ParamKind, String>>,
+}
+
+/// What a parameter's value must be: the only values that can be spliced into a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// `YYYY-MM-DD`.
+    Day,
+    /// `YYYY-MM`.
+    Month,
+    /// `YYYY-MM-DD HH:MM:SS` (UTC).
+    Time,
+    /// A whole number.
+    Integer,
+    /// Letters, digits and `_`, not starting with a digit (at most 128).
+    Identifier,
+}
+
+impl ParamKind {
+    const NAMES: &str = "day, month, time, integer or identifier";
+
+    fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "day" => Ok(ParamKind::Day),
+            "month" => Ok(ParamKind::Month),
+            "time" => Ok(ParamKind::Time),
+            "integer" => Ok(ParamKind::Integer),
+            "identifier" => Ok(ParamKind::Identifier),
+            other => Err(other.to_string()),
+        }
+    }
+
+    /// Whether `value` is one of this kind, written as the query expects it.
+    pub fn accepts(self, value: &str) -> bool {
+        match self {
+            ParamKind::Day => value.parse::<spa_core::period::Day>().is_ok(),
+            ParamKind::Month => value.parse::<spa_core::period::Month>().is_ok(),
+            ParamKind::Time => value.len() == 19 && spa_core::period::parse_clock(value).is_some(),
+            ParamKind::Integer => {
+                let digits = value.strip_prefix('-').unwrap_or(value);
+                !digits.is_empty()
+                    && digits.len() <= 18
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+            }
+            ParamKind::Identifier => {
+                value.len() <= 128
+                    && value
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            }
+        }
+    }
+
+    /// Its name in headers and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamKind::Day => "day",
+            ParamKind::Month => "month",
+            ParamKind::Time => "time",
+            ParamKind::Integer => "integer",
+            ParamKind::Identifier => "identifier",
+        }
+    }
 }
 
 impl SqlFile {
@@ -101,17 +191,30 @@ impl SqlFile {
 
     /// A file from its text.
     pub fn new(name: &str, text: String) -> Self {
-        let params = text
+        let mut params = BTreeMap::new();
+        let mut kinds = BTreeMap::new();
+        let declarations = text
             .lines()
             .take_while(|l| l.starts_with("--") || l.trim().is_empty())
             .filter_map(|l| l.trim_start_matches('-').trim().strip_prefix("param "))
-            .filter_map(|l| l.split_once(':'))
-            .map(|(name, description)| (name.trim().to_string(), description.trim().to_string()))
-            .collect();
+            .filter_map(|l| l.split_once(':'));
+        for (head, description) in declarations {
+            let (param, kind) = match head.split_once('(') {
+                Some((param, kind)) => (
+                    param,
+                    ParamKind::parse(kind.trim_end().trim_end_matches(')').trim()),
+                ),
+                None => (head, Err(String::new())),
+            };
+            let param = param.trim().to_string();
+            kinds.insert(param.clone(), kind);
+            params.insert(param, description.trim().to_string());
+        }
         SqlFile {
             name: name.to_string(),
             text,
             params,
+            kinds,
         }
     }
 
@@ -143,6 +246,25 @@ impl SqlFile {
             }
         }
         let (text, missing) = fill(&self.text, values)?;
+        for (name, value) in values {
+            match self.kinds.get(name) {
+                Some(Ok(kind)) if kind.accepts(value) => {}
+                Some(Ok(kind)) => {
+                    return Err(SqlError::Invalid {
+                        file: self.name.clone(),
+                        name: name.clone(),
+                        value: value.clone(),
+                        kind: kind.as_str(),
+                    });
+                }
+                _ => {
+                    return Err(SqlError::Untyped {
+                        file: self.name.clone(),
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
         match missing.into_iter().next() {
             Some(name) => Err(SqlError::Missing {
                 file: self.name.clone(),

@@ -508,11 +508,7 @@ async fn counts_match(folder: &str) {
         }
         let total: usize = expected.values().sum();
         let (table, key) = (dataset.name(), dataset.partition_key());
-        let ask = |text: String| SqlFile {
-            name: format!("{table}.sql"),
-            text,
-            params: BTreeMap::new(),
-        };
+        let ask = |text: String| SqlFile::new(&format!("{table}.sql"), text);
         let all = ask(format!("SELECT count(*) AS n FROM {table}"));
         let df = run_local(&lake, &all, &all.text)
             .await
@@ -565,14 +561,13 @@ async fn the_most_expensive_accounts_match_the_lake_rows() {
     expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     expected.truncate(3);
 
-    let file = SqlFile {
-        name: "top.sql".into(),
-        text: "SELECT a.name, c.account_id, sum(c.unblended) AS total FROM costs c \
-               JOIN accounts a ON a.account_id = c.account_id \
-               GROUP BY a.name, c.account_id ORDER BY total DESC, c.account_id LIMIT 3"
+    let file = SqlFile::new(
+        "top.sql",
+        "SELECT a.name, c.account_id, sum(c.unblended) AS total FROM costs c \
+         JOIN accounts a ON a.account_id = c.account_id \
+         GROUP BY a.name, c.account_id ORDER BY total DESC, c.account_id LIMIT 3"
             .into(),
-        params: BTreeMap::new(),
-    };
+    );
     let df = run_local(&lake, &file, &file.text)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -584,4 +579,71 @@ async fn the_most_expensive_accounts_match_the_lake_rows() {
         .collect();
     assert_eq!(got, expected);
     assert!(column(&columns, "name").iter().all(Option::is_some));
+}
+
+/// A value is spliced into the query only when it is of its parameter's declared kind: what
+/// could extend the query (`top=1 OR TRUE`, a `UNION` reading every account's e-mail, a
+/// comment) is refused, for every kind; a parameter without a kind is refused too.
+#[test]
+fn parameters_are_typed_and_injections_refused() {
+    let text = "-- A question.\n-- param d (day): a day\n-- param m (month): a month\n\
+                -- param t (time): a time\n-- param n (integer): how many\n-- param c (identifier): a column\n\
+                SELECT ${c} FROM costs WHERE day = DATE '${d}' AND month = '${m}' \
+                AND day < TIMESTAMP '${t}' LIMIT ${n}";
+    let file = SqlFile::new("typed.sql", text.into());
+    let good = [
+        ("d", "2026-10-03"),
+        ("m", "2026-10"),
+        ("t", "2026-10-03 18:00:01"),
+        ("n", "5"),
+        ("c", "service"),
+    ];
+    let values = |over: (&str, &str)| -> BTreeMap<String, String> {
+        good.iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    if *k == over.0 { over.1 } else { v }.to_string(),
+                )
+            })
+            .collect()
+    };
+    assert!(
+        file.filled(&values(("n", "5")))
+            .unwrap()
+            .contains("LIMIT 5")
+    );
+    assert!(file.filled(&values(("n", "-1"))).is_ok());
+    let attacks = [
+        ("n", "1 OR TRUE"),
+        ("n", "1 UNION SELECT email FROM accounts"),
+        ("n", "5 --"),
+        ("n", "1e3"),
+        ("n", ""),
+        ("n", "99999999999999999999"),
+        ("c", "email FROM accounts --"),
+        ("c", "1col"),
+        ("c", "a.b"),
+        ("c", "a b"),
+        ("d", "2026-10-03 OR 1=1"),
+        ("d", "2026-10-3"),
+        ("m", "2026-10 UNION SELECT 1"),
+        ("m", "2026-13"),
+        ("t", "2026-10-03"),
+        ("t", "2026-10-03 18:00:01 OR TRUE"),
+        ("t", "2026-10-03T18:00:01"),
+    ];
+    for (name, value) in attacks {
+        let err = file.filled(&values((name, value))).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("parameter `{name}`")) && err.contains("is not a"),
+            "{name}={value}: {err}"
+        );
+    }
+    let untyped = SqlFile::new("old.sql", "-- param x: anything\nSELECT ${x}".into());
+    let err = untyped
+        .filled(&BTreeMap::from([("x".into(), "1".into())]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("declares no kind"), "{err}");
 }

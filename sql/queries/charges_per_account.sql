@@ -1,7 +1,7 @@
 -- Charges per account and record type (Usage, Tax, Support, Credit, Refund, ...) for a month,
 -- credits and refunds included: the organization's charges sheet, one row per pair.
--- param month: the month, YYYY-MM
--- param snapshot: the accounts snapshot that names the accounts, YYYY-MM-DD
+-- param month (month): the month, YYYY-MM
+-- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD
 SELECT cost_center, ou_name, account_id, name, record_type, currency, SUM(unblended) AS amount
 FROM (
   SELECT

@@ -1,8 +1,8 @@
 -- Monthly cost per cost center and OU, as the cost reports sum it: usage, tax, support and
 -- fees; credits and refunds stay at organization level (charges_per_account.sql shows them).
 -- Accounts the snapshot does not know count under NoCostTag / Unknown.
--- param month: the month, YYYY-MM
--- param snapshot: the accounts snapshot that names the accounts, YYYY-MM-DD (the latest at or before the month's last day)
+-- param month (month): the month, YYYY-MM
+-- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD (the latest at or before the month's last day)
 SELECT cost_center, ou_name, currency, SUM(unblended) AS amount
 FROM (
   SELECT

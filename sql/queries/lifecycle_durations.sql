@@ -1,9 +1,9 @@
 -- On-boardings (CreatedAccount until the next ReleasedAccount) and maintenances (ExpiredAccount
 -- until the next ReleasedAccount) with their duration in seconds; `ended` is empty while one
 -- is still running. Starts in [from, to]; ends are looked for until `until`.
--- param from: first day of the starts, YYYY-MM-DD
--- param to: last day of the starts, YYYY-MM-DD
--- param until: last day to look for their ends, YYYY-MM-DD
+-- param from (day): first day of the starts, YYYY-MM-DD
+-- param to (day): last day of the starts, YYYY-MM-DD
+-- param until (day): last day to look for their ends, YYYY-MM-DD
 WITH marks AS (
   SELECT DISTINCT event_id, account_id, activity, event_time, dt
   FROM events

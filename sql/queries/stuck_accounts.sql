@@ -1,8 +1,8 @@
 -- Managed accounts of a snapshot still on-boarding (assigned) or in maintenance (expired)
 -- whose last lifecycle event is older than a time: the lifecycle reports them as
 -- FailedOnBoarding / FailedMaintenance.
--- param snapshot: the accounts snapshot, YYYY-MM-DD
--- param before: the time before which the last transition counts as stuck, YYYY-MM-DD HH:MM:SS (UTC)
+-- param snapshot (day): the accounts snapshot, YYYY-MM-DD
+-- param before (time): the time before which the last transition counts as stuck, YYYY-MM-DD HH:MM:SS (UTC)
 SELECT a.cost_center, a.account_id, a.name, a.state, t.last_transition, t.last_event
 FROM (SELECT * FROM accounts WHERE snapshot = '${snapshot}' AND managed AND state IN ('assigned', 'expired')) a
 LEFT JOIN (

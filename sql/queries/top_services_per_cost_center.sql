@@ -1,8 +1,8 @@
 -- The most expensive services of each cost center in a month (credits and refunds excluded),
 -- ranked within the cost center.
--- param month: the month, YYYY-MM
--- param snapshot: the accounts snapshot that names the accounts, YYYY-MM-DD
--- param top: how many services per cost center, e.g. 5
+-- param month (month): the month, YYYY-MM
+-- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD
+-- param top (integer): how many services per cost center, e.g. 5
 WITH sums AS (
   SELECT cost_center, service, SUM(unblended) AS amount
   FROM (

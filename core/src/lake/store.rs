@@ -271,7 +271,8 @@ impl Store {
 }
 
 /// Writes through a temporary file in the target's folder, flushed to disk, then renamed over
-/// the target: a crash leaves the old file or the new one, never half a file.
+/// the target, and the folder flushed: a crash leaves the old file or the new one, never half a
+/// file, and a write reported done stays done.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LakeError> {
     let io = |source| LakeError::Io {
         path: path.to_path_buf(),
@@ -286,6 +287,11 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LakeError> {
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
+    // The rename is durable once the folder is: without this, a crash just after could bring
+    // back the old file (or none) although the write was reported done.
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(io)?;
     Ok(())
 }
 

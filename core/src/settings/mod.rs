@@ -399,6 +399,16 @@ pub struct Smtp {
     pub tls: SmtpTls,
 }
 
+/// Whether `host` names this machine: `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Transport security of an SMTP relay.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -607,6 +617,18 @@ impl Settings {
                 message: message.to_string(),
             })
         };
+        if let Some(smtp) = &self.mail.smtp
+            && smtp.tls == SmtpTls::None
+            && !is_loopback(&smtp.host)
+        {
+            return invalid(
+                "mail.smtp.tls",
+                &format!(
+                    "none sends mail and credentials in plain text: allowed only for a relay on this machine (localhost, 127.0.0.0/8, ::1), not {}; use starttls or tls",
+                    smtp.host
+                ),
+            );
+        }
         if self.organization.adapter == Adapter::Local && self.organization.file.is_none() {
             return invalid(
                 "organization.file",
