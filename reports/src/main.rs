@@ -49,9 +49,9 @@ struct Cli {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Run a query of sql/queries/ (or any SQL file over the tables events, costs, accounts and
-    /// quarantine) on the lake with Polars SQL, or on Athena with --engine athena. `${name}`
-    /// placeholders are filled from --param; the file's header lists them (`-- param name: ...`).
+    /// Run a query of sql/queries/ (or any SQL file over events, costs, accounts, quarantine) on
+    /// the lake with Polars SQL, or on Athena with --engine athena. `${name}` is filled from
+    /// --param, of the kind the header declares (`-- param name (kind): ...`), else refused.
     ///
     ///   cargo run -p reports -- query sql/queries/cost_per_cost_center.sql \
     ///       --param month=2026-10 --param snapshot=2026-10-31
