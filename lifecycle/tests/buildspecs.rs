@@ -115,3 +115,106 @@ fn buildspecs_are_valid_and_every_variable_is_defined() {
     assert!(purge.contains("PURGE_MODE: dry-run"));
     assert!(purge.contains("live) NUKE_FLAGS=\"--no-dry-run"));
 }
+
+/// Runs a buildspec's phases as CodeBuild does (one bash session, the buildspec's variables,
+/// then the lifecycle's), with stubs for the tools it calls (`curl`, `tar`, `aws-nuke`, `aws`);
+/// returns the exit status, stderr and the stubs' calls.
+fn run_phases(kind: BuildKind, aws_nuke_output: &str) -> (bool, String, String) {
+    let settings = shipped_settings();
+    let org = Organization::load(&repo_root().join("fixtures/organization.yaml")).unwrap();
+    let account = org.account(&"300004040404".parse().unwrap()).unwrap();
+    let effective = settings
+        .effective(&account.id, Some(&account.parent))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let stubs = dir.path().join("bin");
+    std::fs::create_dir_all(&stubs).unwrap();
+    let calls = dir.path().join("calls.log");
+    let stub = |name: &str, body: &str| {
+        let path = stubs.join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/bash\necho \"{name} $*\" >> \"{}\"\n{body}\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        let mut permissions = std::fs::metadata(&path).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&path, permissions).unwrap();
+    };
+    stub("curl", "exit 0");
+    stub("tar", "exit 0");
+    stub("aws", "exit 0");
+    stub("aws-nuke", &format!("printf '%b' '{aws_nuke_output}'"));
+    let spec: Value = serde_yaml_ng::from_str(buildspec(kind)).unwrap();
+    let mut script = String::from("set +e\n");
+    let mut env: Vec<(String, String)> = spec["env"]["variables"]
+        .as_mapping()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.as_str().unwrap().into(), v.as_str().unwrap().into()))
+                .collect()
+        })
+        .unwrap_or_default();
+    env.extend(variables(&settings, account, &effective, kind));
+    env.push(("CODEBUILD_BUILD_SUCCEEDING".into(), "1".into()));
+    for phase in PHASES {
+        let Some(commands) = spec["phases"][phase]["commands"].as_sequence() else {
+            continue;
+        };
+        for command in commands {
+            let command = command.as_str().unwrap();
+            script.push_str(&format!(
+                "{{\n{command}\n}} || {{ echo \"{phase} failed: {}\" >&2; exit 1; }}\n",
+                command.lines().next().unwrap_or_default().replace('"', "'")
+            ));
+        }
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env)
+        .env("PATH", format!("{}:{path}", stubs.display()))
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        std::fs::read_to_string(&calls).unwrap_or_default(),
+    )
+}
+
+/// Both buildspecs get through every phase with the variables the lifecycle passes: the purge
+/// runs aws-nuke on the generated configuration (its account check passes, whatever quoting the
+/// YAML uses) and reports what it would remove; the preparation makes the budget and the rule.
+#[test]
+fn the_buildspecs_run_to_the_end_with_the_lifecycles_variables() {
+    let (ok, err, calls) = run_phases(
+        BuildKind::Purge,
+        "us-east-1 - S3Bucket - b1 - would remove\\nus-east-1 - S3Bucket - b2 - would remove\\n",
+    );
+    assert!(ok, "purge failed: {err}\n{calls}");
+    assert!(
+        calls.contains("aws-nuke run --config /tmp/nuke-config.yaml --no-prompt"),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("aws events put-events") && calls.contains("\\\"WouldRemove\\\":2"),
+        "{calls}"
+    );
+    let (ok, err, calls) = run_phases(BuildKind::Preparation, "");
+    assert!(ok, "preparation failed: {err}\n{calls}");
+    for call in [
+        "aws budgets create-budget",
+        "aws events put-rule",
+        "aws events put-targets",
+    ] {
+        assert!(calls.contains(call), "{call} in {calls}");
+    }
+}
