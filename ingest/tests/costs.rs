@@ -508,3 +508,92 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
     assert_eq!(summary.rows, 2);
     assert_eq!(summary.total, Decimal::new(50, 2));
 }
+
+/// Amounts an exact decimal of 12 decimals cannot hold (10^16 and above, alone or summed) are
+/// refused with the file, for every source; before, FOCUS rescaled them silently (1e17 stored
+/// as 1e16) and CUR panicked. A FOCUS row without a cost is counted, not dropped unseen.
+#[test]
+fn amounts_out_of_range_are_refused_and_empty_costs_counted() {
+    use arrow::array::{Float64Array, StringArray, TimestampSecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+    for text in [
+        "1e16",
+        "-1e16",
+        "10000000000000000",
+        "1E+17",
+        "123456789012345678.5",
+        "1e20",
+    ] {
+        let err = ingest::costs::amount(text).unwrap_err();
+        assert!(err.contains("out of range"), "{text}: {err}");
+    }
+    for text in [
+        "9999999999999999.999999999999",
+        "-9999999999999999",
+        "1e15",
+        "0.000000000001",
+    ] {
+        assert!(ingest::costs::amount(text).is_ok(), "{text}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    for (name, costs) in [
+        ("single.parquet", vec![1.5, 1e17]),
+        ("negative.parquet", vec![-2e16]),
+        ("summed.parquet", vec![6e15, 6e15]),
+    ] {
+        let path = dir.path().join(name);
+        let n = costs.len();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("line_item_usage_account_id", DataType::Utf8, false),
+            Field::new("line_item_unblended_cost", DataType::Float64, false),
+            Field::new("line_item_line_item_type", DataType::Utf8, false),
+            Field::new(
+                "line_item_usage_start_date",
+                DataType::Timestamp(TimeUnit::Second, None),
+                false,
+            ),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(vec!["111111111111"; n])),
+                Arc::new(Float64Array::from(costs)),
+                Arc::new(StringArray::from(vec!["Usage"; n])),
+                Arc::new(TimestampSecondArray::from(vec![1_790_000_000; n])),
+            ],
+        )
+        .unwrap();
+        let err = cur_error(&path, &batch);
+        assert!(err.contains(name) && err.contains("out of range"), "{err}");
+    }
+
+    let header =
+        "BilledCost,ChargePeriodStart,SubAccountId,ServiceName,ChargeCategory,ProviderName\n";
+    let day = "2026-10-03T00:00:00Z";
+    let focus = dir.path().join("focus.csv");
+    std::fs::write(
+        &focus,
+        format!(
+            "{header}1.25,{day},111111111111,EC2,Usage,AWS\n,{day},111111111111,EC2,Usage,AWS\n"
+        ),
+    )
+    .unwrap();
+    let read = ingest::costs::focus::load(&focus).unwrap();
+    assert_eq!((read.rows.len(), read.empty_costs), (1, 1));
+    for (costs, line) in [(vec!["1e17"], 2), (vec!["6e15", "6e15"], 3)] {
+        let rows: String = costs
+            .iter()
+            .map(|c| format!("{c},{day},111111111111,EC2,Usage,AWS\n"))
+            .collect();
+        std::fs::write(&focus, format!("{header}{rows}")).unwrap();
+        let err = ingest::costs::focus::load(&focus).unwrap_err().to_string();
+        assert!(
+            err.contains("focus.csv")
+                && err.contains(&format!("line {line}"))
+                && err.contains("out of range"),
+            "{err}"
+        );
+    }
+}

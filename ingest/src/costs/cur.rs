@@ -177,7 +177,8 @@ const RECENT: usize = 1 << 15;
 impl Sums {
     fn flush(&mut self) {
         for (key, value) in self.recent.drain() {
-            *self.totals.entry(key).or_default() += value;
+            let total = self.totals.entry(key).or_default();
+            *total = total.saturating_add(value);
         }
     }
 
@@ -205,7 +206,8 @@ impl Sums {
                 to(&usages, u),
                 to(&currencies, c),
             );
-            *self.totals.entry(key).or_default() += value;
+            let total = self.totals.entry(key).or_default();
+            *total = total.saturating_add(value);
         }
         self.rows += other.rows;
         self
@@ -395,7 +397,8 @@ impl Export {
                 let cost = scaled(value, &mut text).ok_or_else(|| {
                     bad(path, format!("{COST}: {value} is not an amount of money"))
                 })?;
-                *sums.recent.entry(key).or_default() += cost;
+                let total = sums.recent.entry(key).or_default();
+                *total = total.saturating_add(cost);
                 if sums.recent.len() >= RECENT {
                     sums.flush();
                 }
@@ -487,7 +490,20 @@ pub fn load(
     });
     let usage = |id: u32| (id != NONE).then(|| sums.usages.get(id));
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    // Sums saturate instead of wrapping; one out of range is refused with what it sums.
+    let limit = 10i128.pow(super::MONEY_DIGITS + MONEY_SCALE as u32);
     for ((day, account, service, kind, usage_type, currency), unblended) in totals {
+        if unblended.unsigned_abs() >= limit.unsigned_abs() {
+            return Err(bad(
+                path,
+                format!(
+                    "the cost of account {} for {} on day {day} since 1970 is out of range: a sum must be below 10^{} in absolute value",
+                    sums.accounts.get(account),
+                    sums.services.get(service),
+                    super::MONEY_DIGITS
+                ),
+            ));
+        }
         sink(CostRef {
             day: epoch + chrono::Days::new(u64::try_from(day).unwrap_or(0)),
             account: sums.accounts.get(account),

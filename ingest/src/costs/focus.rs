@@ -31,6 +31,8 @@ pub struct Focus {
     pub rows: Vec<CostRow>,
     /// Rows of other providers, left out.
     pub other_providers: usize,
+    /// AWS rows without a `BilledCost`, left out (counted, so that none is lost unseen).
+    pub empty_costs: usize,
 }
 
 fn bad(path: &Path, message: String) -> CostError {
@@ -43,6 +45,7 @@ fn bad(path: &Path, message: String) -> CostError {
 struct Sums {
     totals: BTreeMap<SumKey, Decimal>,
     other_providers: usize,
+    empty_costs: usize,
 }
 
 impl Sums {
@@ -59,6 +62,7 @@ impl Sums {
             return Ok(());
         }
         let Some(cost) = cell("BilledCost") else {
+            self.empty_costs += 1;
             return Ok(());
         };
         let cost = amount(&cost).map_err(|e| at(format!("BilledCost: {e}")))?;
@@ -78,7 +82,11 @@ impl Sums {
             None,
             cell("BillingCurrency").unwrap_or_else(|| "USD".into()),
         );
-        *self.totals.entry(key).or_default() += cost;
+        let total = self.totals.entry(key).or_default();
+        *total = total
+            .checked_add(cost)
+            .filter(|t| t.abs() < super::money_limit())
+            .ok_or_else(|| at("the sum of its day, account and service is out of range".into()))?;
         Ok(())
     }
 }
@@ -177,6 +185,7 @@ pub fn load(path: &Path) -> Result<Focus, CostError> {
     let mut sums = Sums {
         totals: BTreeMap::new(),
         other_providers: 0,
+        empty_costs: 0,
     };
     for file in &list {
         if file.extension().is_some_and(|e| e == "parquet") {
@@ -189,5 +198,6 @@ pub fn load(path: &Path) -> Result<Focus, CostError> {
     Ok(Focus {
         rows,
         other_providers: sums.other_providers,
+        empty_costs: sums.empty_costs,
     })
 }

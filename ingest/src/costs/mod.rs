@@ -109,10 +109,23 @@ pub fn amount(text: &str) -> Result<Decimal, String> {
         .and_then(|d| {
             if d.scale() > MONEY_SCALE as u32 {
                 Err(format!("`{text}` has more than {MONEY_SCALE} decimals"))
+            } else if d.abs() >= money_limit() {
+                Err(format!(
+                    "`{text}` is out of range: an amount must be below 10^{MONEY_DIGITS} in absolute value (its {MONEY_SCALE} decimals must fit the 28 digits of an exact decimal)"
+                ))
             } else {
                 Ok(d)
             }
         })
+}
+
+/// Digits before the decimal point an amount may have: 28 exact digits, 12 of them decimals.
+pub(crate) const MONEY_DIGITS: u32 = 28 - MONEY_SCALE as u32;
+
+/// The first amount out of range: 10^16 (at 12 decimals, an amount at or above it cannot be held
+/// exactly, and would be rescaled).
+pub(crate) fn money_limit() -> Decimal {
+    Decimal::from_i128_with_scale(10i128.pow(MONEY_DIGITS), 0)
 }
 
 /// One cost borrowed from its source, on its way into the lake.

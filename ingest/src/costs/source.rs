@@ -107,6 +107,12 @@ pub async fn month(
                     focus.other_providers
                 ));
             }
+            if focus.empty_costs > 0 {
+                notes.push(format!(
+                    "focus: {} AWS rows without a BilledCost left out",
+                    focus.empty_costs
+                ));
+            }
             for row in &focus.rows {
                 sink(row.as_ref())?;
             }
