@@ -281,3 +281,53 @@ async fn a_poison_time_in_a_batch_is_quarantined_and_nothing_else_fails() {
         );
     }
 }
+
+/// SQS records that are not messages with a body (null, empty, missing, not a string) are
+/// quarantined one by one with their JSON; the good messages of the batch are written, and no
+/// message is failed. Before, one null body acknowledged the whole batch with nothing stored.
+#[tokio::test]
+async fn sqs_records_without_a_body_are_quarantined_not_acknowledged_unseen() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let handler = Handler::new(lake.clone(), s3_client("http://127.0.0.1:9").await);
+    let good = envelope(
+        "ev-1",
+        "ExpiredAccount",
+        "spa.lifecycle",
+        json!({"Account": "300001010101"}),
+    );
+    let mut payload = sqs(&[
+        ("m1", good.to_string()),
+        ("m2", String::new()),
+        ("m3", "   ".to_string()),
+        ("m4", "placeholder".to_string()),
+        ("m5", "placeholder".to_string()),
+        ("m6", "placeholder".to_string()),
+    ]);
+    payload["Records"][3]["body"] = Value::Null;
+    payload["Records"][4]
+        .as_object_mut()
+        .unwrap()
+        .remove("body");
+    payload["Records"][5]["body"] = json!({"not": "a string"});
+    let response = handler.handle(payload.clone()).await.unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert_eq!(
+        strings(&all_rows(&lake, Dataset::Events).await, "event_id"),
+        ["ev-1"]
+    );
+    let quarantine = all_rows(&lake, Dataset::Quarantine).await;
+    let mut origins = strings(&quarantine, "origin");
+    origins.sort();
+    assert_eq!(origins, ["sqs:m2", "sqs:m3", "sqs:m4", "sqs:m5", "sqs:m6"]);
+    // A redelivery changes nothing.
+    handler.handle(payload).await.unwrap();
+    assert_eq!(
+        all_rows(&lake, Dataset::Quarantine)
+            .await
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum::<usize>(),
+        5
+    );
+}

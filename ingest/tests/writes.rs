@@ -332,3 +332,55 @@ async fn inside_folders_only_event_files_are_read() {
             && !ingest::events::backfill::is_event_file("data.csv")
     );
 }
+
+/// A source rewritten (by a retried Lambda write with new rows) while compaction merged it is
+/// kept, and its new row survives; the sources that did not change are removed. Before, the
+/// rewritten source was deleted with its new row.
+#[tokio::test]
+async fn compaction_keeps_a_source_rewritten_while_it_merged() {
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(lake_dir.path());
+    let write = |n: usize, ids: Vec<&'static str>| {
+        let lake = lake.clone();
+        async move {
+            let mut rows = ingest::events::Rows::new(0);
+            let records: Vec<Value> = ids
+                .iter()
+                .map(|id| record(id, "2026-10-03T10:00:00Z"))
+                .collect();
+            ingest::events::input::decode(
+                "test",
+                &serde_json::to_vec(&json!({ "Records": records })).unwrap(),
+                &mut rows,
+            );
+            ingest::events::write(&lake, &format!("unit-{n}"), &rows.finish(), 0)
+                .await
+                .unwrap();
+        }
+    };
+    write(0, vec!["a"]).await;
+    write(1, vec!["b"]).await;
+    let report = ingest::events::compact::day_checked(&lake, "2026-10-03", || {
+        // Unit 0 is written again, now with a row the merge did not see.
+        write(0, vec!["a", "late"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.changed.len(), 1, "{report:?}");
+    let batches = lake
+        .read_partition(Dataset::Events, "2026-10-03")
+        .await
+        .unwrap();
+    let ids: HashSet<String> = strings(&batches, "event_id").into_iter().collect();
+    assert_eq!(
+        ids,
+        ["a", "b", "late"].map(String::from).into_iter().collect(),
+        "nothing lost"
+    );
+    // Merged object plus the rewritten source; the next compaction merges them.
+    assert_eq!(day(&lake, "2026-10-03").await.0, 2);
+    ingest::events::compact::day(&lake, "2026-10-03")
+        .await
+        .unwrap();
+    assert_eq!(day(&lake, "2026-10-03").await, (1, 3, 3));
+}

@@ -171,10 +171,7 @@ impl Handler {
             .and_then(Value::as_str);
         match source {
             Some("aws:sqs") => {
-                let messages: Vec<SqsMessage> =
-                    serde_json::from_value(Value::Array(records.cloned().unwrap_or_default()))
-                        .unwrap_or_default();
-                let failures = self.sqs(&messages).await;
+                let failures = self.sqs(records.map_or(&[][..], Vec::as_slice)).await;
                 let items: Vec<Value> = failures
                     .iter()
                     .map(|id| json!({ "itemIdentifier": id }))
@@ -207,13 +204,33 @@ impl Handler {
         }
     }
 
-    /// Processes an SQS batch; returns the ids of the messages to retry.
-    async fn sqs(&self, messages: &[SqsMessage]) -> BTreeSet<String> {
+    /// Processes an SQS batch; returns the ids of the messages to retry. A record that is not
+    /// an SQS message with a body (a null or empty body, no id) is quarantined with its JSON,
+    /// never acknowledged unseen, and costs the other records nothing.
+    async fn sqs(&self, records: &[Value]) -> BTreeSet<String> {
         let mut failed = BTreeSet::new();
         let received_at = super::now_micros();
         let mut rows = Rows::new(received_at);
         let mut direct = Vec::new();
-        for message in messages {
+        let mut messages = Vec::with_capacity(records.len());
+        for (n, record) in records.iter().enumerate() {
+            let id = record
+                .get("messageId")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("record-{n}"), str::to_string);
+            let reason = match serde_json::from_value::<SqsMessage>(record.clone()) {
+                Ok(message) if !message.body.trim().is_empty() => {
+                    messages.push(message);
+                    continue;
+                }
+                Ok(_) => "SQS message with an empty body".to_string(),
+                Err(e) => format!("not an SQS message with a body: {e}"),
+            };
+            rows.stats.inputs += 1;
+            rows.quarantine(&format!("sqs:{id}"), &reason, record.to_string().as_bytes());
+            direct.push(id);
+        }
+        for message in &messages {
             match classify(&message.body) {
                 Content::Nothing => {}
                 Content::Direct(text) => {
