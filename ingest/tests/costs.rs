@@ -281,40 +281,42 @@ fn cur_without_a_required_column_is_refused() {
     );
 }
 
+/// A CUR batch of one account's usage costs on one day (the required columns only).
+fn cur_batch(costs: Vec<f64>) -> RecordBatch {
+    use arrow::array::{Float64Array, StringArray, TimestampSecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+    let n = costs.len();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("line_item_usage_account_id", DataType::Utf8, false),
+        Field::new("line_item_unblended_cost", DataType::Float64, false),
+        Field::new("line_item_line_item_type", DataType::Utf8, false),
+        Field::new(
+            "line_item_usage_start_date",
+            DataType::Timestamp(TimeUnit::Second, None),
+            false,
+        ),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec!["111111111111"; n])),
+            Arc::new(Float64Array::from(costs)),
+            Arc::new(StringArray::from(vec!["Usage"; n])),
+            Arc::new(TimestampSecondArray::from(vec![1_790_000_000; n])),
+        ],
+    )
+    .unwrap()
+}
+
 /// A cost that is not an amount of money (NaN, infinite, beyond 10^26) stops the import with
 /// the file and the value named; it is never read as zero.
 #[test]
 fn cur_cost_that_is_not_money_is_refused() {
-    use arrow::array::{Float64Array, StringArray, TimestampSecondArray};
-    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-    use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     for (name, cost) in [("nan.parquet", f64::NAN), ("huge.parquet", 1e30)] {
         let path = dir.path().join(name);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("line_item_usage_account_id", DataType::Utf8, false),
-            Field::new("line_item_unblended_cost", DataType::Float64, false),
-            Field::new("line_item_line_item_type", DataType::Utf8, false),
-            Field::new(
-                "line_item_usage_start_date",
-                DataType::Timestamp(TimeUnit::Second, None),
-                false,
-            ),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(StringArray::from(vec!["111111111111", "111111111111"])),
-                Arc::new(Float64Array::from(vec![1.5, cost])),
-                Arc::new(StringArray::from(vec!["Usage", "Usage"])),
-                Arc::new(TimestampSecondArray::from(vec![
-                    1_790_000_000,
-                    1_790_000_000,
-                ])),
-            ],
-        )
-        .unwrap();
-        let err = cur_error(&path, &batch);
+        let err = cur_error(&path, &cur_batch(vec![1.5, cost]));
         assert!(
             err.contains(name) && err.contains("is not an amount of money"),
             "{err}"
@@ -514,9 +516,6 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
 /// as 1e16) and CUR panicked. A FOCUS row without a cost is counted, not dropped unseen.
 #[test]
 fn amounts_out_of_range_are_refused_and_empty_costs_counted() {
-    use arrow::array::{Float64Array, StringArray, TimestampSecondArray};
-    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-    use std::sync::Arc;
     for text in [
         "1e16",
         "-1e16",
@@ -544,28 +543,7 @@ fn amounts_out_of_range_are_refused_and_empty_costs_counted() {
         ("summed.parquet", vec![6e15, 6e15]),
     ] {
         let path = dir.path().join(name);
-        let n = costs.len();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("line_item_usage_account_id", DataType::Utf8, false),
-            Field::new("line_item_unblended_cost", DataType::Float64, false),
-            Field::new("line_item_line_item_type", DataType::Utf8, false),
-            Field::new(
-                "line_item_usage_start_date",
-                DataType::Timestamp(TimeUnit::Second, None),
-                false,
-            ),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(StringArray::from(vec!["111111111111"; n])),
-                Arc::new(Float64Array::from(costs)),
-                Arc::new(StringArray::from(vec!["Usage"; n])),
-                Arc::new(TimestampSecondArray::from(vec![1_790_000_000; n])),
-            ],
-        )
-        .unwrap();
-        let err = cur_error(&path, &batch);
+        let err = cur_error(&path, &cur_batch(costs));
         assert!(err.contains(name) && err.contains("out of range"), "{err}");
     }
 

@@ -39,14 +39,29 @@ fn references(text: &str) -> BTreeSet<String> {
     out
 }
 
-#[test]
-fn buildspecs_are_valid_and_every_variable_is_defined() {
+/// The shipped settings and a managed account of the shipped organization, with its merged
+/// settings.
+fn managed_account() -> (
+    spa_core::Settings,
+    spa_core::organization::Account,
+    spa_core::settings::EffectiveSettings,
+) {
     let settings = shipped_settings();
     let org = Organization::load(&repo_root().join("fixtures/organization.yaml")).unwrap();
-    let account = org.account(&"300004040404".parse().unwrap()).unwrap();
+    let account = org
+        .account(&"300004040404".parse().unwrap())
+        .unwrap()
+        .clone();
     let effective = settings
         .effective(&account.id, Some(&account.parent))
         .unwrap();
+    (settings, account, effective)
+}
+
+#[test]
+fn buildspecs_are_valid_and_every_variable_is_defined() {
+    let (settings, account, effective) = managed_account();
+    let account = &account;
     for kind in [BuildKind::Preparation, BuildKind::Purge] {
         let text = buildspec(kind);
         let spec: Value = serde_yaml_ng::from_str(text).expect("a buildspec is YAML");
@@ -120,12 +135,8 @@ fn buildspecs_are_valid_and_every_variable_is_defined() {
 /// then the lifecycle's), with stubs for the tools it calls (`curl`, `tar`, `aws-nuke`, `aws`);
 /// returns the exit status, stderr and the stubs' calls.
 fn run_phases(kind: BuildKind, aws_nuke_output: &str) -> (bool, String, String) {
-    let settings = shipped_settings();
-    let org = Organization::load(&repo_root().join("fixtures/organization.yaml")).unwrap();
-    let account = org.account(&"300004040404".parse().unwrap()).unwrap();
-    let effective = settings
-        .effective(&account.id, Some(&account.parent))
-        .unwrap();
+    let (settings, account, effective) = managed_account();
+    let account = &account;
     let dir = tempfile::tempdir().unwrap();
     let stubs = dir.path().join("bin");
     std::fs::create_dir_all(&stubs).unwrap();
