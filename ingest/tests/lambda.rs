@@ -325,3 +325,43 @@ async fn sqs_records_without_a_body_are_quarantined_not_acknowledged_unseen() {
     handler.handle(payload).await.unwrap();
     assert_eq!(rows_in(&lake, Dataset::Quarantine).await, 5);
 }
+
+/// SNS delivering straight to the function: an S3 notification inside is fetched and its
+/// records stored (before, the notification itself was stored as an event), and an event
+/// inside is stored as before.
+#[tokio::test]
+async fn sns_delivered_s3_notifications_fetch_the_object() {
+    let s3 = s3_client(&testing::moto_endpoint()).await;
+    let (bucket, key, records) = bucket_with_trail_file(&s3, "sns-direct").await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let handler = Handler::new(lake.clone(), s3);
+    let lambda_sns = |message: &Value, id: &str| {
+        let mut wrapped = sns(message);
+        wrapped["MessageId"] = json!(id);
+        json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0", "Sns": wrapped}]})
+    };
+    handler
+        .handle(lambda_sns(&s3_notification(&bucket, &key), "sns-s3"))
+        .await
+        .unwrap();
+    let events = all_rows(&lake, Dataset::Events).await;
+    assert_eq!(strings(&events, "event_id").len(), records);
+    assert!(
+        strings(&events, "origin")
+            .iter()
+            .all(|o| o.starts_with(&format!("s3://{bucket}/"))),
+        "the object's records, not the notification"
+    );
+    let build = envelope(
+        "ev-sns",
+        "CodeBuild Build State Change",
+        "aws.codebuild",
+        json!({"build-status": "FAILED"}),
+    );
+    handler.handle(lambda_sns(&build, "sns-ev")).await.unwrap();
+    let ids = strings(&all_rows(&lake, Dataset::Events).await, "event_id");
+    assert_eq!(ids.len(), records + 1);
+    assert!(ids.contains(&"ev-sns".to_string()));
+    assert_eq!(rows_in(&lake, Dataset::Quarantine).await, 0);
+}

@@ -1,6 +1,6 @@
 //! The Lambda handler: EventBridge events delivered directly, SQS batches (bodies holding
 //! events, SNS notifications, or S3 ObjectCreated notifications of CloudTrail files), direct
-//! S3 notifications and SNS notifications.
+//! S3 notifications, and SNS deliveries (an S3 notification inside fetches its object).
 //!
 //! Only transient failures (S3 or the lake unavailable, throttling) fail an SQS message, and
 //! only that message: the response lists it in `batchItemFailures`, so SQS retries it alone.
@@ -177,6 +177,40 @@ impl Handler {
                     .map(|id| json!({ "itemIdentifier": id }))
                     .collect();
                 Ok(json!({ "batchItemFailures": items }))
+            }
+            // SNS delivering to the function: S3 notifications inside are fetched like direct
+            // ones (before, they were stored as events), anything else decoded as an event.
+            Some("aws:sns") => {
+                let mut stats = Stats::default();
+                for record in records.map_or(&[][..], Vec::as_slice) {
+                    let message = record
+                        .pointer("/Sns/Message")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    match classify(message) {
+                        Content::Nothing => {}
+                        Content::Objects(objects) => {
+                            for object in &objects {
+                                stats += self.object(object).await?;
+                            }
+                        }
+                        Content::Direct(_) => {
+                            let id = record
+                                .pointer("/Sns/MessageId")
+                                .and_then(Value::as_str)
+                                .map_or_else(|| record.to_string(), str::to_string);
+                            let received_at = super::now_micros();
+                            let mut rows = Rows::new(received_at);
+                            let text = record.to_string();
+                            input::decode("sns", text.as_bytes(), &mut rows);
+                            let batches = rows.finish();
+                            super::write(&self.lake, &format!("sns:{id}"), &batches, received_at)
+                                .await?;
+                            stats += batches.stats;
+                        }
+                    }
+                }
+                Ok(json!({ "written": stats.written, "quarantined": stats.quarantined }))
             }
             Some("aws:s3") => {
                 let objects = s3_objects(&payload).unwrap_or_default();
