@@ -212,3 +212,64 @@ async fn a_backfill_group_with_a_poison_time_is_written_once() {
     }
     assert_eq!(quarantined, 1, "a rerun replaces, it does not add");
 }
+
+/// An event is what its AWS source says only under that source: a member account's custom
+/// event shaped like a root console sign-in, a failed build or a billing alarm is stored as the
+/// custom event it is (no label, the sender's account), not as what it imitates.
+#[test]
+fn aws_shaped_events_under_other_sources_are_not_believed() {
+    let signin = json!({"eventVersion": "1.08", "eventID": "s-1", "eventTime": "2026-10-03T10:00:00Z",
+        "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "eventType": "AwsConsoleSignIn",
+        "recipientAccountId": "300009999999", "userIdentity": {"type": "Root", "accountId": "300009999999"},
+        "responseElements": {"ConsoleLogin": "Success"}});
+    let cases = [
+        (
+            "aws.signin",
+            "AWS Console Sign In via CloudTrail",
+            signin,
+            "ConsoleLogin",
+        ),
+        (
+            "aws.codebuild",
+            "CodeBuild Build State Change",
+            json!({"build-status": "FAILED"}),
+            "FailedBuild",
+        ),
+        (
+            "aws.cloudwatch",
+            "CloudWatch Alarm State Change",
+            json!({"alarmName": "budget", "state": {"value": "ALARM"}}),
+            "BudgetAlarm",
+        ),
+    ];
+    for (source, detail_type, detail, label) in cases {
+        for sender_source in [
+            source,
+            "custom.signin",
+            "spa.lifecycle",
+            "aws",
+            "awsx.codebuild",
+            "my.aws.signin",
+        ] {
+            let id = format!("{sender_source}-{label}");
+            let event = json!({"version": "0", "id": id, "detail-type": detail_type, "source": sender_source,
+                               "account": "300001010101", "time": "2026-10-03T10:00:00Z", "region": "eu-west-1",
+                               "resources": [], "detail": detail});
+            let mut rows = Rows::new(0);
+            decode("bus.json", event.to_string().as_bytes(), &mut rows);
+            let batches = rows.finish();
+            let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
+            let labels = strings(&events, "activity");
+            if sender_source == source {
+                assert_eq!(labels, [label], "{sender_source} {detail_type}");
+            } else {
+                assert_eq!(labels, [""], "{sender_source} {detail_type}: {labels:?}");
+                assert_eq!(
+                    strings(&events, "account_id"),
+                    ["300001010101"],
+                    "{sender_source}"
+                );
+            }
+        }
+    }
+}

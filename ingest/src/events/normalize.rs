@@ -382,7 +382,12 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
     let env: Envelope =
         serde_json::from_str(raw).map_err(|e| format!("not an EventBridge event: {e}"))?;
     let detail_type = required(env.detail_type, "detail-type")?;
-    if detail_type.ends_with("via CloudTrail")
+    // Only AWS emits `aws.` sources (EventBridge refuses them in PutEvents): a CloudTrail-shaped
+    // detail under any other source is somebody's custom event, read as one (no sign-in label,
+    // the sender's account), never as the record it imitates.
+    let from_aws = env.source.as_deref().is_some_and(|s| s.starts_with("aws."));
+    if from_aws
+        && detail_type.ends_with("via CloudTrail")
         && let Some(detail) = env.detail
     {
         let record: Record = serde_json::from_str(detail.get())
@@ -418,7 +423,7 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
             account_id = text("/Account").or(account_id);
             activity = label.parse::<LifecycleEvent>().ok().map(Activity::from);
         }
-        (_, "CodeBuild Build State Change") => {
+        ("aws.codebuild", "CodeBuild Build State Change") => {
             event_name = text("/build-status");
             if matches!(
                 event_name.as_deref(),
@@ -427,13 +432,15 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
                 activity = Some(Activity::FailedBuild);
             }
         }
-        (_, "CloudWatch Alarm State Change") => {
+        ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
             event_name = text("/state/value");
             if event_name.as_deref() == Some("ALARM") && is_billing_alarm(&detail) {
                 activity = Some(Activity::BudgetAlarm);
             }
         }
-        (_, "Tag Change on Resource") if text("/service").as_deref() == Some("organizations") => {
+        ("aws.tag", "Tag Change on Resource")
+            if text("/service").as_deref() == Some("organizations") =>
+        {
             account_id = env
                 .resources
                 .iter()
