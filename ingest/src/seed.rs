@@ -59,13 +59,12 @@ pub async fn fill(
         done.push(accounts(lake, settings, last).await?);
     }
     let (first, last) = (Day::of(first).to_string(), last_day);
-    let mut has_events = false;
-    for day in lake.partitions(Dataset::Events).await? {
-        if day >= first && day <= last && !lake.objects(Dataset::Events, &day).await?.is_empty() {
-            has_events = true;
-            break;
-        }
-    }
+    // A partition exists only where an object was written: one listing tells.
+    let has_events = lake
+        .partitions(Dataset::Events)
+        .await?
+        .iter()
+        .any(|day| *day >= first && *day <= last);
     if !has_events {
         done.push(events(lake, settings).await?);
     }

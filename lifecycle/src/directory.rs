@@ -4,12 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_organizations::types::Tag;
 use spa_core::Settings;
 use spa_core::aws::ApiError;
+use spa_core::organization::aws::Api;
 use spa_core::organization::{self, Account, Organization, OrganizationError, Source};
 use spa_core::settings::AccountId;
 use tokio::sync::Mutex;
@@ -26,14 +25,7 @@ pub enum Directory {
         organization: Mutex<Organization>,
     },
     /// AWS Organizations.
-    Aws {
-        /// Client (in the management account when `automation.organization_role` is set).
-        client: aws_sdk_organizations::Client,
-        /// Tag reads at once.
-        concurrency: usize,
-        /// API requests made.
-        requests: Arc<AtomicU64>,
-    },
+    Aws(Api),
 }
 
 impl Directory {
@@ -49,15 +41,7 @@ impl Directory {
                 ),
                 file,
             },
-            Source::Aws {
-                client,
-                concurrency,
-                requests,
-            } => Directory::Aws {
-                client,
-                concurrency,
-                requests,
-            },
+            Source::Aws(api) => Directory::Aws(api),
         })
     }
 
@@ -65,7 +49,7 @@ impl Directory {
     pub fn requests(&self) -> u64 {
         match self {
             Directory::Local { .. } => 0,
-            Directory::Aws { requests, .. } => requests.load(Ordering::Relaxed),
+            Directory::Aws(api) => api.requests(),
         }
     }
 
@@ -73,11 +57,7 @@ impl Directory {
     pub async fn organization(&self) -> Result<Organization, Error> {
         match self {
             Directory::Local { organization, .. } => Ok(organization.lock().await.clone()),
-            Directory::Aws {
-                client,
-                concurrency,
-                requests,
-            } => Ok(organization::aws::read(client, *concurrency, requests).await?),
+            Directory::Aws(api) => Ok(api.read().await?),
         }
     }
 
@@ -87,11 +67,9 @@ impl Directory {
             Directory::Local { organization, .. } => {
                 Ok(organization.lock().await.account(id).cloned())
             }
-            Directory::Aws {
-                client, requests, ..
-            } => {
-                let count = || requests.fetch_add(1, Ordering::Relaxed);
-                count();
+            Directory::Aws(api) => {
+                let client = &api.client;
+                api.count();
                 let described = match client
                     .describe_account()
                     .account_id(id.as_str())
@@ -105,31 +83,24 @@ impl Directory {
                     {
                         return Ok(None);
                     }
-                    Err(e) => {
-                        return Err(Error::from(OrganizationError::from(ApiError::new(
-                            "DescribeAccount",
-                            &e,
-                        ))));
-                    }
+                    Err(e) => return Err(ApiError::new("DescribeAccount", &e).into()),
                 };
                 let Some(a) = described.account() else {
                     return Ok(None);
                 };
-                count();
+                api.count();
                 let parents = client
                     .list_parents()
                     .child_id(id.as_str())
                     .send()
                     .await
-                    .map_err(|e| {
-                        Error::from(OrganizationError::from(ApiError::new("ListParents", &e)))
-                    })?;
+                    .map_err(|e| ApiError::new("ListParents", &e))?;
                 let parent = parents
                     .parents()
                     .first()
                     .and_then(|p| p.id())
                     .ok_or(OrganizationError::Missing("ListParents: parent"))?;
-                let tags = organization::aws::tags_of(client, id.as_str(), requests).await?;
+                let tags = api.tags_of(id.as_str()).await?;
                 Ok(Some(Account {
                     id: id.clone(),
                     name: a.name().unwrap_or_default().to_string(),
@@ -172,20 +143,17 @@ impl Directory {
                     source,
                 })
             }
-            Directory::Aws {
-                client, requests, ..
-            } => {
+            Directory::Aws(api) => {
+                let client = &api.client;
                 if !unset.is_empty() {
-                    requests.fetch_add(1, Ordering::Relaxed);
+                    api.count();
                     client
                         .untag_resource()
                         .resource_id(id.as_str())
                         .set_tag_keys(Some(unset.iter().cloned().collect()))
                         .send()
                         .await
-                        .map_err(|e| {
-                            Error::from(OrganizationError::from(ApiError::new("UntagResource", &e)))
-                        })?;
+                        .map_err(|e| ApiError::new("UntagResource", &e))?;
                 }
                 if !set.is_empty() {
                     let tags = set
@@ -195,16 +163,14 @@ impl Directory {
                         .map_err(|e| {
                             Error::Organization(OrganizationError::Invalid(e.to_string()))
                         })?;
-                    requests.fetch_add(1, Ordering::Relaxed);
+                    api.count();
                     client
                         .tag_resource()
                         .resource_id(id.as_str())
                         .set_tags(Some(tags))
                         .send()
                         .await
-                        .map_err(|e| {
-                            Error::from(OrganizationError::from(ApiError::new("TagResource", &e)))
-                        })?;
+                        .map_err(|e| ApiError::new("TagResource", &e))?;
                 }
                 Ok(())
             }

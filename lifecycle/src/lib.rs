@@ -22,6 +22,13 @@ use std::path::PathBuf;
 
 pub use engine::Engine;
 
+/// A failed request without more context is an AWS Organizations one (the directory's).
+impl From<spa_core::aws::ApiError> for Error {
+    fn from(api: spa_core::aws::ApiError) -> Self {
+        Error::Organization(api.into())
+    }
+}
+
 impl Error {
     /// A CodeBuild request that failed in `account`.
     pub(crate) fn build(

@@ -234,6 +234,13 @@ pub enum Error {
     },
 }
 
+/// Each cost center's total over `lines`, credits and refunds left out (they stay at
+/// organization level).
+pub fn cost_center_totals(lines: &[Line]) -> BTreeMap<String, Decimal> {
+    let own: Vec<&Line> = lines.iter().filter(|l| l.per_cost_center()).collect();
+    sum_by(&own, |l| l.cost_center.clone())
+}
+
 /// Sums `lines` by a key, in key order.
 fn sum_by<K: Ord>(lines: &[&Line], key: impl Fn(&Line) -> K) -> BTreeMap<K, Decimal> {
     let mut sums = BTreeMap::new();
@@ -430,10 +437,7 @@ fn cost_centers(
                 .insert(l.account.as_str());
             m
         });
-    let before = previous.map(|p| {
-        let own: Vec<&Line> = p.iter().filter(|l| l.per_cost_center()).collect();
-        sum_by(&own, |l| l.cost_center.clone())
-    });
+    let before = previous.map(cost_center_totals);
     for (cc, amount) in &current {
         let mut cells: Vec<Cell> = vec![cc.clone().into(), Cell::Count(accounts[cc].len() as i64)];
         cells.extend(money.cells(*amount));

@@ -61,6 +61,23 @@ pub fn write(table: &Table) -> Result<Vec<u8>, csv::Error> {
     out.into_inner().map_err(|e| e.into_error().into())
 }
 
+/// A CSV text read back with the csv crate: its header and its rows.
+#[cfg(test)]
+pub(crate) fn read_back(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let rows = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    (header, rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,11 +99,7 @@ mod tests {
             Decimal::new(2, 1).into(),
         ]));
         let text = String::from_utf8(write(&t).unwrap()).unwrap();
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let rows: Vec<Vec<String>> = reader
-            .records()
-            .map(|r| r.unwrap().iter().map(str::to_string).collect())
-            .collect();
+        let (_, rows) = read_back(&text);
         assert_eq!(rows[0], ["'=HYPERLINK(\"x\")", "-1.2345"]);
         assert_eq!(rows[1], ["a, \"quoted\" name", "0.2"]);
         // -1.2345 + 0.2, by hand.
@@ -104,20 +117,13 @@ mod tests {
             t.rows
                 .push(Row::new(vec![name.clone().into(), "ok".into()]));
             let text = String::from_utf8(write(&t).unwrap()).unwrap();
-            let mut reader = csv::Reader::from_reader(text.as_bytes());
-            let header: Vec<String> = reader
-                .headers()
-                .unwrap()
-                .iter()
-                .map(str::to_string)
-                .collect();
+            let (header, rows) = read_back(&text);
             assert_eq!(
                 header,
                 [format!("'{name}"), "Plain".to_string()],
                 "{start:?}"
             );
-            let row = reader.records().next().unwrap().unwrap();
-            assert_eq!(&row[0], format!("'{name}"), "{start:?}");
+            assert_eq!(rows[0][0], format!("'{name}"), "{start:?}");
             assert_eq!(neutralize_text(&name), format!("'{name}"), "{start:?}");
         }
         for number in ["-12.5", "+3", "-0", "1e3"] {

@@ -11,11 +11,9 @@ use spa_core::Settings;
 use spa_core::lake::Store;
 use spa_core::settings::{SmtpTls, Transport};
 
-use std::collections::BTreeMap;
-
 use spa_core::period::Month;
 
-use crate::costs::{MonthCosts, ORGANIZATION_LEVEL};
+use crate::costs::{MonthCosts, ORGANIZATION_LEVEL, cost_center_totals};
 use crate::report::{ALL, Written};
 
 /// Sender when the settings name none (the outbox transport only).
@@ -76,22 +74,15 @@ pub struct Summary {
 /// center new this month, none when the lake lacks the previous month), and the credits and
 /// refunds kept at organization level.
 pub fn summary(month: Month, current: &MonthCosts, previous: Option<&MonthCosts>) -> Summary {
-    fn per_cost_center(costs: &MonthCosts) -> BTreeMap<&str, Decimal> {
-        let mut sums: BTreeMap<&str, Decimal> = BTreeMap::new();
-        for line in costs.lines.iter().filter(|l| l.per_cost_center()) {
-            *sums.entry(line.cost_center.as_str()).or_default() += line.amount;
-        }
-        sums
-    }
-    let before = previous.map(per_cost_center);
-    let mut cost_centers: Vec<Line> = per_cost_center(current)
+    let before = previous.map(|p| cost_center_totals(&p.lines));
+    let mut cost_centers: Vec<Line> = cost_center_totals(&current.lines)
         .into_iter()
         .map(|(name, amount)| Line {
-            name: name.to_string(),
-            amount,
             previous: before
                 .as_ref()
-                .map(|b| b.get(name).copied().unwrap_or_default()),
+                .map(|b| b.get(&name).copied().unwrap_or_default()),
+            name,
+            amount,
         })
         .collect();
     let organization: Vec<Line> = ORGANIZATION_LEVEL

@@ -110,9 +110,9 @@ pub struct SqlFile {
     pub text: String,
     /// Declared parameters and their descriptions, from `-- param name (kind): description`.
     pub params: BTreeMap<String, String>,
-    /// The kind each parameter declares (`day`, `month`, `time`, `integer`, `identifier`), or
-    /// the text written where a kind was expected.
-    pub kinds: BTreeMap<String, Result<ParamKind, String>>,
+    /// The kind each parameter declares (`day`, `month`, `time`, `integer`, `identifier`);
+    /// `None` when it declares none this reader knows.
+    pub kinds: BTreeMap<String, Option<ParamKind>>,
 }
 
 /// What a parameter's value must be: the only values that can be spliced into a query.
@@ -133,15 +133,16 @@ pub enum ParamKind {
 impl ParamKind {
     const NAMES: &str = "day, month, time, integer or identifier";
 
-    fn parse(name: &str) -> Result<Self, String> {
-        match name {
-            "day" => Ok(ParamKind::Day),
-            "month" => Ok(ParamKind::Month),
-            "time" => Ok(ParamKind::Time),
-            "integer" => Ok(ParamKind::Integer),
-            "identifier" => Ok(ParamKind::Identifier),
-            other => Err(other.to_string()),
-        }
+    const ALL: [ParamKind; 5] = [
+        ParamKind::Day,
+        ParamKind::Month,
+        ParamKind::Time,
+        ParamKind::Integer,
+        ParamKind::Identifier,
+    ];
+
+    fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     /// Whether `value` is one of this kind, written as the query expects it.
@@ -204,7 +205,7 @@ impl SqlFile {
                     param,
                     ParamKind::parse(kind.trim_end().trim_end_matches(')').trim()),
                 ),
-                None => (head, Err(String::new())),
+                None => (head, None),
             };
             let param = param.trim().to_string();
             kinds.insert(param.clone(), kind);
@@ -248,8 +249,8 @@ impl SqlFile {
         let (text, missing) = fill(&self.text, values)?;
         for (name, value) in values {
             match self.kinds.get(name) {
-                Some(Ok(kind)) if kind.accepts(value) => {}
-                Some(Ok(kind)) => {
+                Some(Some(kind)) if kind.accepts(value) => {}
+                Some(Some(kind)) => {
                     return Err(SqlError::Invalid {
                         file: self.name.clone(),
                         name: name.clone(),

@@ -417,7 +417,9 @@ fn encode(dataset: Dataset, key: &str, batches: &[RecordBatch]) -> Result<Bytes,
     Ok(Bytes::from(writer.into_inner().map_err(parquet)?))
 }
 
-fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, LakeError> {
+/// The batches of a Parquet object's bytes (`key` names it in errors), for readers that also
+/// need the bytes themselves (compaction hashes them).
+pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, LakeError> {
     let parquet = |source| LakeError::Parquet {
         key: key.to_string(),
         source,

@@ -14,6 +14,49 @@ use tokio::task::JoinSet;
 use super::{Account, AccountStatus, Organization, OrganizationError, Unit};
 use crate::aws::ApiError;
 
+/// AWS Organizations as the organization's source: the client (in the management account when
+/// `automation.organization_role` is set), how many tag reads run at once, and the requests made
+/// so far (each is counted, against the API's undocumented limits).
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// The client.
+    pub client: Client,
+    /// Tag reads at once.
+    pub concurrency: usize,
+    requests: Arc<AtomicU64>,
+}
+
+impl Api {
+    /// The source behind `client`, with no request made yet.
+    pub fn new(client: Client, concurrency: usize) -> Self {
+        Api {
+            client,
+            concurrency,
+            requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The whole organization: units, accounts and their tags.
+    pub async fn read(&self) -> Result<Organization, OrganizationError> {
+        read(&self.client, self.concurrency, &self.requests).await
+    }
+
+    /// The tags of one account or unit.
+    pub async fn tags_of(&self, id: &str) -> Result<BTreeMap<String, String>, OrganizationError> {
+        tags_of(&self.client, id, &self.requests).await
+    }
+
+    /// Counts one request about to be made.
+    pub fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
 /// Page size of the list calls (the API's maximum).
 const PAGE: i32 = 20;
 
@@ -32,7 +75,7 @@ pub fn status(account: &aws_sdk_organizations::types::Account) -> AccountStatus 
 }
 
 /// Every tag of one account (all pages), counting each request in `requests`.
-pub async fn tags_of(
+async fn tags_of(
     client: &Client,
     id: &str,
     requests: &AtomicU64,
@@ -57,7 +100,7 @@ pub async fn tags_of(
 
 /// The whole organization; each API request is counted in `requests` as it is made (a caller
 /// can show progress from it).
-pub async fn read(
+async fn read(
     client: &Client,
     concurrency: usize,
     requests: &Arc<AtomicU64>,

@@ -43,14 +43,7 @@ pub enum Source {
     File(std::path::PathBuf),
     /// AWS Organizations, through `automation.organization_role` in the management account
     /// when it is set.
-    Aws {
-        /// The client.
-        client: aws_sdk_organizations::Client,
-        /// Tag reads at once.
-        concurrency: usize,
-        /// Requests made so far.
-        requests: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    },
+    Aws(aws::Api),
 }
 
 impl Source {
@@ -68,11 +61,10 @@ impl Source {
                     config = crate::aws::assume_role(&config, management, role, "spa-organization")
                         .await;
                 }
-                Ok(Source::Aws {
-                    client: crate::aws::organizations_client(&config),
+                Ok(Source::Aws(aws::Api::new(
+                    crate::aws::organizations_client(&config),
                     concurrency,
-                    requests: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
-                })
+                )))
             }
         }
     }
@@ -81,11 +73,7 @@ impl Source {
     pub async fn read(&self) -> Result<Organization, OrganizationError> {
         match self {
             Source::File(file) => Ok(Organization::load(file)?),
-            Source::Aws {
-                client,
-                concurrency,
-                requests,
-            } => aws::read(client, *concurrency, requests).await,
+            Source::Aws(api) => api.read().await,
         }
     }
 
@@ -93,7 +81,7 @@ impl Source {
     pub fn requests(&self) -> u64 {
         match self {
             Source::File(_) => 0,
-            Source::Aws { requests, .. } => requests.load(std::sync::atomic::Ordering::Relaxed),
+            Source::Aws(api) => api.requests(),
         }
     }
 }

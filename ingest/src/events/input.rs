@@ -70,22 +70,15 @@ pub fn decode(origin: &str, bytes: &[u8], rows: &mut Rows) {
         rows.stats.empty += 1;
         return;
     }
-    match std::str::from_utf8(&data) {
-        Ok(_) => values(origin, &data, false, rows),
-        // Invalid bytes become U+FFFD so that the records around them are kept; the records
-        // that held them are quarantined (see `accept`).
-        Err(_) => values(
-            origin,
-            String::from_utf8_lossy(&data).as_bytes(),
-            true,
-            rows,
-        ),
-    }
+    values(origin, &data, false, rows);
 }
 
 /// Every top-level JSON value of `data` (one for a trail file, one per line for JSON lines). A
 /// value that does not parse is quarantined up to the next line that starts a value (`{` or
-/// `[`), and reading goes on from there: one bad line loses nothing else.
+/// `[`), and reading goes on from there: one bad line loses nothing else. When that part holds
+/// bytes that are not UTF-8, it is read again with them as U+FFFD, so that the records around
+/// them are kept and only those that held them are quarantined (see `accept`); valid input pays
+/// for no UTF-8 pass of its own.
 fn values(origin: &str, data: &[u8], lossy: bool, rows: &mut Rows) {
     let mut offset = 0;
     while offset < data.len() {
@@ -103,12 +96,18 @@ fn values(origin: &str, data: &[u8], lossy: bool, rows: &mut Rows) {
                             .take_while(|b| b.is_ascii_whitespace())
                             .count();
                     let end = next_value_line(data, start);
+                    let part = &data[start..end];
+                    if !lossy && std::str::from_utf8(part).is_err() {
+                        values(origin, String::from_utf8_lossy(part).as_bytes(), true, rows);
+                        offset = end;
+                        break;
+                    }
                     let reason = if start == 0 {
                         format!("not JSON: {e}")
                     } else {
                         format!("not JSON after byte {start}: {e}")
                     };
-                    rows.quarantine(origin, &reason, &data[start..end]);
+                    rows.quarantine(origin, &reason, part);
                     offset = end;
                     break;
                 }
