@@ -234,7 +234,8 @@ pub async fn backfill(
         .expect("valid template"),
     );
     let records = std::cell::Cell::new(0u64);
-    let stats = backfill::run(lake, groups, parallel, |s, files| {
+    let policy = crate::events::Policy::of(settings);
+    let stats = backfill::run(lake, &policy, groups, parallel, |s, files| {
         records.set(records.get() + s.records);
         bar.inc(files as u64);
         bar.set_message(format!("{} records", records.get()));

@@ -102,7 +102,8 @@ pub async fn events(lake: &Lake, settings: &Settings) -> Result<String, SeedErro
     };
     let folder = seed.events.display().to_string();
     let files = backfill::collect(std::slice::from_ref(&folder), settings).await?;
-    let stats = backfill::run(lake, backfill::groups(files), 2, |_, _| {}).await?;
+    let policy = crate::events::Policy::of(settings);
+    let stats = backfill::run(lake, &policy, backfill::groups(files), 2, |_, _| {}).await?;
     Ok(format!(
         "events from {folder}: {} records, {} quarantined",
         stats.records, stats.quarantined

@@ -11,6 +11,11 @@ use ingest::events::input::decode;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
+/// The shipped settings' policy.
+fn policy() -> ingest::events::Policy {
+    ingest::events::Policy::of(&spa_core::testing::shipped_settings())
+}
+
 /// Inputs of every shape the decoder reads, valid.
 fn seeds() -> Vec<Vec<u8>> {
     let record = r#"{"eventVersion":"1.09","eventID":"id-1","eventTime":"2026-10-03T10:00:00Z","eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin","eventType":"AwsConsoleSignIn","awsRegion":"us-east-1","recipientAccountId":"300001010101","userIdentity":{"type":"Root","accountId":"300001010101"},"responseElements":{"ConsoleLogin":"Success"},"requestParameters":{"accountId":"300002020202","n":1e5}}"#;
@@ -90,7 +95,7 @@ fn the_decoder_never_panics() {
         });
         runner
             .run(&strategy, |bytes| {
-                let mut rows = Rows::new(0);
+                let mut rows = Rows::new(0, &policy());
                 decode("fuzz.json", &bytes, &mut rows);
                 let batches = rows.finish();
                 decoded.set(decoded.get() + 1);

@@ -5,6 +5,7 @@
 use std::io::Read;
 
 use arrow::array::RecordBatch;
+use ingest::events::Policy;
 use ingest::events::lambda::Handler;
 use serde_json::{Value, json};
 use spa_core::lake::{Dataset, Lake};
@@ -38,6 +39,13 @@ async fn bucket_with_trail_file(s3: &aws_sdk_s3::Client, name: &str) -> (String,
         .await
         .unwrap();
     (bucket, key.replace(' ', "+"), records)
+}
+
+/// The shipped policy, following notifications of `buckets`.
+fn policy(buckets: &[&str]) -> Policy {
+    let mut policy = Policy::of(&testing::shipped_settings());
+    policy.trail_buckets = buckets.iter().map(|b| b.to_string()).collect();
+    policy
 }
 
 fn envelope(id: &str, detail_type: &str, source: &str, detail: Value) -> Value {
@@ -90,7 +98,7 @@ async fn sqs_batch_with_every_kind_of_body() {
     let (bucket, key, records) = bucket_with_trail_file(&s3, "notified").await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let handler = Handler::new(lake.clone(), s3);
+    let handler = Handler::new(lake.clone(), s3, policy(&[&bucket]));
     let lifecycle = envelope(
         "ev-1",
         "ExpiredAccount",
@@ -158,7 +166,7 @@ async fn an_unreachable_s3_fails_only_its_message() {
     let handler_s3 = s3_client("http://127.0.0.1:9").await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let handler = Handler::new(lake.clone(), handler_s3);
+    let handler = Handler::new(lake.clone(), handler_s3, policy(&["some-bucket"]));
     let payload = sqs(&[
         (
             "ok",
@@ -190,7 +198,7 @@ async fn direct_s3_notification_and_direct_event() {
     let (bucket, key, records) = bucket_with_trail_file(&s3, "direct").await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let handler = Handler::new(lake.clone(), s3);
+    let handler = Handler::new(lake.clone(), s3, policy(&[&bucket]));
     let response = handler
         .handle(s3_notification(&bucket, &key))
         .await
@@ -251,7 +259,11 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
 async fn offline() -> (tempfile::TempDir, Lake, Handler, Value) {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let handler = Handler::new(lake.clone(), s3_client("http://127.0.0.1:9").await);
+    let handler = Handler::new(
+        lake.clone(),
+        s3_client("http://127.0.0.1:9").await,
+        policy(&[]),
+    );
     let good = envelope(
         "ev-1",
         "ExpiredAccount",
@@ -335,7 +347,7 @@ async fn sns_delivered_s3_notifications_fetch_the_object() {
     let (bucket, key, records) = bucket_with_trail_file(&s3, "sns-direct").await;
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(dir.path());
-    let handler = Handler::new(lake.clone(), s3);
+    let handler = Handler::new(lake.clone(), s3, policy(&[&bucket]));
     let lambda_sns = |message: &Value, id: &str| {
         let mut wrapped = sns(message);
         wrapped["MessageId"] = json!(id);
@@ -364,4 +376,70 @@ async fn sns_delivered_s3_notifications_fetch_the_object() {
     assert_eq!(ids.len(), records + 1);
     assert!(ids.contains(&"ev-sns".to_string()));
     assert_eq!(rows_in(&lake, Dataset::Quarantine).await, 0);
+}
+
+/// A notification is followed only for a bucket of `ingest.trail_buckets`, and an object whose
+/// notified size is past `ingest.max_input_bytes` is not fetched: both are quarantined with the
+/// reason, the message succeeds, and nothing of the object is read.
+#[tokio::test]
+async fn notifications_for_other_buckets_or_oversized_objects_are_refused() {
+    let s3 = s3_client(&testing::moto_endpoint()).await;
+    let (bucket, key, records) = bucket_with_trail_file(&s3, "unnamed").await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let handler = Handler::new(lake.clone(), s3.clone(), policy(&["the-trail-bucket"]));
+    let response = handler
+        .handle(sqs(&[("m1", s3_notification(&bucket, &key).to_string())]))
+        .await
+        .unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert_eq!(
+        rows_in(&lake, Dataset::Events).await,
+        0,
+        "the object was read"
+    );
+    let quarantine = all_rows(&lake, Dataset::Quarantine).await;
+    assert!(
+        strings(&quarantine, "reason")[0].contains("not in ingest.trail_buckets"),
+        "{:?}",
+        strings(&quarantine, "reason")
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let mut small = policy(&[&bucket]);
+    small.max_input_bytes = 100;
+    let handler = Handler::new(lake.clone(), s3, small);
+    let mut notification = s3_notification(&bucket, &key);
+    notification["Records"][0]["s3"]["object"]["size"] = json!(101);
+    handler.handle(notification.clone()).await.unwrap();
+    assert_eq!(rows_in(&lake, Dataset::Events).await, 0);
+    assert!(
+        strings(&all_rows(&lake, Dataset::Quarantine).await, "reason")[0]
+            .contains("more than ingest.max_input_bytes (100): not read")
+    );
+    // Without a size in the notification, the object is read and refused once inflated.
+    notification["Records"][0]["s3"]["object"]
+        .as_object_mut()
+        .unwrap()
+        .remove("size");
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let mut small = policy(&[&bucket]);
+    small.max_input_bytes = 100;
+    Handler::new(
+        lake.clone(),
+        s3_client(&testing::moto_endpoint()).await,
+        small,
+    )
+    .handle(notification)
+    .await
+    .unwrap();
+    assert_eq!(rows_in(&lake, Dataset::Events).await, 0);
+    let reasons = strings(&all_rows(&lake, Dataset::Quarantine).await, "reason");
+    assert!(
+        reasons[0].starts_with("larger than ingest.max_input_bytes (100 bytes) once decompressed"),
+        "{reasons:?}"
+    );
+    assert!(records > 0);
 }

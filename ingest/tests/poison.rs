@@ -9,6 +9,11 @@ use serde_json::{Value, json};
 use spa_core::lake::{Dataset, Lake};
 use spa_core::testing::{self, strings};
 
+/// The shipped settings' policy.
+fn policy() -> ingest::events::Policy {
+    ingest::events::Policy::of(&spa_core::testing::shipped_settings())
+}
+
 fn record(id: &str, time: &str) -> Value {
     json!({"eventVersion": "1.09", "eventID": id, "eventTime": time, "eventSource": "ec2.amazonaws.com",
            "eventName": "DescribeInstances", "awsRegion": "eu-west-1", "recipientAccountId": "300001010101",
@@ -25,7 +30,7 @@ fn envelope(id: &str, time: &str) -> String {
 
 /// Events written and quarantine rows (with their reasons and bytes) of one input.
 fn decoded(bytes: &[u8]) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
-    let mut rows = Rows::new(0);
+    let mut rows = Rows::new(0, &policy());
     decode("input.json", bytes, &mut rows);
     let batches = rows.finish();
     let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
@@ -153,7 +158,7 @@ fn numbers_serde_json_cannot_hold_do_not_hide_the_target_account() {
                 "requestParameters":{{"weight":{noise},"accountId":"300002020202","sourceParentId":"r-ab12"}},
                 "userIdentity":{{"type":"Root","accountId":"111111111111"}}}}"#
         );
-        let mut rows = Rows::new(0);
+        let mut rows = Rows::new(0, &policy());
         decode(
             "r.json",
             format!(r#"{{"Records":[{record}]}}"#).as_bytes(),
@@ -186,6 +191,7 @@ async fn a_backfill_group_with_a_poison_time_is_written_once() {
             .unwrap();
         let stats = ingest::events::backfill::run(
             &lake,
+            &policy(),
             ingest::events::backfill::groups(files),
             1,
             |_, _| {},
@@ -255,7 +261,7 @@ fn aws_shaped_events_under_other_sources_are_not_believed() {
             let event = json!({"version": "0", "id": id, "detail-type": detail_type, "source": sender_source,
                                "account": "300001010101", "time": "2026-10-03T10:00:00Z", "region": "eu-west-1",
                                "resources": [], "detail": detail});
-            let mut rows = Rows::new(0);
+            let mut rows = Rows::new(0, &policy());
             decode("bus.json", event.to_string().as_bytes(), &mut rows);
             let batches = rows.finish();
             let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
@@ -272,4 +278,126 @@ fn aws_shaped_events_under_other_sources_are_not_believed() {
             }
         }
     }
+}
+
+fn gzip(members: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for member in members {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut gz, member).unwrap();
+        out.extend(gz.finish().unwrap());
+    }
+    out
+}
+
+/// No input inflates past `ingest.max_input_bytes`: a gzip bomb (one member or several), or a
+/// plain input that large, is quarantined with its reason and (a bounded part of) its stored
+/// bytes, and the inputs beside it are kept; an input of exactly the limit is read.
+#[test]
+fn inputs_past_the_decompressed_limit_are_quarantined_and_the_rest_kept() {
+    const LIMIT: usize = 1 << 20;
+    let mut policy = policy();
+    policy.max_input_bytes = LIMIT as u64;
+    let trail = json!({"Records": [record("ok-1", "2026-10-03T10:00:00Z")]}).to_string();
+    let mut exact = trail.clone().into_bytes();
+    exact.resize(LIMIT, b' ');
+    let spaces = vec![b' '; 8 * LIMIT];
+    let half = vec![b' '; LIMIT / 2 + 1];
+    let plain = {
+        let mut p = trail.clone().into_bytes();
+        p.resize(2 * LIMIT, b' ');
+        p
+    };
+    // (name, stored bytes, quarantined, stored bytes kept in quarantine)
+    let cases: Vec<(&str, Vec<u8>, bool, Option<usize>)> = vec![
+        ("bomb", gzip(&[&spaces]), true, None),
+        (
+            "bomb of members",
+            gzip(&[&half, &half, trail.as_bytes()]),
+            true,
+            None,
+        ),
+        ("plain, twice the limit", plain.clone(), true, Some(LIMIT)),
+        ("exactly the limit, gzip", gzip(&[&exact]), false, None),
+        ("exactly the limit, plain", exact.clone(), false, None),
+    ];
+    for (name, bytes, refused, kept) in cases {
+        let mut rows = Rows::new(0, &policy);
+        decode(name, &bytes, &mut rows);
+        decode(
+            "beside.json",
+            envelope("beside", "2026-10-03T11:00:00Z").as_bytes(),
+            &mut rows,
+        );
+        let batches = rows.finish();
+        let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
+        let mut ids = strings(&events, "event_id");
+        ids.sort();
+        if refused {
+            assert_eq!(ids, ["beside"], "{name}");
+            let q = batches.quarantine.expect(name);
+            let reason = &strings(std::slice::from_ref(&q), "reason")[0];
+            assert!(
+                reason.starts_with(
+                    "larger than ingest.max_input_bytes (1048576 bytes) once decompressed"
+                ),
+                "{name}: {reason}"
+            );
+            let raw = q
+                .column_by_name("raw")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<arrow::array::BinaryArray>()
+                .unwrap()
+                .value(0)
+                .to_vec();
+            match kept {
+                None => assert_eq!(raw, bytes, "{name}: the stored bytes are kept"),
+                Some(n) => assert_eq!(raw, bytes[..n], "{name}: the first bytes are kept"),
+            }
+        } else {
+            assert_eq!(ids, ["beside", "ok-1"], "{name}");
+            assert!(batches.quarantine.is_none(), "{name}");
+        }
+    }
+}
+
+/// A backfill group whose files inflate past the part bound is written in parts, each keyed by
+/// its first file: every record once, and a rerun replaces the same objects.
+#[tokio::test]
+async fn a_group_past_its_json_bound_is_written_in_parts_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("in");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 0..5 {
+        std::fs::write(
+            folder.join(format!("f{i}.json")),
+            json!({"Records": [record(&format!("r{i}"), "2026-10-03T10:00:00Z")]}).to_string(),
+        )
+        .unwrap();
+    }
+    let mut policy = policy();
+    policy.part_json_bytes = 1;
+    let lake = Lake::local(dir.path().join("lake"));
+    let inputs = [folder.display().to_string()];
+    for _ in 0..2 {
+        let files = ingest::events::backfill::collect(&inputs, &testing::shipped_settings())
+            .await
+            .unwrap();
+        let groups = ingest::events::backfill::groups(files);
+        assert_eq!(groups.len(), 1, "five files, one group");
+        let stats = ingest::events::backfill::run(&lake, &policy, groups, 1, |_, _| {})
+            .await
+            .unwrap();
+        assert_eq!(stats.written, 5);
+        let objects = lake.objects(Dataset::Events, "2026-10-03").await.unwrap();
+        assert_eq!(objects.len(), 5, "one part per file: {objects:?}");
+    }
+    let events = lake
+        .read_partition(Dataset::Events, "2026-10-03")
+        .await
+        .unwrap();
+    let mut ids = strings(&events, "event_id");
+    ids.sort();
+    assert_eq!(ids, ["r0", "r1", "r2", "r3", "r4"]);
 }

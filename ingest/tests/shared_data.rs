@@ -10,6 +10,11 @@ use ingest::events::Rows;
 use serde_json::Value;
 use spa_core::lake::{Dataset, Lake};
 
+/// The shipped settings' policy.
+fn policy() -> ingest::events::Policy {
+    ingest::events::Policy::of(&spa_core::testing::shipped_settings())
+}
+
 fn data() -> PathBuf {
     spa_core::testing::shared_data()
 }
@@ -65,7 +70,7 @@ fn independent_count(v: &Value) -> usize {
 }
 
 fn decode(path: &Path) -> ingest::events::Batches {
-    let mut rows = Rows::new(0);
+    let mut rows = Rows::new(0, &policy());
     ingest::events::input::decode(
         &path.to_string_lossy(),
         &std::fs::read(path).unwrap(),
@@ -283,7 +288,7 @@ fn repeated_records_across_trail_files_are_dropped() {
     let dir = data().join("umccr_flaws_slice");
     let mut ids = HashSet::new();
     let mut total = 0;
-    let mut rows = Rows::new(0);
+    let mut rows = Rows::new(0, &policy());
     for path in files_under(&dir)
         .into_iter()
         .filter(|p| p.to_string_lossy().contains("CloudTrail_"))
@@ -318,10 +323,15 @@ async fn backfill_of_the_whole_folder_reads_back_from_the_lake() {
     let files = ingest::events::backfill::collect(&inputs, &settings)
         .await
         .unwrap();
-    let stats =
-        ingest::events::backfill::run(&lake, ingest::events::backfill::groups(files), 2, |_, _| {})
-            .await
-            .unwrap();
+    let stats = ingest::events::backfill::run(
+        &lake,
+        &policy(),
+        ingest::events::backfill::groups(files),
+        2,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
     let mut rows = 0;
     let mut ids = HashSet::new();
     for day in lake.partitions(Dataset::Events).await.unwrap() {

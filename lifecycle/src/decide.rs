@@ -138,6 +138,9 @@ pub struct Decision {
     pub build: Option<BuildRequest>,
     /// Events to emit, in order.
     pub events: Vec<LifecycleEvent>,
+    /// When the events happened, if earlier than now: events sent again after a failure (their
+    /// ids derive from this time, so the lake stores them once).
+    pub resend_at: Option<DateTime<Utc>>,
 }
 
 /// The answer for one account and trigger.
@@ -392,6 +395,22 @@ pub fn decide(
         return Outcome::Skip(format!("the account is {}", account.status.as_str()));
     }
     let keys = TagKeys::of(settings);
+    if let Some(unsent) = account.tags.get(&keys.unsent) {
+        // Before anything else: a step whose events could not be sent sends them now.
+        return Outcome::Act(
+            Decision {
+                action: "send unsent events".into(),
+                from: account.state(settings).ok().flatten(),
+                to: None,
+                set: BTreeMap::new(),
+                unset: BTreeSet::from([keys.unsent.clone()]),
+                build: None,
+                events: Vec::new(),
+                resend_at: None,
+            }
+            .resending(unsent),
+        );
+    }
     let state = match account.state(settings) {
         Ok(state) => state,
         Err(_) if matches!(trigger, Trigger::Reset | Trigger::Release) => None,
@@ -416,6 +435,7 @@ pub fn decide(
             unset: BTreeSet::new(),
             build: None,
             events: Vec::new(),
+            resend_at: None,
         },
     };
     let named = |s: Option<State>| s.map_or("untagged", State::as_str);
@@ -563,6 +583,38 @@ pub fn decide(
         }
     }
     step.finish()
+}
+
+impl Decision {
+    /// The `<prefix>unsent` tag value that records this decision's events at `at`.
+    pub fn unsent_tag(&self, at: DateTime<Utc>) -> String {
+        std::iter::once(timestamp(at))
+            .chain(self.events.iter().map(|e| e.as_str().to_string()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// This decision sending the events an `<prefix>unsent` tag records; an unreadable tag is
+    /// only removed (and logged), never acted on.
+    fn resending(mut self, tag: &str) -> Self {
+        let mut words = tag.split_whitespace();
+        let at = words
+            .next()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc());
+        let events: Result<Vec<LifecycleEvent>, _> = words.map(str::parse).collect();
+        match (at, events) {
+            (Some(at), Ok(events)) if !events.is_empty() => {
+                self.resend_at = Some(at);
+                self.events = events;
+            }
+            _ => {
+                tracing::warn!(tag, "unreadable unsent-events tag: removed");
+                self.action = "remove an unreadable unsent-events tag".into();
+            }
+        }
+        self
+    }
 }
 
 fn failure(kind: BuildKind) -> LifecycleEvent {

@@ -28,10 +28,29 @@ pub struct Emitted {
 }
 
 impl Emitted {
-    /// The event's `detail`: `Account`, `Environment`, `Message` and the other fields.
+    /// The event's id, derived from the account, the event and its time (to the second): the
+    /// same event sent again (a retry after a failed `PutEvents`) has the same id, and ingest
+    /// stores it once.
+    pub fn id(&self) -> String {
+        let time = self.at.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let digest = Sha256::digest(format!("{}/{}/{time}", self.account, self.event));
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+
+    /// The event's `detail`: `Account`, `EventId` (see [`Emitted::id`]; EventBridge gives
+    /// every event an id of its own), `Environment`, `Message` and the other fields.
     pub fn detail(&self, settings: &Settings) -> Value {
         let mut detail = serde_json::Map::new();
         detail.insert("Account".into(), json!(self.account));
+        detail.insert("EventId".into(), json!(self.id()));
         detail.insert(
             "Environment".into(),
             json!(settings.environment_identifier.as_str()),
@@ -44,23 +63,12 @@ impl Emitted {
         Value::Object(detail)
     }
 
-    /// The whole EventBridge envelope, as ingest stores it; the id derives from the account,
-    /// the event and its time, so emitting it again stores nothing new.
+    /// The whole EventBridge envelope, as ingest stores it, with [`Emitted::id`] as its id.
     pub fn envelope(&self, settings: &Settings) -> Value {
         let time = self.at.to_rfc3339_opts(SecondsFormat::Secs, true);
-        let digest = Sha256::digest(format!("{}/{}/{time}", self.account, self.event));
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        let id = format!(
-            "{}-{}-{}-{}-{}",
-            &hex[..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        );
         json!({
             "version": "0",
-            "id": id,
+            "id": self.id(),
             "detail-type": self.event.as_str(),
             "source": LIFECYCLE_SOURCE,
             "account": settings.automation.account_id.as_str(),
@@ -114,7 +122,8 @@ impl Emitter {
         match self {
             Emitter::Lake(lake) => {
                 let envelopes: Vec<Value> = events.iter().map(|e| e.envelope(settings)).collect();
-                let stats = ingest::events::append_events(lake, &envelopes)
+                let policy = ingest::events::Policy::of(settings);
+                let stats = ingest::events::append_events(lake, &policy, &envelopes)
                     .await
                     .map_err(Error::Lake)?;
                 if stats.quarantined > 0 {

@@ -1,5 +1,8 @@
 //! Carries decisions out: start the build (if any), write the tags, emit the events, in that
-//! order; with local builds, feed each build's success straight back into [`decide`].
+//! order; with local builds, feed each build's success straight back into [`decide`]. When the
+//! events cannot be sent after the tags are written, they are recorded in the account's
+//! `<prefix>unsent` tag, and the account's next step (a retry, the periodic check) sends them
+//! first, with the same ids, before it looks at its own trigger.
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::json;
@@ -64,14 +67,18 @@ impl Engine {
             builds: Vec::new(),
         };
         let (mut trigger, mut now) = (trigger, now);
+        let unsent = TagKeys::of(&self.settings).unsent;
         loop {
             match decide(&self.settings, account, &trigger, now) {
                 Outcome::Skip(reason) if done.steps.is_empty() => return Ok(Err(reason)),
                 Outcome::Skip(_) | Outcome::Nothing => break,
                 Outcome::Act(decision) => {
+                    let sending = decision.unset.contains(&unsent);
                     let next = self.carry_out(account, decision, now, &mut done).await?;
                     match next {
                         Some((t, at)) => (trigger, now) = (t, at),
+                        // Unsent events are out: now the trigger itself.
+                        None if sending => {}
                         None => break,
                     }
                 }
@@ -110,15 +117,12 @@ impl Engine {
             done.builds.push(id.clone());
             started = Some((build.kind, id));
         }
-        self.directory
-            .tag(&account.id, &decision.set, &decision.unset)
-            .await?;
-        for key in &decision.unset {
-            account.tags.remove(key);
+        // Events sent again go out before their tag is removed; a step's own, after its tags.
+        let resend = decision.resend_at.is_some();
+        let at = decision.resend_at.unwrap_or(now);
+        if !resend {
+            self.write_tags(account, &decision).await?;
         }
-        account
-            .tags
-            .extend(decision.set.iter().map(|(k, v)| (k.clone(), v.clone())));
         let state = decision.to.or(decision.from);
         let events: Vec<Emitted> = decision
             .events
@@ -142,12 +146,17 @@ impl Engine {
                 Emitted {
                     event,
                     account: account.id.to_string(),
-                    at: now,
+                    at,
                     detail,
                 }
             })
             .collect();
-        self.emitter.emit(&self.settings, &events).await?;
+        if resend {
+            self.emitter.emit(&self.settings, &events).await?;
+            self.write_tags(account, &decision).await?;
+        } else if let Err(failed) = self.emitter.emit(&self.settings, &events).await {
+            return Err(self.keep_unsent(account, &decision, at, failed).await);
+        }
         tracing::info!(
             account = %account.id,
             action = %decision.action,
@@ -175,6 +184,58 @@ impl Engine {
             }
             _ => None,
         })
+    }
+}
+
+impl Engine {
+    /// Writes a decision's tags and mirrors them in `account.tags`.
+    async fn write_tags(&self, account: &mut Account, decision: &Decision) -> Result<(), Error> {
+        self.directory
+            .tag(&account.id, &decision.set, &decision.unset)
+            .await?;
+        for key in &decision.unset {
+            account.tags.remove(key);
+        }
+        account
+            .tags
+            .extend(decision.set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
+    }
+
+    /// Records in the account's `<prefix>unsent` tag the events that `failed` to go out, so
+    /// that the next step sends them; the error says whether they were kept or lost.
+    async fn keep_unsent(
+        &self,
+        account: &mut Account,
+        decision: &Decision,
+        at: DateTime<Utc>,
+        failed: Error,
+    ) -> Error {
+        let failed = match failed {
+            Error::Emit(why) => why,
+            other => other.to_string(),
+        };
+        let key = TagKeys::of(&self.settings).unsent;
+        let value = decision.unsent_tag(at);
+        let set = std::collections::BTreeMap::from([(key.clone(), value.clone())]);
+        match self
+            .directory
+            .tag(&account.id, &set, &Default::default())
+            .await
+        {
+            Ok(()) => {
+                tracing::warn!(account = %account.id, tag = %key, %value, "events kept for the next step");
+                account.tags.insert(key.clone(), value);
+                Error::Emit(format!(
+                    "{failed}; the events are kept in tag {key} of {} and sent by its next step",
+                    account.id
+                ))
+            }
+            Err(also) => Error::Emit(format!(
+                "{failed}; recording them in tag {key} failed too ({also}): events `{value}` of {} are lost",
+                account.id
+            )),
+        }
     }
 }
 

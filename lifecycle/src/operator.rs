@@ -276,6 +276,11 @@ pub(crate) fn problems(settings: &Settings, account: &Account) -> Vec<String> {
     if account.status != AccountStatus::Active {
         return out;
     }
+    if let Some(unsent) = account.tags.get(&keys.unsent) {
+        out.push(format!(
+            "events not sent yet ({unsent}): the account's next step (`apply`, the hourly check) sends them"
+        ));
+    }
     let state = match account.state(settings) {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -535,6 +540,18 @@ mod tests {
                     t.remove("account-holder");
                 }),
                 vec!["no account-holder tag (the account e-mail is used)"],
+            ),
+            (
+                "events not sent",
+                account(|t| {
+                    t.insert(
+                        "account-unsent".into(),
+                        "2026-10-03T18:00:05Z ReleasedAccount".into(),
+                    );
+                }),
+                vec![
+                    "events not sent yet (2026-10-03T18:00:05Z ReleasedAccount): the account's next step (`apply`, the hourly check) sends them",
+                ],
             ),
             (
                 "since not a time",

@@ -184,3 +184,81 @@ async fn a_simulation_gives_the_reports_their_on_boardings_and_maintenances() {
         assert!(found.iter().all(|a| a.account != id), "{id}");
     }
 }
+
+/// Events whose sending fails after their step's tags are written are not lost: the step
+/// records them in `account-unsent`, the next run sends them first (with their first time and
+/// ids, so a third run stores nothing more) and removes the tag.
+#[tokio::test]
+async fn events_that_could_not_be_sent_are_sent_by_the_next_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, org) = setup(dir.path());
+    let good = std::fs::read_to_string(&settings).unwrap();
+    // A lake below a plain file: every write fails, even for root.
+    std::fs::write(dir.path().join("blocker"), "").unwrap();
+    let lake_line = format!("lake: {}", dir.path().join("lake").display());
+    let blocked = good.replace(
+        &lake_line,
+        &format!("lake: {}", dir.path().join("blocker/lake").display()),
+    );
+    assert_ne!(blocked, good);
+    std::fs::write(&settings, &blocked).unwrap();
+    let (code, _, err) = lifecycle(&settings, &["apply", "--yes"]);
+    assert_ne!(code, 0, "the lake cannot be written: {err}");
+    assert!(err.contains("account-unsent"), "{err}");
+    let organization = Organization::load(&org).unwrap();
+    let unsent: Vec<(String, String)> = organization
+        .accounts
+        .iter()
+        .filter_map(|a| {
+            let value = a.tags.get("account-unsent")?;
+            Some((a.id.to_string(), value.clone()))
+        })
+        .collect();
+    assert!(!unsent.is_empty(), "no events recorded as unsent: {err}");
+    for (account, value) in &unsent {
+        let state = tags(&org, account).get("account-state").cloned();
+        assert!(
+            matches!(state.as_deref(), Some("assigned" | "released")),
+            "the step itself was written for {account} ({value}): {state:?}"
+        );
+    }
+
+    std::fs::write(&settings, &good).unwrap();
+    let lake = Lake::local(dir.path().join("lake"));
+    let stored = |lake: Lake, account: String, event: String, time: String| async move {
+        let day = &time[..10];
+        let batches = lake
+            .read_partition(spa_core::lake::Dataset::Events, day)
+            .await
+            .unwrap_or_default();
+        let accounts = spa_core::testing::strings(&batches, "account_id");
+        let activities = spa_core::testing::strings(&batches, "activity");
+        let raws = spa_core::testing::strings(&batches, "raw");
+        (0..accounts.len())
+            .filter(|&i| {
+                accounts[i] == account
+                    && activities[i] == event
+                    && raws[i].contains(&format!("\"time\":\"{time}\""))
+            })
+            .count()
+    };
+    for run in ["second", "third"] {
+        let (code, _, err) = lifecycle(&settings, &["apply", "--yes"]);
+        assert_eq!(code, 0, "{run} run: {err}");
+        for (account, value) in &unsent {
+            assert!(
+                !tags(&org, account).contains_key("account-unsent"),
+                "{run} run left the tag on {account}"
+            );
+            let mut words = value.split(' ');
+            let time = words.next().unwrap().to_string();
+            for event in words {
+                let n = stored(lake.clone(), account.clone(), event.into(), time.clone()).await;
+                assert_eq!(
+                    n, 1,
+                    "{run} run: {event} of {account} at {time} stored {n} times"
+                );
+            }
+        }
+    }
+}

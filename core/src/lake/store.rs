@@ -224,6 +224,16 @@ impl Store {
 
     /// Every object key below `prefix` (a folder path ending in `/`, or empty), sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
+        Ok(self
+            .list_sized(prefix)
+            .await?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
+    }
+
+    /// Every object below `prefix` with its size in bytes, sorted by key.
+    pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, LakeError> {
         let mut keys = match &self.backend {
             Backend::Local { root } => {
                 let root = root.clone();
@@ -257,14 +267,15 @@ impl Store {
                             } else {
                                 &key[root.len() + 1..]
                             };
-                            keys.push(rel.to_string());
+                            let size = object.size().unwrap_or(0).max(0) as u64;
+                            keys.push((rel.to_string(), size));
                         }
                     }
                 }
                 keys
             }
         };
-        keys.retain(|k| !k.rsplit('/').next().unwrap_or("").starts_with(TEMP_PREFIX));
+        keys.retain(|(k, _)| !k.rsplit('/').next().unwrap_or("").starts_with(TEMP_PREFIX));
         keys.sort();
         Ok(keys)
     }
@@ -295,7 +306,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LakeError> {
     Ok(())
 }
 
-fn list_local(root: &Path, prefix: &str) -> Result<Vec<String>, LakeError> {
+fn list_local(root: &Path, prefix: &str) -> Result<Vec<(String, u64)>, LakeError> {
     let mut out = Vec::new();
     // A key prefix may end inside a name: walk its folder and keep the keys that match.
     let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
@@ -325,7 +336,8 @@ fn list_local(root: &Path, prefix: &str) -> Result<Vec<String>, LakeError> {
                     .collect();
                 let key = key.join("/");
                 if key.starts_with(prefix) {
-                    out.push(key);
+                    let size = entry.metadata().map_or(0, |m| m.len());
+                    out.push((key, size));
                 }
             }
         }

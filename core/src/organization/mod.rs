@@ -225,6 +225,9 @@ pub struct TagKeys {
     pub build: String,
     /// `<prefix>failed`: the state in which a failure was already reported.
     pub failed: String,
+    /// `<prefix>unsent`: events whose sending failed after their step was written
+    /// (`<time> <event> ...`), sent again by the account's next step.
+    pub unsent: String,
 }
 
 impl TagKeys {
@@ -237,6 +240,7 @@ impl TagKeys {
             since: key("since"),
             build: key("build"),
             failed: key("failed"),
+            unsent: key("unsent"),
         }
     }
 }

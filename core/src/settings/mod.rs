@@ -142,6 +142,9 @@ pub struct Settings {
     /// Where lifecycle events go.
     #[serde(default)]
     pub events: EventSink,
+    /// What ingest accepts.
+    #[serde(default)]
+    pub ingest: IngestOptions,
     /// Where preparation and purge builds run.
     #[serde(default)]
     pub builds: BuildRunner,
@@ -308,6 +311,33 @@ pub struct EventSink {
     /// Event bus name or ARN for the `aws` adapter.
     #[serde(default = "default_bus")]
     pub bus: String,
+}
+
+/// The `ingest` section: limits and trust of the event inputs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestOptions {
+    /// Largest input (file, object or message) accepted, in bytes once decompressed; a larger
+    /// one is quarantined (with its first bytes) instead of exhausting memory.
+    #[serde(default = "default_max_input_bytes")]
+    pub max_input_bytes: u64,
+    /// Buckets whose S3 notifications the ingest function follows (the organization trail's
+    /// bucket); a notification for any other bucket is quarantined unread.
+    #[serde(default)]
+    pub trail_buckets: Vec<String>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            max_input_bytes: default_max_input_bytes(),
+            trail_buckets: Vec::new(),
+        }
+    }
+}
+
+fn default_max_input_bytes() -> u64 {
+    512 << 20
 }
 
 /// The `builds` section.

@@ -17,6 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = Arc::new(Handler::new(
         Lake::open(&settings).await,
         spa_core::aws::s3_client(&settings, &config),
+        ingest::events::Policy::of(&settings),
     ));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();

@@ -8,7 +8,9 @@
 //! [`GROUP_FILES`]). A group's idempotency key is its first file, so running the
 //! same backfill again replaces its objects, and a file added later joins one group without
 //! moving the others: a rerun over a grown folder does not duplicate rows. Groups also end at
-//! [`MAX_GROUP_FILES`] files or [`MAX_GROUP_BYTES`] bytes, to bound memory.
+//! [`MAX_GROUP_FILES`] files or [`MAX_GROUP_BYTES`] stored bytes (sizes from the folder or the
+//! S3 listing), and a group whose files inflate past [`Policy::part_json_bytes`] is written in
+//! parts (each keyed by its first file), to bound memory and every Arrow column.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,13 +19,14 @@ use spa_core::lake::{Lake, LakeError, Store};
 use spa_core::settings::{Location, Settings};
 use tokio::task::JoinSet;
 
+use super::policy::Policy;
 use super::rows::{Rows, Stats};
 
 /// Average number of files in a group (the boundary modulus).
 pub(crate) const GROUP_FILES: u64 = 128;
 /// A group never holds more files than this, whatever the hashes say.
 pub(crate) const MAX_GROUP_FILES: usize = 512;
-/// A group never holds more stored bytes than this (when sizes are known).
+/// A group never holds more stored bytes than this.
 pub(crate) const MAX_GROUP_BYTES: u64 = 2 << 20;
 
 /// A backfill that could not run.
@@ -57,7 +60,7 @@ enum Place {
 pub struct InputFile {
     /// Its name in the summary and the `origin` column: an absolute path or an `s3://` URL.
     pub name: String,
-    /// Stored size in bytes (0 when unknown).
+    /// Stored size in bytes.
     pub size: u64,
     place: Place,
 }
@@ -157,14 +160,14 @@ pub async fn collect(
                     s3 = Some(spa_core::aws::s3_client(settings, &config));
                 }
                 let store = Store::s3(s3.clone().expect("client made above"), &bucket, "");
-                for key in store.list(&prefix).await? {
+                for (key, size) in store.list_sized(&prefix).await? {
                     if !is_event_file(&key) {
                         skipped += 1;
                         continue;
                     }
                     files.push(InputFile {
                         name: format!("s3://{bucket}/{key}"),
-                        size: 0,
+                        size,
                         place: Place::S3 {
                             bucket: store.clone(),
                             key,
@@ -216,48 +219,66 @@ pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
     out
 }
 
-/// Reads, decodes and writes one group; returns its counts.
+/// Reads, decodes and writes one group, in parts of about [`Policy::part_json_bytes`] of JSON
+/// at most (plus one input, itself bounded by [`Policy::max_input_bytes`]); returns its counts.
 pub(crate) async fn ingest_group(
     lake: &Lake,
+    policy: &Policy,
     group: Vec<InputFile>,
 ) -> Result<Stats, BackfillError> {
-    let key = format!("backfill:{}", group[0].name);
-    let mut contents = Vec::with_capacity(group.len());
+    let mut contents = std::collections::VecDeque::with_capacity(group.len());
     for file in &group {
-        contents.push((file.name.clone(), file.read().await?));
+        contents.push_back((file.name.clone(), file.read().await?));
     }
-    let received_at = super::now_micros();
-    let batches = tokio::task::spawn_blocking(move || {
-        let mut rows = Rows::new(received_at);
-        for (name, bytes) in &contents {
-            super::input::decode(name, bytes, &mut rows);
-        }
-        rows.finish()
-    })
-    .await
-    .expect("decoding does not panic");
-    super::write(lake, &key, &batches, received_at).await?;
-    Ok(batches.stats)
+    let mut total = Stats::default();
+    while let Some((first, _)) = contents.front() {
+        let key = format!("backfill:{first}");
+        let received_at = super::now_micros();
+        let policy = policy.clone();
+        // Decoding is CPU work: off the async threads, one part at a time.
+        let (batches, rest) = tokio::task::spawn_blocking(move || {
+            let mut rows = Rows::new(received_at, &policy);
+            while let Some((name, bytes)) = contents.pop_front() {
+                super::input::decode(&name, &bytes, &mut rows);
+                if rows.stats.json_bytes >= rows.policy.part_json_bytes {
+                    break;
+                }
+            }
+            (rows.finish(), contents)
+        })
+        .await
+        .expect("decoding does not panic");
+        contents = rest;
+        super::write(lake, &key, &batches, received_at).await?;
+        total += batches.stats;
+    }
+    Ok(total)
 }
 
 /// Ingests every group with up to `parallel` groups in flight, calling `progress` with the
 /// counts of each finished group.
 pub async fn run(
     lake: &Lake,
+    policy: &Policy,
     groups: Vec<Vec<InputFile>>,
     parallel: usize,
     progress: impl Fn(&Stats, usize),
 ) -> Result<Stats, BackfillError> {
     let lake = Arc::new(lake.clone());
+    let policy = Arc::new(policy.clone());
     let mut pending = groups.into_iter();
     let mut running = JoinSet::new();
     let mut total = Stats::default();
     loop {
         while running.len() < parallel.max(1) {
             let Some(group) = pending.next() else { break };
-            let lake = lake.clone();
+            let (lake, policy) = (lake.clone(), policy.clone());
             let files = group.len();
-            running.spawn(async move { ingest_group(&lake, group).await.map(|s| (s, files)) });
+            running.spawn(async move {
+                ingest_group(&lake, &policy, group)
+                    .await
+                    .map(|s| (s, files))
+            });
         }
         let Some(done) = running.join_next().await else {
             break;

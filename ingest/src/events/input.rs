@@ -12,6 +12,7 @@ use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use super::normalize;
+use super::policy::QUARANTINE_SAMPLE;
 use super::rows::Rows;
 
 /// Whether a key or path names a CloudTrail digest file.
@@ -56,21 +57,54 @@ pub fn decode(origin: &str, bytes: &[u8], rows: &mut Rows) {
         rows.stats.digests += 1;
         return;
     }
+    let limit = rows.policy.max_input_bytes;
     let data: Cow<[u8]> = if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 8);
-        match flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out) {
+        // Inflated up to one byte past the limit, never further: a bomb costs `limit` bytes.
+        let capacity = (bytes.len() as u64).saturating_mul(8).min(limit) as usize;
+        let mut out = Vec::with_capacity(capacity);
+        match flate2::read::MultiGzDecoder::new(bytes)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out)
+        {
             Ok(_) => Cow::Owned(out),
             Err(e) => return rows.quarantine(origin, &format!("bad gzip: {e}"), bytes),
         }
     } else {
         Cow::Borrowed(bytes)
     };
+    if data.len() as u64 > limit {
+        return too_large(origin, bytes, limit, rows);
+    }
     rows.stats.json_bytes += data.len() as u64;
     if data.iter().all(u8::is_ascii_whitespace) {
         rows.stats.empty += 1;
         return;
     }
     values(origin, &data, false, rows);
+}
+
+/// Quarantines an input that is larger than `limit` once decompressed, with its stored bytes
+/// when they are few enough, else their first [`QUARANTINE_SAMPLE`] bytes (the input itself
+/// stays at its origin, named by the row).
+fn too_large(origin: &str, stored: &[u8], limit: u64, rows: &mut Rows) {
+    let kept = if stored.len() <= QUARANTINE_SAMPLE || (stored.len() as u64) < limit / 8 {
+        stored
+    } else {
+        &stored[..QUARANTINE_SAMPLE]
+    };
+    let reason = format!(
+        "larger than ingest.max_input_bytes ({limit} bytes) once decompressed{}",
+        if kept.len() < stored.len() {
+            format!(
+                "; first {} of {} stored bytes kept",
+                kept.len(),
+                stored.len()
+            )
+        } else {
+            String::new()
+        }
+    );
+    rows.quarantine(origin, &reason, kept);
 }
 
 /// Every top-level JSON value of `data` (one for a trail file, one per line for JSON lines). A
@@ -189,7 +223,8 @@ fn value_into(origin: &str, value: &RawValue, lossy: bool, rows: &mut Rows) {
     } else if probe.digest.is_some() {
         rows.stats.digests += 1;
     } else if probe.detail_type.is_some() {
-        push(origin, normalize::envelope(text), text, lossy, rows);
+        let event = normalize::envelope(text, &rows.policy.automation_account);
+        push(origin, event, text, lossy, rows);
     } else if probe.event_id.is_some() || probe.event_version.is_some() {
         push(
             origin,

@@ -4,7 +4,9 @@
 //!
 //! Only transient failures (S3 or the lake unavailable, throttling) fail an SQS message, and
 //! only that message: the response lists it in `batchItemFailures`, so SQS retries it alone.
-//! Everything else that cannot be read is quarantined and the message succeeds.
+//! Everything else that cannot be read is quarantined and the message succeeds: among them a
+//! notification for a bucket the policy does not follow (never read) and an object larger than
+//! the policy's input limit (never fetched when the notification gives its size).
 
 use std::collections::BTreeSet;
 
@@ -13,6 +15,7 @@ use serde_json::{Value, json};
 use spa_core::lake::{Lake, LakeError, Store};
 
 use super::input;
+use super::policy::Policy;
 use super::rows::{Rows, Stats};
 
 /// A failure that fails the whole invocation (Lambda retries it).
@@ -49,6 +52,8 @@ struct S3Bucket {
 #[derive(Deserialize)]
 struct S3Object {
     key: String,
+    #[serde(default)]
+    size: Option<u64>,
 }
 
 /// An object named by an S3 notification.
@@ -56,6 +61,7 @@ struct S3Object {
 struct ObjectRef {
     bucket: String,
     key: String,
+    size: Option<u64>,
 }
 
 impl ObjectRef {
@@ -76,6 +82,7 @@ fn s3_objects(value: &Value) -> Option<Vec<ObjectRef>> {
             .into_iter()
             .map(|r| ObjectRef {
                 bucket: r.s3.bucket.name,
+                size: r.s3.object.size,
                 key: percent_encoding::percent_decode_str(&r.s3.object.key.replace('+', " "))
                     .decode_utf8_lossy()
                     .into_owned(),
@@ -122,44 +129,75 @@ fn classify(body: &str) -> Content {
     Content::Direct(body.to_string())
 }
 
-/// The handler, with the lake it writes and the S3 client it reads notified objects with.
+/// The handler, with the lake it writes, the S3 client it reads notified objects with and
+/// the policy it decodes under.
 #[derive(Debug, Clone)]
 pub struct Handler {
     lake: Lake,
     s3: aws_sdk_s3::Client,
+    policy: Policy,
 }
 
 impl Handler {
-    /// A handler over `lake`, reading notified objects with `s3`.
-    pub fn new(lake: Lake, s3: aws_sdk_s3::Client) -> Self {
-        Self { lake, s3 }
+    /// A handler over `lake`, reading notified objects with `s3`, under `policy`.
+    pub fn new(lake: Lake, s3: aws_sdk_s3::Client, policy: Policy) -> Self {
+        Self { lake, s3, policy }
     }
 
     /// Fetches and writes one object as its own unit (key: its URL). An object that cannot be
-    /// read for good (gone, access denied) is quarantined with the reason; transient errors are
-    /// returned so the message is retried.
+    /// read for good (gone, access denied), of a bucket the policy does not follow, or larger
+    /// than its input limit is quarantined with the reason; transient errors are returned so
+    /// the message is retried.
     async fn object(&self, object: &ObjectRef) -> Result<Stats, LakeError> {
         let url = object.url();
         let received_at = super::now_micros();
-        let mut rows = Rows::new(received_at);
-        match Store::s3(self.s3.clone(), &object.bucket, "")
-            .get(&object.key)
-            .await
-        {
-            Ok(bytes) => input::decode(&url, &bytes, &mut rows),
-            Err(LakeError::NotFound { .. }) => rows.quarantine(
+        let mut rows = Rows::new(received_at, &self.policy);
+        let limit = self.policy.max_input_bytes;
+        if !self.policy.follows(&object.bucket) {
+            rows.stats.inputs += 1;
+            rows.quarantine(
                 &url,
-                "object not found (deleted before it was read?)",
+                &format!(
+                    "bucket {} is not in ingest.trail_buckets: not read",
+                    object.bucket
+                ),
                 url.as_bytes(),
-            ),
-            Err(e) if e.is_transient() => return Err(e),
-            Err(e) => rows.quarantine(&url, &e.to_string(), url.as_bytes()),
+            );
+        } else if let Some(size) = object.size.filter(|s| *s > limit) {
+            rows.stats.inputs += 1;
+            rows.quarantine(
+                &url,
+                &format!(
+                    "{size} bytes stored, more than ingest.max_input_bytes ({limit}): not read"
+                ),
+                url.as_bytes(),
+            );
+        } else {
+            self.fetch(object, &url, &mut rows).await?;
         }
         let batches = tokio::task::spawn_blocking(move || rows.finish())
             .await
             .expect("finishing rows does not panic");
         super::write(&self.lake, &url, &batches, received_at).await?;
         Ok(batches.stats)
+    }
+
+    /// Reads a followed object into `rows`, or quarantines why it cannot be read for good.
+    async fn fetch(&self, object: &ObjectRef, url: &str, rows: &mut Rows) -> Result<(), LakeError> {
+        match Store::s3(self.s3.clone(), &object.bucket, "")
+            .get(&object.key)
+            .await
+        {
+            Ok(bytes) => input::decode(url, &bytes, rows),
+            Err(LakeError::NotFound { .. }) => rows.quarantine(
+                url,
+                "object not found (deleted before it was read?)",
+                url.as_bytes(),
+            ),
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => rows.quarantine(url, &e.to_string(), url.as_bytes()),
+        }
+        Ok(())
     }
 
     /// Handles one invocation payload and returns the Lambda response.
@@ -200,7 +238,7 @@ impl Handler {
                                 .and_then(Value::as_str)
                                 .map_or_else(|| record.to_string(), str::to_string);
                             let received_at = super::now_micros();
-                            let mut rows = Rows::new(received_at);
+                            let mut rows = Rows::new(received_at, &self.policy);
                             let text = record.to_string();
                             input::decode("sns", text.as_bytes(), &mut rows);
                             let batches = rows.finish();
@@ -227,7 +265,7 @@ impl Handler {
                     None => format!("payload:{text}"),
                 };
                 let received_at = super::now_micros();
-                let mut rows = Rows::new(received_at);
+                let mut rows = Rows::new(received_at, &self.policy);
                 input::decode("lambda", text.as_bytes(), &mut rows);
                 let batches = rows.finish();
                 super::write(&self.lake, &key, &batches, received_at).await?;
@@ -244,7 +282,7 @@ impl Handler {
     async fn sqs(&self, records: &[Value]) -> BTreeSet<String> {
         let mut failed = BTreeSet::new();
         let received_at = super::now_micros();
-        let mut rows = Rows::new(received_at);
+        let mut rows = Rows::new(received_at, &self.policy);
         let mut direct = Vec::new();
         let mut messages = Vec::with_capacity(records.len());
         for (n, record) in records.iter().enumerate() {

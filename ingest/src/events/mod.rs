@@ -8,11 +8,13 @@ pub mod compact;
 pub mod input;
 pub mod lambda;
 pub mod normalize;
+pub mod policy;
 pub mod rows;
 
 use chrono::Utc;
 use spa_core::lake::{Dataset, Lake, LakeError};
 
+pub use policy::Policy;
 pub use rows::{Batches, Rows, Stats};
 
 /// Writes a unit's batches: events into their days, quarantine rows into the day they arrived.
@@ -54,10 +56,11 @@ pub(crate) fn now_micros() -> i64 {
 /// changes nothing.
 pub async fn append_events(
     lake: &Lake,
+    policy: &Policy,
     envelopes: &[serde_json::Value],
 ) -> Result<Stats, LakeError> {
     let received_at = now_micros();
-    let mut rows = Rows::new(received_at);
+    let mut rows = Rows::new(received_at, policy);
     let mut ids = Vec::with_capacity(envelopes.len());
     for envelope in envelopes {
         let text = envelope.to_string();

@@ -377,8 +377,12 @@ fn is_billing_alarm(detail: &serde_json::Value) -> bool {
 
 /// Normalizes one EventBridge envelope (`raw` is its JSON object). CloudTrail-based detail
 /// types take their columns from the CloudTrail record in `detail`, so the same event delivered
-/// by EventBridge and by a trail file gives the same row.
-pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
+/// by EventBridge and by a trail file gives the same row. `recipient_account_id` is the
+/// envelope's `account`: the sender, which EventBridge sets and a sender cannot choose.
+/// Lifecycle events count as such only when `automation_account` sent them; their id is the
+/// detail's `EventId` when present (the lifecycle derives it from the account, the event and
+/// its time, so an event sent again after a failure is stored once).
+pub fn envelope<'a>(raw: &'a str, automation_account: &str) -> Result<Event<'a>, String> {
     let env: Envelope =
         serde_json::from_str(raw).map_err(|e| format!("not an EventBridge event: {e}"))?;
     let detail_type = required(env.detail_type, "detail-type")?;
@@ -396,12 +400,12 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
             let mut event = from_record(record, raw)?;
             event.detail_type = Some(detail_type);
             event.region = event.region.or(env.region);
-            event.recipient_account_id = event.recipient_account_id.or(env.account.clone());
-            event.account_id = event.account_id.or(env.account);
+            event.account_id = event.account_id.or(env.account.clone());
+            event.recipient_account_id = env.account.or(event.recipient_account_id);
             return Ok(event);
         }
     }
-    let id = required(env.id, "id")?;
+    let mut id = required(env.id, "id")?;
     let source = required(env.source, "source")?;
     let event_time = event_time(&required(env.time, "time")?)?;
     let account = required(env.account, "account")?;
@@ -419,9 +423,13 @@ pub fn envelope(raw: &str) -> Result<Event<'_>, String> {
     let mut event_name = None;
     let mut activity = None;
     match (source.as_ref(), detail_type.as_ref()) {
-        (LIFECYCLE_SOURCE, label) => {
+        // From anyone else, the same shape is that sender's custom event, about the sender.
+        (LIFECYCLE_SOURCE, label) if account == automation_account => {
             account_id = text("/Account").or(account_id);
             activity = label.parse::<LifecycleEvent>().ok().map(Activity::from);
+            if let Some(own) = text("/EventId").filter(|i| !i.is_empty()) {
+                id = own;
+            }
         }
         ("aws.codebuild", "CodeBuild Build State Change") => {
             event_name = text("/build-status");
@@ -569,6 +577,50 @@ pub(crate) fn alarm_notification<'a>(
 mod tests {
     use super::*;
 
+    const AUTOMATION: &str = "222222222222";
+
+    /// A lifecycle event is one only when the automation account sent it: from any other
+    /// account (a member, the management account, an empty or odd `account`), the same envelope
+    /// is the sender's unlabelled event about the sender, whatever its detail names.
+    #[test]
+    fn lifecycle_events_are_trusted_only_from_the_automation_account() {
+        for sender in [
+            AUTOMATION,
+            "300001010101",
+            "111111111111",
+            "22222222222",
+            " 222222222222",
+        ] {
+            for label in [
+                "ExpiredAccount",
+                "PurgedAccount",
+                "FailedMaintenance",
+                "CreatedAccount",
+            ] {
+                let raw = format!(
+                    r#"{{"version":"0","id":"eb-id","detail-type":"{label}","source":"spa.lifecycle","account":"{sender}",
+                    "time":"2026-10-03T18:00:05Z","region":"eu-west-1","resources":[],
+                    "detail":{{"Account":"300009999999","EventId":"own-id"}}}}"#
+                );
+                let e = envelope(&raw, AUTOMATION).unwrap();
+                assert_eq!(
+                    e.recipient_account_id.as_deref(),
+                    Some(sender),
+                    "the sender is kept"
+                );
+                if sender == AUTOMATION {
+                    assert_eq!(e.activity.map(Activity::as_str), Some(label));
+                    assert_eq!(e.account_id.as_deref(), Some("300009999999"));
+                    assert_eq!(e.event_id, "own-id", "the lifecycle's own id");
+                } else {
+                    assert_eq!(e.activity, None, "{sender} {label}");
+                    assert_eq!(e.account_id.as_deref(), Some(sender));
+                    assert_eq!(e.event_id, "eb-id");
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
         /// Every year chrono can write: accepted exactly when the lake can partition it.
         #[test]
@@ -640,15 +692,21 @@ mod tests {
     fn lifecycle_and_builds() {
         let raw = r#"{"version":"0","id":"x","detail-type":"ExpiredAccount","source":"spa.lifecycle","account":"222222222222",
             "time":"2026-10-03T18:00:05Z","region":"eu-west-1","resources":[],"detail":{"Account":"300001010101"}}"#;
-        let e = envelope(raw).unwrap();
+        let e = envelope(raw, "222222222222").unwrap();
         assert_eq!(e.activity.map(Activity::as_str), Some("ExpiredAccount"));
         assert_eq!(e.account_id.as_deref(), Some("300001010101"));
         assert_eq!(e.recipient_account_id.as_deref(), Some("222222222222"));
         let raw = r#"{"version":"0","id":"y","detail-type":"CodeBuild Build State Change","source":"aws.codebuild","account":"300001010101",
             "time":"2026-10-03T18:00:05Z","region":"eu-west-1","detail":{"build-status":"FAILED"}}"#;
-        assert_eq!(envelope(raw).unwrap().activity, Some(Activity::FailedBuild));
+        assert_eq!(
+            envelope(raw, "222222222222").unwrap().activity,
+            Some(Activity::FailedBuild)
+        );
         let missing =
             r#"{"detail-type":"Tag Change on Resource","region":"us-east-1","detail":{}}"#;
-        assert_eq!(envelope(missing).unwrap_err(), "missing field `id`");
+        assert_eq!(
+            envelope(missing, "222222222222").unwrap_err(),
+            "missing field `id`"
+        );
     }
 }

@@ -13,6 +13,7 @@ use spa_core::lake::Dataset;
 use spa_core::period::Day;
 
 use super::normalize::Event;
+use super::policy::Policy;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -133,6 +134,8 @@ pub struct Rows {
     seen: HashSet<Box<str>>,
     quarantine: Quarantine,
     received_at: i64,
+    /// The limits and trust the decoders apply.
+    pub policy: Policy,
     /// Counts so far.
     pub stats: Stats,
 }
@@ -148,13 +151,15 @@ pub struct Batches {
 }
 
 impl Rows {
-    /// Empty rows; quarantine rows are stamped with `received_at` (microseconds, UTC).
-    pub fn new(received_at: i64) -> Self {
+    /// Empty rows decoded under `policy`; quarantine rows are stamped with `received_at`
+    /// (microseconds, UTC).
+    pub fn new(received_at: i64, policy: &Policy) -> Self {
         Self {
             days: BTreeMap::new(),
             seen: HashSet::new(),
             quarantine: Quarantine::default(),
             received_at,
+            policy: policy.clone(),
             stats: Stats::default(),
         }
     }

@@ -514,3 +514,44 @@ fn reconcile_resumes_a_transition_whose_build_never_started() {
     assert_eq!(config["blocklist"][0].as_str(), Some(MANAGEMENT));
     assert_eq!(build.variables["PURGE_MODE"], "dry-run");
 }
+
+/// Events recorded as unsent are sent (at their own time) before any trigger is looked at, and
+/// an unreadable record is only removed.
+#[test]
+fn unsent_events_go_out_first() {
+    let s = settings(true, true);
+    let mut account = account(Some("expired"));
+    account.tags.insert(
+        "account-unsent".into(),
+        "2026-10-03T17:00:05Z ExpiredAccount".into(),
+    );
+    for trigger in [Trigger::Maintenance, Trigger::Reconcile, Trigger::Release] {
+        let Outcome::Act(d) = decide(&s, &account, &trigger, now()) else {
+            panic!("{trigger:?}: no decision");
+        };
+        assert_eq!(d.events, [LifecycleEvent::ExpiredAccount]);
+        assert_eq!(
+            d.resend_at,
+            Some(Utc.with_ymd_and_hms(2026, 10, 3, 17, 0, 5).unwrap())
+        );
+        assert_eq!(d.unset, BTreeSet::from(["account-unsent".to_string()]));
+        assert!(d.set.is_empty() && d.build.is_none() && d.to.is_none());
+        assert_eq!(
+            d.unsent_tag(d.resend_at.unwrap()),
+            "2026-10-03T17:00:05Z ExpiredAccount"
+        );
+    }
+    for bad in [
+        "",
+        "yesterday ExpiredAccount",
+        "2026-10-03T17:00:05Z NoSuchEvent",
+        "2026-10-03T17:00:05Z",
+    ] {
+        account.tags.insert("account-unsent".into(), bad.into());
+        let Outcome::Act(d) = decide(&s, &account, &Trigger::Reconcile, now()) else {
+            panic!("`{bad}`: no decision");
+        };
+        assert!(d.events.is_empty() && d.resend_at.is_none(), "`{bad}`");
+        assert_eq!(d.unset, BTreeSet::from(["account-unsent".to_string()]));
+    }
+}
