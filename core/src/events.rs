@@ -1,5 +1,6 @@
-//! The vocabulary of events, defined once: the lifecycle events (which the lifecycle emits) and
-//! the activity labels ingest gives events in the lake and reports count.
+//! The vocabulary of events, defined once: the lifecycle events (which the lifecycle emits),
+//! the activity labels ingest gives events in the lake and reports count, and the exception
+//! labels of what needs a human.
 
 use std::fmt;
 use std::str::FromStr;
@@ -140,9 +141,148 @@ impl FromStr for Activity {
     }
 }
 
+/// What needs a human: the label of an exception (see the README's exceptions section).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum ExceptionLabel {
+    /// A console sign-in by the root user, successful or failed.
+    ConsoleLoginWithRoot,
+    /// A console sign-in by an IAM user, successful or failed.
+    ConsoleLoginWithIamUser,
+    /// A preparation or purge build ended in FAILED, STOPPED, FAULT or TIMED_OUT.
+    FailedBuild,
+    /// The lifecycle's `FailedOnBoarding` event.
+    FailedOnBoarding,
+    /// The lifecycle's `FailedMaintenance` event.
+    FailedMaintenance,
+    /// An AWS Budgets notification or a billing alarm that went to ALARM.
+    BudgetAlert,
+    /// An account created, closed, removed, left or moved out of a managed OU by anyone but the
+    /// automation.
+    AccountOutsideLifecycle,
+    /// A day's spend past a threshold (raised by the spend checks).
+    SpendAlert,
+    /// A message on the alert queue that could not be read.
+    Unreadable,
+}
+
+/// How urgent an exception is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    /// Act now (a root sign-in, an account leaving the lifecycle).
+    Critical,
+    /// Act today (a failed build or step, a budget alert).
+    High,
+    /// Look when convenient.
+    Warning,
+}
+
+impl Severity {
+    /// `critical`, `high` or `warning`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ExceptionLabel {
+    /// Every label.
+    pub const ALL: [ExceptionLabel; 9] = [
+        ExceptionLabel::ConsoleLoginWithRoot,
+        ExceptionLabel::ConsoleLoginWithIamUser,
+        ExceptionLabel::FailedBuild,
+        ExceptionLabel::FailedOnBoarding,
+        ExceptionLabel::FailedMaintenance,
+        ExceptionLabel::BudgetAlert,
+        ExceptionLabel::AccountOutsideLifecycle,
+        ExceptionLabel::SpendAlert,
+        ExceptionLabel::Unreadable,
+    ];
+
+    /// The label as stored and configured.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExceptionLabel::ConsoleLoginWithRoot => "ConsoleLoginWithRoot",
+            ExceptionLabel::ConsoleLoginWithIamUser => "ConsoleLoginWithIamUser",
+            ExceptionLabel::FailedBuild => "FailedBuild",
+            ExceptionLabel::FailedOnBoarding => "FailedOnBoarding",
+            ExceptionLabel::FailedMaintenance => "FailedMaintenance",
+            ExceptionLabel::BudgetAlert => "BudgetAlert",
+            ExceptionLabel::AccountOutsideLifecycle => "AccountOutsideLifecycle",
+            ExceptionLabel::SpendAlert => "SpendAlert",
+            ExceptionLabel::Unreadable => "Unreadable",
+        }
+    }
+
+    /// How urgent exceptions of this label are.
+    pub const fn severity(self) -> Severity {
+        match self {
+            ExceptionLabel::ConsoleLoginWithRoot | ExceptionLabel::AccountOutsideLifecycle => {
+                Severity::Critical
+            }
+            ExceptionLabel::FailedBuild
+            | ExceptionLabel::FailedOnBoarding
+            | ExceptionLabel::FailedMaintenance
+            | ExceptionLabel::BudgetAlert
+            | ExceptionLabel::SpendAlert => Severity::High,
+            ExceptionLabel::ConsoleLoginWithIamUser | ExceptionLabel::Unreadable => {
+                Severity::Warning
+            }
+        }
+    }
+}
+
+impl fmt::Display for ExceptionLabel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ExceptionLabel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        ExceptionLabel::ALL
+            .into_iter()
+            .find(|l| l.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = ExceptionLabel::ALL.iter().map(|l| l.as_str()).collect();
+                format!(
+                    "`{s}` is not an exception label (one of {})",
+                    all.join(", ")
+                )
+            })
+    }
+}
+
+/// The CodeBuild projects of the lifecycle in a member account, `<environment>-<name>`: the
+/// preparation's and the purge's.
+pub const BUILD_PROJECTS: [&str; 2] = ["prepare-account", "purge-account"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exception_labels_read_back_and_are_distinct() {
+        for label in ExceptionLabel::ALL {
+            assert_eq!(label.as_str().parse::<ExceptionLabel>(), Ok(label));
+        }
+        let labels: std::collections::BTreeSet<&str> =
+            ExceptionLabel::ALL.iter().map(|l| l.as_str()).collect();
+        assert_eq!(labels.len(), ExceptionLabel::ALL.len());
+        assert!("RootLogin".parse::<ExceptionLabel>().is_err());
+    }
 
     #[test]
     fn labels_read_back_and_are_distinct() {

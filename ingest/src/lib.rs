@@ -10,4 +10,5 @@ pub mod accounts;
 pub mod commands;
 pub mod costs;
 pub mod events;
+pub mod exceptions;
 pub mod seed;

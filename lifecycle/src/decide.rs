@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use spa_core::Settings;
-use spa_core::events::LifecycleEvent;
+use spa_core::events::{BUILD_PROJECTS, LifecycleEvent};
 use spa_core::organization::{Account, AccountStatus, State, TagKeys};
 use spa_core::settings::EffectiveSettings;
 
@@ -43,8 +43,8 @@ impl BuildKind {
     /// The CodeBuild project name in a member account.
     pub fn project(self, settings: &Settings) -> String {
         let name = match self {
-            BuildKind::Preparation => "prepare-account",
-            BuildKind::Purge => "purge-account",
+            BuildKind::Preparation => BUILD_PROJECTS[0],
+            BuildKind::Purge => BUILD_PROJECTS[1],
         };
         format!("{}-{name}", settings.environment_identifier.as_str())
     }

@@ -3,13 +3,11 @@
 //! delivered through the transport of settings: an outbox folder of `.eml` files, an SMTP relay
 //! (lettre, TLS, credentials from the environment) or SES v2 (raw message).
 
+use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment, Body, Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rust_decimal::{Decimal, RoundingStrategy};
 use spa_core::Settings;
-use spa_core::lake::Store;
-use spa_core::settings::{SmtpTls, Transport};
 
 use spa_core::period::Month;
 
@@ -295,93 +293,15 @@ pub fn compose(
         .map_err(|e| MailError::Compose(e.to_string()))
 }
 
-/// Sends `message` with the transport of settings; `name` names the outbox file
-/// (`<name>.eml`, replaced by a rerun). Returns where it went.
+/// Sends `message` with the transport of settings (see [`spa_core::mail::send`]); `name`
+/// names the outbox file. Returns where it went.
 pub async fn send(settings: &Settings, message: &Message, name: &str) -> Result<String, MailError> {
-    let failed = |transport: String| {
-        move |e: String| MailError::Send {
-            transport: transport.clone(),
-            message: e,
-        }
-    };
-    match settings.mail.transport {
-        Transport::Outbox => {
-            let outbox = Store::local(&settings.mail.outbox);
-            let key = format!("{name}.eml");
-            outbox
-                .put(&key, message.formatted().into())
-                .await
-                .map_err(|e| failed("outbox".into())(e.to_string()))?;
-            Ok(format!(
-                "outbox {}",
-                settings.mail.outbox.join(key).display()
-            ))
-        }
-        Transport::Smtp => {
-            let smtp = settings.mail.smtp.as_ref().ok_or_else(|| {
-                MailError::Settings(format!(
-                    "{}: mail.transport is smtp but mail.smtp is not set",
-                    settings.file.display()
-                ))
-            })?;
-            let label = format!("smtp {}:{}", smtp.host, smtp.port);
-            let builder = match smtp.tls {
-                SmtpTls::Starttls => {
-                    AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
-                }
-                SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host),
-                SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                    &smtp.host,
-                )),
+    spa_core::mail::send(settings, message, name)
+        .await
+        .map_err(|e| match e {
+            spa_core::mail::MailError::Settings(m) => MailError::Settings(m),
+            spa_core::mail::MailError::Send { transport, message } => {
+                MailError::Send { transport, message }
             }
-            .map_err(|e| failed(label.clone())(e.to_string()))?;
-            let mut builder = builder.port(smtp.port);
-            if let (Ok(user), Ok(password)) = (
-                std::env::var("SMTP_USERNAME"),
-                std::env::var("SMTP_PASSWORD"),
-            ) {
-                builder = builder.credentials(
-                    lettre::transport::smtp::authentication::Credentials::new(user, password),
-                );
-            }
-            builder
-                .build()
-                .send(message.clone())
-                .await
-                .map_err(|e| failed(label.clone())(e.to_string()))?;
-            Ok(label)
-        }
-        Transport::Ses => {
-            let config = spa_core::aws::sdk_config(settings).await;
-            let client = aws_sdk_sesv2::Client::new(&config);
-            let raw = aws_sdk_sesv2::types::RawMessage::builder()
-                .data(aws_sdk_sesv2::primitives::Blob::new(message.formatted()))
-                .build()
-                .map_err(|e| failed("ses".into())(e.to_string()))?;
-            let out = client
-                .send_email()
-                .content(
-                    aws_sdk_sesv2::types::EmailContent::builder()
-                        .raw(raw)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| {
-                    use aws_sdk_sesv2::error::ProvideErrorMetadata;
-                    failed("ses".into())(match e.as_service_error() {
-                        Some(se) => format!(
-                            "{}: {}",
-                            se.code().unwrap_or("error"),
-                            se.message().unwrap_or("no message")
-                        ),
-                        None => aws_sdk_sesv2::error::DisplayErrorContext(&e).to_string(),
-                    })
-                })?;
-            Ok(format!(
-                "ses (message id {})",
-                out.message_id().unwrap_or("unknown")
-            ))
-        }
-    }
+        })
 }

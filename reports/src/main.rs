@@ -7,6 +7,7 @@ use clap::Parser;
 use reports::engine::QueryArgs;
 use reports::jobs::{Job, RunArgs};
 use spa_core::lake::{Lake, Store};
+use spa_core::period::Day;
 use spa_core::process::SettingsArg;
 
 /// Produce the reports of the sandbox accounts from the lake.
@@ -57,6 +58,27 @@ enum Command {
     ///       --param month=2026-10 --param snapshot=2026-10-31
     #[command(verbatim_doc_comment)]
     Query(QueryArgs),
+    /// Raise the exceptions (what needs a human: root or IAM-user console sign-ins, failed
+    /// builds, failed on-boardings and maintenances, budget alerts, accounts taken out of the
+    /// lifecycle) that the lake's events imply between --from and --to and that are not stored
+    /// yet, each with its account's context and month-to-date cost, into the lake's
+    /// `exceptions` dataset. A rerun stores nothing new. With --send, every exception stored
+    /// for those days goes to the channels of settings.yaml's `exceptions` section once: the
+    /// `deliveries` ledger skips what was sent and retries what failed.
+    ///
+    ///   cargo run -p reports -- exceptions --from 2026-10-01 --to 2026-10-31 --send
+    #[command(verbatim_doc_comment)]
+    Exceptions {
+        /// First UTC day [default: --to].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = str::parse::<Day>)]
+        from: Option<Day>,
+        /// Last UTC day [default: today].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = str::parse::<Day>)]
+        to: Option<Day>,
+        /// Deliver them (e-mail, Teams, Slack, SNS as settings say); nothing is sent without it.
+        #[arg(long)]
+        send: bool,
+    },
     /// Athena administration.
     Athena {
         #[command(subcommand)]
@@ -103,6 +125,25 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 answer.engine
             );
         }
+        Some(Command::Exceptions { from, to, send }) => {
+            let to = to.unwrap_or_else(|| Day::of(chrono::Utc::now().date_naive()));
+            let from = from.unwrap_or(to);
+            anyhow::ensure!(from <= to, "--from {from} is after --to {to}");
+            let (sweep, delivered) = runtime.block_on(exceptions(&settings, from, to, *send))?;
+            for line in sweep.lines() {
+                println!("{line}");
+            }
+            if let Some(delivered) = delivered {
+                for line in delivered.lines() {
+                    println!("{line}");
+                }
+                let failed = delivered.failed().count();
+                anyhow::ensure!(
+                    failed == 0,
+                    "{failed} deliveries failed (recorded in the ledger; the next run with --send retries them)"
+                );
+            }
+        }
         Some(Command::Athena {
             command: AthenaCommand::Setup { sql },
         }) => {
@@ -121,6 +162,34 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exceptions of `from..=to`, after a seeded local lake is filled through ingest for the
+/// months they span.
+async fn exceptions(
+    settings: &spa_core::Settings,
+    from: Day,
+    to: Day,
+    send: bool,
+) -> anyhow::Result<(
+    ingest::exceptions::Sweep,
+    Option<ingest::exceptions::deliver::Deliveries>,
+)> {
+    let lake = Lake::open(settings).await;
+    let mut month = from.month();
+    while month <= to.month() {
+        for line in
+            ingest::seed::fill(settings, &lake, Some(month), month.first(), month.last()).await?
+        {
+            eprintln!(
+                "lake {}: filled from the seed through ingest: {line}",
+                lake.location()
+            );
+        }
+        month = month.next();
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    Ok(ingest::exceptions::sweep::sweep_and_deliver(&lake, settings, from, to, send, now).await?)
 }
 
 /// A report run: a seeded local lake is first filled through ingest (never by the library).

@@ -12,6 +12,7 @@ use reports::jobs::Job;
 use reports::sql::SqlFile;
 use serde_json::json;
 use spa_core::Settings;
+use spa_core::lake::Dataset;
 use spa_core::testing::{moto_endpoint, moto_post, repo_root, run_binary};
 
 /// Its own region: moto keeps one queue of injected results per account and region.
@@ -84,10 +85,10 @@ async fn athena_on_moto() {
     let athena = Athena::new(&settings).await;
     let sql = repo_root().join("sql");
 
-    // Setup: the database and four tables, then a named query per file; again: nothing new.
-    inject(&endpoint, vec![None; 5]);
+    // Setup: the database and six tables (one per dataset), then a named query per file; again: nothing new.
+    inject(&endpoint, vec![None; 1 + Dataset::ALL.len()]);
     let done = setup(&settings, &athena, &sql).await.unwrap();
-    assert_eq!(done.statements.len(), 5);
+    assert_eq!(done.statements.len(), 1 + Dataset::ALL.len());
     assert_eq!(
         done.statements[0],
         "CREATE DATABASE IF NOT EXISTS sandbox_test"
@@ -106,7 +107,7 @@ async fn athena_on_moto() {
             .iter()
             .any(|d| d.name() == "sandbox_test")
     );
-    inject(&endpoint, vec![None; 5]);
+    inject(&endpoint, vec![None; 1 + Dataset::ALL.len()]);
     let again = setup(&settings, &athena, &sql).await.unwrap();
     assert_eq!((again.created.len(), again.kept.len()), (0, queries));
 

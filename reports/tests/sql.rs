@@ -36,6 +36,7 @@ fn athena_type(dtype: &arrow::datatypes::DataType) -> String {
         A::Binary => "binary".into(),
         A::Boolean => "boolean".into(),
         A::Date32 => "date".into(),
+        A::Int32 => "int".into(),
         A::Int64 => "bigint".into(),
         A::Timestamp(_, _) => "timestamp".into(),
         A::Decimal128(p, s) => format!("decimal({p},{s})"),

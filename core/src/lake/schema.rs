@@ -90,6 +90,32 @@ pub mod columns {
     pub const RECEIVED_AT: &str = "received_at";
     /// `reason`.
     pub const REASON: &str = "reason";
+    /// `exception_id`.
+    pub const EXCEPTION_ID: &str = "exception_id";
+    /// `raised_at`.
+    pub const RAISED_AT: &str = "raised_at";
+    /// `label`.
+    pub const LABEL: &str = "label";
+    /// `severity`.
+    pub const SEVERITY: &str = "severity";
+    /// `account_name`.
+    pub const ACCOUNT_NAME: &str = "account_name";
+    /// `actor`.
+    pub const ACTOR: &str = "actor";
+    /// `message`.
+    pub const MESSAGE: &str = "message";
+    /// `source_event_id`.
+    pub const SOURCE_EVENT_ID: &str = "source_event_id";
+    /// `mtd_cost`.
+    pub const MTD_COST: &str = "mtd_cost";
+    /// `mtd_services`.
+    pub const MTD_SERVICES: &str = "mtd_services";
+    /// `channel`.
+    pub const CHANNEL: &str = "channel";
+    /// `attempts`.
+    pub const ATTEMPTS: &str = "attempts";
+    /// `at`.
+    pub const AT: &str = "at";
 }
 
 /// A dataset of the lake.
@@ -103,6 +129,10 @@ pub enum Dataset {
     Accounts,
     /// One row per input that could not be parsed, partitioned by the day it arrived.
     Quarantine,
+    /// One row per exception raised, partitioned by the day of its source event.
+    Exceptions,
+    /// One row per delivery attempt run of an exception to a channel, partitioned by its day.
+    Deliveries,
 }
 
 /// How a dataset's partition value is written.
@@ -116,11 +146,13 @@ pub enum PartitionFormat {
 
 impl Dataset {
     /// Every dataset.
-    pub const ALL: [Dataset; 4] = [
+    pub const ALL: [Dataset; 6] = [
         Dataset::Events,
         Dataset::Costs,
         Dataset::Accounts,
         Dataset::Quarantine,
+        Dataset::Exceptions,
+        Dataset::Deliveries,
     ];
 
     /// Folder name in the lake.
@@ -130,13 +162,17 @@ impl Dataset {
             Dataset::Costs => "costs",
             Dataset::Accounts => "accounts",
             Dataset::Quarantine => "quarantine",
+            Dataset::Exceptions => "exceptions",
+            Dataset::Deliveries => "deliveries",
         }
     }
 
     /// Partition column (Hive style `key=value` folder).
     pub fn partition_key(self) -> &'static str {
         match self {
-            Dataset::Events | Dataset::Quarantine => "dt",
+            Dataset::Events | Dataset::Quarantine | Dataset::Exceptions | Dataset::Deliveries => {
+                "dt"
+            }
             Dataset::Costs => "month",
             Dataset::Accounts => "snapshot",
         }
@@ -157,6 +193,8 @@ impl Dataset {
             Dataset::Costs => COSTS.clone(),
             Dataset::Accounts => ACCOUNTS.clone(),
             Dataset::Quarantine => QUARANTINE.clone(),
+            Dataset::Exceptions => EXCEPTIONS.clone(),
+            Dataset::Deliveries => DELIVERIES.clone(),
         }
     }
 }
@@ -247,5 +285,41 @@ static QUARANTINE: LazyLock<SchemaRef> = LazyLock::new(|| {
         text(columns::ORIGIN, false),
         text(columns::REASON, false),
         Field::new(columns::RAW, DataType::Binary, false),
+    ]))
+});
+
+static EXCEPTIONS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        text(columns::EXCEPTION_ID, false),
+        Field::new(columns::EVENT_TIME, utc_micros(), false),
+        Field::new(columns::RAISED_AT, utc_micros(), false),
+        text(columns::LABEL, false),
+        text(columns::SEVERITY, false),
+        text(columns::ACCOUNT_ID, true),
+        text(columns::ACCOUNT_NAME, true),
+        text(columns::EMAIL, true),
+        text(columns::HOLDER, true),
+        text(columns::COST_CENTER, true),
+        text(columns::OU_NAME, true),
+        text(columns::REGION, true),
+        text(columns::ACTOR, true),
+        text(columns::SOURCE_IP, true),
+        text(columns::MESSAGE, false),
+        text(columns::SOURCE_EVENT_ID, false),
+        Field::new(columns::MTD_COST, money(), true),
+        text(columns::MTD_SERVICES, true),
+        text(columns::CURRENCY, true),
+        text(columns::RAW, true),
+    ]))
+});
+
+static DELIVERIES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        text(columns::EXCEPTION_ID, false),
+        text(columns::CHANNEL, false),
+        text(columns::STATUS, false),
+        Field::new(columns::ATTEMPTS, DataType::Int32, false),
+        text(columns::REASON, true),
+        Field::new(columns::AT, utc_micros(), false),
     ]))
 });

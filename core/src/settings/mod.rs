@@ -145,6 +145,9 @@ pub struct Settings {
     /// What ingest accepts.
     #[serde(default)]
     pub ingest: IngestOptions,
+    /// Where exceptions are delivered.
+    #[serde(default)]
+    pub exceptions: ExceptionsOptions,
     /// Where preparation and purge builds run.
     #[serde(default)]
     pub builds: BuildRunner,
@@ -338,6 +341,133 @@ impl Default for IngestOptions {
 
 fn default_max_input_bytes() -> u64 {
     512 << 20
+}
+
+/// The `exceptions` section: the channels exceptions are delivered to and which label goes
+/// where. Webhook addresses are secrets: the settings name the environment variable that holds
+/// each, never the address.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionsOptions {
+    /// E-mail: the recipients (sent through `mail.transport`).
+    #[serde(default)]
+    pub email: Option<EmailChannel>,
+    /// Microsoft Teams, through a Workflows webhook.
+    #[serde(default)]
+    pub teams: Option<WebhookChannel>,
+    /// Slack, through an incoming webhook.
+    #[serde(default)]
+    pub slack: Option<WebhookChannel>,
+    /// SNS: a topic that receives one JSON message per exception.
+    #[serde(default)]
+    pub sns: Option<SnsChannel>,
+    /// Where each label goes; a label not listed goes to every configured channel, without the
+    /// holder.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub labels: BTreeMap<crate::events::ExceptionLabel, Route>,
+    /// More exceptions than this for one channel in one run become one digest message
+    /// [default 10].
+    #[serde(default)]
+    pub digest_after: Option<usize>,
+}
+
+/// A delivery channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// E-mail to `exceptions.email.to`.
+    Email,
+    /// Microsoft Teams.
+    Teams,
+    /// Slack.
+    Slack,
+    /// SNS.
+    Sns,
+}
+
+impl ChannelKind {
+    /// Every channel.
+    pub const ALL: [ChannelKind; 4] = [
+        ChannelKind::Email,
+        ChannelKind::Teams,
+        ChannelKind::Slack,
+        ChannelKind::Sns,
+    ];
+
+    /// `email`, `teams`, `slack` or `sns`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::Teams => "teams",
+            ChannelKind::Slack => "slack",
+            ChannelKind::Sns => "sns",
+        }
+    }
+}
+
+/// The e-mail channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChannel {
+    /// Recipients.
+    pub to: Vec<Email>,
+}
+
+/// A webhook channel: the environment variable holding its address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookChannel {
+    /// Name of the environment variable that holds the webhook URL (a secret).
+    pub url_env: VariableName,
+}
+
+/// The SNS channel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsChannel {
+    /// Topic ARN.
+    pub topic_arn: String,
+}
+
+/// Where one label goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Channels (each must be configured); unset: every configured channel.
+    #[serde(default)]
+    pub channels: Option<Vec<ChannelKind>>,
+    /// Whether the account's holder is e-mailed too.
+    #[serde(default)]
+    pub holder: bool,
+}
+
+impl ExceptionsOptions {
+    /// The channels configured.
+    pub fn configured(&self) -> Vec<ChannelKind> {
+        ChannelKind::ALL
+            .into_iter()
+            .filter(|c| match c {
+                ChannelKind::Email => self.email.is_some(),
+                ChannelKind::Teams => self.teams.is_some(),
+                ChannelKind::Slack => self.slack.is_some(),
+                ChannelKind::Sns => self.sns.is_some(),
+            })
+            .collect()
+    }
+
+    /// Where exceptions of `label` go.
+    pub fn route(&self, label: crate::events::ExceptionLabel) -> Route {
+        let route = self.labels.get(&label).cloned().unwrap_or_default();
+        Route {
+            channels: Some(route.channels.unwrap_or_else(|| self.configured())),
+            holder: route.holder,
+        }
+    }
+
+    /// The digest threshold.
+    pub fn digest_after(&self) -> usize {
+        self.digest_after.unwrap_or(10)
+    }
 }
 
 /// The `builds` section.
@@ -658,6 +788,21 @@ impl Settings {
                     smtp.host
                 ),
             );
+        }
+        let configured = self.exceptions.configured();
+        for (label, route) in &self.exceptions.labels {
+            for channel in route.channels.iter().flatten() {
+                if !configured.contains(channel) {
+                    return invalid(
+                        &format!("exceptions.labels.{label}.channels"),
+                        &format!(
+                            "{} is not configured (add exceptions.{} or leave it out)",
+                            channel.as_str(),
+                            channel.as_str()
+                        ),
+                    );
+                }
+            }
         }
         if self.organization.adapter == Adapter::Local && self.organization.file.is_none() {
             return invalid(

@@ -45,6 +45,8 @@ struct Probe<'a> {
     message_id: Option<Cow<'a, str>>,
     #[serde(rename = "Timestamp", borrow, default)]
     timestamp: Option<Cow<'a, str>>,
+    #[serde(rename = "TopicArn", borrow, default)]
+    topic_arn: Option<Cow<'a, str>>,
     #[serde(rename = "AlarmName", default)]
     alarm_name: Option<IgnoredAny>,
 }
@@ -240,14 +242,12 @@ fn value_into(origin: &str, value: &RawValue, lossy: bool, rows: &mut Rows) {
     } else if let (Some("Notification"), Some(message)) =
         (probe.kind.as_deref(), probe.message.as_deref())
     {
-        notification_into(
-            origin,
-            message,
-            probe.message_id.as_deref(),
-            probe.timestamp.as_deref(),
-            lossy,
-            rows,
-        );
+        let sns = Sns {
+            message_id: probe.message_id.as_deref(),
+            timestamp: probe.timestamp.as_deref(),
+            topic_arn: probe.topic_arn.as_deref(),
+        };
+        notification_into(origin, message, &sns, lossy, rows);
     } else if probe.alarm_name.is_some() {
         push(
             origin,
@@ -280,18 +280,38 @@ fn record_into(origin: &str, record: &RawValue, lossy: bool, rows: &mut Rows) {
     }
 }
 
-/// The `Message` of an SNS notification: an EventBridge event, a CloudWatch alarm, or JSON of
-/// any other kind this module reads.
+/// The envelope fields of an SNS notification.
+pub(crate) struct Sns<'a> {
+    /// `MessageId`.
+    pub message_id: Option<&'a str>,
+    /// `Timestamp`.
+    pub timestamp: Option<&'a str>,
+    /// `TopicArn`.
+    pub topic_arn: Option<&'a str>,
+}
+
+/// The `Message` of an SNS notification: an EventBridge event, a CloudWatch alarm, an AWS
+/// Budgets notification (plain text), or JSON of any other kind this module reads.
 pub(crate) fn notification_into(
     origin: &str,
     message: &str,
-    message_id: Option<&str>,
-    timestamp: Option<&str>,
+    sns: &Sns<'_>,
     lossy: bool,
     rows: &mut Rows,
 ) {
+    let (message_id, timestamp) = (sns.message_id, sns.timestamp);
     let probe: Option<Probe> = serde_json::from_str(message).ok();
     match probe {
+        None if normalize::is_budget_notification(message) => match message_id {
+            Some(id) => push(
+                origin,
+                normalize::budget_notification(message, id, timestamp, sns.topic_arn),
+                message,
+                lossy,
+                rows,
+            ),
+            None => quarantine_value(origin, "SNS notification without MessageId", message, rows),
+        },
         Some(p) if p.alarm_name.is_some() => match message_id {
             Some(id) => push(
                 origin,

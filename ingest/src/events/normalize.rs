@@ -573,6 +573,55 @@ pub(crate) fn alarm_notification<'a>(
     })
 }
 
+/// First line of the plain-text message AWS Budgets publishes to SNS.
+const BUDGET_NOTIFICATION: &str = "AWS Budget Notification";
+
+/// Whether an SNS message is an AWS Budgets notification (plain text, not JSON).
+pub(crate) fn is_budget_notification(message: &str) -> bool {
+    message.trim_start().starts_with(BUDGET_NOTIFICATION)
+}
+
+/// The value after `key` at the start of a line (`Budget Name: sandbox`), trimmed.
+fn line_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(key))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Normalizes an AWS Budgets notification delivered by SNS: the account from its
+/// `AWS Account <id>` line, the alert type (`ACTUAL`, `FORECASTED`) as the event name, the id
+/// and time of the SNS message. It is a budget alarm only when the topic that published it
+/// belongs to the account it names (a member's budget publishes from its own account); from
+/// another topic it is stored unlabelled.
+pub(crate) fn budget_notification<'a>(
+    message: &'a str,
+    message_id: &str,
+    timestamp: Option<&str>,
+    topic_arn: Option<&str>,
+) -> Result<Event<'a>, String> {
+    let event_time = event_time(timestamp.ok_or("SNS notification without Timestamp")?)?;
+    let account = line_value(message, "AWS Account")
+        .filter(|a| is_account_id(a))
+        .ok_or("AWS Budgets notification without an `AWS Account <id>` line")?;
+    let topic_account = topic_arn.and_then(|arn| arn.split(':').nth(4));
+    let activity = (topic_account == Some(account)).then_some(Activity::BudgetAlarm);
+    Ok(Event {
+        detail_type: Some(Cow::Borrowed(BUDGET_NOTIFICATION)),
+        event_name: line_value(message, "Alert Type:").map(|t| Cow::Owned(t.to_string())),
+        account_id: Some(Cow::Owned(account.to_string())),
+        recipient_account_id: topic_account.map(|a| Cow::Owned(a.to_string())),
+        activity,
+        ..without_actor(
+            Cow::Owned(message_id.to_string()),
+            event_time,
+            Cow::Borrowed("aws.budgets"),
+            message,
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,206 @@
+//! What a human needs beside the event: who the account is (the accounts snapshot valid on the
+//! event's day) and what it has cost this month so far (the `costs` dataset), as exact decimals.
+
+use std::collections::HashMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Decimal128Type};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use spa_core::lake::{Dataset, Lake, LakeError, MONEY_SCALE, columns};
+use spa_core::period::{Day, Month};
+
+/// Who an account is, from the accounts snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountInfo {
+    /// Account name.
+    pub name: Option<String>,
+    /// Root e-mail.
+    pub email: Option<String>,
+    /// Holder (the holder tag, else none).
+    pub holder: Option<String>,
+    /// Cost center.
+    pub cost_center: Option<String>,
+    /// OU name.
+    pub ou_name: Option<String>,
+}
+
+/// Month-to-date cost of one account up to a day: the total and the top services, in the
+/// lake's money scale (`DECIMAL(38,12)` as an integer of 10^-12 units).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonthToDate {
+    /// Sum of the unblended cost of every record type but Credit and Refund.
+    pub total: i128,
+    /// Every service's cost, largest first (ties by name).
+    pub services: Vec<(String, i128)>,
+    /// Currency of the rows (USD unless the source said otherwise).
+    pub currency: Option<String>,
+}
+
+impl MonthToDate {
+    /// The [`TOP_SERVICES`] services that cost most.
+    pub fn top(&self) -> &[(String, i128)] {
+        &self.services[..self.services.len().min(TOP_SERVICES)]
+    }
+}
+
+/// Record types that are not spend.
+const NOT_SPEND: [&str; 2] = ["Credit", "Refund"];
+
+/// Services listed in a month-to-date summary.
+pub const TOP_SERVICES: usize = 5;
+
+/// One month's cost rows of every account, kept by account.
+#[derive(Debug, Default)]
+struct MonthCosts {
+    /// account -> (day, service, unblended) of spend rows.
+    rows: HashMap<String, Vec<(NaiveDate, String, i128)>>,
+    currency: Option<String>,
+}
+
+/// Accounts and costs read from the lake, each snapshot and month once.
+#[derive(Debug, Default)]
+pub struct Context {
+    snapshots: HashMap<String, HashMap<String, AccountInfo>>,
+    months: HashMap<Month, MonthCosts>,
+}
+
+/// An amount in the money scale as a decimal.
+pub fn decimal(units: i128) -> Decimal {
+    Decimal::from_i128_with_scale(units, MONEY_SCALE as u32).normalize()
+}
+
+fn text(batch: &RecordBatch, name: &str, i: usize) -> Option<String> {
+    let array = batch.column_by_name(name)?.as_string::<i32>();
+    (array.is_valid(i) && !array.value(i).is_empty()).then(|| array.value(i).to_string())
+}
+
+impl Context {
+    /// Who `account` was on `day` (the latest snapshot at or before it, else the earliest);
+    /// `None` when no snapshot knows it.
+    pub async fn account(
+        &mut self,
+        lake: &Lake,
+        account: &str,
+        day: Day,
+    ) -> Result<Option<AccountInfo>, LakeError> {
+        let value = day.to_string();
+        let snapshot = match lake
+            .partition_at_or_before(Dataset::Accounts, &value)
+            .await?
+        {
+            Some(s) => Some(s),
+            None => lake.partitions(Dataset::Accounts).await?.into_iter().next(),
+        };
+        let Some(snapshot) = snapshot else {
+            return Ok(None);
+        };
+        if !self.snapshots.contains_key(&snapshot) {
+            let mut accounts = HashMap::new();
+            for batch in lake.read_partition(Dataset::Accounts, &snapshot).await? {
+                let ids = batch
+                    .column_by_name(columns::ACCOUNT_ID)
+                    .expect("the accounts schema")
+                    .as_string::<i32>();
+                for i in 0..batch.num_rows() {
+                    accounts.insert(
+                        ids.value(i).to_string(),
+                        AccountInfo {
+                            name: text(&batch, columns::NAME, i),
+                            email: text(&batch, columns::EMAIL, i),
+                            holder: text(&batch, columns::HOLDER, i),
+                            cost_center: text(&batch, columns::COST_CENTER, i),
+                            ou_name: text(&batch, columns::OU_NAME, i),
+                        },
+                    );
+                }
+            }
+            self.snapshots.insert(snapshot.clone(), accounts);
+        }
+        Ok(self.snapshots[&snapshot].get(account).cloned())
+    }
+
+    /// What `account` cost from the first of `day`'s month to `day` included.
+    pub async fn month_to_date(
+        &mut self,
+        lake: &Lake,
+        account: &str,
+        day: Day,
+    ) -> Result<MonthToDate, LakeError> {
+        let month = day.month();
+        let costs = match self.months.entry(month) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let batches = lake
+                    .read_partition(Dataset::Costs, &month.to_string())
+                    .await?;
+                e.insert(month_costs(&batches))
+            }
+        };
+        let mut by_service: HashMap<&str, i128> = HashMap::new();
+        let mut total = 0i128;
+        for (d, service, amount) in costs.rows.get(account).into_iter().flatten() {
+            if *d <= day.date() {
+                total = total.saturating_add(*amount);
+                let sum = by_service.entry(service).or_default();
+                *sum = sum.saturating_add(*amount);
+            }
+        }
+        let mut services: Vec<(String, i128)> = by_service
+            .into_iter()
+            .map(|(s, a)| (s.to_string(), a))
+            .collect();
+        services.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(MonthToDate {
+            total,
+            services,
+            currency: costs.currency.clone(),
+        })
+    }
+}
+
+fn month_costs(batches: &[RecordBatch]) -> MonthCosts {
+    let mut out = MonthCosts::default();
+    for batch in batches {
+        let days = batch
+            .column_by_name(columns::DAY)
+            .expect("the costs schema")
+            .as_primitive::<Date32Type>();
+        let accounts = batch
+            .column_by_name(columns::ACCOUNT_ID)
+            .expect("the costs schema")
+            .as_string::<i32>();
+        let services = batch
+            .column_by_name(columns::SERVICE)
+            .expect("the costs schema")
+            .as_string::<i32>();
+        let kinds = batch
+            .column_by_name(columns::RECORD_TYPE)
+            .expect("the costs schema")
+            .as_string::<i32>();
+        let amounts = batch
+            .column_by_name(columns::UNBLENDED)
+            .expect("the costs schema")
+            .as_primitive::<Decimal128Type>();
+        let currencies = batch
+            .column_by_name(columns::CURRENCY)
+            .expect("the costs schema")
+            .as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            if NOT_SPEND.contains(&kinds.value(i)) {
+                continue;
+            }
+            let Some(day) = days.value_as_date(i) else {
+                continue;
+            };
+            if out.currency.is_none() {
+                out.currency = Some(currencies.value(i).to_string());
+            }
+            out.rows
+                .entry(accounts.value(i).to_string())
+                .or_default()
+                .push((day, services.value(i).to_string(), amounts.value(i)));
+        }
+    }
+    out
+}

@@ -1,0 +1,165 @@
+//! The sweep: every exception the lake's events imply over a range of days that is not stored
+//! yet is raised with its context and stored. It is the guarantee behind the live path (which
+//! raises the same ids from the batch it just wrote), so running it again stores nothing new.
+
+use std::collections::HashSet;
+
+use spa_core::Settings;
+use spa_core::lake::{Dataset, Lake, LakeError};
+use spa_core::period::Day;
+
+use super::classify::{Candidate, Rules, classify};
+use super::context::Context;
+use super::store::{self, Exception};
+
+/// What a sweep found.
+#[derive(Debug, Default)]
+pub struct Sweep {
+    /// Days read.
+    pub days: usize,
+    /// Events read.
+    pub events: u64,
+    /// Exceptions the events imply, stored before or now.
+    pub found: usize,
+    /// Those stored by this sweep, in day and event order.
+    pub raised: Vec<Exception>,
+}
+
+impl Sweep {
+    /// The summary a command prints: one line per exception stored now, then the counts.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .raised
+            .iter()
+            .map(|e| {
+                let c = &e.candidate;
+                let name = e
+                    .account
+                    .as_ref()
+                    .and_then(|a| a.name.as_deref())
+                    .unwrap_or(if c.account_id.is_some() {
+                        "unknown account"
+                    } else {
+                        "-"
+                    });
+                format!(
+                    "{}  {:<8}  {:<23}  {} ({name})  {}",
+                    e.day(),
+                    c.label.severity(),
+                    c.label,
+                    c.account_id.as_deref().unwrap_or("-"),
+                    c.message
+                )
+            })
+            .collect();
+        out.push(format!(
+            "{} days, {} events: {} exceptions, {} new stored, {} already stored",
+            self.days,
+            self.events,
+            self.found,
+            self.raised.len(),
+            self.found - self.raised.len()
+        ));
+        out
+    }
+}
+
+/// Adds the account's context to each candidate (the account as the snapshot of its day knows
+/// it, its month-to-date cost); `raised_at` stamps them.
+pub async fn with_context(
+    lake: &Lake,
+    context: &mut Context,
+    candidates: Vec<Candidate>,
+    raised_at: i64,
+) -> Result<Vec<Exception>, LakeError> {
+    let mut out = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        let mut exception = Exception {
+            candidate,
+            raised_at,
+            account: None,
+            cost: None,
+        };
+        if let Some(account) = exception.candidate.account_id.clone() {
+            let day = exception.day();
+            exception.account = context.account(lake, &account, day).await?;
+            exception.cost = Some(context.month_to_date(lake, &account, day).await?);
+        }
+        out.push(exception);
+    }
+    Ok(out)
+}
+
+/// Raises and stores what the events of `from..=to` imply and the lake does not hold yet.
+pub async fn sweep(
+    lake: &Lake,
+    settings: &Settings,
+    from: Day,
+    to: Day,
+    raised_at: i64,
+) -> Result<Sweep, LakeError> {
+    let rules = Rules::of(settings);
+    let mut context = Context::default();
+    let mut report = Sweep::default();
+    let mut date = from.date();
+    while date <= to.date() {
+        let day = Day::of(date);
+        date = date.succ_opt().expect("days before the end of time");
+        report.days += 1;
+        let batches = lake
+            .read_partition(Dataset::Events, &day.to_string())
+            .await?;
+        let mut candidates = Vec::new();
+        for batch in &batches {
+            report.events += batch.num_rows() as u64;
+            candidates.extend(classify(&rules, batch));
+        }
+        if candidates.is_empty() {
+            continue;
+        }
+        let mut seen = store::stored_ids(lake, day).await?;
+        report.found += candidates
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<HashSet<_>>()
+            .len();
+        candidates.retain(|c| seen.insert(c.id.clone()));
+        if candidates.is_empty() {
+            continue;
+        }
+        let raised = with_context(lake, &mut context, candidates, raised_at).await?;
+        store::write(lake, &raised).await?;
+        report.raised.extend(raised);
+    }
+    Ok(report)
+}
+
+/// The sweep of `from..=to`, then with `send` the delivery of every exception stored for those
+/// days that the ledger does not hold as sent (new ones, and failed ones again).
+pub async fn sweep_and_deliver(
+    lake: &Lake,
+    settings: &Settings,
+    from: Day,
+    to: Day,
+    send: bool,
+    now: i64,
+) -> Result<(Sweep, Option<super::deliver::Deliveries>), super::deliver::DeliverError> {
+    let report = sweep(lake, settings, from, to, now).await?;
+    if !send {
+        return Ok((report, None));
+    }
+    let mut stored = Vec::new();
+    let mut date = from.date();
+    while date <= to.date() {
+        stored.extend(store::read(lake, Day::of(date)).await?);
+        date = date.succ_opt().expect("days before the end of time");
+    }
+    let deliverer = super::deliver::Deliverer {
+        settings,
+        lake,
+        pause: std::time::Duration::from_secs(1),
+        secret: &super::deliver::environment,
+    };
+    let delivered = deliverer.deliver(&stored, now).await?;
+    Ok((report, Some(delivered)))
+}

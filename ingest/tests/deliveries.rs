@@ -1,0 +1,291 @@
+//! Delivery of exceptions against real parts: Teams and Slack webhooks served by a local HTTP
+//! server that records payloads and answers 429, 500 and 400; e-mail into the outbox, read back
+//! with a MIME parser and the attached workbook with calamine; the ledger making reruns send
+//! nothing twice and retry what failed; and the storm digest.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use calamine::{Reader, Xlsx};
+use ingest::exceptions::Exception;
+use ingest::exceptions::deliver::{Deliverer, ledger};
+use mail_parser::{MessageParser, MimeHeaders};
+use serde_json::Value;
+use spa_core::Settings;
+use spa_core::lake::Lake;
+use spa_core::period::Day;
+
+/// A webhook server: per path, the statuses to answer in turn (then 200), and every body
+/// received.
+struct Server {
+    url: String,
+    received: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+fn server(script: BTreeMap<&'static str, Vec<u16>>) -> Server {
+    let http = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", http.server_addr().to_ip().unwrap());
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let mut script: BTreeMap<String, std::collections::VecDeque<u16>> = script
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.into()))
+        .collect();
+    std::thread::spawn(move || {
+        for mut request in http.incoming_requests() {
+            let mut body = String::new();
+            std::io::Read::read_to_string(request.as_reader(), &mut body).unwrap();
+            let path = request.url().to_string();
+            log.lock().unwrap().push((
+                path.clone(),
+                serde_json::from_str(&body).unwrap_or(Value::Null),
+            ));
+            let status = script
+                .get_mut(&path)
+                .and_then(|s| s.pop_front())
+                .unwrap_or(200);
+            let mut answer = tiny_http::Response::from_string("x").with_status_code(status);
+            if status == 429 {
+                answer = answer.with_header("Retry-After: 0".parse::<tiny_http::Header>().unwrap());
+            }
+            let _ = request.respond(answer);
+        }
+    });
+    Server { url, received }
+}
+
+/// Shipped settings in `dir` with the exceptions section `section` (YAML, indented by two).
+fn settings(dir: &std::path::Path, section: &str) -> Settings {
+    let path = spa_core::testing::settings_in(dir, |yaml| {
+        let start = yaml.find("\nexceptions:").unwrap();
+        let end = start + yaml[start + 1..].find("\n\n").unwrap() + 1;
+        format!("{}\nexceptions:\n{section}{}", &yaml[..start], &yaml[end..])
+    });
+    Settings::load(path).unwrap()
+}
+
+/// The fixture month swept into a fresh lake; its stored exceptions.
+async fn stored(settings: &Settings) -> (Lake, Vec<Exception>) {
+    let lake = Lake::open(settings).await;
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let last = chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    ingest::seed::fill(
+        settings,
+        &lake,
+        Some("2026-10".parse().unwrap()),
+        first,
+        last,
+    )
+    .await
+    .unwrap();
+    ingest::exceptions::sweep(&lake, settings, Day::of(first), Day::of(last), 1)
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    let mut date = first;
+    while date <= last {
+        all.extend(
+            ingest::exceptions::store::read(&lake, Day::of(date))
+                .await
+                .unwrap(),
+        );
+        date = date.succ_opt().unwrap();
+    }
+    (lake, all)
+}
+
+#[tokio::test]
+async fn each_channel_once_with_retries_a_ledger_and_digests() {
+    let web = server(BTreeMap::from([
+        ("/teams", vec![429]),
+        ("/slack", vec![500]),
+        ("/broken", vec![400, 400, 400, 400, 400, 400]),
+    ]));
+    let (teams, slack) = ("SPA_TEAMS_WEBHOOK", "SPA_SLACK_WEBHOOK");
+    let secrets = Mutex::new(BTreeMap::from([
+        (teams.to_string(), format!("{}/teams", web.url)),
+        (slack.to_string(), format!("{}/slack", web.url)),
+    ]));
+    let secret = |name: &str| secrets.lock().unwrap().get(name).cloned();
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!(
+        "  email:\n    to: [sre@example.com]\n  teams: {{ url_env: {teams} }}\n  slack: {{ url_env: {slack} }}\n  labels:\n    ConsoleLoginWithRoot: {{ holder: true }}\n  digest_after: 3\n"
+    );
+    let settings = settings(dir.path(), &section);
+    let (lake, all) = stored(&settings).await;
+    let root = all
+        .iter()
+        .find(|e| e.label() == spa_core::events::ExceptionLabel::ConsoleLoginWithRoot)
+        .unwrap()
+        .clone();
+    let others: Vec<Exception> = all
+        .iter()
+        .filter(|e| e.candidate.id != root.candidate.id)
+        .take(2)
+        .cloned()
+        .collect();
+    let three: Vec<Exception> = std::iter::once(root.clone()).chain(others).collect();
+    let deliverer = Deliverer {
+        settings: &settings,
+        lake: &lake,
+        pause: Duration::from_millis(10),
+        secret: &secret,
+    };
+
+    let first = deliverer.deliver(&three, 10).await.unwrap();
+    assert_eq!(first.failed().count(), 0, "{:?}", first.lines());
+    // 3 exceptions x (email, teams, slack) + the root's holder.
+    assert_eq!(first.outcomes.len(), 10, "{:?}", first.outcomes);
+    let attempts = |channel: &str| -> Vec<u32> {
+        first
+            .outcomes
+            .iter()
+            .filter(|d| d.channel == channel)
+            .map(|d| d.attempts)
+            .collect()
+    };
+    assert_eq!(
+        attempts("teams"),
+        [2, 1, 1],
+        "a 429 is retried after Retry-After"
+    );
+    assert_eq!(attempts("slack"), [2, 1, 1], "a 500 is retried");
+    let received = web.received.lock().unwrap().clone();
+    let card = &received.iter().find(|(p, _)| p == "/teams").unwrap().1;
+    assert_eq!(card["type"], "message");
+    let attachment = &card["attachments"][0];
+    assert_eq!(
+        attachment["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    let content = &attachment["content"];
+    assert_eq!(content["type"], "AdaptiveCard");
+    let facts: Vec<&str> = content["body"][2]["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["title"].as_str().unwrap())
+        .collect();
+    for title in ["Account", "Holder", "Cost center", "OU", "Cost this month"] {
+        assert!(facts.contains(&title), "{title}: {facts:?}");
+    }
+    assert_eq!(content["actions"][0]["type"], "Action.OpenUrl");
+    let slack_message = &received.iter().find(|(p, _)| p == "/slack").unwrap().1;
+    assert!(
+        slack_message["text"]
+            .as_str()
+            .unwrap()
+            .contains("ConsoleLoginWithRoot")
+    );
+    let blocks = slack_message["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert_eq!(blocks[1]["type"], "section");
+    assert!(blocks[2]["fields"].as_array().unwrap().len() <= 10);
+
+    // The e-mail to the holder: the message and the month-to-date workbook, whose total is the
+    // stored cost.
+    let outbox = settings.mail.outbox.clone();
+    let holder_mail = std::fs::read_dir(&outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("beatriz"))
+        .expect("the holder's e-mail");
+    let bytes = std::fs::read(holder_mail).unwrap();
+    let message = MessageParser::default().parse(&bytes).unwrap();
+    assert!(
+        message
+            .subject()
+            .unwrap()
+            .contains("critical ConsoleLoginWithRoot: 300028282828 (sandbox-beatriz)")
+    );
+    assert!(message.body_text(0).unwrap().contains("Cost this month: "));
+    let workbook = message
+        .attachments()
+        .find(|a| a.attachment_name().is_some_and(|n| n.ends_with(".xlsx")))
+        .unwrap();
+    let mut xlsx: Xlsx<_> = Xlsx::new(Cursor::new(workbook.contents().to_vec())).unwrap();
+    let range = xlsx.worksheet_range("Month to date").unwrap();
+    let last = range.rows().next_back().unwrap();
+    assert_eq!(last[0].to_string(), "Total");
+    let total = ingest::exceptions::context::decimal(root.cost.as_ref().unwrap().total);
+    let cell: f64 = last[1].to_string().parse().unwrap();
+    assert!(
+        (cell - f64::try_from(total).unwrap()).abs() < 1e-9,
+        "{cell} vs {total}"
+    );
+
+    // A rerun sends nothing: every pair is in the ledger.
+    let calls = web.received.lock().unwrap().len();
+    let again = deliverer.deliver(&three, 20).await.unwrap();
+    assert!(again.outcomes.is_empty());
+    assert_eq!(again.already, 10);
+    assert_eq!(
+        web.received.lock().unwrap().len(),
+        calls,
+        "nothing posted again"
+    );
+
+    // A webhook that answers 400: recorded as failed after one attempt, tried again next run.
+    secrets
+        .lock()
+        .unwrap()
+        .insert(teams.into(), format!("{}/broken", web.url));
+    let fresh: Vec<Exception> = all
+        .iter()
+        .filter(|e| !three.iter().any(|t| t.candidate.id == e.candidate.id))
+        .take(1)
+        .cloned()
+        .collect();
+    let broken = deliverer.deliver(&fresh, 30).await.unwrap();
+    let failed: Vec<_> = broken.failed().collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].channel, "teams");
+    assert_eq!(failed[0].attempts, 1, "a 400 is not retried");
+    assert!(failed[0].result.as_ref().unwrap_err().contains("HTTP 400"));
+    let retried = deliverer.deliver(&fresh, 40).await.unwrap();
+    assert_eq!(retried.failed().count(), 1, "tried again, failed again");
+    assert!(
+        !ledger(&lake)
+            .await
+            .unwrap()
+            .contains(&(fresh[0].candidate.id.clone(), "teams".into()))
+    );
+
+    // A storm: more than digest_after for a channel become one message listing the first ones.
+    secrets
+        .lock()
+        .unwrap()
+        .insert(teams.into(), format!("{}/teams", web.url));
+    let storm: Vec<Exception> = all
+        .iter()
+        .filter(|e| {
+            !three
+                .iter()
+                .chain(&fresh)
+                .any(|t| t.candidate.id == e.candidate.id)
+        })
+        .take(5)
+        .cloned()
+        .collect();
+    let before = web.received.lock().unwrap().len();
+    let digest = deliverer.deliver(&storm, 50).await.unwrap();
+    assert_eq!(digest.failed().count(), 0);
+    let posted: Vec<(String, Value)> = web.received.lock().unwrap()[before..].to_vec();
+    assert_eq!(
+        posted.len(),
+        2,
+        "one digest per webhook channel: {posted:?}"
+    );
+    let slack_digest = posted
+        .iter()
+        .find(|(p, _)| p == "/slack")
+        .unwrap()
+        .1
+        .to_string();
+    assert!(
+        slack_digest.contains("5 exceptions") && slack_digest.contains("and 2 more"),
+        "{slack_digest}"
+    );
+}
