@@ -127,7 +127,11 @@ fn failed_builds_of_the_lifecycle_projects_only() {
         ))]);
         assert_eq!(found.len(), 1, "{status}");
         assert_eq!(found[0].label, ExceptionLabel::FailedBuild);
-        assert!(found[0].message.contains(status), "{}", found[0].message);
+        assert!(
+            found[0].message.contains(status) && found[0].message.contains("purge build"),
+            "{}",
+            found[0].message
+        );
         assert_eq!(found[0].account_id.as_deref(), Some("123456789012"));
     }
     assert!(
@@ -452,27 +456,31 @@ async fn the_sweep_over_the_fixture_month_stores_each_exception_once_with_its_co
         .await
         .unwrap();
     assert_eq!(sweep.days, 31);
-    assert_eq!(sweep.events, 618);
+    assert_eq!(sweep.events, 624);
     assert_eq!(sweep.found, sweep.raised.len());
     let labels: BTreeMap<ExceptionLabel, usize> =
         sweep.raised.iter().fold(BTreeMap::new(), |mut m, e| {
             *m.entry(e.label()).or_default() += 1;
             m
         });
-    assert_eq!(
-        labels.get(&ExceptionLabel::ConsoleLoginWithRoot),
-        Some(&1),
-        "{labels:?}"
-    );
-    assert_eq!(
-        labels.get(&ExceptionLabel::FailedMaintenance),
-        Some(&1),
-        "{labels:?}"
-    );
+    // The fixture month holds one event of every kind that raises an exception.
+    for (label, count) in [
+        (ExceptionLabel::ConsoleLoginWithRoot, 2),
+        (ExceptionLabel::FailedBuild, 1),
+        (ExceptionLabel::FailedMaintenance, 1),
+        (ExceptionLabel::BudgetAlert, 2),
+        (ExceptionLabel::AccountOutsideLifecycle, 1),
+    ] {
+        assert_eq!(labels.get(&label), Some(&count), "{label}: {labels:?}");
+    }
+    assert!(labels[&ExceptionLabel::ConsoleLoginWithIamUser] > 0);
     let root = sweep
         .raised
         .iter()
-        .find(|e| e.label() == ExceptionLabel::ConsoleLoginWithRoot)
+        .find(|e| {
+            e.label() == ExceptionLabel::ConsoleLoginWithRoot
+                && e.candidate.account_id.as_deref() == Some("300028282828")
+        })
         .unwrap();
     let account = root.candidate.account_id.clone().unwrap();
     let info = root

@@ -224,19 +224,37 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
     std::fs::write(
         &settings,
         "environment_identifier: test\nautomation:\n  account_id: \"222222222222\"\n  management_account_id: \"111111111111\"\n  \
-         region: eu-west-1\n  maintenance_window: \"rate(7 days)\"\norganization: { adapter: aws }\ncosts: { source: aws }\nlake: lake\n",
+         region: eu-west-1\n  maintenance_window: \"rate(7 days)\"\norganization: { adapter: aws }\ncosts: { source: aws }\nlake: lake\n\
+         exceptions: { email: { to: [sre@example.com] } }\n",
     )
     .unwrap();
-    let payload = sqs(&[(
-        "m1",
-        envelope(
-            "ev-bin",
-            "ReleasedAccount",
-            "spa.lifecycle",
-            json!({"Account": "300001010101"}),
-        )
-        .to_string(),
-    )]);
+    // A root sign-in beside it: the live path e-mails it (into the outbox beside the settings).
+    let root = json!({"eventVersion": "1.08", "eventID": "bin-root-1", "eventTime": "2026-10-05T09:00:00Z",
+        "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "eventType": "AwsConsoleSignIn",
+        "recipientAccountId": "300001010101", "responseElements": {"ConsoleLogin": "Success"},
+        "userIdentity": {"type": "Root", "principalId": "300001010101", "arn": "arn:aws:iam::300001010101:root", "accountId": "300001010101"}});
+    let payload = sqs(&[
+        (
+            "m1",
+            envelope(
+                "ev-bin",
+                "ReleasedAccount",
+                "spa.lifecycle",
+                json!({"Account": "300001010101"}),
+            )
+            .to_string(),
+        ),
+        (
+            "m2",
+            envelope(
+                "ev-bin-root",
+                "AWS Console Sign In via CloudTrail",
+                "aws.signin",
+                root,
+            )
+            .to_string(),
+        ),
+    ]);
     let (url, body) = testing::invoke_lambda(
         std::path::Path::new(env!("CARGO_BIN_EXE_ingest-lambda")),
         &settings,
@@ -252,6 +270,15 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
     );
     let written = dir.path().join("lake/events/dt=2026-10-05");
     assert_eq!(std::fs::read_dir(written).unwrap().count(), 1);
+    let mails: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .collect();
+    assert_eq!(
+        mails.len(),
+        1,
+        "the root sign-in, e-mailed by the live path"
+    );
+    assert!(dir.path().join("lake/exceptions/dt=2026-10-05").is_dir());
 }
 
 /// A handler on a fresh local lake whose S3 is unreachable (these batches need none), and a
@@ -442,4 +469,80 @@ async fn notifications_for_other_buckets_or_oversized_objects_are_refused() {
         "{reasons:?}"
     );
     assert!(records > 0);
+}
+
+/// The live path: a root sign-in in an SQS batch is stored as an event, raised as an exception
+/// with its account's context, and e-mailed (to the exceptions' recipients and, as the shipped
+/// settings route root sign-ins, to the holder) in the same invocation; the same batch again
+/// raises and sends nothing.
+#[tokio::test]
+async fn a_root_sign_in_is_raised_and_delivered_in_the_same_invocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = spa_core::Settings::load(testing::settings_in(dir.path(), |y| y)).unwrap();
+    let lake = Lake::open(&settings).await;
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let last = chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap();
+    ingest::seed::fill(
+        &settings,
+        &lake,
+        Some("2026-10".parse().unwrap()),
+        first,
+        last,
+    )
+    .await
+    .unwrap();
+    let handler = Handler::new(
+        lake.clone(),
+        s3_client("http://127.0.0.1:9").await,
+        Policy::of(&settings),
+    )
+    .with_exceptions(settings.clone());
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(testing::shared_data().join("awsdocs_samples/ct_console_signin_06.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let record = record
+        .get("Records")
+        .map_or(record.clone(), |r| r[0].clone());
+    let mut record = record;
+    record["eventID"] = json!("live-root-1");
+    record["eventTime"] = json!("2026-10-20T10:00:00Z");
+    record["recipientAccountId"] = json!("300001010101");
+    record["userIdentity"]["accountId"] = json!("300001010101");
+    let event = json!({"version": "0", "id": "eb-live-root-1", "detail-type": "AWS Console Sign In via CloudTrail",
+        "source": "aws.signin", "account": "300001010101", "time": "2026-10-20T10:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": record});
+    let payload = sqs(&[("m1", event.to_string())]);
+    let outbox = settings.mail.outbox.clone();
+    let mails = || std::fs::read_dir(&outbox).map_or(0, |d| d.count());
+    assert_eq!(
+        handler.handle(payload.clone()).await.unwrap(),
+        json!({"batchItemFailures": []})
+    );
+    let stored = ingest::exceptions::store::read(&lake, "2026-10-20".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    let exception = &stored[0];
+    assert_eq!(
+        exception.label(),
+        spa_core::events::ExceptionLabel::ConsoleLoginWithRoot
+    );
+    assert_eq!(
+        exception.candidate.account_id.as_deref(),
+        Some("300001010101")
+    );
+    assert!(exception.account.as_ref().unwrap().name.is_some());
+    assert!(exception.cost.as_ref().unwrap().total > 0);
+    assert_eq!(mails(), 2, "the exceptions' recipients and the holder");
+    handler.handle(payload).await.unwrap();
+    assert_eq!(
+        ingest::exceptions::store::read(&lake, "2026-10-20".parse().unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(mails(), 2, "nothing sent twice");
 }

@@ -324,6 +324,7 @@ pub fn reports(
     month: Month,
     activities: &[Activity],
     accounts: &BTreeMap<String, AccountInfo>,
+    exceptions: &[crate::exceptions::ExceptionRow],
 ) -> Vec<Report> {
     let unknown = AccountInfo::unknown();
     let rows: Vec<(&AccountInfo, &Activity)> = activities
@@ -344,10 +345,24 @@ pub fn reports(
         tables,
         csv,
         charts: Vec::new(),
+        workbook: true,
     };
+    let mut exceptions_by_cc: BTreeMap<&str, Vec<&crate::exceptions::ExceptionRow>> =
+        BTreeMap::new();
+    for e in exceptions {
+        if let Some(cc) = crate::exceptions::cost_center_of(e, accounts) {
+            exceptions_by_cc.entry(cc).or_default().push(e);
+        }
+    }
     let mut out: Vec<Report> = by_cc
         .iter()
-        .map(|(cc, list)| report(cc, vec![activity_table("Activities", list)], vec![0]))
+        .map(|(cc, list)| {
+            let mut tables = vec![activity_table("Activities", list)];
+            if let Some(found) = exceptions_by_cc.get(cc) {
+                tables.push(crate::exceptions::table(found));
+            }
+            report(cc, tables, vec![0])
+        })
         .collect();
     let failures: Vec<(&AccountInfo, &Activity)> =
         rows.iter().copied().filter(|(_, a)| a.failed).collect();
@@ -359,6 +374,7 @@ pub fn reports(
                 summary(&rows),
                 activity_table("Failures", &failures),
                 activity_table("Activities", &rows),
+                crate::exceptions::table(&exceptions.iter().collect::<Vec<_>>()),
             ],
             vec![0, 1, 2],
         )

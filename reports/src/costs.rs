@@ -522,6 +522,7 @@ pub fn reports(
             ],
             csv: vec![1, 2],
             charts: Vec::new(),
+            workbook: true,
         });
     }
     let centers_table = cost_centers(
@@ -549,6 +550,7 @@ pub fn reports(
             values: 2,
             title: format!("Cost per cost center, {month} ({})", current.currency),
         }],
+        workbook: true,
     });
     out
 }

@@ -231,6 +231,17 @@ impl<'l> Datasets<'l> {
         Ok((snapshot, frame))
     }
 
+    /// The exceptions stored for the days of `month`, or `None` when there are none.
+    pub async fn exceptions(&self, month: Month) -> Result<Option<LazyFrame>, DataError> {
+        let days: Vec<String> = month
+            .first()
+            .iter_days()
+            .take_while(|d| *d <= month.last())
+            .map(|d| Day::of(d).to_string())
+            .collect();
+        self.scan(Dataset::Exceptions, &days).await
+    }
+
     /// The events of the days `from..=to` that `filter` keeps, each event once (readers dedupe
     /// on event id; filtering first keeps that cheap), or `None` when the lake has none of
     /// those days.

@@ -172,6 +172,7 @@ pub fn reports(
         tables: vec![table(week, list, seen)],
         csv: vec![0],
         charts: Vec::new(),
+        workbook: true,
     };
     let mut out: Vec<Report> = by_cc.iter().map(|(cc, list)| report(cc, list)).collect();
     let all: Vec<(&String, &AccountInfo)> = accounts.iter().collect();

@@ -276,11 +276,14 @@ pub async fn run(
         let query = started.elapsed().as_secs_f64();
         let (_, accounts) = accounts::load(&data, month.last()).await?;
         let found = activities::activities(&events, month, &accounts);
-        let list = activities::reports(month, &found, &accounts);
+        let raised = crate::exceptions::load(&data, month).await?;
+        let mut list = activities::reports(month, &found, &accounts, &raised);
+        list.extend(crate::exceptions::reports(month, &raised, &accounts));
         progress(format!(
-            "activities {month}: {} activities, {} cost centers and the organization (query {query:.2} s, tables {:.2} s)",
+            "activities {month}: {} activities, {} exceptions, {} reports (query {query:.2} s, tables {:.2} s)",
             found.len(),
-            list.len() - 1,
+            raised.len(),
+            list.len(),
             started.elapsed().as_secs_f64() - query
         ));
         written.extend(write_each(settings, out, &list, progress).await?);

@@ -14,6 +14,7 @@ pub mod csv_file;
 pub mod data;
 pub mod engine;
 pub mod excel;
+pub mod exceptions;
 pub mod frames;
 pub mod inventory;
 pub mod jobs;

@@ -204,6 +204,20 @@ async fn report(args: &RunArgs, settings: &spa_core::Settings, job: &Job) -> any
             );
         }
     }
+    // The activity report lists the month's exceptions: any the live path or the hourly sweep
+    // has not stored yet are raised first (through ingest; nothing is sent).
+    if let (Some(month), true) = (job.month, job.activities) {
+        let now = chrono::Utc::now().timestamp_micros();
+        let (first, last) = (Day::of(month.first()), Day::of(month.last()));
+        let sweep = ingest::exceptions::sweep(&lake, settings, first, last, now).await?;
+        if !sweep.raised.is_empty() {
+            eprintln!(
+                "lake {}: {} exceptions of {month} raised through ingest (none sent)",
+                lake.location(),
+                sweep.raised.len()
+            );
+        }
+    }
     let out = match &args.out {
         Some(dir) => Store::local(dir),
         None => Store::open(&settings.lake, settings).await,

@@ -22,6 +22,8 @@ pub enum Family {
     Activities,
     /// Weekly inventories.
     Inventory,
+    /// The month's exceptions (CSV).
+    Exceptions,
 }
 
 impl Family {
@@ -31,6 +33,7 @@ impl Family {
             Family::Costs => &settings.reporting.costs_prefix,
             Family::Activities => &settings.reporting.activities_prefix,
             Family::Inventory => &settings.reporting.inventories_prefix,
+            Family::Exceptions => &settings.reporting.exceptions_prefix,
         }
     }
 }
@@ -57,6 +60,8 @@ pub struct Report {
     pub csv: Vec<usize>,
     /// Charts of the workbook.
     pub charts: Vec<ChartSpec>,
+    /// Whether the workbook is written (else only the CSV files).
+    pub workbook: bool,
 }
 
 /// What writing a report could not do.
@@ -176,19 +181,22 @@ impl Report {
     pub fn render(&self, settings: &Settings) -> Result<Vec<Written>, WriteError> {
         let folder = self.folder(settings);
         let mut files = Vec::new();
-        let key = format!("{folder}/{}-{}.xlsx", self.stem(), self.label);
-        let tables: Vec<&Table> = self.tables.iter().collect();
-        let title = format!("{} {} {}", self.label, self.cost_center, self.period);
-        let book = excel::write(&tables, &self.charts, &title, self.date()).map_err(|source| {
-            WriteError::Excel {
-                key: key.clone(),
-                source,
-            }
-        })?;
-        files.push(Written {
-            key,
-            bytes: Bytes::from(book),
-        });
+        if self.workbook {
+            let key = format!("{folder}/{}-{}.xlsx", self.stem(), self.label);
+            let tables: Vec<&Table> = self.tables.iter().collect();
+            let title = format!("{} {} {}", self.label, self.cost_center, self.period);
+            let book =
+                excel::write(&tables, &self.charts, &title, self.date()).map_err(|source| {
+                    WriteError::Excel {
+                        key: key.clone(),
+                        source,
+                    }
+                })?;
+            files.push(Written {
+                key,
+                bytes: Bytes::from(book),
+            });
+        }
         for &i in &self.csv {
             let table = &self.tables[i];
             let label = segment(&table.name.to_lowercase().replace(' ', "-"));

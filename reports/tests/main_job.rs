@@ -38,7 +38,11 @@ fn month_of_fixtures_from_an_empty_lake() {
     let (code, out, err) = reports(&["--settings", s.to_str().unwrap(), "--month", "2026-10"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("filled from the seed"), "{err}");
-    assert!(out.starts_with("43 files written to "), "{out}");
+    assert!(out.starts_with("51 files written to "), "{out}");
+    assert!(
+        err.contains("33 exceptions of 2026-10 raised through ingest"),
+        "{err}"
+    );
 
     // Costs: the month's total is the sum of the saved responses' groups (query A's usage by
     // service plus query B's other record types), summed here from the JSON.
@@ -92,7 +96,9 @@ fn month_of_fixtures_from_an_empty_lake() {
     let (mut logins, mut failed_logins, mut created, mut failed_maintenances) = (0, 0, 0, 0);
     for line in events.lines() {
         let e: Value = serde_json::from_str(line).unwrap();
-        match e["detail-type"].as_str().unwrap() {
+        // Lines without a detail type (an SNS notification) are neither sign-ins nor
+        // lifecycle events.
+        match e["detail-type"].as_str().unwrap_or_default() {
             "AWS Console Sign In via CloudTrail" => {
                 if e["detail"]["responseElements"]["ConsoleLogin"] == "Success" {
                     logins += 1;
@@ -116,6 +122,52 @@ fn month_of_fixtures_from_an_empty_lake() {
     );
     let failures = csv(&lake.join("activities/all/2026/2026-10-all-failures.csv"));
     assert_eq!(failures.len(), failed_logins + failed_maintenances);
+
+    // Exceptions: the organization's CSV lists each stored exception once, the cost centers'
+    // CSV files split it, and the activity workbook has the sheet.
+    let ids = {
+        let mut ids = std::collections::BTreeSet::new();
+        for day in std::fs::read_dir(dir.path().join("lake/exceptions")).unwrap() {
+            for file in std::fs::read_dir(day.unwrap().path()).unwrap() {
+                let bytes = std::fs::read(file.unwrap().path()).unwrap();
+                let batches = spa_core::lake::decode("x", bytes.into()).unwrap();
+                ids.extend(spa_core::testing::strings(&batches, "exception_id"));
+            }
+        }
+        ids
+    };
+    let listed = csv(&lake.join("exceptions/all/2026/2026-10-all-exceptions.csv"));
+    assert_eq!(listed.len(), ids.len());
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["Label"] == "ConsoleLoginWithRoot" && r["Severity"] == "critical")
+    );
+    let per_cc: usize = std::fs::read_dir(lake.join("exceptions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|cc| cc != "all")
+        .map(|cc| {
+            csv(&lake.join(format!("exceptions/{cc}/2026/2026-10-{cc}-exceptions.csv"))).len()
+        })
+        .sum();
+    assert_eq!(
+        per_cc,
+        listed
+            .iter()
+            .filter(|r| !r["Cost Center"].is_empty())
+            .count()
+    );
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook(lake.join("activities/all/2026/2026-10-all-activities.xlsx"))
+            .unwrap();
+    let sheet = book.worksheet_range("Exceptions").unwrap();
+    assert_eq!(
+        sheet.rows().count(),
+        ids.len() + 1,
+        "a header and one row each"
+    );
 
     // A rerun writes the same files and fills nothing.
     let (code, again, err) = reports(&["--settings", s.to_str().unwrap(), "--month", "2026-10"]);

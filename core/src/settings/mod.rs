@@ -236,6 +236,9 @@ pub struct Reporting {
     /// Weekly inventories.
     #[serde(default = "default_inventories_prefix")]
     pub inventories_prefix: String,
+    /// The month's exceptions as CSV.
+    #[serde(default = "default_exceptions_prefix")]
+    pub exceptions_prefix: String,
 }
 
 /// An entry of `defaults`, `organizational_units` or `accounts`.
@@ -661,6 +664,9 @@ fn default_activities_prefix() -> String {
 fn default_inventories_prefix() -> String {
     "reports/inventories".into()
 }
+fn default_exceptions_prefix() -> String {
+    "reports/exceptions".into()
+}
 fn default_bus() -> String {
     "default".into()
 }
@@ -690,6 +696,7 @@ impl Default for Reporting {
             costs_prefix: default_costs_prefix(),
             activities_prefix: default_activities_prefix(),
             inventories_prefix: default_inventories_prefix(),
+            exceptions_prefix: default_exceptions_prefix(),
         }
     }
 }

@@ -14,11 +14,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
     let settings = Settings::load(spa_core::process::lambda_settings_path())?;
     let config = spa_core::aws::sdk_config(&settings).await;
-    let handler = Arc::new(Handler::new(
-        Lake::open(&settings).await,
-        spa_core::aws::s3_client(&settings, &config),
-        ingest::events::Policy::of(&settings),
-    ));
+    let handler = Arc::new(
+        Handler::new(
+            Lake::open(&settings).await,
+            spa_core::aws::s3_client(&settings, &config),
+            ingest::events::Policy::of(&settings),
+        )
+        .with_exceptions(settings.clone()),
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

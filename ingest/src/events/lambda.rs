@@ -136,12 +136,53 @@ pub struct Handler {
     lake: Lake,
     s3: aws_sdk_s3::Client,
     policy: Policy,
+    exceptions: Option<std::sync::Arc<spa_core::Settings>>,
 }
 
 impl Handler {
     /// A handler over `lake`, reading notified objects with `s3`, under `policy`.
     pub fn new(lake: Lake, s3: aws_sdk_s3::Client, policy: Policy) -> Self {
-        Self { lake, s3, policy }
+        Self {
+            lake,
+            s3,
+            policy,
+            exceptions: None,
+        }
+    }
+
+    /// The same handler raising, storing and delivering the exceptions of every unit it writes
+    /// (the live path), as `settings` say.
+    pub fn with_exceptions(mut self, settings: spa_core::Settings) -> Self {
+        self.exceptions = Some(std::sync::Arc::new(settings));
+        self
+    }
+
+    /// Writes a unit's batches, then (live path) their exceptions. A failure of the live path
+    /// fails nothing: the events are stored, and the sweep raises what it missed.
+    async fn write(
+        &self,
+        key: &str,
+        batches: &super::Batches,
+        received_at: i64,
+    ) -> Result<(), LakeError> {
+        super::write(&self.lake, key, batches, received_at).await?;
+        if let Some(settings) = &self.exceptions {
+            let events: Vec<arrow::array::RecordBatch> =
+                batches.events.iter().map(|(_, b)| b.clone()).collect();
+            match crate::exceptions::live::raise(&self.lake, settings, &events, received_at).await {
+                Ok(live) if !live.raised.is_empty() => tracing::info!(
+                    raised = live.raised.len(),
+                    messages = live.delivered.messages,
+                    failed = live.delivered.failed().count(),
+                    "exceptions raised live"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "live exceptions failed; the sweep will raise them")
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Fetches and writes one object as its own unit (key: its URL). An object that cannot be
@@ -178,7 +219,7 @@ impl Handler {
         let batches = tokio::task::spawn_blocking(move || rows.finish())
             .await
             .expect("finishing rows does not panic");
-        super::write(&self.lake, &url, &batches, received_at).await?;
+        self.write(&url, &batches, received_at).await?;
         Ok(batches.stats)
     }
 
@@ -242,7 +283,7 @@ impl Handler {
                             let text = record.to_string();
                             input::decode("sns", text.as_bytes(), &mut rows);
                             let batches = rows.finish();
-                            super::write(&self.lake, &format!("sns:{id}"), &batches, received_at)
+                            self.write(&format!("sns:{id}"), &batches, received_at)
                                 .await?;
                             stats += batches.stats;
                         }
@@ -268,7 +309,7 @@ impl Handler {
                 let mut rows = Rows::new(received_at, &self.policy);
                 input::decode("lambda", text.as_bytes(), &mut rows);
                 let batches = rows.finish();
-                super::write(&self.lake, &key, &batches, received_at).await?;
+                self.write(&key, &batches, received_at).await?;
                 Ok(
                     json!({ "written": batches.stats.written, "quarantined": batches.stats.quarantined }),
                 )
@@ -326,13 +367,9 @@ impl Handler {
         if !direct.is_empty() {
             direct.sort();
             let batches = rows.finish();
-            if let Err(e) = super::write(
-                &self.lake,
-                &format!("sqs:{}", direct.join(",")),
-                &batches,
-                received_at,
-            )
-            .await
+            if let Err(e) = self
+                .write(&format!("sqs:{}", direct.join(",")), &batches, received_at)
+                .await
             {
                 tracing::warn!(error = %e, "lake write failed; the batch's events will be retried");
                 failed.extend(direct);

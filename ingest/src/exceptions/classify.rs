@@ -205,9 +205,14 @@ fn candidate(rules: &Rules, row: &Row<'_>) -> Option<Candidate> {
                 .and_then(|b| b.rsplit('/').next())
                 .unwrap_or("?");
             let status = row.event_name.unwrap_or("FAILED");
+            let kind = if project.ends_with(BUILD_PROJECTS[0]) {
+                "preparation"
+            } else {
+                "purge"
+            };
             (
                 ExceptionLabel::FailedBuild,
-                format!("Build {build} of {project} in account {account} ended {status}."),
+                format!("The {kind} build of account {account} ended {status} (build {build})."),
                 row.account_id.map(str::to_string),
             )
         }

@@ -56,6 +56,8 @@ struct MonthCosts {
     /// account -> (day, service, unblended) of spend rows.
     rows: HashMap<String, Vec<(NaiveDate, String, i128)>>,
     currency: Option<String>,
+    /// Whether the month has any cost row at all.
+    any: bool,
 }
 
 /// Accounts and costs read from the lake, each snapshot and month once.
@@ -120,15 +122,16 @@ impl Context {
         Ok(self.snapshots[&snapshot].get(account).cloned())
     }
 
-    /// What `account` cost from the first of `day`'s month to `day` included.
+    /// What `account` cost from the first of `day`'s month to `day` included; `None` when the
+    /// lake holds no costs for that month (not yet ingested: unknown, not zero).
     pub async fn month_to_date(
         &mut self,
         lake: &Lake,
         account: &str,
         day: Day,
-    ) -> Result<MonthToDate, LakeError> {
+    ) -> Result<Option<MonthToDate>, LakeError> {
         let month = day.month();
-        let costs = match self.months.entry(month) {
+        let costs: &MonthCosts = match self.months.entry(month) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let batches = lake
@@ -137,6 +140,9 @@ impl Context {
                 e.insert(month_costs(&batches))
             }
         };
+        if !costs.any {
+            return Ok(None);
+        }
         let mut by_service: HashMap<&str, i128> = HashMap::new();
         let mut total = 0i128;
         for (d, service, amount) in costs.rows.get(account).into_iter().flatten() {
@@ -151,16 +157,19 @@ impl Context {
             .map(|(s, a)| (s.to_string(), a))
             .collect();
         services.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        Ok(MonthToDate {
+        Ok(Some(MonthToDate {
             total,
             services,
             currency: costs.currency.clone(),
-        })
+        }))
     }
 }
 
 fn month_costs(batches: &[RecordBatch]) -> MonthCosts {
-    let mut out = MonthCosts::default();
+    let mut out = MonthCosts {
+        any: batches.iter().any(|b| b.num_rows() > 0),
+        ..MonthCosts::default()
+    };
     for batch in batches {
         let days = batch
             .column_by_name(columns::DAY)

@@ -6,6 +6,7 @@
 pub mod classify;
 pub mod context;
 pub mod deliver;
+pub mod live;
 pub mod store;
 pub mod sweep;
 

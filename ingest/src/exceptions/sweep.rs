@@ -83,7 +83,7 @@ pub async fn with_context(
         if let Some(account) = exception.candidate.account_id.clone() {
             let day = exception.day();
             exception.account = context.account(lake, &account, day).await?;
-            exception.cost = Some(context.month_to_date(lake, &account, day).await?);
+            exception.cost = context.month_to_date(lake, &account, day).await?;
         }
         out.push(exception);
     }

@@ -1,0 +1,70 @@
+//! The live path: the exceptions a batch of events just written implies, raised, stored and
+//! delivered in the same invocation, seconds after the events reach the bus. The sweep raises
+//! the same ids later, so whatever the live path misses (a lake or channel outage) is caught
+//! there; what it did is never done twice.
+
+use std::collections::{BTreeMap, HashSet};
+
+use arrow::array::RecordBatch;
+use spa_core::Settings;
+use spa_core::lake::Lake;
+use spa_core::period::Day;
+
+use super::classify::{Candidate, Rules, classify};
+use super::context::Context;
+use super::deliver::{DeliverError, Deliverer, Deliveries, environment};
+use super::store::{self, Exception};
+use super::sweep::with_context;
+
+/// What the live path did for one batch.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Exceptions stored now.
+    pub raised: Vec<Exception>,
+    /// Their deliveries.
+    pub delivered: Deliveries,
+}
+
+/// Raises, stores and delivers the exceptions of `batches` (rows of the `events` schema) that
+/// are not stored yet.
+pub async fn raise(
+    lake: &Lake,
+    settings: &Settings,
+    batches: &[RecordBatch],
+    now: i64,
+) -> Result<Live, DeliverError> {
+    let rules = Rules::of(settings);
+    let candidates: Vec<Candidate> = batches.iter().flat_map(|b| classify(&rules, b)).collect();
+    if candidates.is_empty() {
+        return Ok(Live::default());
+    }
+    let mut by_day: BTreeMap<Day, Vec<Candidate>> = BTreeMap::new();
+    for c in candidates {
+        let day = Day::of(
+            chrono::DateTime::from_timestamp_micros(c.event_time)
+                .expect("event times are partitionable")
+                .date_naive(),
+        );
+        by_day.entry(day).or_default().push(c);
+    }
+    let mut new = Vec::new();
+    for (day, mut list) in by_day {
+        let mut seen: HashSet<String> = store::stored_ids(lake, day).await?;
+        list.retain(|c| seen.insert(c.id.clone()));
+        new.extend(list);
+    }
+    if new.is_empty() {
+        return Ok(Live::default());
+    }
+    let mut context = Context::default();
+    let raised = with_context(lake, &mut context, new, now).await?;
+    store::write(lake, &raised).await?;
+    let deliverer = Deliverer {
+        settings,
+        lake,
+        pause: std::time::Duration::from_secs(1),
+        secret: &environment,
+    };
+    let delivered = deliverer.deliver(&raised, now).await?;
+    Ok(Live { raised, delivered })
+}
