@@ -293,3 +293,140 @@ async fn each_channel_once_with_retries_a_ledger_and_digests() {
         "{slack_digest}"
     );
 }
+
+/// One exception of the fixture month, e-mailed through the SMTP sink (aiosmtpd) and published
+/// to an SNS topic on moto, read back through an SQS subscription: the documented JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_and_sns_receive_them() {
+    let address = std::env::var("SPA_TEST_SMTP")
+        .expect("SPA_TEST_SMTP is not set: run the tests with .ci/run, which starts aiosmtpd");
+    let maildir =
+        std::env::var("SPA_TEST_SMTP_MAILDIR").expect("SPA_TEST_SMTP_MAILDIR is set by .ci/run");
+    let (host, port) = address.split_once(':').unwrap();
+    let endpoint = spa_core::testing::moto_endpoint();
+    let to = format!(
+        "sre+{}-{}@example.com",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap()
+    );
+    // A topic with a queue subscribed (raw delivery: the queue holds the message itself).
+    let probe = spa_core::testing::settings_with_endpoint(&endpoint, |y| y);
+    let config = spa_core::aws::sdk_config(&probe).await;
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let name = format!("spa-exceptions-{}", std::process::id());
+    let topic = sns
+        .create_topic()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_string();
+    let queue = sqs
+        .create_queue()
+        .queue_name(&name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let section = format!("  email:\n    to: [{to}]\n  sns: {{ topic_arn: \"{topic}\" }}\n");
+    let path = spa_core::testing::settings_in(dir.path(), |yaml| {
+        let start = yaml.find("\nexceptions:").unwrap();
+        let end = start + yaml[start + 1..].find("\n\n").unwrap() + 1;
+        format!("{}\nexceptions:\n{section}{}", &yaml[..start], &yaml[end..])
+            .replace("transport: outbox", "transport: smtp")
+            .replace(
+                "  # smtp: { host: smtp.example.com, port: 587, tls: starttls }",
+                &format!("  smtp: {{ host: {host}, port: {port}, tls: none }}"),
+            )
+            .replace(
+                "  # endpoint_url: http://127.0.0.1:5000",
+                &format!("  endpoint_url: {endpoint}"),
+            )
+    });
+    let settings = Settings::load(path).unwrap();
+    let (lake, all) = stored(&settings).await;
+    let one: Vec<Exception> = all
+        .iter()
+        .filter(|e| e.label() == spa_core::events::ExceptionLabel::FailedBuild)
+        .cloned()
+        .collect();
+    assert_eq!(one.len(), 1);
+    let deliverer = Deliverer {
+        settings: &settings,
+        lake: &lake,
+        pause: Duration::from_millis(10),
+        secret: &|_: &str| None,
+    };
+    let done = deliverer.deliver(&one, 1).await.unwrap();
+    assert_eq!(done.failed().count(), 0, "{:?}", done.lines());
+    assert_eq!(done.outcomes.len(), 2);
+
+    let received = std::fs::read_dir(std::path::Path::new(&maildir).join("new"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .find(|m| String::from_utf8_lossy(m).contains(&to))
+        .expect("the sink received the message");
+    let message = MessageParser::default().parse(&received).unwrap();
+    assert!(
+        message.subject().unwrap().contains("high FailedBuild"),
+        "{:?}",
+        message.subject()
+    );
+    assert!(message.body_text(0).unwrap().contains("purge build"));
+
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_str(got.messages()[0].body().unwrap()).unwrap();
+    let e = &one[0];
+    assert_eq!(body["version"], "1");
+    assert_eq!(body["id"], e.candidate.id.as_str());
+    assert_eq!(body["label"], "FailedBuild");
+    assert_eq!(body["severity"], "high");
+    assert_eq!(
+        body["account"]["id"],
+        e.candidate.account_id.as_deref().unwrap()
+    );
+    assert_eq!(
+        body["source_event_id"],
+        e.candidate.source_event_id.as_str()
+    );
+    let cost = e.cost.as_ref().unwrap();
+    assert_eq!(
+        body["cost"]["month_to_date"]
+            .as_str()
+            .unwrap()
+            .parse::<rust_decimal::Decimal>()
+            .unwrap(),
+        ingest::exceptions::context::decimal(cost.total)
+    );
+}

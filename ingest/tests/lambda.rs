@@ -359,7 +359,16 @@ async fn sqs_records_without_a_body_are_quarantined_not_acknowledged_unseen() {
     let quarantine = all_rows(&lake, Dataset::Quarantine).await;
     let mut origins = strings(&quarantine, "origin");
     origins.sort();
-    assert_eq!(origins, ["sqs:m2", "sqs:m3", "sqs:m4", "sqs:m5", "sqs:m6"]);
+    assert_eq!(
+        origins,
+        [
+            "sqs:ingest/m2",
+            "sqs:ingest/m3",
+            "sqs:ingest/m4",
+            "sqs:ingest/m5",
+            "sqs:ingest/m6"
+        ]
+    );
     // A redelivery changes nothing.
     handler.handle(payload).await.unwrap();
     assert_eq!(rows_in(&lake, Dataset::Quarantine).await, 5);
@@ -545,4 +554,69 @@ async fn a_root_sign_in_is_raised_and_delivered_in_the_same_invocation() {
         1
     );
     assert_eq!(mails(), 2, "nothing sent twice");
+}
+
+/// A message on the alert queue that cannot be read is quarantined and raises an `Unreadable`
+/// exception holding its text, e-mailed at once; the same text on another queue is only
+/// quarantined.
+#[tokio::test]
+async fn an_unreadable_alert_is_stored_and_delivered_with_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = spa_core::Settings::load(testing::settings_in(dir.path(), |y| {
+        y.replace(
+            "\nexceptions:\n",
+            "\nexceptions:\n  alert_queue: spa-alerts\n",
+        )
+    }))
+    .unwrap();
+    let lake = Lake::open(&settings).await;
+    let handler = Handler::new(
+        lake.clone(),
+        s3_client("http://127.0.0.1:9").await,
+        Policy::of(&settings),
+    )
+    .with_exceptions(settings.clone());
+    let text = "Budget alert for 300001010101: <b>over</b> \u{7} 80% (not JSON, not a known text)";
+    let record = |queue: &str, id: &str| {
+        json!({"messageId": id, "receiptHandle": "r", "body": text, "attributes": {}, "messageAttributes": {},
+            "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:eu-west-1:222222222222:{queue}"),
+            "awsRegion": "eu-west-1"})
+    };
+    let response = handler
+        .handle(json!({"Records": [record("spa-alerts", "a1"), record("ingest", "i1")]}))
+        .await
+        .unwrap();
+    assert_eq!(response, json!({"batchItemFailures": []}));
+    assert_eq!(rows_in(&lake, Dataset::Quarantine).await, 2, "both kept");
+    let mut raised = Vec::new();
+    for day in lake.partitions(Dataset::Exceptions).await.unwrap() {
+        raised.extend(
+            ingest::exceptions::store::read(&lake, day.parse().unwrap())
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(raised.len(), 1, "only the alert queue's");
+    let e = &raised[0];
+    assert_eq!(e.label(), spa_core::events::ExceptionLabel::Unreadable);
+    assert_eq!(e.candidate.source_event_id, "sqs:spa-alerts/a1");
+    assert_eq!(e.candidate.raw.as_deref(), Some(text));
+    let mails: Vec<_> = std::fs::read_dir(&settings.mail.outbox)
+        .unwrap()
+        .map(|m| std::fs::read_to_string(m.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("Unreadable"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("Budget alert for 300001010101"),
+        "the text is in the e-mail"
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(mails[0].as_bytes())
+        .unwrap();
+    let html = parsed.body_html(0).unwrap();
+    assert!(
+        html.contains("&lt;b&gt;over&lt;/b&gt;") && !html.contains("<b>over"),
+        "HTML in the text is escaped in the HTML part: {html}"
+    );
 }

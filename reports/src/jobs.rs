@@ -39,7 +39,8 @@ pub struct Job {
 
 /// The payload of the scheduled Lambda function (the schedule's constant input):
 /// `{"reports": ["costs", "activities"], "send": false}` on day 6,
-/// `{"reports": ["costs"], "send": true}` on day 14, `{"reports": ["inventory"]}` weekly.
+/// `{"reports": ["costs"], "send": true}` on day 14, `{"reports": ["inventory"]}` weekly, and
+/// `{"exceptions": {"days": 2}}` hourly (the exceptions sweep of the last days, delivered).
 /// `month` and `week` default to the ones before the invocation's day.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +60,33 @@ pub struct Schedule {
     /// `local` (Polars, the default) or `athena`: where the aggregations run.
     #[serde(default)]
     pub engine: Option<String>,
+    /// The exceptions sweep instead of reports.
+    #[serde(default)]
+    pub exceptions: Option<SweepSchedule>,
+}
+
+/// The hourly exceptions sweep: the last `days` days (today included) raised and delivered.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSchedule {
+    /// Days swept, today included [2].
+    #[serde(default = "two_days")]
+    pub days: u32,
+}
+
+fn two_days() -> u32 {
+    2
+}
+
+impl SweepSchedule {
+    /// The first and last day swept on `today`.
+    pub fn range(&self, today: NaiveDate) -> (spa_core::period::Day, spa_core::period::Day) {
+        let first = today - chrono::Days::new(u64::from(self.days.max(1) - 1));
+        (
+            spa_core::period::Day::of(first),
+            spa_core::period::Day::of(today),
+        )
+    }
 }
 
 /// The arguments of a report run on the command line.

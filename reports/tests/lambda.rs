@@ -55,3 +55,48 @@ fn the_day_14_schedule_writes_and_mails_the_month() {
     assert_eq!(url, "/2018-06-01/runtime/invocation/req-1/error", "{body}");
     assert!(body.contains("unknown family `budgets`"), "{body}");
 }
+
+/// The hourly schedule sweeps the last days for exceptions (through ingest) and delivers them
+/// once: a second invocation raises and sends nothing.
+#[test]
+fn the_hourly_schedule_sweeps_and_delivers_exceptions_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_reports-lambda"));
+    let settings = spa_core::Settings::load(&s).unwrap();
+    let month: spa_core::period::Month = "2026-10".parse().unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let lake = spa_core::lake::Lake::open(&settings).await;
+        ingest::seed::fill(&settings, &lake, Some(month), month.first(), month.last())
+            .await
+            .unwrap()
+    });
+    // From today back to the fixture month.
+    let days = (chrono::Utc::now().date_naive() - month.first()).num_days() + 1;
+    let schedule = json!({"exceptions": {"days": days}});
+    let (url, body) = invoke_lambda(binary, &s, &schedule);
+    assert_eq!(
+        url, "/2018-06-01/runtime/invocation/req-1/response",
+        "{body}"
+    );
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["raised"], 33, "{answer}");
+    assert_eq!(answer["failed"], 0, "{answer}");
+    let mails = || {
+        std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .count()
+    };
+    // The digest to the recipients, and the holders of the root sign-ins and budget alerts.
+    assert_eq!(answer["messages"].as_u64().unwrap() as usize, mails());
+    assert!(mails() >= 2);
+    let before = mails();
+    let (_, body) = invoke_lambda(binary, &s, &schedule);
+    let again: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (again["raised"].as_u64(), again["messages"].as_u64()),
+        (Some(0), Some(0)),
+        "{again}"
+    );
+    assert_eq!(mails(), before);
+}

@@ -372,6 +372,10 @@ pub struct ExceptionsOptions {
     /// [default 10].
     #[serde(default)]
     pub digest_after: Option<usize>,
+    /// Name of the SQS queue member budgets publish to (the alert queue): a message on it that
+    /// cannot be read raises an `Unreadable` exception with its text.
+    #[serde(default)]
+    pub alert_queue: Option<String>,
 }
 
 /// A delivery channel.

@@ -33,6 +33,20 @@ struct SqsMessage {
     body: String,
 }
 
+/// The `origin` of an SQS message: `sqs:<queue>/<message id>` (the queue from the record's
+/// `eventSourceARN`), so that what came from the alert queue is known as such.
+fn sqs_origin(record: &Value, id: &str) -> String {
+    match record
+        .get("eventSourceARN")
+        .and_then(Value::as_str)
+        .and_then(|arn| arn.rsplit(':').next())
+        .filter(|q| !q.is_empty())
+    {
+        Some(queue) => format!("sqs:{queue}/{id}"),
+        None => format!("sqs:{id}"),
+    }
+}
+
 #[derive(Deserialize)]
 struct S3Record {
     s3: S3Entity,
@@ -169,7 +183,16 @@ impl Handler {
         if let Some(settings) = &self.exceptions {
             let events: Vec<arrow::array::RecordBatch> =
                 batches.events.iter().map(|(_, b)| b.clone()).collect();
-            match crate::exceptions::live::raise(&self.lake, settings, &events, received_at).await {
+            let quarantine = batches.quarantine.as_ref();
+            match crate::exceptions::live::raise(
+                &self.lake,
+                settings,
+                &events,
+                quarantine,
+                received_at,
+            )
+            .await
+            {
                 Ok(live) if !live.raised.is_empty() => tracing::info!(
                     raised = live.raised.len(),
                     messages = live.delivered.messages,
@@ -333,25 +356,25 @@ impl Handler {
                 .map_or_else(|| format!("record-{n}"), str::to_string);
             let reason = match serde_json::from_value::<SqsMessage>(record.clone()) {
                 Ok(message) if !message.body.trim().is_empty() => {
-                    messages.push(message);
+                    messages.push((sqs_origin(record, &message.message_id), message));
                     continue;
                 }
                 Ok(_) => "SQS message with an empty body".to_string(),
                 Err(e) => format!("not an SQS message with a body: {e}"),
             };
             rows.stats.inputs += 1;
-            rows.quarantine(&format!("sqs:{id}"), &reason, record.to_string().as_bytes());
+            rows.quarantine(
+                &sqs_origin(record, &id),
+                &reason,
+                record.to_string().as_bytes(),
+            );
             direct.push(id);
         }
-        for message in &messages {
+        for (origin, message) in &messages {
             match classify(&message.body) {
                 Content::Nothing => {}
                 Content::Direct(text) => {
-                    input::decode(
-                        &format!("sqs:{}", message.message_id),
-                        text.as_bytes(),
-                        &mut rows,
-                    );
+                    input::decode(origin, text.as_bytes(), &mut rows);
                     direct.push(message.message_id.clone());
                 }
                 Content::Objects(objects) => {

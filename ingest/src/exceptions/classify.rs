@@ -55,6 +55,8 @@ pub struct Rules {
     pub projects: BTreeSet<String>,
     /// The managed OUs (a move out of one leaves the lifecycle).
     pub managed_ous: BTreeSet<String>,
+    /// The alert queue's name, if any.
+    pub alert_queue: Option<String>,
 }
 
 impl Rules {
@@ -77,6 +79,7 @@ impl Rules {
                 .keys()
                 .map(ToString::to_string)
                 .collect(),
+            alert_queue: settings.exceptions.alert_queue.clone(),
         }
     }
 }
@@ -161,6 +164,51 @@ pub fn classify(rules: &Rules, batch: &RecordBatch) -> Vec<Candidate> {
         }
     }
     out
+}
+
+/// Bytes of an unreadable message's text kept in its exception.
+const RAW_TEXT: usize = 64 << 10;
+
+/// The `Unreadable` exceptions of rows of the `quarantine` dataset: every input quarantined from
+/// the alert queue (origin `sqs:<alert queue>/<message id>`), with its raw text.
+pub fn unreadable(rules: &Rules, batch: &RecordBatch) -> Vec<Candidate> {
+    let Some(queue) = &rules.alert_queue else {
+        return Vec::new();
+    };
+    let prefix = format!("sqs:{queue}/");
+    let origins = column(batch, columns::ORIGIN);
+    let reasons = column(batch, columns::REASON);
+    let received = batch
+        .column_by_name(columns::RECEIVED_AT)
+        .expect("the quarantine schema has received_at")
+        .as_primitive::<TimestampMicrosecondType>();
+    let raws = batch
+        .column_by_name(columns::RAW)
+        .expect("the quarantine schema has raw")
+        .as_binary::<i32>();
+    (0..batch.num_rows())
+        .filter(|&i| origins.value(i).starts_with(&prefix))
+        .map(|i| {
+            let origin = origins.value(i);
+            let bytes = raws.value(i);
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(RAW_TEXT)]).into_owned();
+            Candidate {
+                id: exception_id(origin, ExceptionLabel::Unreadable),
+                label: ExceptionLabel::Unreadable,
+                event_time: received.value(i),
+                account_id: None,
+                region: None,
+                actor: None,
+                source_ip: None,
+                message: format!(
+                    "A message on the alert queue {queue} could not be read ({}); its text is attached.",
+                    reasons.value(i)
+                ),
+                source_event_id: origin.to_string(),
+                raw: Some(text),
+            }
+        })
+        .collect()
 }
 
 fn candidate(rules: &Rules, row: &Row<'_>) -> Option<Candidate> {

@@ -211,6 +211,9 @@ fn facts(e: &Exception) -> Vec<(&'static str, String)> {
         .unwrap_or_default();
     out.push(("When", when));
     out.push(("Exception", c.id.clone()));
+    if let Some(raw) = &c.raw {
+        out.push(("Text", raw.chars().take(500).collect()));
+    }
     out
 }
 
@@ -318,6 +321,7 @@ pub fn sns_message(e: &Exception) -> Value {
         "source_ip": c.source_ip,
         "message": c.message,
         "source_event_id": c.source_event_id,
+        "raw": c.raw,
         "cost": e.cost.as_ref().map(|m| json!({
             "month_to_date": decimal(m.total).to_string(),
             "currency": m.currency.clone().unwrap_or_else(|| "USD".into()),
@@ -456,6 +460,11 @@ fn text_of(settings: &Settings, e: &Exception) -> String {
     );
     if let Some(url) = console_link(e) {
         lines.push(format!("Console: {url}"));
+    }
+    if let Some(raw) = &e.candidate.raw {
+        lines.push(String::new());
+        lines.push("The message as received:".into());
+        lines.push(raw.clone());
     }
     lines.join("\n")
 }

@@ -10,7 +10,7 @@ use spa_core::Settings;
 use spa_core::lake::Lake;
 use spa_core::period::Day;
 
-use super::classify::{Candidate, Rules, classify};
+use super::classify::{Candidate, Rules, classify, unreadable};
 use super::context::Context;
 use super::deliver::{DeliverError, Deliverer, Deliveries, environment};
 use super::store::{self, Exception};
@@ -25,16 +25,20 @@ pub struct Live {
     pub delivered: Deliveries,
 }
 
-/// Raises, stores and delivers the exceptions of `batches` (rows of the `events` schema) that
-/// are not stored yet.
+/// Raises, stores and delivers the exceptions of `batches` (rows of the `events` schema) and of
+/// `quarantine` (rows quarantined from the alert queue) that are not stored yet.
 pub async fn raise(
     lake: &Lake,
     settings: &Settings,
     batches: &[RecordBatch],
+    quarantine: Option<&RecordBatch>,
     now: i64,
 ) -> Result<Live, DeliverError> {
     let rules = Rules::of(settings);
-    let candidates: Vec<Candidate> = batches.iter().flat_map(|b| classify(&rules, b)).collect();
+    let mut candidates: Vec<Candidate> = batches.iter().flat_map(|b| classify(&rules, b)).collect();
+    if let Some(q) = quarantine {
+        candidates.extend(unreadable(&rules, q));
+    }
     if candidates.is_empty() {
         return Ok(Live::default());
     }

@@ -10,6 +10,6 @@ pub mod live;
 pub mod store;
 pub mod sweep;
 
-pub use classify::{Candidate, Rules, classify, exception_id};
+pub use classify::{Candidate, Rules, classify, exception_id, unreadable};
 pub use store::Exception;
 pub use sweep::{Sweep, sweep};

@@ -8,7 +8,7 @@ use spa_core::Settings;
 use spa_core::lake::{Dataset, Lake, LakeError};
 use spa_core::period::Day;
 
-use super::classify::{Candidate, Rules, classify};
+use super::classify::{Candidate, Rules, classify, unreadable};
 use super::context::Context;
 use super::store::{self, Exception};
 
@@ -113,6 +113,14 @@ pub async fn sweep(
         for batch in &batches {
             report.events += batch.num_rows() as u64;
             candidates.extend(classify(&rules, batch));
+        }
+        if rules.alert_queue.is_some() {
+            for batch in lake
+                .read_partition(Dataset::Quarantine, &day.to_string())
+                .await?
+            {
+                candidates.extend(unreadable(&rules, &batch));
+            }
         }
         if candidates.is_empty() {
             continue;

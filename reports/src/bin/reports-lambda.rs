@@ -32,7 +32,32 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (settings, lake, out) = (&settings, &lake, &out);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let (schedule, at) = schedule(event.payload)?;
+        let now = at.timestamp_micros();
+        if let Some(sweep) = &schedule.exceptions {
+            // The hourly sweep, through ingest (the reports library never writes the lake).
+            let (from, to) = sweep.range(at.date_naive());
+            let (found, delivered) =
+                ingest::exceptions::sweep::sweep_and_deliver(lake, settings, from, to, true, now)
+                    .await?;
+            let delivered = delivered.unwrap_or_default();
+            for line in found.lines().into_iter().chain(delivered.lines()) {
+                tracing::info!("{line}");
+            }
+            return Ok(json!({
+                "raised": found.raised.len(),
+                "messages": delivered.messages,
+                "failed": delivered.failed().count(),
+            }));
+        }
         let job = schedule.job(at.date_naive())?;
+        if let (Some(month), true) = (job.month, job.activities) {
+            // The activity report lists the month's exceptions: raise any not stored yet.
+            let (first, last) = (
+                spa_core::period::Day::of(month.first()),
+                spa_core::period::Day::of(month.last()),
+            );
+            ingest::exceptions::sweep(lake, settings, first, last, now).await?;
+        }
         tracing::info!(?job, "reports");
         let mut log = |line: String| tracing::info!("{line}");
         let written = Box::pin(reports::jobs::run(settings, lake, out, &job, &mut log)).await?;
