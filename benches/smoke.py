@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HARNESSES = ["ingest", "costs", "reports", "lifecycle", "sql"]
+HARNESSES = ["ingest", "costs", "reports", "lifecycle", "sql", "exceptions"]
 
 
 def stop(proc, sig):

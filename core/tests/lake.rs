@@ -454,3 +454,41 @@ async fn the_snapshot_valid_at_a_date() {
     assert_eq!(at("2026-10-10").await.as_deref(), Some("2026-10-01"));
     assert_eq!(at("2026-09-30").await, None);
 }
+
+/// A filtered read keeps exactly the rows its predicate selects, with every column, and counts
+/// the rows the object holds.
+#[tokio::test]
+async fn a_filtered_read_keeps_the_selected_rows_whole() {
+    use arrow::array::{Array, AsArray};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let ids: Vec<String> = (0..5000).map(|i| format!("e{i:05}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    lake.write(Dataset::Events, "2026-10-03", "k", &[events_batch(&refs)])
+        .await
+        .unwrap();
+    fn every_seventh(batch: &RecordBatch) -> arrow::array::BooleanArray {
+        let ids = batch.column_by_name("event_id").unwrap().as_string::<i32>();
+        (0..batch.num_rows())
+            .map(|i| Some(ids.value(i)[1..].parse::<u32>().unwrap() % 7 == 0))
+            .collect()
+    }
+    let filter = spa_core::lake::RowsWhere {
+        columns: &["event_id"],
+        keep: every_seventh,
+    };
+    let (batches, read) = lake
+        .read_partition_where(Dataset::Events, "2026-10-03", &filter)
+        .await
+        .unwrap();
+    assert_eq!(read, 5000);
+    let kept: Vec<String> = spa_core::testing::strings(&batches, "event_id");
+    let expected: Vec<String> = ids.iter().step_by(7).cloned().collect();
+    assert_eq!(kept, expected);
+    assert_eq!(
+        batches[0].num_columns(),
+        Dataset::Events.schema().fields().len()
+    );
+    let raw = batches[0].column_by_name("raw").unwrap();
+    assert_eq!(raw.null_count(), 0, "every column read for the rows kept");
+}

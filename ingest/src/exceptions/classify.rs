@@ -120,6 +120,24 @@ fn get(array: &StringArray, i: usize) -> Option<&str> {
     array.is_valid(i).then(|| array.value(i))
 }
 
+/// The rows of the `events` dataset [`classify`] looks at: labelled ones and Organizations calls
+/// (a filter for [`Lake::read_partition_where`](spa_core::lake::Lake::read_partition_where)).
+pub const CANDIDATES: spa_core::lake::RowsWhere = spa_core::lake::RowsWhere {
+    columns: &[columns::ACTIVITY, columns::SOURCE],
+    keep: candidate_rows,
+};
+
+fn candidate_rows(batch: &RecordBatch) -> arrow::array::BooleanArray {
+    let activity = column(batch, columns::ACTIVITY);
+    let source = column(batch, columns::SOURCE);
+    (0..batch.num_rows())
+        .map(|i| Some(activity.is_valid(i) || source.value(i) == ORGANIZATIONS))
+        .collect()
+}
+
+/// The `eventSource` of Organizations calls.
+const ORGANIZATIONS: &str = "organizations.amazonaws.com";
+
 /// The exceptions the events of `batch` (the `events` schema) raise, in row order.
 pub fn classify(rules: &Rules, batch: &RecordBatch) -> Vec<Candidate> {
     let ids = column(batch, columns::EVENT_ID);
@@ -142,7 +160,7 @@ pub fn classify(rules: &Rules, batch: &RecordBatch) -> Vec<Candidate> {
         let activity = get(activities, i).and_then(|a| a.parse::<Activity>().ok());
         let source = sources.value(i);
         // Most events raise nothing: only labelled ones and Organizations calls are looked at.
-        if activity.is_none() && source != "organizations.amazonaws.com" {
+        if activity.is_none() && source != ORGANIZATIONS {
             continue;
         }
         let row = Row {
@@ -397,10 +415,7 @@ fn budget_alert(row: &Row<'_>) -> (Option<String>, String) {
 /// managed OU, by anyone but the automation; `None` for anything else.
 fn outside_lifecycle(rules: &Rules, row: &Row<'_>) -> Option<(Option<String>, String)> {
     let name = row.event_name?;
-    if row.source != "organizations.amazonaws.com"
-        || row.error_code.is_some()
-        || !OUTSIDE_CALLS.contains(&name)
-    {
+    if row.source != ORGANIZATIONS || row.error_code.is_some() || !OUTSIDE_CALLS.contains(&name) {
         return None;
     }
     let raw: Value = serde_json::from_str(row.raw).ok()?;

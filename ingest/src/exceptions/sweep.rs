@@ -8,7 +8,7 @@ use spa_core::Settings;
 use spa_core::lake::{Dataset, Lake, LakeError};
 use spa_core::period::Day;
 
-use super::classify::{Candidate, Rules, classify, unreadable};
+use super::classify::{CANDIDATES, Candidate, Rules, classify, unreadable};
 use super::context::Context;
 use super::store::{self, Exception};
 
@@ -106,12 +106,13 @@ pub async fn sweep(
         let day = Day::of(date);
         date = date.succ_opt().expect("days before the end of time");
         report.days += 1;
-        let batches = lake
-            .read_partition(Dataset::Events, &day.to_string())
+        // Only the rows classify looks at are read whole.
+        let (batches, read) = lake
+            .read_partition_where(Dataset::Events, &day.to_string(), &CANDIDATES)
             .await?;
+        report.events += read;
         let mut candidates = Vec::new();
         for batch in &batches {
-            report.events += batch.num_rows() as u64;
             candidates.extend(classify(&rules, batch));
         }
         if rules.alert_queue.is_some() {
