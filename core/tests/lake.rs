@@ -475,7 +475,8 @@ async fn a_filtered_read_keeps_the_selected_rows_whole() {
     }
     let filter = spa_core::lake::RowsWhere {
         columns: &["event_id"],
-        keep: every_seventh,
+        keep: Arc::new(every_seventh),
+        read: None,
     };
     let (batches, read) = lake
         .read_partition_where(Dataset::Events, "2026-10-03", &filter)

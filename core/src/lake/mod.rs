@@ -433,19 +433,22 @@ pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, LakeError> {
         .map_err(|e| parquet(parquet::errors::ParquetError::ArrowError(e.to_string())))
 }
 
-/// A row filter for [`Lake::read_partition_where`]: the columns it reads and, for a batch of
-/// those columns, which rows to keep.
+/// A row filter for [`Lake::read_partition_where`] and [`Lake::scan_partition_where`]: the
+/// columns it reads and, for a batch of those columns, which rows to keep.
+#[derive(Clone)]
 pub struct RowsWhere {
     /// Columns the predicate needs (read first, for every row).
     pub columns: &'static [&'static str],
     /// Which rows of a batch of `columns` to keep.
-    pub keep: fn(&RecordBatch) -> arrow::array::BooleanArray,
+    pub keep: std::sync::Arc<dyn Fn(&RecordBatch) -> arrow::array::BooleanArray + Send + Sync>,
+    /// The columns read for the rows kept (`None`: every column).
+    pub read: Option<&'static [&'static str]>,
 }
 
 impl Lake {
-    /// The rows of a partition that `filter` keeps, every column, and the number of rows read:
-    /// the filter's columns are read first and the others only for the rows kept (a sweep over
-    /// millions of events then reads the raw JSON of the few it needs).
+    /// The rows of a partition that `filter` keeps, and the number of rows read: the filter's
+    /// columns are read first and the others only for the rows kept (a sweep over millions of
+    /// events then reads the raw JSON of the few it needs).
     pub async fn read_partition_where(
         &self,
         dataset: Dataset,
@@ -453,23 +456,38 @@ impl Lake {
         filter: &RowsWhere,
     ) -> Result<(Vec<RecordBatch>, u64), LakeError> {
         let mut out = Vec::new();
+        let rows = self
+            .scan_partition_where(dataset, partition, filter, &mut |b| out.push(b))
+            .await?;
+        Ok((out, rows))
+    }
+
+    /// [`Lake::read_partition_where`] handing each batch to `each` as it is decoded, so that
+    /// only one batch is in memory at a time; returns the number of rows read.
+    pub async fn scan_partition_where(
+        &self,
+        dataset: Dataset,
+        partition: &str,
+        filter: &RowsWhere,
+        each: &mut (dyn FnMut(RecordBatch) + Send),
+    ) -> Result<u64, LakeError> {
         let mut rows = 0;
         for key in self.objects(dataset, partition).await? {
             let bytes = self.store.get(&key).await?;
-            let (batches, n) = decode_where(&key, bytes, filter)?;
-            out.extend(batches);
-            rows += n;
+            rows += decode_each(&key, bytes, filter, each)?;
         }
-        Ok((out, rows))
+        Ok(rows)
     }
 }
 
-/// [`decode`] of the rows `filter` keeps, and the object's number of rows.
-pub fn decode_where(
+/// Decodes the rows `filter` keeps of a Parquet object, batch by batch into `each`; returns the
+/// object's number of rows.
+pub fn decode_each(
     key: &str,
     bytes: Bytes,
     filter: &RowsWhere,
-) -> Result<(Vec<RecordBatch>, u64), LakeError> {
+    each: &mut (dyn FnMut(RecordBatch) + Send),
+) -> Result<u64, LakeError> {
     use parquet::arrow::ProjectionMask;
     use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
     let parquet = |source| LakeError::Parquet {
@@ -479,20 +497,22 @@ pub fn decode_where(
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(parquet)?;
     let rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let schema = builder.schema().clone();
-    let indices: Vec<usize> = filter
-        .columns
-        .iter()
-        .filter_map(|c| schema.index_of(c).ok())
-        .collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-    let keep = filter.keep;
+    let indices = |names: &[&str]| -> Vec<usize> {
+        names
+            .iter()
+            .filter_map(|c| schema.index_of(c).ok())
+            .collect()
+    };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices(filter.columns));
+    let keep = filter.keep.clone();
     let predicate = ArrowPredicateFn::new(mask, move |batch| Ok(keep(&batch)));
-    let reader = builder
-        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
-        .build()
-        .map_err(parquet)?;
-    let batches = reader
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| parquet(parquet::errors::ParquetError::ArrowError(e.to_string())))?;
-    Ok((batches, rows))
+    let mut builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    if let Some(read) = filter.read {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices(read));
+        builder = builder.with_projection(mask);
+    }
+    for batch in builder.build().map_err(parquet)? {
+        each(batch.map_err(|e| parquet(parquet::errors::ParquetError::ArrowError(e.to_string())))?);
+    }
+    Ok(rows)
 }

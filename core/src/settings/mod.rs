@@ -376,6 +376,10 @@ pub struct ExceptionsOptions {
     /// cannot be read raises an `Unreadable` exception with its text.
     #[serde(default)]
     pub alert_queue: Option<String>,
+    /// Whether the ingest Lambda raises and delivers exceptions as it writes events (the live
+    /// path) [true]; the sweep raises them either way.
+    #[serde(default)]
+    pub live: Option<bool>,
 }
 
 /// A delivery channel.
@@ -469,6 +473,11 @@ impl ExceptionsOptions {
             channels: Some(route.channels.unwrap_or_else(|| self.configured())),
             holder: route.holder,
         }
+    }
+
+    /// Whether the live path runs.
+    pub fn live(&self) -> bool {
+        self.live.unwrap_or(true)
     }
 
     /// The digest threshold.

@@ -14,14 +14,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
     let settings = Settings::load(spa_core::process::lambda_settings_path())?;
     let config = spa_core::aws::sdk_config(&settings).await;
-    let handler = Arc::new(
-        Handler::new(
-            Lake::open(&settings).await,
-            spa_core::aws::s3_client(&settings, &config),
-            ingest::events::Policy::of(&settings),
-        )
-        .with_exceptions(settings.clone()),
+    let handler = Handler::new(
+        Lake::open(&settings).await,
+        spa_core::aws::s3_client(&settings, &config),
+        ingest::events::Policy::of(&settings),
     );
+    // The live path, unless the settings turn it off (the sweep raises exceptions either way).
+    let handler = Arc::new(if settings.exceptions.live() {
+        handler.with_exceptions(settings.clone())
+    } else {
+        handler
+    });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handler = handler.clone();
         async move {

@@ -122,10 +122,13 @@ fn get(array: &StringArray, i: usize) -> Option<&str> {
 
 /// The rows of the `events` dataset [`classify`] looks at: labelled ones and Organizations calls
 /// (a filter for [`Lake::read_partition_where`](spa_core::lake::Lake::read_partition_where)).
-pub const CANDIDATES: spa_core::lake::RowsWhere = spa_core::lake::RowsWhere {
-    columns: &[columns::ACTIVITY, columns::SOURCE],
-    keep: candidate_rows,
-};
+pub fn candidates() -> spa_core::lake::RowsWhere {
+    spa_core::lake::RowsWhere {
+        columns: &[columns::ACTIVITY, columns::SOURCE],
+        keep: std::sync::Arc::new(candidate_rows),
+        read: None,
+    }
+}
 
 fn candidate_rows(batch: &RecordBatch) -> arrow::array::BooleanArray {
     let activity = column(batch, columns::ACTIVITY);

@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Decimal128Type};
-use chrono::NaiveDate;
+use chrono::Datelike;
 use rust_decimal::Decimal;
-use spa_core::lake::{Dataset, Lake, LakeError, MONEY_SCALE, columns};
+use spa_core::lake::{Dataset, Lake, LakeError, MONEY_SCALE, RowsWhere, columns};
 use spa_core::period::{Day, Month};
 
 /// Who an account is, from the accounts snapshot.
@@ -50,21 +53,24 @@ const NOT_SPEND: [&str; 2] = ["Credit", "Refund"];
 /// Services listed in a month-to-date summary.
 pub const TOP_SERVICES: usize = 5;
 
-/// One month's cost rows of every account, kept by account.
+/// One month's spend rows of the accounts asked for: per account, (day of month, service
+/// index, amount), services interned.
 #[derive(Debug, Default)]
 struct MonthCosts {
-    /// account -> (day, service, unblended) of spend rows.
-    rows: HashMap<String, Vec<(NaiveDate, String, i128)>>,
+    rows: HashMap<String, Vec<(u8, u32, i128)>>,
+    services: Vec<String>,
     currency: Option<String>,
     /// Whether the month has any cost row at all.
     any: bool,
 }
 
-/// Accounts and costs read from the lake, each snapshot and month once.
+/// Accounts and costs read from the lake, each snapshot and month once; costs only of the
+/// accounts the context is for.
 #[derive(Debug, Default)]
 pub struct Context {
     snapshots: HashMap<String, HashMap<String, AccountInfo>>,
     months: HashMap<Month, MonthCosts>,
+    accounts: Arc<HashSet<String>>,
 }
 
 /// An amount in the money scale as a decimal.
@@ -78,6 +84,14 @@ fn text(batch: &RecordBatch, name: &str, i: usize) -> Option<String> {
 }
 
 impl Context {
+    /// A context for the costs of `accounts` (the month's other rows are never held).
+    pub fn for_accounts(accounts: HashSet<String>) -> Self {
+        Context {
+            accounts: Arc::new(accounts),
+            ..Context::default()
+        }
+    }
+
     /// Who `account` was on `day` (the latest snapshot at or before it, else the earliest);
     /// `None` when no snapshot knows it.
     pub async fn account(
@@ -131,30 +145,27 @@ impl Context {
         day: Day,
     ) -> Result<Option<MonthToDate>, LakeError> {
         let month = day.month();
-        let costs: &MonthCosts = match self.months.entry(month) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let batches = lake
-                    .read_partition(Dataset::Costs, &month.to_string())
-                    .await?;
-                e.insert(month_costs(&batches))
-            }
-        };
+        if !self.months.contains_key(&month) {
+            let costs = month_costs(lake, month, self.accounts.clone()).await?;
+            self.months.insert(month, costs);
+        }
+        let costs = &self.months[&month];
         if !costs.any {
             return Ok(None);
         }
-        let mut by_service: HashMap<&str, i128> = HashMap::new();
+        let until = day.date().day() as u8;
+        let mut by_service: HashMap<u32, i128> = HashMap::new();
         let mut total = 0i128;
         for (d, service, amount) in costs.rows.get(account).into_iter().flatten() {
-            if *d <= day.date() {
+            if *d <= until {
                 total = total.saturating_add(*amount);
-                let sum = by_service.entry(service).or_default();
+                let sum = by_service.entry(*service).or_default();
                 *sum = sum.saturating_add(*amount);
             }
         }
         let mut services: Vec<(String, i128)> = by_service
             .into_iter()
-            .map(|(s, a)| (s.to_string(), a))
+            .map(|(s, a)| (costs.services[s as usize].clone(), a))
             .collect();
         services.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         Ok(Some(MonthToDate {
@@ -165,51 +176,87 @@ impl Context {
     }
 }
 
-fn month_costs(batches: &[RecordBatch]) -> MonthCosts {
-    let mut out = MonthCosts {
-        any: batches.iter().any(|b| b.num_rows() > 0),
-        ..MonthCosts::default()
+/// The month's spend rows of `accounts`, read batch by batch with only the columns needed.
+async fn month_costs(
+    lake: &Lake,
+    month: Month,
+    accounts: Arc<HashSet<String>>,
+) -> Result<MonthCosts, LakeError> {
+    let wanted = accounts.clone();
+    let filter = RowsWhere {
+        columns: &[columns::ACCOUNT_ID, columns::RECORD_TYPE],
+        keep: Arc::new(move |batch: &RecordBatch| {
+            let ids = batch
+                .column_by_name(columns::ACCOUNT_ID)
+                .expect("the costs schema")
+                .as_string::<i32>();
+            let kinds = batch
+                .column_by_name(columns::RECORD_TYPE)
+                .expect("the costs schema")
+                .as_string::<i32>();
+            (0..batch.num_rows())
+                .map(|i| {
+                    Some(wanted.contains(ids.value(i)) && !NOT_SPEND.contains(&kinds.value(i)))
+                })
+                .collect::<BooleanArray>()
+        }),
+        read: Some(&[
+            columns::DAY,
+            columns::ACCOUNT_ID,
+            columns::SERVICE,
+            columns::UNBLENDED,
+            columns::CURRENCY,
+        ]),
     };
-    for batch in batches {
-        let days = batch
-            .column_by_name(columns::DAY)
-            .expect("the costs schema")
-            .as_primitive::<Date32Type>();
-        let accounts = batch
-            .column_by_name(columns::ACCOUNT_ID)
-            .expect("the costs schema")
-            .as_string::<i32>();
-        let services = batch
-            .column_by_name(columns::SERVICE)
-            .expect("the costs schema")
-            .as_string::<i32>();
-        let kinds = batch
-            .column_by_name(columns::RECORD_TYPE)
-            .expect("the costs schema")
-            .as_string::<i32>();
-        let amounts = batch
-            .column_by_name(columns::UNBLENDED)
-            .expect("the costs schema")
-            .as_primitive::<Decimal128Type>();
-        let currencies = batch
-            .column_by_name(columns::CURRENCY)
-            .expect("the costs schema")
-            .as_string::<i32>();
-        for i in 0..batch.num_rows() {
-            if NOT_SPEND.contains(&kinds.value(i)) {
-                continue;
+    let mut out = MonthCosts::default();
+    let mut interned: HashMap<String, u32> = HashMap::new();
+    let read = lake
+        .scan_partition_where(Dataset::Costs, &month.to_string(), &filter, &mut |batch| {
+            let days = batch
+                .column_by_name(columns::DAY)
+                .expect("read")
+                .as_primitive::<Date32Type>();
+            let ids = batch
+                .column_by_name(columns::ACCOUNT_ID)
+                .expect("read")
+                .as_string::<i32>();
+            let services = batch
+                .column_by_name(columns::SERVICE)
+                .expect("read")
+                .as_string::<i32>();
+            let amounts = batch
+                .column_by_name(columns::UNBLENDED)
+                .expect("read")
+                .as_primitive::<Decimal128Type>();
+            let currencies = batch
+                .column_by_name(columns::CURRENCY)
+                .expect("read")
+                .as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                let Some(day) = days.value_as_date(i) else {
+                    continue;
+                };
+                if out.currency.is_none() {
+                    out.currency = Some(currencies.value(i).to_string());
+                }
+                let name = services.value(i);
+                let service = match interned.get(name) {
+                    Some(n) => *n,
+                    None => {
+                        let n = out.services.len() as u32;
+                        out.services.push(name.to_string());
+                        interned.insert(name.to_string(), n);
+                        n
+                    }
+                };
+                let entry = match out.rows.get_mut(ids.value(i)) {
+                    Some(e) => e,
+                    None => out.rows.entry(ids.value(i).to_string()).or_default(),
+                };
+                entry.push((day.day() as u8, service, amounts.value(i)));
             }
-            let Some(day) = days.value_as_date(i) else {
-                continue;
-            };
-            if out.currency.is_none() {
-                out.currency = Some(currencies.value(i).to_string());
-            }
-            out.rows
-                .entry(accounts.value(i).to_string())
-                .or_default()
-                .push((day, services.value(i).to_string(), amounts.value(i)));
-        }
-    }
-    out
+        })
+        .await?;
+    out.any = read > 0;
+    Ok(out)
 }

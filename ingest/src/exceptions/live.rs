@@ -11,7 +11,6 @@ use spa_core::lake::Lake;
 use spa_core::period::Day;
 
 use super::classify::{Candidate, Rules, classify, unreadable};
-use super::context::Context;
 use super::deliver::{DeliverError, Deliverer, Deliveries, environment};
 use super::store::{self, Exception};
 use super::sweep::with_context;
@@ -60,8 +59,7 @@ pub async fn raise(
     if new.is_empty() {
         return Ok(Live::default());
     }
-    let mut context = Context::default();
-    let raised = with_context(lake, &mut context, new, now).await?;
+    let raised = with_context(lake, new, now).await?;
     store::write(lake, &raised).await?;
     let deliverer = Deliverer {
         settings,

@@ -8,7 +8,7 @@ use spa_core::Settings;
 use spa_core::lake::{Dataset, Lake, LakeError};
 use spa_core::period::Day;
 
-use super::classify::{CANDIDATES, Candidate, Rules, classify, unreadable};
+use super::classify::{Candidate, Rules, candidates, classify, unreadable};
 use super::context::Context;
 use super::store::{self, Exception};
 
@@ -65,13 +65,18 @@ impl Sweep {
 }
 
 /// Adds the account's context to each candidate (the account as the snapshot of its day knows
-/// it, its month-to-date cost); `raised_at` stamps them.
+/// it, its month-to-date cost: costs are read for these accounts only); `raised_at` stamps
+/// them.
 pub async fn with_context(
     lake: &Lake,
-    context: &mut Context,
     candidates: Vec<Candidate>,
     raised_at: i64,
 ) -> Result<Vec<Exception>, LakeError> {
+    let accounts: HashSet<String> = candidates
+        .iter()
+        .filter_map(|c| c.account_id.clone())
+        .collect();
+    let context = &mut Context::for_accounts(accounts);
     let mut out = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let mut exception = Exception {
@@ -99,8 +104,9 @@ pub async fn sweep(
     raised_at: i64,
 ) -> Result<Sweep, LakeError> {
     let rules = Rules::of(settings);
-    let mut context = Context::default();
     let mut report = Sweep::default();
+    let mut new = Vec::new();
+    let filter = candidates();
     let mut date = from.date();
     while date <= to.date() {
         let day = Day::of(date);
@@ -108,7 +114,7 @@ pub async fn sweep(
         report.days += 1;
         // Only the rows classify looks at are read whole.
         let (batches, read) = lake
-            .read_partition_where(Dataset::Events, &day.to_string(), &CANDIDATES)
+            .read_partition_where(Dataset::Events, &day.to_string(), &filter)
             .await?;
         report.events += read;
         let mut candidates = Vec::new();
@@ -136,10 +142,13 @@ pub async fn sweep(
         if candidates.is_empty() {
             continue;
         }
-        let raised = with_context(lake, &mut context, candidates, raised_at).await?;
-        store::write(lake, &raised).await?;
-        report.raised.extend(raised);
+        new.extend(candidates);
     }
+    // Context for every new exception at once: the month's costs are read once, for their
+    // accounts only.
+    let raised = with_context(lake, new, raised_at).await?;
+    store::write(lake, &raised).await?;
+    report.raised = raised;
     Ok(report)
 }
 
