@@ -59,8 +59,11 @@ pub async fn raise(
     if new.is_empty() {
         return Ok(Live::default());
     }
+    let started = std::time::Instant::now();
     let raised = with_context(lake, new, now).await?;
+    let context = started.elapsed();
     store::write(lake, &raised).await?;
+    let stored = started.elapsed();
     let deliverer = Deliverer {
         settings,
         lake,
@@ -68,5 +71,12 @@ pub async fn raise(
         secret: &environment,
     };
     let delivered = deliverer.deliver(&raised, now).await?;
+    tracing::info!(
+        raised = raised.len(),
+        context_ms = context.as_millis() as u64,
+        store_ms = (stored - context).as_millis() as u64,
+        deliver_ms = (started.elapsed() - stored).as_millis() as u64,
+        "live exceptions"
+    );
     Ok(Live { raised, delivered })
 }
