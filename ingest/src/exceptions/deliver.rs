@@ -347,7 +347,10 @@ fn digest_text(settings: &Settings, list: &[&Exception], limit: usize) -> (Strin
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let mut body: Vec<String> = list
+    // The most severe first, then in time order.
+    let mut ordered: Vec<&&Exception> = list.iter().collect();
+    ordered.sort_by_key(|e| (e.candidate.label.severity(), e.candidate.event_time));
+    let mut body: Vec<String> = ordered
         .iter()
         .take(limit)
         .map(|e| clean(&format!("{}: {}", title_short(e), e.candidate.message)))
@@ -823,4 +826,61 @@ fn sha_name(title: &str, body: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{title}\n{body}"));
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use spa_core::events::ExceptionLabel;
+
+    use super::*;
+    use crate::exceptions::classify::Candidate;
+
+    fn exception(label: ExceptionLabel, time: i64, account: &str) -> Exception {
+        Exception {
+            candidate: Candidate {
+                id: format!("{label}-{time}"),
+                label,
+                event_time: time,
+                account_id: Some(account.into()),
+                region: None,
+                actor: None,
+                source_ip: None,
+                message: format!("{label} at {time}"),
+                source_event_id: "e".into(),
+                raw: None,
+            },
+            raised_at: 0,
+            account: None,
+            cost: None,
+        }
+    }
+
+    /// A digest names every label's count and lists the most severe first, then by time, up to
+    /// its limit, and says how many more there are.
+    #[test]
+    fn digests_put_the_most_severe_first() {
+        let settings = spa_core::testing::shipped_settings();
+        let list = [
+            exception(ExceptionLabel::ConsoleLoginWithIamUser, 1, "300000000001"),
+            exception(ExceptionLabel::FailedBuild, 3, "300000000002"),
+            exception(ExceptionLabel::ConsoleLoginWithRoot, 4, "300000000003"),
+            exception(ExceptionLabel::ConsoleLoginWithIamUser, 0, "300000000004"),
+            exception(ExceptionLabel::BudgetAlert, 2, "300000000005"),
+        ];
+        let refs: Vec<&Exception> = list.iter().collect();
+        let (title, body) = digest_text(&settings, &refs, 3);
+        assert_eq!(
+            title,
+            "[spa-demo] 5 exceptions: 1 BudgetAlert, 2 ConsoleLoginWithIamUser, 1 ConsoleLoginWithRoot, 1 FailedBuild"
+        );
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines.len(), 4, "{body}");
+        assert!(
+            lines[0].starts_with("ConsoleLoginWithRoot 300000000003"),
+            "{body}"
+        );
+        assert!(lines[1].starts_with("BudgetAlert 300000000005"), "{body}");
+        assert!(lines[2].starts_with("FailedBuild 300000000002"), "{body}");
+        assert!(lines[3].starts_with("... and 2 more"), "{body}");
+    }
 }
