@@ -537,3 +537,52 @@ fn plain_text_smtp_only_on_loopback() {
         assert!(s.is_ok(), "{host}: {:?}", s.err());
     }
 }
+
+/// The exceptions section: a route naming a channel that is not configured, an e-mail channel
+/// without recipients, a topic that is no ARN and a webhook address written in the file are
+/// each refused with the key; the environment variable's name is what the file holds.
+#[test]
+fn exception_channels_are_checked() {
+    let with = |section: &str| format!("{BASE}exceptions:\n{section}");
+    let cases = [
+        (
+            "  email: { to: [sre@example.com] }\n  labels:\n    FailedBuild: { channels: [teams] }\n",
+            "exceptions.labels.FailedBuild.channels",
+        ),
+        ("  email: { to: [] }\n", "exceptions.email.to"),
+        (
+            "  sns: { topic_arn: spa-exceptions }\n",
+            "exceptions.sns.topic_arn",
+        ),
+        (
+            "  teams: { url: \"https://example.webhook.office.com/x\" }\n",
+            "exceptions.teams",
+        ),
+        (
+            "  labels:\n    RootLogin: { holder: true }\n",
+            "exceptions.labels",
+        ),
+    ];
+    for (section, key) in cases {
+        let m = error(&with(section), &[]);
+        assert!(m.contains(key), "{section}: {m}");
+    }
+    let (_dir, s) = load(
+        &with(
+            "  teams: { url_env: SPA_TEAMS_WEBHOOK }\n  sns: { topic_arn: \"arn:aws:sns:eu-west-1:222222222222:spa\" }\n  labels:\n    FailedBuild: { channels: [teams, sns], holder: true }\n",
+        ),
+        &[],
+    );
+    let s = s.unwrap();
+    let route = s
+        .exceptions
+        .route(spa_core::events::ExceptionLabel::FailedBuild);
+    assert!(route.holder);
+    assert_eq!(route.channels.unwrap().len(), 2);
+    // A label not listed goes to every configured channel, without the holder.
+    let route = s
+        .exceptions
+        .route(spa_core::events::ExceptionLabel::BudgetAlert);
+    assert!(!route.holder);
+    assert_eq!(route.channels.unwrap().len(), 2);
+}

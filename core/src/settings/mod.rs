@@ -809,6 +809,25 @@ impl Settings {
                 ),
             );
         }
+        if let Some(email) = &self.exceptions.email
+            && email.to.is_empty()
+        {
+            return invalid(
+                "exceptions.email.to",
+                "expected at least one address (or leave exceptions.email out)",
+            );
+        }
+        if let Some(sns) = &self.exceptions.sns
+            && !(sns.topic_arn.starts_with("arn:") && sns.topic_arn.split(':').count() == 6)
+        {
+            return invalid(
+                "exceptions.sns.topic_arn",
+                &format!(
+                    "`{}` is not an SNS topic ARN (expected e.g. arn:aws:sns:eu-west-1:123456789012:spa-exceptions)",
+                    sns.topic_arn
+                ),
+            );
+        }
         let configured = self.exceptions.configured();
         for (label, route) in &self.exceptions.labels {
             for channel in route.channels.iter().flatten() {
