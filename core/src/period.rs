@@ -46,6 +46,19 @@ impl Day {
     pub fn month(self) -> Month {
         Month::of(self.0)
     }
+
+    /// Every day from this one to `last`, both included (none when `last` is earlier).
+    pub fn through(self, last: Day) -> impl Iterator<Item = Day> {
+        self.0
+            .iter_days()
+            .take_while(move |d| *d <= last.0)
+            .map(Day)
+    }
+
+    /// The UTC day of a time in microseconds since the epoch, if it has one.
+    pub fn of_micros(micros: i64) -> Option<Self> {
+        chrono::DateTime::from_timestamp_micros(micros).map(|t| Day(t.date_naive()))
+    }
 }
 
 impl From<NaiveDate> for Day {

@@ -30,8 +30,19 @@ fn envelope(id: &str, time: &str) -> String {
 
 /// Events written and quarantine rows (with their reasons and bytes) of one input.
 fn decoded(bytes: &[u8]) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
-    let mut rows = Rows::new(0, &policy());
-    decode("input.json", bytes, &mut rows);
+    decoded_with(&policy(), &[("input.json", bytes)])
+}
+
+/// Event ids written, sorted, and quarantine rows (reasons and bytes) of `inputs` (name,
+/// bytes) decoded together under `policy`.
+fn decoded_with(
+    policy: &ingest::events::Policy,
+    inputs: &[(&str, &[u8])],
+) -> (Vec<String>, Vec<(String, Vec<u8>)>) {
+    let mut rows = Rows::new(0, policy);
+    for (name, bytes) in inputs {
+        decode(name, bytes, &mut rows);
+    }
     let batches = rows.finish();
     let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
     let mut ids = strings(&events, "event_id");
@@ -322,42 +333,27 @@ fn inputs_past_the_decompressed_limit_are_quarantined_and_the_rest_kept() {
         ("exactly the limit, plain", exact.clone(), false, None),
     ];
     for (name, bytes, refused, kept) in cases {
-        let mut rows = Rows::new(0, &policy);
-        decode(name, &bytes, &mut rows);
-        decode(
-            "beside.json",
-            envelope("beside", "2026-10-03T11:00:00Z").as_bytes(),
-            &mut rows,
+        let beside = envelope("beside", "2026-10-03T11:00:00Z");
+        let (ids, quarantined) = decoded_with(
+            &policy,
+            &[(name, &bytes), ("beside.json", beside.as_bytes())],
         );
-        let batches = rows.finish();
-        let events: Vec<RecordBatch> = batches.events.iter().map(|(_, b)| b.clone()).collect();
-        let mut ids = strings(&events, "event_id");
-        ids.sort();
         if refused {
             assert_eq!(ids, ["beside"], "{name}");
-            let q = batches.quarantine.expect(name);
-            let reason = &strings(std::slice::from_ref(&q), "reason")[0];
+            let (reason, raw) = quarantined.first().expect(name);
             assert!(
                 reason.starts_with(
                     "larger than ingest.max_input_bytes (1048576 bytes) once decompressed"
                 ),
                 "{name}: {reason}"
             );
-            let raw = q
-                .column_by_name("raw")
-                .unwrap()
-                .as_any()
-                .downcast_ref::<arrow::array::BinaryArray>()
-                .unwrap()
-                .value(0)
-                .to_vec();
             match kept {
-                None => assert_eq!(raw, bytes, "{name}: the stored bytes are kept"),
-                Some(n) => assert_eq!(raw, bytes[..n], "{name}: the first bytes are kept"),
+                None => assert_eq!(*raw, bytes, "{name}: the stored bytes are kept"),
+                Some(n) => assert_eq!(*raw, bytes[..n], "{name}: the first bytes are kept"),
             }
         } else {
             assert_eq!(ids, ["beside", "ok-1"], "{name}");
-            assert!(batches.quarantine.is_none(), "{name}");
+            assert!(quarantined.is_empty(), "{name}");
         }
     }
 }

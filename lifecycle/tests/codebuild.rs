@@ -2,6 +2,8 @@
 //! created under the lifecycle's name (a holder can, before the first build) is never built
 //! as it is; the lifecycle's own project is used as it is.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
@@ -16,38 +18,6 @@ const ROLE: &str = "AWSControlTowerExecution";
 async fn member(config: &aws_config::SdkConfig, account: &AccountId) -> aws_sdk_codebuild::Client {
     let member = spa_core::aws::assume_role(config, account, &ROLE.parse().unwrap(), "test").await;
     aws_sdk_codebuild::Client::new(&member)
-}
-
-/// Creates a project named like the lifecycle's preparation project with `environment` and
-/// `role` (moto wants a source location even for NO_SOURCE).
-async fn create(
-    cb: &aws_sdk_codebuild::Client,
-    name: &str,
-    spec: &str,
-    environment: ProjectEnvironment,
-    role: &str,
-) {
-    cb.create_project()
-        .name(name)
-        .source(
-            ProjectSource::builder()
-                .r#type(SourceType::NoSource)
-                .location("buildspecs")
-                .buildspec(spec)
-                .build()
-                .unwrap(),
-        )
-        .artifacts(
-            ProjectArtifacts::builder()
-                .r#type(ArtifactsType::NoArtifacts)
-                .build()
-                .unwrap(),
-        )
-        .environment(environment)
-        .service_role(role)
-        .send()
-        .await
-        .unwrap();
 }
 
 async fn builds_in(cb: &aws_sdk_codebuild::Client) -> Vec<String> {
@@ -74,7 +44,7 @@ async fn a_project_someone_else_defined_is_never_built_as_it_is() {
     // A holder's project: their image, privileged, their variable, their role.
     let hostile: AccountId = "300004040404".parse().unwrap();
     let cb = member(&config, &hostile).await;
-    create(
+    common::create_project(
         &cb,
         &name,
         "version: 0.2\nphases: {build: {commands: [env]}}",
@@ -122,16 +92,11 @@ async fn a_project_someone_else_defined_is_never_built_as_it_is() {
     // The lifecycle's own project (as a deployment creates it) is used as it is.
     let ours: AccountId = "300005050505".parse().unwrap();
     let cb = member(&config, &ours).await;
-    create(
+    common::create_project(
         &cb,
         &name,
         buildspec(kind),
-        ProjectEnvironment::builder()
-            .r#type(EnvironmentType::LinuxContainer)
-            .image("aws/codebuild/amazonlinux-x86_64-standard:5.0")
-            .compute_type(ComputeType::BuildGeneral1Small)
-            .build()
-            .unwrap(),
+        common::lifecycle_environment(),
         &format!("arn:aws:iam::{ours}:role/{ROLE}"),
     )
     .await;

@@ -4,6 +4,8 @@
 //! Organizations, builds from CodeBuild in the member accounts (through STS), events from an
 //! SQS queue that an EventBridge rule feeds.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +95,6 @@ async fn create_account(org: &aws_sdk_organizations::Client, name: &str) -> Stri
 /// The project a deployment creates in each member account (moto insists on a source
 /// location even for NO_SOURCE, so the lifecycle's own creation cannot run here).
 async fn deploy_projects(config: &aws_config::SdkConfig, settings: &Settings, account: &str) {
-    use aws_sdk_codebuild::types::*;
     let member = spa_core::aws::assume_role(
         config,
         &account.parse().unwrap(),
@@ -106,34 +107,14 @@ async fn deploy_projects(config: &aws_config::SdkConfig, settings: &Settings, ac
         lifecycle::decide::BuildKind::Preparation,
         lifecycle::decide::BuildKind::Purge,
     ] {
-        cb.create_project()
-            .name(kind.project(settings))
-            .source(
-                ProjectSource::builder()
-                    .r#type(SourceType::NoSource)
-                    .location("buildspecs")
-                    .buildspec(lifecycle::builds::buildspec(kind))
-                    .build()
-                    .unwrap(),
-            )
-            .artifacts(
-                ProjectArtifacts::builder()
-                    .r#type(ArtifactsType::NoArtifacts)
-                    .build()
-                    .unwrap(),
-            )
-            .environment(
-                ProjectEnvironment::builder()
-                    .r#type(EnvironmentType::LinuxContainer)
-                    .image("aws/codebuild/amazonlinux-x86_64-standard:5.0")
-                    .compute_type(ComputeType::BuildGeneral1Small)
-                    .build()
-                    .unwrap(),
-            )
-            .service_role(format!("arn:aws:iam::{account}:role/{ROLE}"))
-            .send()
-            .await
-            .unwrap();
+        common::create_project(
+            &cb,
+            &kind.project(settings),
+            lifecycle::builds::buildspec(kind),
+            common::lifecycle_environment(),
+            &format!("arn:aws:iam::{account}:role/{ROLE}"),
+        )
+        .await;
     }
 }
 

@@ -233,11 +233,9 @@ impl<'l> Datasets<'l> {
 
     /// The exceptions stored for the days of `month`, or `None` when there are none.
     pub async fn exceptions(&self, month: Month) -> Result<Option<LazyFrame>, DataError> {
-        let days: Vec<String> = month
-            .first()
-            .iter_days()
-            .take_while(|d| *d <= month.last())
-            .map(|d| Day::of(d).to_string())
+        let days: Vec<String> = Day::of(month.first())
+            .through(Day::of(month.last()))
+            .map(|d| d.to_string())
             .collect();
         self.scan(Dataset::Exceptions, &days).await
     }

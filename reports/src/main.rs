@@ -208,8 +208,7 @@ async fn report(args: &RunArgs, settings: &spa_core::Settings, job: &Job) -> any
     // has not stored yet are raised first (through ingest; nothing is sent).
     if let (Some(month), true) = (job.month, job.activities) {
         let now = chrono::Utc::now().timestamp_micros();
-        let (first, last) = (Day::of(month.first()), Day::of(month.last()));
-        let sweep = ingest::exceptions::sweep(&lake, settings, first, last, now).await?;
+        let sweep = ingest::exceptions::sweep::sweep_month(&lake, settings, month, now).await?;
         if !sweep.raised.is_empty() {
             eprintln!(
                 "lake {}: {} exceptions of {month} raised through ingest (none sent)",

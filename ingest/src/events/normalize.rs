@@ -582,7 +582,7 @@ pub(crate) fn is_budget_notification(message: &str) -> bool {
 }
 
 /// The value after `key` at the start of a line (`Budget Name: sandbox`), trimmed.
-fn line_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn line_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
     text.lines()
         .map(str::trim)
         .find_map(|l| l.strip_prefix(key))

@@ -9,8 +9,11 @@ use arrow::datatypes::TimestampMicrosecondType;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use spa_core::Settings;
+
+use crate::events::normalize::line_value;
 use spa_core::events::{Activity, BUILD_PROJECTS, ExceptionLabel, LifecycleEvent};
 use spa_core::lake::columns;
+use spa_core::period::Day;
 
 /// An exception found in an event, before its account's context is added.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +38,13 @@ pub struct Candidate {
     pub source_event_id: String,
     /// The raw text, for an unreadable message.
     pub raw: Option<String>,
+}
+
+impl Candidate {
+    /// The day (partition) of its source event.
+    pub fn day(&self) -> Day {
+        Day::of_micros(self.event_time).expect("event times are partitionable")
+    }
 }
 
 /// The id of the exception `label` raised by the event `source_event_id`: a replayed event
@@ -344,15 +354,7 @@ fn candidate(rules: &Rules, row: &Row<'_>) -> Option<Candidate> {
 /// in the payer account).
 fn budget_alert(row: &Row<'_>) -> (Option<String>, String) {
     if row.source == "aws.budgets" {
-        let line = |key: &str| {
-            row.raw
-                .lines()
-                .map(str::trim)
-                .find_map(|l| l.strip_prefix(key))
-                .map(str::trim)
-                .unwrap_or("?")
-                .to_string()
-        };
+        let line = |key: &str| line_value(row.raw, key).unwrap_or("?").to_string();
         return (
             row.account_id.map(str::to_string),
             format!(

@@ -69,6 +69,8 @@ struct MonthCosts {
 #[derive(Debug, Default)]
 pub struct Context {
     snapshots: HashMap<String, HashMap<String, AccountInfo>>,
+    /// The snapshot valid on each day asked for (one listing per day, not per exception).
+    snapshot_of: HashMap<Day, Option<String>>,
     months: HashMap<Month, MonthCosts>,
     accounts: Arc<HashSet<String>>,
 }
@@ -100,13 +102,18 @@ impl Context {
         account: &str,
         day: Day,
     ) -> Result<Option<AccountInfo>, LakeError> {
-        let value = day.to_string();
-        let snapshot = match lake
-            .partition_at_or_before(Dataset::Accounts, &value)
-            .await?
-        {
-            Some(s) => Some(s),
-            None => lake.partitions(Dataset::Accounts).await?.into_iter().next(),
+        let snapshot = match self.snapshot_of.entry(day) {
+            std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let found = match lake
+                    .partition_at_or_before(Dataset::Accounts, &day.to_string())
+                    .await?
+                {
+                    Some(s) => Some(s),
+                    None => lake.partitions(Dataset::Accounts).await?.into_iter().next(),
+                };
+                e.insert(found).clone()
+            }
         };
         let Some(snapshot) = snapshot else {
             return Ok(None);

@@ -248,28 +248,52 @@ fn console_link(e: &Exception) -> Option<String> {
     ))
 }
 
+/// What one message carries: one exception, or a digest's title and text.
+enum Outgoing<'e> {
+    One(&'e Exception),
+    Digest { title: String, body: String },
+}
+
 /// The Microsoft Teams message: an Adaptive Card as a Workflows webhook expects it.
-pub fn teams_card(settings: &Settings, e: &Exception) -> Value {
-    let facts: Vec<Value> = facts(e)
-        .into_iter()
-        .map(|(t, v)| json!({"title": t, "value": clean(&v)}))
-        .collect();
+fn adaptive_card(
+    title: &str,
+    text: &str,
+    facts: Option<Vec<Value>>,
+    link: Option<String>,
+) -> Value {
+    let mut body = vec![
+        json!({"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true, "text": title}),
+        json!({"type": "TextBlock", "wrap": true, "text": text}),
+    ];
+    if let Some(facts) = facts {
+        body.push(json!({"type": "FactSet", "facts": facts}));
+    }
     let mut card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
-        "body": [
-            {"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true, "text": title(settings, e)},
-            {"type": "TextBlock", "wrap": true, "text": clean(&e.candidate.message)},
-            {"type": "FactSet", "facts": facts}
-        ]
+        "body": body,
     });
-    if let Some(url) = console_link(e) {
+    if let Some(url) = link {
         card["actions"] =
             json!([{"type": "Action.OpenUrl", "title": "Open the account", "url": url}]);
     }
     json!({"type": "message", "attachments": [{
         "contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null, "content": card}]})
+}
+
+/// The Teams card of one exception: title, message, its facts and a link to the account.
+pub fn teams_card(settings: &Settings, e: &Exception) -> Value {
+    let facts: Vec<Value> = facts(e)
+        .into_iter()
+        .map(|(t, v)| json!({"title": t, "value": clean(&v)}))
+        .collect();
+    adaptive_card(
+        &title(settings, e),
+        &clean(&e.candidate.message),
+        Some(facts),
+        console_link(e),
+    )
 }
 
 /// Slack's mrkdwn with `&`, `<` and `>` escaped, as Slack asks.
@@ -280,22 +304,32 @@ fn slack_text(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The Slack message: Block Kit with a plain-text fallback.
+/// A Slack message: Block Kit (header, text, fields by sections of ten, as Slack allows) with
+/// `fallback` as its plain text.
+fn slack_blocks(fallback: String, title: &str, text: &str, fields: &[Value]) -> Value {
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": title.chars().take(150).collect::<String>()}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": text.chars().take(3000).collect::<String>()}}),
+    ];
+    for chunk in fields.chunks(10) {
+        blocks.push(json!({"type": "section", "fields": chunk}));
+    }
+    json!({"text": fallback, "blocks": blocks})
+}
+
+/// The Slack message of one exception, its facts as fields.
 pub fn slack_message(settings: &Settings, e: &Exception) -> Value {
     let title = title(settings, e);
     let fields: Vec<Value> = facts(e)
         .into_iter()
         .map(|(t, v)| json!({"type": "mrkdwn", "text": format!("*{t}*\n{}", slack_text(&v))}))
         .collect();
-    let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": title.chars().take(150).collect::<String>()}}),
-        json!({"type": "section", "text": {"type": "mrkdwn", "text": slack_text(&e.candidate.message)}}),
-    ];
-    // A section holds at most ten fields.
-    for chunk in fields.chunks(10) {
-        blocks.push(json!({"type": "section", "fields": chunk}));
-    }
-    json!({"text": format!("{title}: {}", clean(&e.candidate.message)), "blocks": blocks})
+    slack_blocks(
+        format!("{title}: {}", clean(&e.candidate.message)),
+        &title,
+        &slack_text(&e.candidate.message),
+        &fields,
+    )
 }
 
 /// The SNS message (documented in the README): the exception as JSON.
@@ -514,7 +548,7 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(), H
 }
 
 /// Posts `body` with retries; returns the outcome and the attempts made.
-async fn webhook(
+async fn webhook_post(
     client: &reqwest::Client,
     url: &str,
     body: &Value,
@@ -571,10 +605,18 @@ impl Deliverer<'_> {
         let options = &settings.exceptions;
         let sent = ledger(self.lake).await?;
         let mut report = Deliveries::default();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .expect("an HTTP client");
+        let clients = Clients {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("an HTTP client"),
+            sns: match options.sns {
+                Some(_) => Some(aws_sdk_sns::Client::new(
+                    &spa_core::aws::sdk_config(settings).await,
+                )),
+                None => None,
+            },
+        };
         for channel in options.configured() {
             let pending: Vec<&Exception> = exceptions
                 .iter()
@@ -598,7 +640,8 @@ impl Deliverer<'_> {
             }
             let outcomes = if pending.len() > options.digest_after() {
                 let (title, body) = digest_text(settings, &pending, options.digest_after());
-                let (result, attempts) = self.send_text(&client, channel, &title, &body).await;
+                let digest = Outgoing::Digest { title, body };
+                let (result, attempts) = self.send(&clients, channel, &digest).await;
                 report.messages += usize::from(result.is_ok());
                 pending
                     .iter()
@@ -612,7 +655,7 @@ impl Deliverer<'_> {
             } else {
                 let mut out = Vec::new();
                 for e in &pending {
-                    let (result, attempts) = self.send_one(&client, channel, e).await;
+                    let (result, attempts) = self.send(&clients, channel, &Outgoing::One(e)).await;
                     report.messages += usize::from(result.is_ok());
                     out.push(Delivered {
                         exception_id: e.candidate.id.clone(),
@@ -682,129 +725,94 @@ impl Deliverer<'_> {
             .map_err(|e| e.to_string())
     }
 
-    async fn send_one(
-        &self,
-        client: &reqwest::Client,
-        channel: ChannelKind,
-        e: &Exception,
-    ) -> (Result<(), String>, u32) {
-        let options = &self.settings.exceptions;
-        match channel {
-            ChannelKind::Email => {
-                let to: Vec<String> = options
-                    .email
-                    .as_ref()
-                    .map(|c| c.to.iter().map(ToString::to_string).collect())
-                    .unwrap_or_default();
-                (self.mail(&to, e).await, 1)
-            }
-            ChannelKind::Teams => {
-                self.hook(
-                    client,
-                    options.teams.as_ref().map(|t| t.url_env.as_str()),
-                    &teams_card(self.settings, e),
-                )
-                .await
-            }
-            ChannelKind::Slack => {
-                self.hook(
-                    client,
-                    options.slack.as_ref().map(|t| t.url_env.as_str()),
-                    &slack_message(self.settings, e),
-                )
-                .await
-            }
-            ChannelKind::Sns => (
-                self.publish(&title(self.settings, e), &sns_message(e))
-                    .await,
-                1,
-            ),
-        }
+    /// The recipients of the e-mail channel.
+    fn recipients(&self) -> Vec<String> {
+        self.settings
+            .exceptions
+            .email
+            .as_ref()
+            .map(|c| c.to.iter().map(ToString::to_string).collect())
+            .unwrap_or_default()
     }
 
-    async fn send_text(
+    /// Sends one message to `channel`; returns its outcome and the attempts made.
+    async fn send(
         &self,
-        client: &reqwest::Client,
+        clients: &Clients,
         channel: ChannelKind,
-        title: &str,
-        body: &str,
+        out: &Outgoing<'_>,
     ) -> (Result<(), String>, u32) {
-        let options = &self.settings.exceptions;
-        match channel {
-            ChannelKind::Email => {
-                let to: Vec<String> = options
-                    .email
-                    .as_ref()
-                    .map(|c| c.to.iter().map(ToString::to_string).collect())
-                    .unwrap_or_default();
-                let message = match email(self.settings, &to, title, body, None) {
-                    Ok(m) => m,
-                    Err(e) => return (Err(e), 1),
-                };
-                let digest = format!("exceptions-digest-{}", sha_name(title, body));
-                let sent = spa_core::mail::send(self.settings, &message, &digest).await;
-                (sent.map(|_| ()).map_err(|e| e.to_string()), 1)
-            }
-            ChannelKind::Teams => {
-                let card = json!({"type": "message", "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": null,
-                    "content": {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard", "version": "1.4",
-                        "body": [{"type": "TextBlock", "size": "Medium", "weight": "Bolder", "wrap": true, "text": title},
-                                 {"type": "TextBlock", "wrap": true, "text": body}]}}]});
-                self.hook(
-                    client,
-                    options.teams.as_ref().map(|t| t.url_env.as_str()),
-                    &card,
-                )
-                .await
-            }
-            ChannelKind::Slack => {
-                let message = json!({"text": format!("{title}\n{}", slack_text(body)), "blocks": [
-                    {"type": "header", "text": {"type": "plain_text", "text": title.chars().take(150).collect::<String>()}},
-                    {"type": "section", "text": {"type": "mrkdwn", "text": slack_text(body).chars().take(3000).collect::<String>()}}]});
-                self.hook(
-                    client,
-                    options.slack.as_ref().map(|t| t.url_env.as_str()),
-                    &message,
-                )
-                .await
-            }
-            ChannelKind::Sns => (
-                self.publish(
-                    title,
-                    &json!({"version": "1", "digest": true, "title": title, "text": body}),
-                )
-                .await,
-                1,
-            ),
-        }
-    }
-
-    async fn hook(
-        &self,
-        client: &reqwest::Client,
-        variable: Option<&str>,
-        body: &Value,
-    ) -> (Result<(), String>, u32) {
-        let Some(variable) = variable else {
-            return (Err("channel not configured".into()), 0);
+        let settings = self.settings;
+        let options = &settings.exceptions;
+        let title = match out {
+            Outgoing::One(e) => title(settings, e),
+            Outgoing::Digest { title, .. } => title.clone(),
         };
-        match (self.secret)(variable) {
-            Some(url) if !url.is_empty() => webhook(client, &url, body, self.pause).await,
-            _ => (
-                Err(format!(
-                    "environment variable {variable} (the webhook URL) is not set"
-                )),
-                0,
-            ),
+        match (channel, out) {
+            (ChannelKind::Email, Outgoing::One(e)) => (self.mail(&self.recipients(), e).await, 1),
+            (ChannelKind::Email, Outgoing::Digest { body, .. }) => {
+                let sent = match email(settings, &self.recipients(), &title, body, None) {
+                    Ok(message) => {
+                        let name = format!("exceptions-digest-{}", sha_name(&title, body));
+                        spa_core::mail::send(settings, &message, &name)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e),
+                };
+                (sent, 1)
+            }
+            (ChannelKind::Teams | ChannelKind::Slack, _) => {
+                let (webhook, message) = if channel == ChannelKind::Teams {
+                    let card = match out {
+                        Outgoing::One(e) => teams_card(settings, e),
+                        Outgoing::Digest { body, .. } => adaptive_card(&title, body, None, None),
+                    };
+                    (options.teams.as_ref(), card)
+                } else {
+                    let blocks = match out {
+                        Outgoing::One(e) => slack_message(settings, e),
+                        Outgoing::Digest { body, .. } => slack_blocks(
+                            format!("{title}\n{}", slack_text(body)),
+                            &title,
+                            &slack_text(body),
+                            &[],
+                        ),
+                    };
+                    (options.slack.as_ref(), blocks)
+                };
+                let Some(variable) = webhook.map(|w| w.url_env.as_str()) else {
+                    return (Err("channel not configured".into()), 0);
+                };
+                match (self.secret)(variable) {
+                    Some(url) if !url.is_empty() => {
+                        webhook_post(&clients.http, &url, &message, self.pause).await
+                    }
+                    _ => (
+                        Err(format!(
+                            "environment variable {variable} (the webhook URL) is not set"
+                        )),
+                        0,
+                    ),
+                }
+            }
+            (ChannelKind::Sns, _) => {
+                let message = match out {
+                    Outgoing::One(e) => sns_message(e),
+                    Outgoing::Digest { body, .. } => {
+                        json!({"version": "1", "digest": true, "title": title, "text": body})
+                    }
+                };
+                (self.publish(clients, &title, &message).await, 1)
+            }
         }
     }
 
-    async fn publish(&self, title: &str, message: &Value) -> Result<(), String> {
-        let Some(sns) = &self.settings.exceptions.sns else {
+    async fn publish(&self, clients: &Clients, title: &str, message: &Value) -> Result<(), String> {
+        let (Some(sns), Some(client)) = (&self.settings.exceptions.sns, &clients.sns) else {
             return Err("channel not configured".into());
         };
-        let config = spa_core::aws::sdk_config(self.settings).await;
-        let client = aws_sdk_sns::Client::new(&config);
         let subject: String = title
             .chars()
             .filter(|c| c.is_ascii() && !c.is_ascii_control())
@@ -820,6 +828,12 @@ impl Deliverer<'_> {
             .map(|_| ())
             .map_err(|e| spa_core::aws::ApiError::new("Publish", &e).to_string())
     }
+}
+
+/// The clients of one delivery run, made once.
+struct Clients {
+    http: reqwest::Client,
+    sns: Option<aws_sdk_sns::Client>,
 }
 
 fn sha_name(title: &str, body: &str) -> String {

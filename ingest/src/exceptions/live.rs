@@ -3,7 +3,7 @@
 //! the same ids later, so whatever the live path misses (a lake or channel outage) is caught
 //! there; what it did is never done twice.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use arrow::array::RecordBatch;
 use spa_core::Settings;
@@ -43,18 +43,11 @@ pub async fn raise(
     }
     let mut by_day: BTreeMap<Day, Vec<Candidate>> = BTreeMap::new();
     for c in candidates {
-        let day = Day::of(
-            chrono::DateTime::from_timestamp_micros(c.event_time)
-                .expect("event times are partitionable")
-                .date_naive(),
-        );
-        by_day.entry(day).or_default().push(c);
+        by_day.entry(c.day()).or_default().push(c);
     }
     let mut new = Vec::new();
-    for (day, mut list) in by_day {
-        let mut seen: HashSet<String> = store::stored_ids(lake, day).await?;
-        list.retain(|c| seen.insert(c.id.clone()));
-        new.extend(list);
+    for (day, list) in by_day {
+        new.extend(store::unstored(lake, day, list).await?);
     }
     if new.is_empty() {
         return Ok(Live::default());

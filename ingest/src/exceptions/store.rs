@@ -35,11 +35,7 @@ impl Exception {
 
     /// The day (partition) of its source event.
     pub fn day(&self) -> Day {
-        Day::of(
-            chrono::DateTime::from_timestamp_micros(self.candidate.event_time)
-                .expect("event times are partitionable")
-                .date_naive(),
-        )
+        self.candidate.day()
     }
 
     /// The top services as stored: a JSON array of `{"service", "cost"}`, costs as exact
@@ -69,6 +65,17 @@ pub async fn stored_ids(lake: &Lake, day: Day) -> Result<HashSet<String>, LakeEr
         ids.extend(column.iter().flatten().map(str::to_string));
     }
     Ok(ids)
+}
+
+/// Those of `candidates` (all of `day`) that the lake does not hold yet, each once.
+pub async fn unstored(
+    lake: &Lake,
+    day: Day,
+    mut candidates: Vec<Candidate>,
+) -> Result<Vec<Candidate>, LakeError> {
+    let mut seen = stored_ids(lake, day).await?;
+    candidates.retain(|c| seen.insert(c.id.clone()));
+    Ok(candidates)
 }
 
 /// Writes `exceptions` into their days, one object per day keyed by its ids (writing the same

@@ -107,10 +107,7 @@ pub async fn sweep(
     let mut report = Sweep::default();
     let mut new = Vec::new();
     let filter = candidates();
-    let mut date = from.date();
-    while date <= to.date() {
-        let day = Day::of(date);
-        date = date.succ_opt().expect("days before the end of time");
+    for day in from.through(to) {
         report.days += 1;
         // Only the rows classify looks at are read whole.
         let (batches, read) = lake
@@ -132,17 +129,12 @@ pub async fn sweep(
         if candidates.is_empty() {
             continue;
         }
-        let mut seen = store::stored_ids(lake, day).await?;
         report.found += candidates
             .iter()
             .map(|c| c.id.as_str())
             .collect::<HashSet<_>>()
             .len();
-        candidates.retain(|c| seen.insert(c.id.clone()));
-        if candidates.is_empty() {
-            continue;
-        }
-        new.extend(candidates);
+        new.extend(store::unstored(lake, day, candidates).await?);
     }
     // Context for every new exception at once: the month's costs are read once, for their
     // accounts only.
@@ -150,6 +142,18 @@ pub async fn sweep(
     store::write(lake, &raised).await?;
     report.raised = raised;
     Ok(report)
+}
+
+/// The sweep of a whole month (what a monthly activity report runs first, so that it lists
+/// every exception of the month).
+pub async fn sweep_month(
+    lake: &Lake,
+    settings: &Settings,
+    month: spa_core::period::Month,
+    raised_at: i64,
+) -> Result<Sweep, LakeError> {
+    let (first, last) = (Day::of(month.first()), Day::of(month.last()));
+    sweep(lake, settings, first, last, raised_at).await
 }
 
 /// The sweep of `from..=to`, then with `send` the delivery of every exception stored for those
@@ -167,10 +171,8 @@ pub async fn sweep_and_deliver(
         return Ok((report, None));
     }
     let mut stored = Vec::new();
-    let mut date = from.date();
-    while date <= to.date() {
-        stored.extend(store::read(lake, Day::of(date)).await?);
-        date = date.succ_opt().expect("days before the end of time");
+    for day in from.through(to) {
+        stored.extend(store::read(lake, day).await?);
     }
     let deliverer = super::deliver::Deliverer {
         settings,

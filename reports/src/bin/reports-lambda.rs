@@ -52,11 +52,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let job = schedule.job(at.date_naive())?;
         if let (Some(month), true) = (job.month, job.activities) {
             // The activity report lists the month's exceptions: raise any not stored yet.
-            let (first, last) = (
-                spa_core::period::Day::of(month.first()),
-                spa_core::period::Day::of(month.last()),
-            );
-            ingest::exceptions::sweep(lake, settings, first, last, now).await?;
+            ingest::exceptions::sweep::sweep_month(lake, settings, month, now).await?;
         }
         tracing::info!(?job, "reports");
         let mut log = |line: String| tracing::info!("{line}");
