@@ -525,3 +525,148 @@ async fn the_sweep_over_the_fixture_month_stores_each_exception_once_with_its_co
     }
     assert_eq!(stored, sweep.found);
 }
+
+/// Month-to-date spend of `account` up to `day` per service, from the saved Cost Explorer
+/// responses as the costs module documents them: usage per service from the responses grouped
+/// by service, every other record type (but Credit and Refund) under its own name.
+fn independent_services(account: &str, day: &str) -> BTreeMap<String, Decimal> {
+    let mut out: BTreeMap<String, Decimal> = BTreeMap::new();
+    for (folder, by_service) in [("by-service", true), ("by-record-type", false)] {
+        let dir = repo_root().join("fixtures/costs").join(folder);
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let page: Value =
+                serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+            for result in page["ResultsByTime"].as_array().unwrap() {
+                if result["TimePeriod"]["Start"].as_str().unwrap() > day {
+                    continue;
+                }
+                for group in result["Groups"].as_array().unwrap() {
+                    let keys = group["Keys"].as_array().unwrap();
+                    let name = keys[1].as_str().unwrap();
+                    if keys[0] != account
+                        || (!by_service && matches!(name, "Usage" | "Credit" | "Refund"))
+                    {
+                        continue;
+                    }
+                    let amount = group["Metrics"]["UnblendedCost"]["Amount"]
+                        .as_str()
+                        .unwrap();
+                    *out.entry(name.to_string()).or_default() += Decimal::from_str(amount).unwrap();
+                }
+            }
+        }
+    }
+    out.retain(|_, a| !a.is_zero());
+    out
+}
+
+fn services_of(cost: &ingest::exceptions::context::MonthToDate) -> BTreeMap<String, Decimal> {
+    let mut out: BTreeMap<String, Decimal> = cost
+        .services
+        .iter()
+        .map(|(s, a)| (s.clone(), ingest::exceptions::context::decimal(*a)))
+        .collect();
+    out.retain(|_, a| !a.is_zero());
+    out
+}
+
+/// The month-to-date of `accounts` on `day` through a fresh context, and the cost rows it read.
+async fn month_to_date(
+    lake: &Lake,
+    accounts: &[&str],
+    day: &str,
+) -> (Vec<ingest::exceptions::context::MonthToDate>, u64) {
+    let mut context = ingest::exceptions::context::Context::for_accounts(
+        accounts.iter().map(|a| a.to_string()).collect(),
+    );
+    let mut out = Vec::new();
+    for account in accounts {
+        let cost = context
+            .month_to_date(lake, account, day.parse().unwrap())
+            .await
+            .unwrap()
+            .expect("the month has costs");
+        out.push(cost);
+    }
+    (out, context.cost_rows_read())
+}
+
+#[tokio::test]
+async fn month_to_date_comes_from_the_totals_only_while_they_sum_the_stored_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let settings = shipped_settings();
+    let month: spa_core::period::Month = "2026-10".parse().unwrap();
+    ingest::seed::costs(&lake, &settings, month).await.unwrap();
+    let accounts = [
+        "111111111111",
+        "222222222222",
+        "300028282828",
+        "999999999999",
+    ];
+
+    // The totals hold every account's spend per service through the last day of the costs,
+    // equal to an independent sum of the responses; a live event that day reads no cost row.
+    let (costs, read) = month_to_date(&lake, &accounts, "2026-10-31").await;
+    assert_eq!(read, 0, "the totals answered");
+    for (account, cost) in accounts.iter().zip(&costs) {
+        let expected = independent_services(account, "2026-10-31");
+        assert_eq!(services_of(cost), expected, "{account}");
+        assert_eq!(
+            ingest::exceptions::context::decimal(cost.total),
+            independent_spend(account, "2026-10-31"),
+            "{account}"
+        );
+    }
+    assert!(
+        costs[0].total > 0 && costs[3].total == 0,
+        "an account with no spend has none"
+    );
+
+    // An event of an earlier day reads the costs, which answer for that day.
+    let (earlier, read) = month_to_date(&lake, &accounts[..2], "2026-10-15").await;
+    assert!(read > 0, "the costs were read");
+    for (account, cost) in accounts.iter().zip(&earlier) {
+        assert_eq!(
+            services_of(cost),
+            independent_services(account, "2026-10-15")
+        );
+    }
+
+    // Costs rewritten while the totals of the old costs stay (a crash between the two writes):
+    // the totals name another version and are ignored.
+    let totals_key = lake
+        .objects(spa_core::lake::Dataset::CostTotals, "2026-10")
+        .await
+        .unwrap()
+        .remove(0);
+    let old_totals = std::fs::read(lake.local_path(&totals_key).unwrap()).unwrap();
+    let row = ingest::costs::CostRow {
+        day: chrono::NaiveDate::from_ymd_opt(2026, 10, 31).unwrap(),
+        account: "111111111111".into(),
+        service: "Amazon Elastic Compute Cloud - Compute".into(),
+        record_type: "Usage".into(),
+        usage_type: None,
+        unblended: Decimal::from_str("7.250000000001").unwrap(),
+        amortized: None,
+        currency: "USD".into(),
+        estimated: None,
+    };
+    ingest::costs::write_month(&lake, month, vec![row], "cost-explorer")
+        .await
+        .unwrap();
+    let (fresh, read) = month_to_date(&lake, &accounts[..1], "2026-10-31").await;
+    assert_eq!(read, 0, "the new totals answer");
+    assert_eq!(fresh[0].total, 7_250_000_000_001);
+    std::fs::write(lake.local_path(&totals_key).unwrap(), old_totals).unwrap();
+    let (stale, read) = month_to_date(&lake, &accounts[..1], "2026-10-31").await;
+    assert_eq!(read, 1, "the costs were read, not the stale totals");
+    assert_eq!(stale[0].total, 7_250_000_000_001);
+    assert_eq!(
+        stale[0].services,
+        vec![(
+            "Amazon Elastic Compute Cloud - Compute".to_string(),
+            7_250_000_000_001
+        )]
+    );
+}

@@ -27,7 +27,7 @@ use crate::report::{Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
 
 /// Record types shown at organization level only.
-pub const ORGANIZATION_LEVEL: [&str; 2] = ["Credit", "Refund"];
+pub const ORGANIZATION_LEVEL: [&str; 2] = spa_core::lake::NOT_SPEND;
 
 /// One sum of the month's query.
 #[derive(Debug, Clone, PartialEq)]

@@ -85,7 +85,7 @@ async fn athena_on_moto() {
     let athena = Athena::new(&settings).await;
     let sql = repo_root().join("sql");
 
-    // Setup: the database and six tables (one per dataset), then a named query per file; again: nothing new.
+    // Setup: the database and a table per dataset, then a named query per file; again: nothing new.
     inject(&endpoint, vec![None; 1 + Dataset::ALL.len()]);
     let done = setup(&settings, &athena, &sql).await.unwrap();
     assert_eq!(done.statements.len(), 1 + Dataset::ALL.len());

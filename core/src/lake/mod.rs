@@ -18,9 +18,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sha2::{Digest, Sha256};
 
 pub use schema::{
-    Dataset, MONEY_PRECISION, MONEY_SCALE, PartitionFormat, columns, money, tag_entries,
+    Dataset, MONEY_PRECISION, MONEY_SCALE, NOT_SPEND, PartitionFormat, columns, money, tag_entries,
 };
-pub use store::Store;
+pub use store::{Listed, Store};
 
 use crate::settings::Settings;
 
@@ -272,6 +272,23 @@ impl Lake {
         Ok(keys)
     }
 
+    /// The Parquet objects of one partition with their versions, sorted by key.
+    pub async fn objects_versioned(
+        &self,
+        dataset: Dataset,
+        partition: &str,
+    ) -> Result<Vec<Listed>, LakeError> {
+        check_partition(dataset, partition)?;
+        let prefix = format!(
+            "{}/{}={partition}/",
+            dataset.name(),
+            dataset.partition_key()
+        );
+        let mut objects = self.store.list_objects(&prefix).await?;
+        objects.retain(|o| o.key.ends_with(".parquet"));
+        Ok(objects)
+    }
+
     /// Removes one object; removing a missing object is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), LakeError> {
         self.store.delete(key).await
@@ -387,6 +404,12 @@ impl ObjectWriter<'_> {
 
     /// Finishes the file and stores it atomically; returns its key.
     pub async fn finish(self) -> Result<String, LakeError> {
+        Ok(self.finish_versioned().await?.0)
+    }
+
+    /// [`ObjectWriter::finish`], returning the key and the stored object's version (see
+    /// [`Listed::version`]).
+    pub async fn finish_versioned(self) -> Result<(String, String), LakeError> {
         let bytes = self
             .writer
             .into_inner()
@@ -394,8 +417,8 @@ impl ObjectWriter<'_> {
                 key: self.key.clone(),
                 source,
             })?;
-        self.lake.store.put(&self.key, Bytes::from(bytes)).await?;
-        Ok(self.key)
+        let version = self.lake.store.put(&self.key, Bytes::from(bytes)).await?;
+        Ok((self.key, version))
     }
 }
 

@@ -110,6 +110,12 @@ pub mod columns {
     pub const MTD_COST: &str = "mtd_cost";
     /// `mtd_services`.
     pub const MTD_SERVICES: &str = "mtd_services";
+    /// `spend`.
+    pub const SPEND: &str = "spend";
+    /// `through`.
+    pub const THROUGH: &str = "through";
+    /// `costs_version`.
+    pub const COSTS_VERSION: &str = "costs_version";
     /// `channel`.
     pub const CHANNEL: &str = "channel";
     /// `attempts`.
@@ -125,6 +131,9 @@ pub enum Dataset {
     Events,
     /// One row per day x account x service x record type, partitioned by month.
     Costs,
+    /// One row per account x service: the month's spend so far in `costs`, written with it
+    /// (the month-to-date a live exception shows, without reading the month's every row).
+    CostTotals,
     /// One row per account of the organization, partitioned by snapshot day.
     Accounts,
     /// One row per input that could not be parsed, partitioned by the day it arrived.
@@ -146,9 +155,10 @@ pub enum PartitionFormat {
 
 impl Dataset {
     /// Every dataset.
-    pub const ALL: [Dataset; 6] = [
+    pub const ALL: [Dataset; 7] = [
         Dataset::Events,
         Dataset::Costs,
+        Dataset::CostTotals,
         Dataset::Accounts,
         Dataset::Quarantine,
         Dataset::Exceptions,
@@ -160,6 +170,7 @@ impl Dataset {
         match self {
             Dataset::Events => "events",
             Dataset::Costs => "costs",
+            Dataset::CostTotals => "cost_totals",
             Dataset::Accounts => "accounts",
             Dataset::Quarantine => "quarantine",
             Dataset::Exceptions => "exceptions",
@@ -173,7 +184,7 @@ impl Dataset {
             Dataset::Events | Dataset::Quarantine | Dataset::Exceptions | Dataset::Deliveries => {
                 "dt"
             }
-            Dataset::Costs => "month",
+            Dataset::Costs | Dataset::CostTotals => "month",
             Dataset::Accounts => "snapshot",
         }
     }
@@ -181,7 +192,7 @@ impl Dataset {
     /// Format of the partition value.
     pub(crate) fn partition_format(self) -> PartitionFormat {
         match self {
-            Dataset::Costs => PartitionFormat::Month,
+            Dataset::Costs | Dataset::CostTotals => PartitionFormat::Month,
             _ => PartitionFormat::Day,
         }
     }
@@ -191,6 +202,7 @@ impl Dataset {
         match self {
             Dataset::Events => EVENTS.clone(),
             Dataset::Costs => COSTS.clone(),
+            Dataset::CostTotals => COST_TOTALS.clone(),
             Dataset::Accounts => ACCOUNTS.clone(),
             Dataset::Quarantine => QUARANTINE.clone(),
             Dataset::Exceptions => EXCEPTIONS.clone(),
@@ -202,6 +214,10 @@ impl Dataset {
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
+
+/// Record types of `costs` that are not spend (credits and refunds): month-to-date and spend
+/// figures leave them out; the cost reports show them at organization level.
+pub const NOT_SPEND: [&str; 2] = ["Credit", "Refund"];
 
 /// The money type: `DECIMAL(38, 12)`.
 pub fn money() -> DataType {
@@ -254,6 +270,17 @@ static COSTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         text(columns::CURRENCY, false),
         Field::new(columns::ESTIMATED, DataType::Boolean, true),
         text(columns::SOURCE, false),
+    ]))
+});
+
+static COST_TOTALS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        text(columns::ACCOUNT_ID, false),
+        text(columns::SERVICE, false),
+        Field::new(columns::SPEND, money(), false),
+        text(columns::CURRENCY, false),
+        Field::new(columns::THROUGH, DataType::Date32, false),
+        text(columns::COSTS_VERSION, false),
     ]))
 });
 

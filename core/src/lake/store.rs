@@ -32,6 +32,18 @@ enum Backend {
     },
 }
 
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Key relative to the store's root.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Changes whenever the object is written again: the ETag on S3, the length and
+    /// inode, length and modification time of a local file; the same value [`Store::put`] returned for it.
+    pub version: String,
+}
+
 /// Temporary files start with this; listings never show them.
 const TEMP_PREFIX: &str = ".tmp-";
 
@@ -117,17 +129,25 @@ impl Store {
         }
     }
 
-    /// Writes `bytes` under `key` so that readers see either the old object or the whole new one.
-    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), LakeError> {
+    /// Writes `bytes` under `key` so that readers see either the old object or the whole new one;
+    /// returns the new object's version (see [`Listed::version`]).
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<String, LakeError> {
         match &self.backend {
             Backend::Local { root } => {
                 let path = root.join(key);
-                tokio::task::spawn_blocking(move || write_atomic(&path, &bytes))
-                    .await
-                    .map_err(|e| LakeError::Io {
-                        path: root.join(key),
-                        source: std::io::Error::other(e),
-                    })?
+                tokio::task::spawn_blocking(move || {
+                    write_atomic(&path, &bytes)?;
+                    let meta = std::fs::metadata(&path).map_err(|source| LakeError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    Ok(local_version(&meta))
+                })
+                .await
+                .map_err(|e| LakeError::Io {
+                    path: root.join(key),
+                    source: std::io::Error::other(e),
+                })?
             }
             Backend::S3 {
                 client,
@@ -135,7 +155,7 @@ impl Store {
                 prefix,
             } => {
                 // One PUT is atomic on S3: the object appears whole or not at all.
-                client
+                let out = client
                     .put_object()
                     .bucket(bucket)
                     .key(Self::s3_key(prefix, key))
@@ -143,7 +163,7 @@ impl Store {
                     .send()
                     .await
                     .map_err(|e| s3_error("PutObject", key, e))?;
-                Ok(())
+                Ok(out.e_tag().unwrap_or_default().to_string())
             }
         }
     }
@@ -234,6 +254,16 @@ impl Store {
 
     /// Every object below `prefix` with its size in bytes, sorted by key.
     pub async fn list_sized(&self, prefix: &str) -> Result<Vec<(String, u64)>, LakeError> {
+        Ok(self
+            .list_objects(prefix)
+            .await?
+            .into_iter()
+            .map(|o| (o.key, o.size))
+            .collect())
+    }
+
+    /// Every object below `prefix` with its size and version, sorted by key.
+    pub async fn list_objects(&self, prefix: &str) -> Result<Vec<Listed>, LakeError> {
         let mut keys = match &self.backend {
             Backend::Local { root } => {
                 let root = root.clone();
@@ -267,16 +297,25 @@ impl Store {
                             } else {
                                 &key[root.len() + 1..]
                             };
-                            let size = object.size().unwrap_or(0).max(0) as u64;
-                            keys.push((rel.to_string(), size));
+                            keys.push(Listed {
+                                key: rel.to_string(),
+                                size: object.size().unwrap_or(0).max(0) as u64,
+                                version: object.e_tag().unwrap_or_default().to_string(),
+                            });
                         }
                     }
                 }
                 keys
             }
         };
-        keys.retain(|(k, _)| !k.rsplit('/').next().unwrap_or("").starts_with(TEMP_PREFIX));
-        keys.sort();
+        keys.retain(|o| {
+            !o.key
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .starts_with(TEMP_PREFIX)
+        });
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(keys)
     }
 }
@@ -306,7 +345,20 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), LakeError> {
     Ok(())
 }
 
-fn list_local(root: &Path, prefix: &str) -> Result<Vec<(String, u64)>, LakeError> {
+/// A local file's version: its inode, length and modification time. Every write creates a new
+/// file beside the old one and renames it over, so the inode alone differs from the object it
+/// replaces; a rename keeps both, so the version read back is the one `put` returned.
+fn local_version(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let nanos = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{}-{nanos}", meta.ino(), meta.len())
+}
+
+fn list_local(root: &Path, prefix: &str) -> Result<Vec<Listed>, LakeError> {
     let mut out = Vec::new();
     // A key prefix may end inside a name: walk its folder and keep the keys that match.
     let folder = prefix.rfind('/').map_or("", |i| &prefix[..i]);
@@ -336,8 +388,15 @@ fn list_local(root: &Path, prefix: &str) -> Result<Vec<(String, u64)>, LakeError
                     .collect();
                 let key = key.join("/");
                 if key.starts_with(prefix) {
-                    let size = entry.metadata().map_or(0, |m| m.len());
-                    out.push((key, size));
+                    let meta = entry.metadata().map_err(|source| LakeError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                    out.push(Listed {
+                        key,
+                        size: meta.len(),
+                        version: local_version(&meta),
+                    });
                 }
             }
         }

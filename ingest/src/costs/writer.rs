@@ -1,15 +1,16 @@
 //! The rows of one month on their way into `costs/month=YYYY-MM/`, column by column, into the
-//! month's one object.
+//! month's one object, and the month's spend per account and service into `cost_totals/`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, RecordBatch,
-    StringBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, Date32Array, Date32Builder, Decimal128Builder,
+    RecordBatch, StringArray, StringBuilder,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use spa_core::lake::{Dataset, Lake, MONEY_PRECISION, MONEY_SCALE, ObjectWriter};
+use spa_core::lake::{Dataset, Lake, MONEY_PRECISION, MONEY_SCALE, NOT_SPEND, ObjectWriter};
 use spa_core::period::Month;
 
 use super::{CostError, CostRef, CostRow};
@@ -56,13 +57,13 @@ impl Columns {
         }
     }
 
-    fn push(&mut self, r: &CostRef<'_>, source: &str) {
+    fn push(&mut self, r: &CostRef<'_>, unblended: i128, source: &str) {
         self.day.append_value((r.day - EPOCH).num_days() as i32);
         self.account.append_value(r.account);
         self.service.append_value(r.service);
         self.record_type.append_value(r.record_type);
         self.usage_type.append_option(r.usage_type);
-        self.unblended.append_value(mantissa(r.unblended));
+        self.unblended.append_value(unblended);
         self.amortized.append_option(r.amortized.map(mantissa));
         self.currency.append_value(r.currency);
         self.estimated.append_option(r.estimated);
@@ -91,14 +92,94 @@ impl Columns {
     }
 }
 
+/// One account's spend so far, per service, in the money scale.
+struct AccountSpend {
+    /// The currency of the account's first spend row.
+    currency: String,
+    services: HashMap<String, i128>,
+}
+
+/// The month's spend per account and service (credits and refunds left out), summed while the
+/// rows pass, for `cost_totals/`.
+#[derive(Default)]
+struct Totals {
+    accounts: HashMap<String, AccountSpend>,
+    through: Option<NaiveDate>,
+}
+
+impl Totals {
+    fn add(&mut self, r: &CostRef<'_>, unblended: i128) {
+        self.through = self.through.max(Some(r.day));
+        if NOT_SPEND.contains(&r.record_type) {
+            return;
+        }
+        let account = match self.accounts.get_mut(r.account) {
+            Some(a) => a,
+            None => self
+                .accounts
+                .entry(r.account.to_string())
+                .or_insert_with(|| AccountSpend {
+                    currency: r.currency.to_string(),
+                    services: HashMap::new(),
+                }),
+        };
+        match account.services.get_mut(r.service) {
+            Some(sum) => *sum = sum.saturating_add(unblended),
+            None => {
+                account.services.insert(r.service.to_string(), unblended);
+            }
+        }
+    }
+
+    /// The rows, sorted by account and service, each naming the costs object they sum.
+    fn batch(self, costs_version: &str) -> RecordBatch {
+        let mut rows: Vec<(&str, &str, i128, &str)> = self
+            .accounts
+            .iter()
+            .flat_map(|(account, spend)| {
+                spend.services.iter().map(|(service, sum)| {
+                    (
+                        account.as_str(),
+                        service.as_str(),
+                        *sum,
+                        spend.currency.as_str(),
+                    )
+                })
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        let through = self.through.map_or(0, |d| (d - EPOCH).num_days() as i32);
+        let mut spend = money_builder();
+        for r in &rows {
+            spend.append_value(r.2);
+        }
+        let n = rows.len();
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(spend.finish()),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(Date32Array::from(vec![through; n])),
+            Arc::new(StringArray::from(vec![costs_version; n])),
+        ];
+        RecordBatch::try_new(Dataset::CostTotals.schema(), columns)
+            .expect("columns follow the cost_totals schema")
+    }
+}
+
 const BATCH_ROWS: usize = 65_536;
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
 /// The rows of one month on their way into `costs/month=YYYY-MM/`: built column by column and
 /// compressed batch by batch into the month's one object, which replaces what an earlier run
 /// wrote for that month when [`MonthWriter::finish`] stores it. Rows of other months are counted
-/// and left out.
+/// and left out. The month's spend per account and service goes to `cost_totals/` after the
+/// costs, naming the version of the costs object it sums: a reader trusts it only while that
+/// version is the one stored, so a crash between the two writes or a later rewrite of the
+/// costs leaves totals that are ignored, never wrong ones.
 pub struct MonthWriter<'l> {
+    lake: &'l Lake,
+    totals: Totals,
     month: Month,
     source: String,
     columns: Columns,
@@ -114,6 +195,8 @@ impl<'l> MonthWriter<'l> {
     /// A writer of `month` for rows from `source` (`cost-explorer`, `cur`, `focus`).
     pub fn new(lake: &'l Lake, month: Month, source: &str) -> Result<Self, CostError> {
         Ok(MonthWriter {
+            lake,
+            totals: Totals::default(),
             month,
             source: source.to_string(),
             columns: Columns::new(),
@@ -142,7 +225,9 @@ impl<'l> MonthWriter<'l> {
             self.later += 1;
             return Ok(());
         }
-        self.columns.push(&row, &self.source);
+        let unblended = mantissa(row.unblended);
+        self.columns.push(&row, unblended, &self.source);
+        self.totals.add(&row, unblended);
         self.rows += 1;
         self.total += row.unblended;
         if self.columns.len() >= BATCH_ROWS {
@@ -151,12 +236,21 @@ impl<'l> MonthWriter<'l> {
         Ok(())
     }
 
-    /// Stores the month's object; nothing of it is visible before.
+    /// Stores the month's object, then its totals; nothing of either is visible before.
     pub async fn finish(mut self) -> Result<MonthSummary, CostError> {
         if self.columns.len() > 0 || self.rows == 0 {
             self.writer.write(&self.columns.finish())?;
         }
-        let key = self.writer.finish().await?;
+        let (key, version) = self.writer.finish_versioned().await?;
+        let month = self.month.to_string();
+        self.lake
+            .write(
+                Dataset::CostTotals,
+                &month,
+                "cost_totals",
+                &[self.totals.batch(&version)],
+            )
+            .await?;
         Ok(MonthSummary {
             rows: self.rows,
             other_months: self.other_months,

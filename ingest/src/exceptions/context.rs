@@ -1,5 +1,7 @@
 //! What a human needs beside the event: who the account is (the accounts snapshot valid on the
-//! event's day) and what it has cost this month so far (the `costs` dataset), as exact decimals.
+//! event's day) and what it has cost this month so far, as exact decimals: from the month's
+//! `cost_totals` when they sum the costs object stored now and the day is at or after the last
+//! day the costs hold (a live event), else from the month's `costs` rows.
 
 use std::collections::HashMap;
 
@@ -10,7 +12,7 @@ use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Decimal128Type};
 use chrono::Datelike;
 use rust_decimal::Decimal;
-use spa_core::lake::{Dataset, Lake, LakeError, MONEY_SCALE, RowsWhere, columns};
+use spa_core::lake::{Dataset, Lake, LakeError, MONEY_SCALE, NOT_SPEND, RowsWhere, columns};
 use spa_core::period::{Day, Month};
 
 /// Who an account is, from the accounts snapshot.
@@ -47,9 +49,6 @@ impl MonthToDate {
     }
 }
 
-/// Record types that are not spend.
-const NOT_SPEND: [&str; 2] = ["Credit", "Refund"];
-
 /// Services listed in a month-to-date summary.
 pub const TOP_SERVICES: usize = 5;
 
@@ -62,17 +61,21 @@ struct MonthCosts {
     currency: Option<String>,
     /// Whether the month has any cost row at all.
     any: bool,
+    /// Read from `cost_totals`: every row is dated this day of the month (the last day of the
+    /// costs), so the rows answer for that day and later ones only.
+    totals_through: Option<u8>,
 }
 
-/// Accounts and costs read from the lake, each snapshot and month once; costs only of the
+/// Accounts and costs read from the lake, each snapshot and month once, and only the rows of the
 /// accounts the context is for.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Context {
     snapshots: HashMap<String, HashMap<String, AccountInfo>>,
     /// The snapshot valid on each day asked for (one listing per day, not per exception).
     snapshot_of: HashMap<Day, Option<String>>,
     months: HashMap<Month, MonthCosts>,
     accounts: Arc<HashSet<String>>,
+    cost_rows_read: u64,
 }
 
 /// An amount in the money scale as a decimal.
@@ -86,11 +89,15 @@ fn text(batch: &RecordBatch, name: &str, i: usize) -> Option<String> {
 }
 
 impl Context {
-    /// A context for the costs of `accounts` (the month's other rows are never held).
+    /// A context for `accounts`: other accounts' snapshot rows and costs are never held, and
+    /// the context knows nothing of them.
     pub fn for_accounts(accounts: HashSet<String>) -> Self {
         Context {
+            snapshots: HashMap::new(),
+            snapshot_of: HashMap::new(),
+            months: HashMap::new(),
             accounts: Arc::new(accounts),
-            ..Context::default()
+            cost_rows_read: 0,
         }
     }
 
@@ -120,7 +127,32 @@ impl Context {
         };
         if !self.snapshots.contains_key(&snapshot) {
             let mut accounts = HashMap::new();
-            for batch in lake.read_partition(Dataset::Accounts, &snapshot).await? {
+            // Only the accounts the context is for, and only the columns shown.
+            let wanted = self.accounts.clone();
+            let filter = RowsWhere {
+                columns: &[columns::ACCOUNT_ID],
+                keep: Arc::new(move |batch: &RecordBatch| {
+                    let ids = batch
+                        .column_by_name(columns::ACCOUNT_ID)
+                        .expect("the accounts schema")
+                        .as_string::<i32>();
+                    (0..batch.num_rows())
+                        .map(|i| Some(wanted.contains(ids.value(i))))
+                        .collect::<BooleanArray>()
+                }),
+                read: Some(&[
+                    columns::ACCOUNT_ID,
+                    columns::NAME,
+                    columns::EMAIL,
+                    columns::HOLDER,
+                    columns::COST_CENTER,
+                    columns::OU_NAME,
+                ]),
+            };
+            let (batches, _) = lake
+                .read_partition_where(Dataset::Accounts, &snapshot, &filter)
+                .await?;
+            for batch in batches {
                 let ids = batch
                     .column_by_name(columns::ACCOUNT_ID)
                     .expect("the accounts schema")
@@ -152,15 +184,30 @@ impl Context {
         day: Day,
     ) -> Result<Option<MonthToDate>, LakeError> {
         let month = day.month();
-        if !self.months.contains_key(&month) {
-            let costs = month_costs(lake, month, self.accounts.clone()).await?;
+        let until = day.date().day() as u8;
+        let loaded = self
+            .months
+            .get(&month)
+            .is_some_and(|c| c.totals_through.is_none_or(|through| until >= through));
+        if !loaded {
+            let costs = match month_totals(lake, month, until, self.accounts.clone()).await? {
+                Some(totals) => {
+                    tracing::debug!(%month, "month to date from cost_totals");
+                    totals
+                }
+                None => {
+                    let (costs, read) = month_costs(lake, month, self.accounts.clone()).await?;
+                    tracing::debug!(%month, rows = read, "month to date from costs");
+                    self.cost_rows_read += read;
+                    costs
+                }
+            };
             self.months.insert(month, costs);
         }
         let costs = &self.months[&month];
         if !costs.any {
             return Ok(None);
         }
-        let until = day.date().day() as u8;
         let mut by_service: HashMap<u32, i128> = HashMap::new();
         let mut total = 0i128;
         for (d, service, amount) in costs.rows.get(account).into_iter().flatten() {
@@ -183,12 +230,120 @@ impl Context {
     }
 }
 
-/// The month's spend rows of `accounts`, read batch by batch with only the columns needed.
+impl Context {
+    /// Rows of the `costs` dataset read so far (none when the totals answered).
+    pub fn cost_rows_read(&self) -> u64 {
+        self.cost_rows_read
+    }
+}
+
+/// The month's totals of `accounts` as rows dated their last day, when the month's costs are one
+/// object whose version the totals name and `until` (a day of the month) is at or after that
+/// day; `None` otherwise (the caller reads the costs).
+async fn month_totals(
+    lake: &Lake,
+    month: Month,
+    until: u8,
+    accounts: Arc<HashSet<String>>,
+) -> Result<Option<MonthCosts>, LakeError> {
+    let partition = month.to_string();
+    let (costs, totals) =
+        tokio::try_join!(lake.objects_versioned(Dataset::Costs, &partition), async {
+            let wanted = accounts.clone();
+            let filter = RowsWhere {
+                columns: &[columns::ACCOUNT_ID],
+                keep: Arc::new(move |batch: &RecordBatch| {
+                    let ids = batch
+                        .column_by_name(columns::ACCOUNT_ID)
+                        .expect("the cost_totals schema")
+                        .as_string::<i32>();
+                    // A batch's first row is kept too: it carries the version to check when
+                    // none of the accounts has spent.
+                    (0..batch.num_rows())
+                        .map(|i| Some(i == 0 || wanted.contains(ids.value(i))))
+                        .collect::<BooleanArray>()
+                }),
+                read: None,
+            };
+            lake.read_partition_where(Dataset::CostTotals, &partition, &filter)
+                .await
+        })?;
+    let (batches, rows) = totals;
+    // Totals without rows (a month of credits only) cannot name the costs' version: read them.
+    let [costs] = costs.as_slice() else {
+        return Ok(None);
+    };
+    if rows == 0 {
+        return Ok(None);
+    }
+    let mut out = MonthCosts {
+        any: true,
+        ..MonthCosts::default()
+    };
+    let mut interned: HashMap<String, u32> = HashMap::new();
+    for batch in &batches {
+        let text = |name| {
+            batch
+                .column_by_name(name)
+                .expect("the cost_totals schema")
+                .as_string::<i32>()
+        };
+        let (ids, services, currencies, versions) = (
+            text(columns::ACCOUNT_ID),
+            text(columns::SERVICE),
+            text(columns::CURRENCY),
+            text(columns::COSTS_VERSION),
+        );
+        let spend = batch
+            .column_by_name(columns::SPEND)
+            .expect("the cost_totals schema")
+            .as_primitive::<Decimal128Type>();
+        let through = batch
+            .column_by_name(columns::THROUGH)
+            .expect("the cost_totals schema")
+            .as_primitive::<Date32Type>();
+        for i in 0..batch.num_rows() {
+            let day = through.value_as_date(i).map_or(u8::MAX, |d| d.day() as u8);
+            if versions.value(i) != costs.version || until < day {
+                return Ok(None);
+            }
+            out.totals_through = Some(day);
+            if !accounts.contains(ids.value(i)) {
+                continue;
+            }
+            if out.currency.is_none() {
+                out.currency = Some(currencies.value(i).to_string());
+            }
+            let service = intern(&mut interned, &mut out.services, services.value(i));
+            out.rows.entry(ids.value(i).to_string()).or_default().push((
+                day,
+                service,
+                spend.value(i),
+            ));
+        }
+    }
+    Ok(Some(out))
+}
+
+fn intern(interned: &mut HashMap<String, u32>, names: &mut Vec<String>, name: &str) -> u32 {
+    match interned.get(name) {
+        Some(n) => *n,
+        None => {
+            let n = names.len() as u32;
+            names.push(name.to_string());
+            interned.insert(name.to_string(), n);
+            n
+        }
+    }
+}
+
+/// The month's spend rows of `accounts`, read batch by batch with only the columns needed, and
+/// the number of rows read.
 async fn month_costs(
     lake: &Lake,
     month: Month,
     accounts: Arc<HashSet<String>>,
-) -> Result<MonthCosts, LakeError> {
+) -> Result<(MonthCosts, u64), LakeError> {
     let wanted = accounts.clone();
     let filter = RowsWhere {
         columns: &[columns::ACCOUNT_ID, columns::RECORD_TYPE],
@@ -246,16 +401,7 @@ async fn month_costs(
                 if out.currency.is_none() {
                     out.currency = Some(currencies.value(i).to_string());
                 }
-                let name = services.value(i);
-                let service = match interned.get(name) {
-                    Some(n) => *n,
-                    None => {
-                        let n = out.services.len() as u32;
-                        out.services.push(name.to_string());
-                        interned.insert(name.to_string(), n);
-                        n
-                    }
-                };
+                let service = intern(&mut interned, &mut out.services, services.value(i));
                 let entry = match out.rows.get_mut(ids.value(i)) {
                     Some(e) => e,
                     None => out.rows.entry(ids.value(i).to_string()).or_default(),
@@ -265,5 +411,5 @@ async fn month_costs(
         })
         .await?;
     out.any = read > 0;
-    Ok(out)
+    Ok((out, read))
 }
