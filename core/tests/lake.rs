@@ -11,7 +11,9 @@ use bytes::Bytes;
 use parquet::basic::Compression;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use spa_core::Settings;
-use spa_core::lake::{Dataset, Lake, LakeError, Listed, MONEY_PRECISION, MONEY_SCALE, Store};
+use spa_core::lake::{
+    Dataset, Lake, LakeError, Listed, MONEY_PRECISION, MONEY_SCALE, Precondition, Store,
+};
 use spa_core::organization::Organization;
 
 use spa_core::testing::{repo_root, shipped_settings};
@@ -254,6 +256,118 @@ async fn exercise(lake: &Lake, store: &Store) {
     );
     lake.delete(&key).await.unwrap();
     store.delete("v/x.bin").await.unwrap();
+
+    // Claims: the first caller holds the work; others wait out the lease, then one takes over.
+    let lease = std::time::Duration::from_secs(900);
+    let minute = 60_000_000;
+    let name = "deliveries/abc123/email";
+    let a = lake.claim(name, "a", 0, lease).await.unwrap().expect("new");
+    assert_eq!(lake.claim(name, "b", minute, lease).await.unwrap(), None);
+    let b = lake.claim(name, "b", 16 * minute, lease).await.unwrap();
+    assert!(b.is_some(), "expired: taken over");
+    assert_eq!(
+        lake.claim(name, "c", 17 * minute, lease).await.unwrap(),
+        None
+    );
+    // A released claim is free at once; a stale holder's release changes nothing.
+    lake.release(&a).await.unwrap();
+    assert_eq!(
+        lake.claim(name, "c", 17 * minute, lease).await.unwrap(),
+        None
+    );
+    lake.release(&b.unwrap()).await.unwrap();
+    assert!(
+        lake.claim(name, "c", 17 * minute, lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        lake.claim(name, "a", 30 * minute, lease).await.unwrap(),
+        None
+    );
+    assert!(
+        lake.claim("deliveries/abc123/slack", "a", 0, lease)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    for bad in ["../x", "a//b", "", "a/./b", "a b", "a/.tmp-lock"] {
+        assert!(
+            matches!(
+                lake.claim(bad, "a", 0, lease).await,
+                Err(LakeError::ClaimName(_))
+            ),
+            "{bad}"
+        );
+    }
+    // Conditional writes: absent, then only over the version read.
+    let v1 = store
+        .put_if("c/x", Bytes::from_static(b"1"), Precondition::Absent)
+        .await
+        .unwrap()
+        .expect("absent");
+    assert_eq!(
+        store
+            .put_if("c/x", Bytes::from_static(b"2"), Precondition::Absent)
+            .await
+            .unwrap(),
+        None
+    );
+    let (bytes, read) = store.get_versioned("c/x").await.unwrap();
+    assert_eq!(
+        (bytes.as_ref(), read.as_str()),
+        (b"1".as_ref(), v1.as_str())
+    );
+    let v2 = store
+        .put_if(
+            "c/x",
+            Bytes::from_static(b"3"),
+            Precondition::Version(v1.clone()),
+        )
+        .await
+        .unwrap()
+        .expect("the version read");
+    assert_eq!(
+        store
+            .put_if("c/x", Bytes::from_static(b"4"), Precondition::Version(v1))
+            .await
+            .unwrap(),
+        None,
+        "an old version"
+    );
+    assert_eq!(
+        store.get_versioned("c/x").await.unwrap(),
+        (Bytes::from_static(b"3"), v2)
+    );
+    store.delete("c/x").await.unwrap();
+    for channel in ["email", "slack"] {
+        store
+            .delete(&format!("claims/deliveries/abc123/{channel}"))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_claims_one_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    let lease = std::time::Duration::from_secs(900);
+    for (round, now) in [(0, 0), (1, 0), (2, 20 * 60_000_000i64)] {
+        // Round 0: a new claim; 1: held (nobody wins); 2: expired (one takes over).
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let lake = lake.clone();
+            tasks.spawn(async move {
+                lake.claim("work/item", &format!("holder-{i}"), now, lease)
+                    .await
+                    .unwrap()
+            });
+        }
+        let won = tasks.join_all().await.into_iter().flatten().count();
+        assert_eq!(won, usize::from(round != 1), "round {round}");
+    }
 }
 
 #[tokio::test]

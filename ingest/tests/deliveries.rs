@@ -294,6 +294,80 @@ async fn each_channel_once_with_retries_a_ledger_and_digests() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_runs_at_once_send_each_pair_once_and_a_dead_runs_claim_expires() {
+    let web = server(BTreeMap::new());
+    let secret = |_: &str| Some(format!("{}/teams", web.url));
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(
+        dir.path(),
+        "  teams: { url_env: SPA_TEAMS_WEBHOOK }\n  digest_after: 100\n",
+    );
+    let (lake, all) = stored(&settings).await;
+    let deliverer = Deliverer {
+        settings: &settings,
+        lake: &lake,
+        pause: Duration::from_millis(10),
+        secret: &secret,
+    };
+    let batch: Vec<Exception> = all.iter().take(12).cloned().collect();
+    // Two invocations handed the same exceptions at the same moment.
+    let (a, b) = tokio::join!(deliverer.deliver(&batch, 10), deliverer.deliver(&batch, 10));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let posted: Vec<String> = web
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, card)| card.to_string())
+        .collect();
+    assert_eq!(posted.len(), 12, "each exception posted once");
+    assert_eq!(a.outcomes.len() + b.outcomes.len(), 12);
+    assert_eq!(
+        a.elsewhere + a.already + b.elsewhere + b.already,
+        12,
+        "what one run sent, the other skipped"
+    );
+    for e in &batch {
+        assert_eq!(
+            posted
+                .iter()
+                .filter(|c| c.contains(&e.candidate.id))
+                .count(),
+            1,
+            "{}",
+            e.candidate.id
+        );
+    }
+
+    // A run that claimed a pair and died before sending: the pair waits for the lease, then
+    // the next run sends it.
+    let late = all[12].clone();
+    let name = format!("deliveries/{}/teams", late.candidate.id);
+    let minute = 60_000_000;
+    lake.claim(
+        &name,
+        "a run that died",
+        100 * minute,
+        ingest::exceptions::deliver::CLAIM_LEASE,
+    )
+    .await
+    .unwrap()
+    .expect("claimed");
+    let waiting = deliverer
+        .deliver(std::slice::from_ref(&late), 101 * minute)
+        .await
+        .unwrap();
+    assert_eq!((waiting.outcomes.len(), waiting.elsewhere), (0, 1));
+    let after = deliverer
+        .deliver(std::slice::from_ref(&late), 116 * minute)
+        .await
+        .unwrap();
+    assert_eq!(after.outcomes.len(), 1);
+    assert!(after.outcomes[0].result.is_ok());
+    assert_eq!(web.received.lock().unwrap().len(), 13);
+}
+
 /// One exception of the fixture month, e-mailed through the SMTP sink (aiosmtpd) and published
 /// to an SNS topic on moto, read back through an SQS subscription: the documented JSON.
 #[tokio::test(flavor = "multi_thread")]

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 pub use schema::{
     Dataset, MONEY_PRECISION, MONEY_SCALE, NOT_SPEND, PartitionFormat, columns, money, tag_entries,
 };
-pub use store::{Listed, Store};
+pub use store::{Listed, Precondition, Store};
 
 use crate::settings::Settings;
 
@@ -83,6 +83,9 @@ pub enum LakeError {
         /// The underlying error.
         source: arrow::error::ArrowError,
     },
+    /// A claim name outside `[A-Za-z0-9._-]` segments separated by `/`.
+    #[error("claim name `{0}` is not a path of [A-Za-z0-9._-] segments")]
+    ClaimName(String),
     /// Parquet encoding or decoding failed.
     #[error("{key}: parquet: {source}")]
     Parquet {
@@ -501,6 +504,104 @@ impl Lake {
         }
         Ok(rows)
     }
+}
+
+/// Where claims are kept in the lake's store, beside the datasets.
+pub const CLAIMS: &str = "claims";
+
+impl Lake {
+    /// Claims the work named `name` for `holder` at `now` (UTC microseconds): the claim when
+    /// this call holds it now, either because nobody had claimed it or because the last claim
+    /// is older than `lease` (its holder is taken to have died; the caller checks that the work
+    /// is still undone); `None` while another claim is younger than `lease`. Of concurrent
+    /// callers at most one gets true, on S3 (conditional writes) and locally (a folder lock).
+    /// Claims are small JSON objects under `claims/`, never deleted by the lake (a bucket
+    /// may expire old ones).
+    pub async fn claim(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        lease: std::time::Duration,
+    ) -> Result<Option<Claim>, LakeError> {
+        let safe = !name.is_empty()
+            && name.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && !seg.starts_with(store::TEMP_PREFIX)
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            });
+        if !safe {
+            return Err(LakeError::ClaimName(name.to_string()));
+        }
+        let key = format!("{CLAIMS}/{name}");
+        let body = Bytes::from(
+            serde_json::json!({"holder": holder, "at": now})
+                .to_string()
+                .into_bytes(),
+        );
+        let held = |version: Option<String>| {
+            version.map(|version| Claim {
+                key: key.clone(),
+                version,
+            })
+        };
+        if let Some(version) = self
+            .store
+            .put_if(&key, body.clone(), Precondition::Absent)
+            .await?
+        {
+            return Ok(held(Some(version)));
+        }
+        let (current, version) = match self.store.get_versioned(&key).await {
+            Ok(found) => found,
+            // Removed meanwhile (an expiry rule on the bucket): one more try to create it.
+            Err(LakeError::NotFound { .. }) => {
+                return Ok(held(
+                    self.store.put_if(&key, body, Precondition::Absent).await?,
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        // An unreadable claim is as good as an expired one.
+        let at = serde_json::from_slice::<serde_json::Value>(&current)
+            .ok()
+            .and_then(|v| v["at"].as_i64())
+            .unwrap_or(i64::MIN);
+        let lease = i64::try_from(lease.as_micros()).unwrap_or(i64::MAX);
+        if now.saturating_sub(at) < lease {
+            return Ok(None);
+        }
+        Ok(held(
+            self.store
+                .put_if(&key, body, Precondition::Version(version))
+                .await?,
+        ))
+    }
+
+    /// Gives a claim up (the work failed and may be tried at once by another run): it is
+    /// marked expired, unless another holder has taken it over meanwhile.
+    pub async fn release(&self, claim: &Claim) -> Result<(), LakeError> {
+        let body = Bytes::from_static(br#"{"holder":null,"at":null}"#);
+        self.store
+            .put_if(
+                &claim.key,
+                body,
+                Precondition::Version(claim.version.clone()),
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// A claim held (see [`Lake::claim`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    key: String,
+    version: String,
 }
 
 /// Decodes the rows `filter` keeps of a Parquet object, batch by batch into `each`; returns the

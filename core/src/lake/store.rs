@@ -44,8 +44,17 @@ pub struct Listed {
     pub version: String,
 }
 
+/// The condition of [`Store::put_if`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// No object exists under the key.
+    Absent,
+    /// The object under the key has this version.
+    Version(String),
+}
+
 /// Temporary files start with this; listings never show them.
-const TEMP_PREFIX: &str = ".tmp-";
+pub(super) const TEMP_PREFIX: &str = ".tmp-";
 
 fn s3_error<E>(op: &'static str, key: &str, err: aws_sdk_s3::error::SdkError<E>) -> LakeError
 where
@@ -164,6 +173,116 @@ impl Store {
                     .await
                     .map_err(|e| s3_error("PutObject", key, e))?;
                 Ok(out.e_tag().unwrap_or_default().to_string())
+            }
+        }
+    }
+
+    /// Writes `bytes` under `key` only if `when` holds, atomically against every other
+    /// conditional write: returns the new version, or `None` when the condition did not hold
+    /// (another writer was first). On S3 a conditional PUT (`If-None-Match: *` or `If-Match`);
+    /// locally the check and the rename under an exclusive lock on the folder.
+    pub async fn put_if(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        when: Precondition,
+    ) -> Result<Option<String>, LakeError> {
+        match &self.backend {
+            Backend::Local { root } => {
+                let path = root.join(key);
+                tokio::task::spawn_blocking(move || put_if_local(&path, &bytes, &when))
+                    .await
+                    .map_err(|e| LakeError::Io {
+                        path: root.join(key),
+                        source: std::io::Error::other(e),
+                    })?
+            }
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let request = client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(Self::s3_key(prefix, key))
+                    .body(ByteStream::from(bytes));
+                let request = match when {
+                    Precondition::Absent => request.if_none_match("*"),
+                    Precondition::Version(version) => request.if_match(version),
+                };
+                match request.send().await {
+                    Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
+                    // 412: the condition failed; 409: a concurrent conditional write won.
+                    Err(e)
+                        if e.raw_response()
+                            .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(s3_error("PutObject", key, e)),
+                }
+            }
+        }
+    }
+
+    /// Reads the object under `key` with its version (the version of the bytes read).
+    pub async fn get_versioned(&self, key: &str) -> Result<(Bytes, String), LakeError> {
+        match &self.backend {
+            Backend::Local { root } => {
+                let path = root.join(key);
+                let read = path.clone();
+                let found = tokio::task::spawn_blocking(move || {
+                    use std::io::Read;
+                    // The handle's metadata is the file read, even if it is replaced meanwhile.
+                    let mut file = std::fs::File::open(&read)?;
+                    let mut data = Vec::new();
+                    file.read_to_end(&mut data)?;
+                    Ok::<_, std::io::Error>((Bytes::from(data), local_version(&file.metadata()?)))
+                })
+                .await
+                .map_err(|e| LakeError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+                match found {
+                    Ok(found) => Ok(found),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        Err(LakeError::NotFound {
+                            key: key.to_string(),
+                        })
+                    }
+                    Err(source) => Err(LakeError::Io { path, source }),
+                }
+            }
+            Backend::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let out = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(Self::s3_key(prefix, key))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
+                            LakeError::NotFound {
+                                key: key.to_string(),
+                            }
+                        } else {
+                            s3_error("GetObject", key, e)
+                        }
+                    })?;
+                let version = out.e_tag().unwrap_or_default().to_string();
+                let data = out.body.collect().await.map_err(|e| LakeError::S3 {
+                    op: "GetObject",
+                    key: key.to_string(),
+                    transient: true,
+                    message: e.to_string(),
+                })?;
+                Ok((data.into_bytes(), version))
             }
         }
     }
@@ -356,6 +475,40 @@ fn local_version(meta: &std::fs::Metadata) -> String {
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
     format!("{}-{}-{nanos}", meta.ino(), meta.len())
+}
+
+/// [`Store::put_if`] on a local folder: the condition checked and the file renamed into place
+/// while holding an exclusive lock on the folder, so two processes never both succeed.
+fn put_if_local(
+    path: &Path,
+    bytes: &[u8],
+    when: &Precondition,
+) -> Result<Option<String>, LakeError> {
+    let io = |source| LakeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    // flock(2) on the folder itself: no lock file is left behind.
+    let lock = std::fs::File::open(dir).map_err(io)?;
+    lock.lock().map_err(io)?;
+    let current = match std::fs::metadata(path) {
+        Ok(meta) => Some(local_version(&meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(e)),
+    };
+    let holds = match when {
+        Precondition::Absent => current.is_none(),
+        Precondition::Version(v) => current.as_ref() == Some(v),
+    };
+    if !holds {
+        return Ok(None);
+    }
+    write_atomic(path, bytes)?;
+    let meta = std::fs::metadata(path).map_err(io)?;
+    // The lock is released when `lock` closes.
+    Ok(Some(local_version(&meta)))
 }
 
 fn list_local(root: &Path, prefix: &str) -> Result<Vec<Listed>, LakeError> {

@@ -5,7 +5,7 @@
 //! recorded as failed, and the next sweep tries again. More than `exceptions.digest_after`
 //! exceptions for one channel in one run become one digest message.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, MultiPart, SinglePart};
 use serde_json::{Value, json};
 use spa_core::Settings;
-use spa_core::lake::{Dataset, Lake, LakeError, columns};
+use spa_core::lake::{Claim, Dataset, Lake, LakeError, columns};
 use spa_core::settings::ChannelKind;
 
 use super::context::decimal;
@@ -60,6 +60,8 @@ pub struct Deliveries {
     pub messages: usize,
     /// Deliveries skipped because the ledger says they were sent before.
     pub already: usize,
+    /// Deliveries skipped because another run holds their claim (it is sending them now).
+    pub elsewhere: usize,
 }
 
 impl Deliveries {
@@ -84,10 +86,11 @@ impl Deliveries {
             .collect();
         let sent = self.outcomes.iter().filter(|d| d.result.is_ok()).count();
         out.push(format!(
-            "delivered: {sent} exception-channel pairs in {} messages, {} failed, {} sent before",
+            "delivered: {sent} exception-channel pairs in {} messages, {} failed, {} sent before, {} being sent by another run",
             self.messages,
             self.failed().count(),
-            self.already
+            self.already,
+            self.elsewhere
         ));
         out
     }
@@ -588,6 +591,49 @@ pub struct Deliverer<'a> {
     pub secret: &'a (dyn Fn(&str) -> Option<String> + Sync),
 }
 
+/// How long a claim on a delivery holds off other runs: a Lambda invocation's longest life. A
+/// run that claimed a pair and stopped before recording it leaves it to the first run after.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(15 * 60);
+
+/// Claims each `(exception, channel)` pair for this run (`claims/deliveries/<id>/<channel>` in
+/// the lake), 16 at a time: whether this run holds each. Two runs delivering the same
+/// exceptions at once (a message delivered twice to two Lambda invocations, the hourly sweep
+/// beside the live path) then never both send one pair.
+pub async fn claims(
+    lake: &Lake,
+    pairs: &[(&Exception, String)],
+    now: i64,
+) -> Result<Vec<Option<Claim>>, LakeError> {
+    let holder = format!("pid {} at {now}", std::process::id());
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(16) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (e, channel)) in chunk.iter().enumerate() {
+            let (lake, holder) = (lake.clone(), holder.clone());
+            let name = format!("deliveries/{}/{channel}", e.candidate.id);
+            tasks.spawn(async move { (i, lake.claim(&name, &holder, now, CLAIM_LEASE).await) });
+        }
+        let mut held = vec![None; chunk.len()];
+        while let Some(done) = tasks.join_next().await {
+            let (i, claimed) = done.expect("a claim task does not panic");
+            held[i] = claimed?;
+        }
+        out.extend(held);
+    }
+    Ok(out)
+}
+
+/// Where the holder of an exception's account is told: the holder tag when it is an address,
+/// else the account's e-mail.
+fn holder_address(e: &Exception) -> Option<String> {
+    e.account.as_ref().and_then(|a| {
+        a.holder
+            .clone()
+            .filter(|h| h.contains('@'))
+            .or(a.email.clone())
+    })
+}
+
 /// Secrets from the process environment.
 pub fn environment(name: &str) -> Option<String> {
     std::env::var(name).ok()
@@ -595,7 +641,8 @@ pub fn environment(name: &str) -> Option<String> {
 
 impl Deliverer<'_> {
     /// Delivers `exceptions` (already stored) to their channels, skipping what the ledger says
-    /// was sent, and records every outcome in the ledger.
+    /// was sent and what another run is delivering (see [`claims`]), and records every outcome
+    /// in the ledger.
     pub async fn deliver(
         &self,
         exceptions: &[Exception],
@@ -603,8 +650,54 @@ impl Deliverer<'_> {
     ) -> Result<Deliveries, DeliverError> {
         let settings = self.settings;
         let options = &settings.exceptions;
-        let sent = ledger(self.lake).await?;
         let mut report = Deliveries::default();
+        // Every (exception, channel) pair its route asks for, the holder's included.
+        let mut wanted: Vec<(&Exception, String)> = Vec::new();
+        for channel in options.configured() {
+            for e in exceptions {
+                let route = options.route(e.label());
+                if route.channels.is_some_and(|c| c.contains(&channel)) {
+                    wanted.push((e, channel.as_str().to_string()));
+                }
+            }
+        }
+        for e in exceptions {
+            if options.route(e.label()).holder && holder_address(e).is_some() {
+                wanted.push((e, HOLDER.to_string()));
+            }
+        }
+        let sent = ledger(self.lake).await?;
+        wanted.retain(|(e, c)| {
+            let done = sent.contains(&(e.candidate.id.clone(), c.clone()));
+            report.already += usize::from(done);
+            !done
+        });
+        if wanted.is_empty() {
+            return Ok(report);
+        }
+        let before = wanted.len();
+        let held = claims(self.lake, &wanted, now).await?;
+        let mut claimed: HashMap<(String, String), Claim> = HashMap::new();
+        wanted = wanted
+            .into_iter()
+            .zip(held)
+            .filter_map(|((e, c), claim)| {
+                claimed.insert((e.candidate.id.clone(), c.clone()), claim?);
+                Some((e, c))
+            })
+            .collect();
+        report.elsewhere = before - wanted.len();
+        if wanted.is_empty() {
+            return Ok(report);
+        }
+        // A claim taken over from a run that stopped: that run may have sent and recorded
+        // since the ledger was read.
+        let sent = ledger(self.lake).await?;
+        wanted.retain(|(e, c)| {
+            let done = sent.contains(&(e.candidate.id.clone(), c.clone()));
+            report.already += usize::from(done);
+            !done
+        });
         let clients = Clients {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
@@ -618,22 +711,10 @@ impl Deliverer<'_> {
             },
         };
         for channel in options.configured() {
-            let pending: Vec<&Exception> = exceptions
+            let pending: Vec<&Exception> = wanted
                 .iter()
-                .filter(|e| {
-                    options
-                        .route(e.label())
-                        .channels
-                        .is_some_and(|c| c.contains(&channel))
-                })
-                .filter(|e| {
-                    let done =
-                        sent.contains(&(e.candidate.id.clone(), channel.as_str().to_string()));
-                    if done {
-                        report.already += 1;
-                    }
-                    !done
-                })
+                .filter(|(_, c)| c == channel.as_str())
+                .map(|(e, _)| *e)
                 .collect();
             if pending.is_empty() {
                 continue;
@@ -671,20 +752,8 @@ impl Deliverer<'_> {
         }
         // The holder hears of their own account's exceptions, one by one.
         let mut holder = Vec::new();
-        for e in exceptions {
-            if !options.route(e.label()).holder {
-                continue;
-            }
-            if sent.contains(&(e.candidate.id.clone(), HOLDER.to_string())) {
-                report.already += 1;
-                continue;
-            }
-            let Some(address) = e.account.as_ref().and_then(|a| {
-                a.holder
-                    .clone()
-                    .filter(|h| h.contains('@'))
-                    .or(a.email.clone())
-            }) else {
+        for (e, _) in wanted.iter().filter(|(_, c)| c == HOLDER) {
+            let Some(address) = holder_address(e) else {
                 continue;
             };
             let result = self.mail(&[address], e).await;
@@ -698,6 +767,13 @@ impl Deliverer<'_> {
         }
         record(self.lake, &holder, now).await?;
         report.outcomes.extend(holder);
+        // A failed pair may be tried again at once by the next run.
+        for failed in report.failed() {
+            if let Some(claim) = claimed.get(&(failed.exception_id.clone(), failed.channel.clone()))
+            {
+                self.lake.release(claim).await?;
+            }
+        }
         Ok(report)
     }
 
