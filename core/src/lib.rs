@@ -9,6 +9,7 @@ pub mod organization;
 pub mod period;
 pub mod process;
 pub mod settings;
+pub mod spend;
 #[cfg(feature = "testing")]
 pub mod testing;
 

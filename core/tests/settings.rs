@@ -586,3 +586,79 @@ fn exception_channels_are_checked() {
     assert!(!route.holder);
     assert_eq!(route.channels.unwrap().len(), 2);
 }
+
+#[test]
+fn spend_thresholds_merge_per_field_over_every_account_and_cost_centers_stand_alone() {
+    let yaml = format!(
+        "{BASE}features:\n  extra_currencies: {{ EUR: \"0.92\" }}\n  csv_files: [overlay.csv]\nreporting:\n  cost_centers:\n    Research:\n      spend: {{ daily_limit: 500, monthly_budget: \"9200 EUR\", steps: [80, 100] }}\ndefaults:\n  spend:\n    daily_limit: 50\n    monthly_budget: 1000\n    jump: {{ factor: 3, min_amount: 20 }}\norganizational_units:\n  ou-ab12-cd34ef56:\n    spend: {{ daily_limit: \"40 EUR\", jump: {{ factor: \"2.5\" }} }}\naccounts:\n  \"333333333333\":\n    spend: {{ monthly_budget: none }}\n"
+    );
+    let csv = "Account,Spend: daily_limit,Spend: steps,Spend: jump.min_amount\n444444444444,none,25 75,\n";
+    let (_dir, s) = load(&yaml, &[("overlay.csv", csv)]);
+    let s = s.unwrap();
+    let in_ou = s.spend_limits(&id("333333333333"), Some(&ou("ou-ab12-cd34ef56")));
+    assert_eq!(in_ou.daily_limit, Some("40 EUR".parse().unwrap()));
+    assert_eq!(in_ou.monthly_budget, None, "none turns the default off");
+    let jump = in_ou.jump.unwrap();
+    assert_eq!(
+        (jump.factor.to_string(), jump.min_amount.to_string()),
+        ("2.5".into(), "20 USD".into())
+    );
+    // Unmanaged accounts get the defaults too; the CSV overlay changes only what it names.
+    let elsewhere = s.spend_limits(&id("555555555555"), None);
+    assert_eq!(elsewhere.daily_limit, Some("50".parse().unwrap()));
+    assert_eq!(elsewhere.steps.percents(), [50, 80, 100]);
+    let overlaid = s.spend_limits(&id("444444444444"), None);
+    assert_eq!(overlaid.daily_limit, None);
+    assert_eq!(overlaid.steps.percents(), [25, 75]);
+    assert_eq!(overlaid.monthly_budget, Some("1000".parse().unwrap()));
+    let research = s.cost_center_limits("Research");
+    assert_eq!(research.monthly_budget, Some("9200 EUR".parse().unwrap()));
+    assert_eq!(research.steps.percents(), [80, 100]);
+    assert!(
+        research.jump.is_none(),
+        "cost centers do not inherit defaults"
+    );
+    assert!(!s.cost_center_limits("Other").any());
+}
+
+#[test]
+fn bad_spend_values_name_their_place() {
+    let with = |entry: &str| format!("{BASE}defaults:\n  spend:\n    {entry}\n");
+    for (entry, expected) in [
+        ("daily_limit: -5", "is not an amount"),
+        ("daily_limit: \"5 eur\"", "is not an amount"),
+        ("monthly_budget: lots", "or none to turn it off"),
+        ("steps: [80, 50]", "expected increasing percentages"),
+        ("jump: { factor: 1 }", "is not a jump factor"),
+        ("jump: { factor: 3, minimum: 2 }", "unknown field `minimum`"),
+        ("daily_cap: 5", "unknown field `daily_cap`"),
+    ] {
+        let yaml = with(entry);
+        let m = error(&yaml, &[]);
+        let line = line_of(&yaml, entry.split(':').next().unwrap());
+        assert!(
+            m.contains(&format!("settings.yaml:{line}:")),
+            "{entry}: {m}"
+        );
+        assert!(m.contains(expected), "{entry}: {m}");
+    }
+    let m = error(&with("daily_limit: \"5 CHF\""), &[]);
+    assert!(
+        m.ends_with("defaults.spend.daily_limit: CHF is not in features.extra_currencies (add its rate there, or give the amount in USD)"),
+        "{m}"
+    );
+    let yaml = format!("{BASE}features:\n  csv_files: [overlay.csv]\n");
+    let csv = "Account,Spend: monthly_budget\n333333333333,100\n333333333333,\"7 JPY\"\n";
+    let m = error(&yaml, &[("overlay.csv", csv)]);
+    assert!(
+        m.contains(
+            "overlay.csv:3: column `Spend: monthly_budget`: JPY is not in features.extra_currencies"
+        ),
+        "{m}"
+    );
+    let m = error(
+        &yaml,
+        &[("overlay.csv", "Account,Spend: weekly\n333333333333,1\n")],
+    );
+    assert!(m.contains("unknown spend key `weekly`"), "{m}");
+}

@@ -46,6 +46,7 @@ mod ids;
 mod merge;
 mod overlay;
 mod schedule;
+mod spend;
 pub(crate) mod values;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,9 @@ use serde::{Deserialize, Serialize};
 pub use ids::{AccountId, OuId};
 pub use merge::{ActivitySettings, EffectiveSettings};
 pub use schedule::Schedule;
+pub use spend::{
+    Amount, CostCenterOptions, Factor, Jump, JumpEntry, Spend, SpendLimits, Steps, Threshold,
+};
 use values::unique_map;
 pub use values::{
     Currency, Email, EnvironmentId, Location, Rate, Region, RoleName, TagKey, Url, VariableName,
@@ -239,6 +243,12 @@ pub struct Reporting {
     /// The month's exceptions as CSV.
     #[serde(default = "default_exceptions_prefix")]
     pub exceptions_prefix: String,
+    /// The daily spend run's CSV and workbook.
+    #[serde(default = "default_spend_prefix")]
+    pub spend_prefix: String,
+    /// Per cost center: thresholds on the sum of its accounts' spend.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub cost_centers: BTreeMap<String, CostCenterOptions>,
 }
 
 /// An entry of `defaults`, `organizational_units` or `accounts`.
@@ -260,6 +270,9 @@ pub struct Entry {
     /// Tags removed from the account on on-boarding.
     #[serde(default)]
     pub unset_tags: Vec<TagKey>,
+    /// Spend thresholds of the daily spend run, merged field by field.
+    #[serde(default)]
+    pub spend: Spend,
 }
 
 /// `preparation` or `purge` of an entry.
@@ -680,6 +693,9 @@ fn default_inventories_prefix() -> String {
 fn default_exceptions_prefix() -> String {
     "reports/exceptions".into()
 }
+fn default_spend_prefix() -> String {
+    "reports/spend".into()
+}
 fn default_bus() -> String {
     "default".into()
 }
@@ -710,6 +726,8 @@ impl Default for Reporting {
             activities_prefix: default_activities_prefix(),
             inventories_prefix: default_inventories_prefix(),
             exceptions_prefix: default_exceptions_prefix(),
+            spend_prefix: default_spend_prefix(),
+            cost_centers: BTreeMap::new(),
         }
     }
 }
@@ -753,7 +771,11 @@ impl Settings {
         settings.resolve_paths();
         settings.check()?;
         for csv in settings.features.csv_files.clone() {
-            overlay::apply(&mut settings.accounts, &csv)?;
+            overlay::apply(
+                &mut settings.accounts,
+                &csv,
+                &settings.features.extra_currencies,
+            )?;
         }
         Ok(settings)
     }
@@ -867,6 +889,7 @@ impl Settings {
                 "required to send mail over smtp or ses (expected the sender address)",
             );
         }
+        self.check_spend_currencies()?;
         if self.features.tag_prefix.is_empty() || self.features.tag_prefix.len() > 100 {
             return invalid(
                 "features.tag_prefix",
@@ -922,6 +945,67 @@ impl Settings {
             && account != &self.automation.account_id
             && (self.accounts.contains_key(account)
                 || parent.is_some_and(|ou| self.organizational_units.contains_key(ou)))
+    }
+
+    /// Every spend amount is in USD or in a currency of `features.extra_currencies`.
+    fn check_spend_currencies(&self) -> Result<(), SettingsError> {
+        let mut entries: Vec<(String, &Spend)> = vec![("defaults".into(), &self.defaults.spend)];
+        entries.extend(
+            self.organizational_units
+                .iter()
+                .map(|(ou, e)| (format!("organizational_units.{ou}"), &e.spend)),
+        );
+        entries.extend(
+            self.accounts
+                .iter()
+                .map(|(id, e)| (format!("accounts.{id}"), &e.spend)),
+        );
+        entries.extend(
+            self.reporting
+                .cost_centers
+                .iter()
+                .map(|(cc, c)| (format!("reporting.cost_centers.{cc}"), &c.spend)),
+        );
+        for (path, spend) in entries {
+            for (key, amount) in SpendLimits::amounts(spend) {
+                if let Some(currency) = &amount.currency
+                    && !self.features.extra_currencies.contains_key(currency)
+                {
+                    return Err(SettingsError::Invalid {
+                        file: self.file.clone(),
+                        key: format!("{path}.spend.{key}"),
+                        message: format!(
+                            "{currency} is not in features.extra_currencies (add its rate there, or give the amount in USD)"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The spend thresholds of an account in OU `parent`, managed or not: `defaults`, then the
+    /// OU's entry, then the account's.
+    pub fn spend_limits(&self, account: &AccountId, parent: Option<&OuId>) -> SpendLimits {
+        let ou = parent.and_then(|ou| self.organizational_units.get(ou));
+        let own = self.accounts.get(account);
+        SpendLimits::merge(
+            [Some(&self.defaults), ou, own]
+                .into_iter()
+                .flatten()
+                .map(|e| &e.spend),
+        )
+    }
+
+    /// The spend thresholds of a cost center as a whole (none unless
+    /// `reporting.cost_centers.<name>.spend` sets them).
+    pub fn cost_center_limits(&self, cost_center: &str) -> SpendLimits {
+        SpendLimits::merge(
+            self.reporting
+                .cost_centers
+                .get(cost_center)
+                .map(|c| &c.spend),
+        )
     }
 
     /// The merged settings of a managed account: `defaults`, then its OU's entry, then its own
