@@ -3,7 +3,7 @@
 that no longer runs (`.ci/run` runs this after the tests).
 
 Runs, one after the other, `<this Python> benches/<name>.py --smoke` for ingest, costs, reports,
-lifecycle and sql, from the repository root, with their output as they go; then prints each
+lifecycle, sql, exceptions and daily, from the repository root, with their output as they go; then prints each
 one's wall time and exits non-zero, naming them, if any failed (a non-zero exit, or no exit
 within --timeout). Each harness works in its own new temporary folder, removed at its end (made
 under a temporary TMPDIR this script removes, which catches what a harness stopped on timeout
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HARNESSES = ["ingest", "costs", "reports", "lifecycle", "sql", "exceptions"]
+HARNESSES = ["ingest", "costs", "reports", "lifecycle", "sql", "exceptions", "daily"]
 
 
 def stop(proc, sig):

@@ -152,6 +152,34 @@ impl Alert {
     }
 }
 
+/// An alert ready to become a `SpendAlert` exception: the decision, a message for a human (the
+/// amounts, the threshold, what drove it, what to do) and who the scope is, as the accounts
+/// snapshot of the day knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The decision.
+    pub alert: Alert,
+    /// What happened and what to do, for the exception's message.
+    pub message: String,
+    /// Account name (account scope).
+    pub name: Option<String>,
+    /// Account e-mail (account scope).
+    pub email: Option<String>,
+    /// Account holder (account scope).
+    pub holder: Option<String>,
+    /// Cost center (either scope).
+    pub cost_center: Option<String>,
+    /// OU name (account scope).
+    pub ou: Option<String>,
+    /// Region of the launch behind an estimate.
+    pub region: Option<String>,
+    /// Who launched what an estimate prices.
+    pub actor: Option<String>,
+    /// When the alert's evidence happened (UTC microseconds): the launch for an estimate, else
+    /// the start of the day evaluated.
+    pub time: i64,
+}
+
 /// The alerts of one scope for one day.
 pub fn decide(
     scope: &Scope,

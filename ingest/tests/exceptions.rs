@@ -456,7 +456,7 @@ async fn the_sweep_over_the_fixture_month_stores_each_exception_once_with_its_co
         .await
         .unwrap();
     assert_eq!(sweep.days, 31);
-    assert_eq!(sweep.events, 624);
+    assert_eq!(sweep.events, 625);
     assert_eq!(sweep.found, sweep.raised.len());
     let labels: BTreeMap<ExceptionLabel, usize> =
         sweep.raised.iter().fold(BTreeMap::new(), |mut m, e| {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use spa_core::lake::columns::{
-    ACCOUNT_ID, COST_CENTER, EMAIL, HOLDER, NAME, OU_NAME, STATE, STATUS,
+    ACCOUNT_ID, COST_CENTER, EMAIL, HOLDER, NAME, OU_ID, OU_NAME, STATE, STATUS,
 };
 use spa_core::organization::NO_COST_TAG;
 
@@ -29,6 +29,8 @@ pub struct AccountInfo {
     pub status: String,
     /// OU name.
     pub ou: String,
+    /// OU id (empty when the snapshot has none).
+    pub ou_id: String,
     /// Lifecycle state (empty when untagged or unmanaged).
     pub state: String,
     /// Holder (the cost owner).
@@ -50,7 +52,7 @@ impl AccountInfo {
 }
 
 /// The columns read, in order.
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 9] = [
     ACCOUNT_ID,
     NAME,
     EMAIL,
@@ -59,6 +61,7 @@ const COLUMNS: [&str; 8] = [
     STATE,
     HOLDER,
     COST_CENTER,
+    OU_ID,
 ];
 
 /// The accounts of a snapshot in Athena's dialect (the same as the Polars query of [`load`]).
@@ -79,7 +82,17 @@ pub async fn load(
         .aggregate(frame.select(COLUMNS.map(col)), &athena_sql(&snapshot))
         .await?;
     let text = |name: &str| texts(&df, name);
-    let [ids, names, emails, statuses, ous, states, holders, centers] = [
+    let [
+        ids,
+        names,
+        emails,
+        statuses,
+        ous,
+        states,
+        holders,
+        centers,
+        ou_ids,
+    ] = [
         text(COLUMNS[0])?,
         text(COLUMNS[1])?,
         text(COLUMNS[2])?,
@@ -88,6 +101,7 @@ pub async fn load(
         text(COLUMNS[5])?,
         text(COLUMNS[6])?,
         text(COLUMNS[7])?,
+        text(COLUMNS[8])?,
     ];
     let mut accounts = BTreeMap::new();
     for i in 0..df.height() {
@@ -98,6 +112,7 @@ pub async fn load(
                 email: emails[i].clone(),
                 status: statuses[i].clone(),
                 ou: ous[i].clone(),
+                ou_id: ou_ids[i].clone(),
                 state: states[i].clone(),
                 holder: holders[i].clone(),
                 cost_center: centers[i].clone(),

@@ -40,7 +40,9 @@ pub struct Job {
 /// The payload of the scheduled Lambda function (the schedule's constant input):
 /// `{"reports": ["costs", "activities"], "send": false}` on day 6,
 /// `{"reports": ["costs"], "send": true}` on day 14, `{"reports": ["inventory"]}` weekly, and
-/// `{"exceptions": {"days": 2}}` hourly (the exceptions sweep of the last days, delivered).
+/// `{"exceptions": {"days": 2}}` hourly (the exceptions sweep of the last days, delivered),
+/// `{"daily": {}}` several times a day (the daily spend run of the invocation's day, or of
+/// `{"daily": {"day": "YYYY-MM-DD"}}`, delivered).
 /// `month` and `week` default to the ones before the invocation's day.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +65,28 @@ pub struct Schedule {
     /// The exceptions sweep instead of reports.
     #[serde(default)]
     pub exceptions: Option<SweepSchedule>,
+    /// The daily spend run instead of reports.
+    #[serde(default)]
+    pub daily: Option<DailySchedule>,
+}
+
+/// The daily spend run: its day [the invocation's day, UTC].
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DailySchedule {
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub day: Option<String>,
+}
+
+impl DailySchedule {
+    /// The day evaluated on `today`.
+    pub fn day(&self, today: NaiveDate) -> Result<spa_core::period::Day, String> {
+        match &self.day {
+            Some(text) => text.parse().map_err(|e| format!("daily.day `{text}`: {e}")),
+            None => Ok(spa_core::period::Day::of(today)),
+        }
+    }
 }
 
 /// The hourly exceptions sweep: the last `days` days (today included) raised and delivered.

@@ -15,7 +15,7 @@ use crate::costs::{MonthCosts, ORGANIZATION_LEVEL, cost_center_totals};
 use crate::report::{ALL, Written};
 
 /// Sender when the settings name none (the outbox transport only).
-const DEFAULT_FROM: &str = "sandbox-reports@localhost";
+pub(crate) const DEFAULT_FROM: &str = "sandbox-reports@localhost";
 
 /// Cost centers listed in the summary.
 const TOP: usize = 10;

@@ -79,6 +79,29 @@ enum Command {
         #[arg(long)]
         send: bool,
     },
+    /// The daily spend run: every account's and cost center's spend on --day against its
+    /// thresholds (settings: `spend` in defaults, OUs and accounts; per cost center under
+    /// reporting.cost_centers): the day above `daily_limit`, month to date above a step of
+    /// `monthly_budget`, the month-end forecast above it, a `jump` against the trailing 7-day
+    /// mean, and the day's launches (EC2, NAT gateways, RDS, EKS, SageMaker, from CloudTrail,
+    /// priced per hour from reports/prices.yaml and reporting.launch_prices) as an `estimate`
+    /// before Cost Explorer shows them. Each alert becomes a SpendAlert exception (once per
+    /// account or cost center x threshold x day, or x month for budget steps and the forecast,
+    /// however often the run repeats) that names what drove it; the day's CSV and workbook go
+    /// under reporting.spend_prefix. With --send the alerts go to their channels and the account
+    /// holders (exceptions.labels.SpendAlert), and FinOps (features.cost_email_recipients) gets
+    /// one digest for the day. It reads the lake with Polars on this machine.
+    ///
+    ///   cargo run -p reports -- daily --day 2026-10-14 --send
+    #[command(verbatim_doc_comment)]
+    Daily {
+        /// The UTC day [default: today]. Days of its month before it must be in the lake's costs.
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = str::parse::<Day>)]
+        day: Option<Day>,
+        /// Deliver the alerts and the FinOps digest; nothing is sent without it.
+        #[arg(long)]
+        send: bool,
+    },
     /// Athena administration.
     Athena {
         #[command(subcommand)]
@@ -144,6 +167,14 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
                 );
             }
         }
+        Some(Command::Daily { day, send }) => {
+            let day = day.unwrap_or_else(|| Day::of(chrono::Utc::now().date_naive()));
+            let failed = runtime.block_on(daily(&settings, day, *send))?;
+            anyhow::ensure!(
+                failed == 0,
+                "{failed} deliveries failed (recorded in the ledger; the next run with --send retries them)"
+            );
+        }
         Some(Command::Athena {
             command: AthenaCommand::Setup { sql },
         }) => {
@@ -190,6 +221,53 @@ async fn exceptions(
     }
     let now = chrono::Utc::now().timestamp_micros();
     Ok(ingest::exceptions::sweep::sweep_and_deliver(&lake, settings, from, to, send, now).await?)
+}
+
+/// The daily spend run of `day`: a seeded local lake is filled through ingest first, the
+/// alerts are stored as exceptions through ingest; returns the number of failed deliveries.
+async fn daily(settings: &spa_core::Settings, day: Day, send: bool) -> anyhow::Result<usize> {
+    let lake = Lake::open(settings).await;
+    let month = day.month();
+    for line in ingest::seed::fill(settings, &lake, Some(month), month.first(), day.date()).await? {
+        eprintln!(
+            "lake {}: filled from the seed through ingest: {line}",
+            lake.location()
+        );
+    }
+    let data = reports::engine::Datasets::local(&lake);
+    let run = reports::daily::run(settings, &data, day).await?;
+    for line in run.lines() {
+        println!("{line}");
+    }
+    let out = Store::open(&settings.lake, settings).await;
+    let written = reports::write(settings, &out, &reports::daily::reports(&run)).await?;
+    for file in &written {
+        println!(
+            "  {}/{}  ({} bytes)",
+            out.location(),
+            file.key,
+            file.bytes.len()
+        );
+    }
+    let digest = match reports::daily::digest(settings, &run, &written) {
+        Some(message) if send => Some(message?),
+        _ => None,
+    };
+    let now = chrono::Utc::now().timestamp_micros();
+    let outcome = ingest::exceptions::spend::store_and_deliver(
+        &lake,
+        settings,
+        day,
+        &run.notices,
+        digest,
+        send,
+        now,
+    )
+    .await?;
+    for line in outcome.lines() {
+        println!("{line}");
+    }
+    Ok(outcome.failed())
 }
 
 /// A report run: a seeded local lake is first filled through ingest (never by the library).

@@ -24,6 +24,8 @@ pub enum Family {
     Inventory,
     /// The month's exceptions (CSV).
     Exceptions,
+    /// A day's spend (the daily spend run).
+    Spend,
 }
 
 impl Family {
@@ -34,6 +36,7 @@ impl Family {
             Family::Activities => &settings.reporting.activities_prefix,
             Family::Inventory => &settings.reporting.inventories_prefix,
             Family::Exceptions => &settings.reporting.exceptions_prefix,
+            Family::Spend => &settings.reporting.spend_prefix,
         }
     }
 }

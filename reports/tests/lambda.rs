@@ -100,3 +100,51 @@ fn the_hourly_schedule_sweeps_and_delivers_exceptions_once() {
     );
     assert_eq!(mails(), before);
 }
+
+/// The daily spend schedule on the fixture month's last day: its alerts stored and delivered,
+/// the FinOps digest sent, the day's files written; a second invocation sends nothing.
+#[test]
+fn the_daily_schedule_runs_the_spend_checks_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_reports-lambda"));
+    let settings = spa_core::Settings::load(&s).unwrap();
+    let month: spa_core::period::Month = "2026-10".parse().unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let lake = spa_core::lake::Lake::open(&settings).await;
+        ingest::seed::fill(&settings, &lake, Some(month), month.first(), month.last())
+            .await
+            .unwrap()
+    });
+    let schedule = json!({"daily": {"day": "2026-10-31"}});
+    let (url, body) = invoke_lambda(binary, &s, &schedule);
+    assert_eq!(
+        url, "/2018-06-01/runtime/invocation/req-1/response",
+        "{body}"
+    );
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let alerts = answer["alerts"].as_u64().unwrap();
+    assert!(alerts > 0, "{answer}");
+    assert_eq!(answer["raised"].as_u64(), Some(alerts), "{answer}");
+    assert_eq!(answer["failed"], 0, "{answer}");
+    assert_eq!(
+        answer["files"],
+        json!([
+            "reports/spend/all/2026/2026-10-31-all-spend.xlsx",
+            "reports/spend/all/2026/2026-10-31-all-accounts.csv"
+        ])
+    );
+    let outbox = dir.path().join("outbox");
+    let names = || -> Vec<String> {
+        std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(names().contains(&"spend-digest-2026-10-31.eml".to_string()));
+    let before = names().len();
+    let (_, body) = invoke_lambda(binary, &s, &schedule);
+    let again: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(again["raised"], 0, "{again}");
+    assert_eq!(names().len(), before, "nothing sent twice");
+}

@@ -58,7 +58,8 @@ pub use ids::{AccountId, OuId};
 pub use merge::{ActivitySettings, EffectiveSettings};
 pub use schedule::Schedule;
 pub use spend::{
-    Amount, CostCenterOptions, Factor, Jump, JumpEntry, Spend, SpendLimits, Steps, Threshold,
+    Amount, CostCenterOptions, Factor, HourlyPrice, Jump, JumpEntry, PriceKey, Spend, SpendLimits,
+    Steps, Threshold,
 };
 use values::unique_map;
 pub use values::{
@@ -249,6 +250,9 @@ pub struct Reporting {
     /// Per cost center: thresholds on the sum of its accounts' spend.
     #[serde(default, deserialize_with = "unique_map")]
     pub cost_centers: BTreeMap<String, CostCenterOptions>,
+    /// Hourly prices that replace or add to the shipped launch price table.
+    #[serde(default, deserialize_with = "unique_map")]
+    pub launch_prices: BTreeMap<PriceKey, HourlyPrice>,
 }
 
 /// An entry of `defaults`, `organizational_units` or `accounts`.
@@ -728,6 +732,7 @@ impl Default for Reporting {
             exceptions_prefix: default_exceptions_prefix(),
             spend_prefix: default_spend_prefix(),
             cost_centers: BTreeMap::new(),
+            launch_prices: BTreeMap::new(),
         }
     }
 }

@@ -360,6 +360,60 @@ impl SpendLimits {
     }
 }
 
+validated_text!(
+    /// A key of the launch price table: `<kind>/<type>`, optionally `@<region>`, with kind one
+    /// of `ec2`, `nat`, `rds`, `eks`, `sagemaker` (e.g. `ec2/p4d.24xlarge@eu-west-1`).
+    PriceKey,
+    |s| {
+        let (key, region) = match s.split_once('@') {
+            Some((k, r)) => (k, Some(r)),
+            None => (s, None),
+        };
+        let kind_ok = key.split_once('/').is_some_and(|(kind, t)| {
+            ["ec2", "nat", "rds", "eks", "sagemaker"].contains(&kind)
+                && !t.is_empty()
+                && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        });
+        let region_ok = region.is_none_or(|r| r.parse::<super::Region>().is_ok());
+        if kind_ok && region_ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{s}` is not a price key (expected <kind>/<type>[@region], kind ec2, nat, rds, eks or sagemaker, e.g. ec2/p4d.24xlarge@eu-west-1)"
+            ))
+        }
+    }
+);
+
+/// An hourly price in USD: a positive exact decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourlyPrice(pub Decimal);
+
+impl FromStr for HourlyPrice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match Decimal::from_str_exact(text.trim()) {
+            Ok(p) if p > Decimal::ZERO => Ok(HourlyPrice(p)),
+            _ => Err(format!(
+                "`{text}` is not an hourly price (expected a positive decimal in USD, e.g. \"21.96\")"
+            )),
+        }
+    }
+}
+
+impl Serialize for HourlyPrice {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for HourlyPrice {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_text(d)
+    }
+}
+
 /// `reporting.cost_centers.<name>`: what applies to a cost center as a whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -228,6 +228,11 @@ fn clean(text: &str) -> String {
         .collect()
 }
 
+/// [`clean`], keeping line breaks (an e-mail body shows them).
+fn clean_lines(text: &str) -> String {
+    text.lines().map(clean).collect::<Vec<_>>().join("\n")
+}
+
 fn title(settings: &Settings, e: &Exception) -> String {
     let c = &e.candidate;
     let name = e
@@ -490,7 +495,7 @@ fn text_of(settings: &Settings, e: &Exception) -> String {
     let mut lines = vec![
         title(settings, e),
         String::new(),
-        clean(&e.candidate.message),
+        clean_lines(&e.candidate.message),
         String::new(),
     ];
     lines.extend(
@@ -621,6 +626,46 @@ pub async fn claims(
         out.extend(held);
     }
     Ok(out)
+}
+
+/// Sends `message` once under `name` (e.g. `spend-digest/2026-10-14`): skipped when the
+/// ledger holds it as sent to `channel` or another run holds its claim; the outcome is
+/// recorded in the ledger like an exception's (a failure is tried again by the next run).
+pub async fn once(
+    settings: &Settings,
+    lake: &Lake,
+    name: &str,
+    channel: &str,
+    message: &Message,
+    now: i64,
+) -> Result<Option<Delivered>, DeliverError> {
+    let pair = (name.to_string(), channel.to_string());
+    if ledger(lake).await?.contains(&pair) {
+        return Ok(None);
+    }
+    let holder = format!("pid {} at {now}", std::process::id());
+    let claim_name = format!("deliveries/{}/{channel}", name.replace('/', "-"));
+    let Some(claim) = lake.claim(&claim_name, &holder, now, CLAIM_LEASE).await? else {
+        return Ok(None);
+    };
+    if ledger(lake).await?.contains(&pair) {
+        return Ok(None);
+    }
+    let result = spa_core::mail::send(settings, message, &name.replace('/', "-"))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let outcome = Delivered {
+        exception_id: name.to_string(),
+        channel: channel.to_string(),
+        result,
+        attempts: 1,
+    };
+    record(lake, std::slice::from_ref(&outcome), now).await?;
+    if outcome.result.is_err() {
+        lake.release(&claim).await?;
+    }
+    Ok(Some(outcome))
 }
 
 /// Where the holder of an exception's account is told: the holder tag when it is an address,

@@ -49,6 +49,36 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 "failed": delivered.failed().count(),
             }));
         }
+        if let Some(daily) = &schedule.daily {
+            // The daily spend run; its alerts are stored and delivered through ingest.
+            let day = daily.day(at.date_naive())?;
+            let data = reports::engine::Datasets::local(lake);
+            let run = reports::daily::run(settings, &data, day).await?;
+            for line in run.lines() {
+                tracing::info!("{line}");
+            }
+            let written = reports::write(settings, out, &reports::daily::reports(&run)).await?;
+            let digest = reports::daily::digest(settings, &run, &written).transpose()?;
+            let outcome = ingest::exceptions::spend::store_and_deliver(
+                lake,
+                settings,
+                day,
+                &run.notices,
+                digest,
+                true,
+                now,
+            )
+            .await?;
+            for line in outcome.lines() {
+                tracing::info!("{line}");
+            }
+            return Ok(json!({
+                "alerts": run.notices.len(),
+                "raised": outcome.raised,
+                "failed": outcome.failed(),
+                "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+            }));
+        }
         let job = schedule.job(at.date_naive())?;
         if let (Some(month), true) = (job.month, job.activities) {
             // The activity report lists the month's exceptions: raise any not stored yet.
