@@ -13,9 +13,11 @@ use chrono::{Datelike, NaiveDate, TimeDelta};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 use spa_core::Settings;
+use spa_core::events::ExceptionLabel;
 use spa_core::lake::NOT_SPEND;
 use spa_core::lake::columns::{
-    ACCOUNT_ID, DAY, ERROR_CODE, EVENT_NAME, RAW, RECORD_TYPE, SERVICE, UNBLENDED,
+    ACCOUNT_ID, ACCOUNT_NAME, DAY, ERROR_CODE, EVENT_NAME, EVENT_TIME, LABEL, MESSAGE, RAW,
+    RECORD_TYPE, SERVICE, UNBLENDED,
 };
 use spa_core::period::{Day, Month};
 use spa_core::settings::SpendLimits;
@@ -24,7 +26,7 @@ use spa_core::spend::{Alert, Figures, Kind, Notice, Scope, TRAILING_DAYS, decide
 use crate::accounts::{self, AccountInfo};
 use crate::data::DataError;
 use crate::engine::Datasets;
-use crate::frames::{collect, decimals, texts};
+use crate::frames::{collect, decimals, texts, times};
 use crate::launches::{self, Launch, Prices};
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind as CellKind, Row, Table};
@@ -110,6 +112,58 @@ pub struct Daily {
     pub launches: Vec<Priced>,
     /// Every alert with its message, largest amount first.
     pub notices: Vec<Notice>,
+    /// The day's budget notifications and billing alarms, as the exceptions path stored them
+    /// (`BudgetAlert`: delivered on their own, listed here, never raised again).
+    pub budget_alerts: Vec<BudgetRow>,
+}
+
+/// A `BudgetAlert` exception of the day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetRow {
+    /// When its event happened.
+    pub time: chrono::DateTime<chrono::Utc>,
+    /// The account.
+    pub account: String,
+    /// Its name when raised.
+    pub name: String,
+    /// What the notification or alarm said.
+    pub message: String,
+}
+
+/// The `BudgetAlert` exceptions stored for `day`.
+async fn budget_alerts(data: &Datasets<'_>, day: Day) -> Result<Vec<BudgetRow>, DailyError> {
+    let Some(frame) = data.exceptions(day.month()).await? else {
+        return Ok(Vec::new());
+    };
+    let df = collect(
+        frame
+            .filter(col(LABEL).eq(lit(ExceptionLabel::BudgetAlert.to_string())))
+            .select([
+                col(EVENT_TIME),
+                col(ACCOUNT_ID),
+                col(ACCOUNT_NAME),
+                col(MESSAGE),
+            ]),
+    )?;
+    let times = times(&df, EVENT_TIME)?;
+    let (ids, names, messages) = (
+        texts(&df, ACCOUNT_ID)?,
+        texts(&df, ACCOUNT_NAME)?,
+        texts(&df, MESSAGE)?,
+    );
+    let mut out: Vec<BudgetRow> = (0..df.height())
+        .filter_map(|i| {
+            let time = times[i]?;
+            (time.date_naive() == day.date()).then(|| BudgetRow {
+                time,
+                account: ids[i].clone(),
+                name: names[i].clone(),
+                message: messages[i].clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.account.cmp(&b.account)));
+    Ok(out)
 }
 
 impl Daily {
@@ -131,15 +185,22 @@ impl Daily {
                 n.alert.threshold
             ));
         }
+        for b in &self.budget_alerts {
+            out.push(format!(
+                "budget alert (an exception of its own) for {} ({}): {}",
+                b.account, b.name, b.message
+            ));
+        }
         let total: Decimal = self.accounts.iter().map(|a| a.figures.spend).sum();
         out.push(format!(
-            "{}: {} accounts, {} cost centers, spend {} USD, {} launches, {} alerts",
+            "{}: {} accounts, {} cost centers, spend {} USD, {} launches, {} alerts, {} budget alerts",
             self.day,
             self.accounts.len(),
             self.centers.len(),
             money(total),
             self.launches.len(),
-            self.notices.len()
+            self.notices.len(),
+            self.budget_alerts.len()
         ));
         out
     }
@@ -174,16 +235,18 @@ async fn day_spend(
     let Some(costs) = data.costs(month).await? else {
         return Ok(());
     };
+    // Filtered and grouped on the date itself; only the sums' days become text.
     let frame = costs
         .select([
-            col(DAY).cast(DataType::String).alias(DAY),
+            col(DAY),
             col(ACCOUNT_ID),
             is_spend().alias("spend"),
             col(UNBLENDED),
         ])
-        .filter(col(DAY).lt_eq(lit(until.to_string())))
+        .filter(col(DAY).lt_eq(lit(until)))
         .group_by([col(ACCOUNT_ID), col(DAY), col("spend")])
-        .agg([col(UNBLENDED).sum()]);
+        .agg([col(UNBLENDED).sum()])
+        .with_column(col(DAY).cast(DataType::String));
     let df = collect(frame)?;
     let (ids, days, amounts) = (
         texts(&df, ACCOUNT_ID)?,
@@ -207,15 +270,22 @@ async fn day_spend(
     Ok(())
 }
 
-/// Per account and service, spend on each day from `from` through `to`, of `accounts` only.
+/// One service of one account: its spend on the day, and summed over the trailing days.
+#[derive(Debug, Clone, Default)]
+struct ServiceDays {
+    day: Decimal,
+    trailing: Decimal,
+}
+
+/// Per account of `accounts`, per service: spend on `day` and summed over `from..day`.
 async fn service_spend(
     data: &Datasets<'_>,
     months: &[Month],
     from: NaiveDate,
-    to: NaiveDate,
+    day: NaiveDate,
     accounts: &BTreeSet<String>,
-) -> Result<BTreeMap<(String, String), BTreeMap<NaiveDate, Decimal>>, DailyError> {
-    let mut out: BTreeMap<(String, String), BTreeMap<NaiveDate, Decimal>> = BTreeMap::new();
+) -> Result<BTreeMap<String, BTreeMap<String, ServiceDays>>, DailyError> {
+    let mut out: BTreeMap<String, BTreeMap<String, ServiceDays>> = BTreeMap::new();
     if accounts.is_empty() {
         return Ok(out);
     }
@@ -230,40 +300,45 @@ async fn service_spend(
         let Some(costs) = data.costs(*month).await? else {
             continue;
         };
+        // Two sums per account and service: the day's, and the trailing days'.
         let frame = costs
-            .filter(is_spend())
-            .select([
-                col(DAY).cast(DataType::String).alias(DAY),
-                col(ACCOUNT_ID),
-                col(SERVICE),
-                col(UNBLENDED),
-            ])
             .filter(
                 col(DAY)
-                    .gt_eq(lit(from.to_string()))
-                    .and(col(DAY).lt_eq(lit(to.to_string()))),
+                    .gt_eq(lit(from))
+                    .and(col(DAY).lt_eq(lit(day)))
+                    .and(is_spend()),
             )
+            .select([col(DAY), col(ACCOUNT_ID), col(SERVICE), col(UNBLENDED)])
             .join(
                 wanted.clone().lazy(),
                 [col(ACCOUNT_ID)],
                 [col(ACCOUNT_ID)],
                 JoinArgs::new(JoinType::Inner),
             )
-            .group_by([col(ACCOUNT_ID), col(SERVICE), col(DAY)])
+            .group_by([
+                col(ACCOUNT_ID),
+                col(SERVICE),
+                col(DAY).eq(lit(day)).alias("today"),
+            ])
             .agg([col(UNBLENDED).sum()]);
         let df = collect(frame)?;
-        let (ids, services, days, amounts) = (
+        let (ids, services, amounts) = (
             texts(&df, ACCOUNT_ID)?,
             texts(&df, SERVICE)?,
-            texts(&df, DAY)?,
             decimals(&df, UNBLENDED)?,
         );
+        let today = df.column("today")?.bool()?.clone();
         for i in 0..df.height() {
-            if let Ok(day) = days[i].parse::<NaiveDate>() {
-                *out.entry((ids[i].clone(), services[i].clone()))
-                    .or_default()
-                    .entry(day)
-                    .or_default() += amounts[i].unwrap_or_default();
+            let entry = out
+                .entry(ids[i].clone())
+                .or_default()
+                .entry(services[i].clone())
+                .or_default();
+            let amount = amounts[i].unwrap_or_default();
+            if today.get(i) == Some(true) {
+                entry.day += amount;
+            } else {
+                entry.trailing += amount;
             }
         }
     }
@@ -323,6 +398,7 @@ fn ranges(days: &[NaiveDate]) -> String {
 
 /// Runs the day: figures, alerts and their notices.
 pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<Daily, DailyError> {
+    let started = std::time::Instant::now();
     let date = day.date();
     let month = day.month();
     let first_trailing = date - TimeDelta::days(TRAILING_DAYS as i64);
@@ -461,19 +537,17 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
             concerned.insert(id_of(&s.scope).to_string());
         }
     }
+    let decided = started.elapsed();
     let services = service_spend(data, &months, first_trailing, date, &concerned).await?;
+    let drivers = started.elapsed();
     let drivers_of = |accounts: &BTreeSet<&str>| -> Vec<Driver> {
         let mut by_service: BTreeMap<&str, (Decimal, Decimal)> = BTreeMap::new();
-        for ((account, service), days) in &services {
-            if !accounts.contains(account.as_str()) {
-                continue;
+        for account in accounts {
+            for (service, days) in services.get(*account).into_iter().flatten() {
+                let entry = by_service.entry(service.as_str()).or_default();
+                entry.0 += days.day;
+                entry.1 += days.trailing;
             }
-            let entry = by_service.entry(service.as_str()).or_default();
-            entry.0 += days.get(&date).copied().unwrap_or_default();
-            entry.1 += trailing_days
-                .iter()
-                .map(|d| days.get(d).copied().unwrap_or_default())
-                .sum::<Decimal>();
         }
         let n = Decimal::from(trailing_days.len().max(1));
         let mut out: Vec<Driver> = by_service
@@ -489,6 +563,20 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
         out.truncate(5);
         out
     };
+    let mut members_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for a in &accounts_out {
+        members_of
+            .entry(a.info.cost_center.as_str())
+            .or_default()
+            .insert(id_of(&a.scope));
+    }
+    let mut launches_of: BTreeMap<&str, Vec<&Priced>> = BTreeMap::new();
+    for l in &launches {
+        launches_of
+            .entry(l.launch.account.as_str())
+            .or_default()
+            .push(l);
+    }
     let mut notices = Vec::new();
     for s in accounts_out.iter().chain(&centers_out) {
         if s.alerts.is_empty() {
@@ -496,16 +584,12 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
         }
         let members: BTreeSet<&str> = match &s.scope {
             Scope::Account(id) => BTreeSet::from([id.as_str()]),
-            Scope::CostCenter(name) => accounts_out
-                .iter()
-                .filter(|a| &a.info.cost_center == name)
-                .map(|a| id_of(&a.scope))
-                .collect(),
+            Scope::CostCenter(name) => members_of.get(name.as_str()).cloned().unwrap_or_default(),
         };
         let drivers = drivers_of(&members);
-        let launched: Vec<&Priced> = launches
+        let launched: Vec<&Priced> = members
             .iter()
-            .filter(|l| members.contains(l.launch.account.as_str()))
+            .flat_map(|m| launches_of.get(m).into_iter().flatten().copied())
             .collect();
         for alert in &s.alerts {
             notices.push(notice(s, alert, &drivers, &launched, day));
@@ -517,11 +601,18 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
             .cmp(&a.alert.amount)
             .then_with(|| a.alert.key().cmp(&b.alert.key()))
     });
+    tracing::info!(
+        figures_and_decisions_ms = decided.as_millis() as u64,
+        drivers_ms = (drivers - decided).as_millis() as u64,
+        notices_ms = (started.elapsed() - drivers).as_millis() as u64,
+        "daily run"
+    );
     accounts_out.retain(|a| {
         !a.figures.month_to_date.is_zero()
             || a.figures.estimate.is_some()
             || !a.figures.trailing.iter().all(Decimal::is_zero)
     });
+    let budget_alerts = budget_alerts(data, day).await?;
     Ok(Daily {
         day,
         day_in_costs,
@@ -529,6 +620,7 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
         centers: centers_out,
         launches,
         notices,
+        budget_alerts,
     })
 }
 
@@ -797,6 +889,24 @@ pub fn reports(daily: &Daily) -> Vec<Report> {
             l.unpriced.join(", ").into(),
         ]));
     }
+    let mut budget = Table::new(
+        "Budget Alerts",
+        vec![
+            Column::of("Time", CellKind::Time),
+            Column::text("Account"),
+            Column::text("Name"),
+            Column::text("Message"),
+        ],
+    );
+    budget.totals = false;
+    for b in &daily.budget_alerts {
+        budget.rows.push(Row::new(vec![
+            Cell::Time(b.time),
+            b.account.clone().into(),
+            b.name.clone().into(),
+            b.message.clone().into(),
+        ]));
+    }
     vec![Report {
         family: Family::Spend,
         cost_center: ALL.into(),
@@ -804,7 +914,7 @@ pub fn reports(daily: &Daily) -> Vec<Report> {
         period: daily.day.to_string(),
         year: daily.day.date().year(),
         label: "spend".into(),
-        tables: vec![alerts, accounts, centers, launched],
+        tables: vec![alerts, accounts, centers, launched, budget],
         csv: vec![1],
         charts: Vec::new(),
         workbook: true,
@@ -821,7 +931,7 @@ pub fn digest(
     use crate::mail::MailError;
     use lettre::message::header::{ContentTransferEncoding, ContentType};
     use lettre::message::{Attachment, Body, Mailbox, MultiPart};
-    if daily.notices.is_empty() {
+    if daily.notices.is_empty() && daily.budget_alerts.is_empty() {
         return None;
     }
     let compose = || -> Result<lettre::Message, MailError> {
@@ -885,10 +995,34 @@ pub fn digest(
                 e(n.cost_center.as_deref().unwrap_or(""))
             ));
         }
+        let mut budget_rows = String::new();
+        if !daily.budget_alerts.is_empty() {
+            text.push(String::new());
+            text.push(
+                "Budget notifications and billing alarms of the day (sent on their own as exceptions):"
+                    .into(),
+            );
+            for b in &daily.budget_alerts {
+                text.push(format!("- {} ({}): {}", b.account, b.name, b.message));
+                budget_rows.push_str(&format!(
+                    "<li>{} ({}): {}</li>\n",
+                    e(&b.account),
+                    e(&b.name),
+                    e(&b.message)
+                ));
+            }
+        }
         text.push(String::new());
         text.push("Each alert's drivers are in the attached workbook (sheet Alerts).".into());
         let html = format!(
-            "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n<h2>Spend of the sandbox accounts on {day}</h2>\n<p>Spent that day: <b>{spend} USD</b><br>Month to date: {mtd} USD<br>Launched that day, estimated: {estimate} USD per day</p>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr><th>Who</th><th>Threshold kind</th><th>Amount (USD)</th><th>Threshold</th><th>Cost center</th></tr>\n{rows}</table>\n<p>Each alert's drivers are in the attached workbook (sheet Alerts).</p>\n</body></html>\n",
+            "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n<h2>Spend of the sandbox accounts on {day}</h2>\n<p>Spent that day: <b>{spend} USD</b><br>Month to date: {mtd} USD<br>Launched that day, estimated: {estimate} USD per day</p>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr><th>Who</th><th>Threshold kind</th><th>Amount (USD)</th><th>Threshold</th><th>Cost center</th></tr>\n{rows}</table>\n{budget}<p>Each alert's drivers are in the attached workbook (sheet Alerts).</p>\n</body></html>\n",
+            budget = if budget_rows.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<p>Budget notifications and billing alarms of the day (sent on their own as exceptions):</p>\n<ul>{budget_rows}</ul>\n"
+                )
+            },
             day = e(&daily.day.to_string()),
             spend = e(&money(spend)),
             mtd = e(&money(mtd)),

@@ -234,13 +234,25 @@ async fn daily(settings: &spa_core::Settings, day: Day, send: bool) -> anyhow::R
             lake.location()
         );
     }
+    // The day's exceptions first (its billing alarms and budget notifications among them): the
+    // run lists them, and they are never raised again as spend alerts.
+    let now = chrono::Utc::now().timestamp_micros();
+    ingest::exceptions::sweep(&lake, settings, day, day, now).await?;
     let data = reports::engine::Datasets::local(&lake);
+    let started = std::time::Instant::now();
     let run = reports::daily::run(settings, &data, day).await?;
     for line in run.lines() {
         println!("{line}");
     }
     let out = Store::open(&settings.lake, settings).await;
+    let ran = started.elapsed();
     let written = reports::write(settings, &out, &reports::daily::reports(&run)).await?;
+    let written_at = started.elapsed();
+    tracing::info!(
+        run_ms = ran.as_millis() as u64,
+        write_ms = (written_at - ran).as_millis() as u64,
+        "daily files"
+    );
     for file in &written {
         println!(
             "  {}/{}  ({} bytes)",
@@ -253,7 +265,6 @@ async fn daily(settings: &spa_core::Settings, day: Day, send: bool) -> anyhow::R
         Some(message) if send => Some(message?),
         _ => None,
     };
-    let now = chrono::Utc::now().timestamp_micros();
     let outcome = ingest::exceptions::spend::store_and_deliver(
         &lake,
         settings,
@@ -264,6 +275,10 @@ async fn daily(settings: &spa_core::Settings, day: Day, send: bool) -> anyhow::R
         now,
     )
     .await?;
+    tracing::info!(
+        store_and_deliver_ms = (started.elapsed() - written_at).as_millis() as u64,
+        "daily alerts"
+    );
     for line in outcome.lines() {
         println!("{line}");
     }

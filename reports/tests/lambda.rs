@@ -142,6 +142,13 @@ fn the_daily_schedule_runs_the_spend_checks_once() {
             .collect()
     };
     assert!(names().contains(&"spend-digest-2026-10-31.eml".to_string()));
+    // The 17th: the billing alarm of the fixture month is listed (stored by the exceptions path,
+    // not raised again as a spend alert) in the answer and the FinOps digest.
+    let (_, body) = invoke_lambda(binary, &s, &json!({"daily": {"day": "2026-10-17"}}));
+    let day17: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(day17["budget_alerts"], 1, "{day17}");
+    let digest = std::fs::read_to_string(outbox.join("spend-digest-2026-10-17.eml")).unwrap();
+    assert!(digest.contains("billing alarms of the day"), "{digest}");
     let before = names().len();
     let (_, body) = invoke_lambda(binary, &s, &schedule);
     let again: Value = serde_json::from_str(&body).unwrap();

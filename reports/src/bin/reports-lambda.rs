@@ -52,6 +52,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         if let Some(daily) = &schedule.daily {
             // The daily spend run; its alerts are stored and delivered through ingest.
             let day = daily.day(at.date_naive())?;
+            // The day's exceptions first: its billing alarms are listed, never raised again.
+            ingest::exceptions::sweep(lake, settings, day, day, now).await?;
             let data = reports::engine::Datasets::local(lake);
             let run = reports::daily::run(settings, &data, day).await?;
             for line in run.lines() {
@@ -74,6 +76,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             }
             return Ok(json!({
                 "alerts": run.notices.len(),
+                "budget_alerts": run.budget_alerts.len(),
                 "raised": outcome.raised,
                 "failed": outcome.failed(),
                 "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
