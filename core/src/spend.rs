@@ -394,10 +394,16 @@ mod tests {
         assert_eq!(d.key(), "spend/account/123456789012/daily_limit/2026-10-14");
     }
 
-    /// A month of daily spends in cents, and thresholds, drawn at random.
-    fn month() -> impl Strategy<Value = (Vec<u32>, u32, u32, u32, u32)> {
+    /// A month's spend and launch estimate per day, in cents.
+    type Days = (Vec<u32>, Vec<Option<u32>>);
+
+    /// A month of days and thresholds (cents, factor), drawn at random.
+    fn month() -> impl Strategy<Value = (Days, u32, u32, u32, u32)> {
         (
-            proptest::collection::vec(0u32..20_000, 31),
+            (
+                proptest::collection::vec(0u32..20_000, 31),
+                proptest::collection::vec(proptest::option::of(0u32..40_000), 31),
+            ),
             1u32..20_000,  // daily limit, cents
             1u32..400_000, // budget, cents
             2u32..6,       // jump factor
@@ -409,7 +415,7 @@ mod tests {
         /// Against a model: evaluating every day of a month, each day twice (a rerun), the
         /// alerts stored by key are exactly what the rules say, each once.
         #[test]
-        fn a_month_of_runs_and_reruns_matches_the_model((cents, limit, budget, factor, minimum) in month()) {
+        fn a_month_of_runs_and_reruns_matches_the_model(((cents, estimates), limit, budget, factor, minimum) in month()) {
             let yaml = format!(
                 "daily_limit: {}\nmonthly_budget: {}\njump: {{ factor: {factor}, min_amount: {} }}",
                 Decimal::new(limit.into(), 2), Decimal::new(budget.into(), 2), Decimal::new(minimum.into(), 2) + Decimal::new(1, 2)
@@ -424,7 +430,7 @@ mod tests {
                     spend: spend[d - 1],
                     month_to_date: spend[..d].iter().sum(),
                     trailing: spend[d.saturating_sub(8)..d - 1].to_vec(),
-                    estimate: None,
+                    estimate: estimates[d - 1].map(|c| Decimal::new(c.into(), 2)),
                 };
                 for _run in 0..2 {
                     for a in decide(&scope, &l, &rates(), &f) {
@@ -440,6 +446,9 @@ mod tests {
                 mtd += c;
                 if c > u64::from(limit) {
                     expected.insert(format!("spend/account/123456789012/daily_limit/{}", day(d as u32)));
+                }
+                if estimates[d - 1].is_some_and(|e| e > limit) {
+                    expected.insert(format!("spend/account/123456789012/estimate/{}", day(d as u32)));
                 }
                 if let Some(step) = [100u64, 80, 50].into_iter().find(|s| mtd * 100 > u64::from(budget) * s) {
                     expected.insert(format!("spend/account/123456789012/monthly_budget/2026-10/{step}"));

@@ -697,8 +697,16 @@ fn notice(
                 .into(),
         );
         for d in drivers {
+            let change = if d.mean.is_zero() {
+                "new".to_string()
+            } else {
+                format!(
+                    "{:+} %",
+                    ((d.day - d.mean) / d.mean * Decimal::ONE_HUNDRED).round_dp(0)
+                )
+            };
             lines.push(format!(
-                "- {}: {} USD (mean {} USD)",
+                "- {}: {} USD (mean {} USD, {change})",
                 d.service,
                 money(d.day),
                 money(d.mean)

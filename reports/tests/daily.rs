@@ -170,9 +170,14 @@ async fn alerts_with_their_drivers_once_and_the_day_written() {
     assert!(
         spike
             .message
-            .contains(&format!("- {EC2}: 180.00 USD (mean 0.00 USD)")),
+            .contains(&format!("- {EC2}: 180.00 USD (mean 0.00 USD, new)")),
         "{}",
         spike.message
+    );
+    assert!(
+        spike
+            .message
+            .contains(&format!("- {S3}: 2.50 USD (mean 2.50 USD, +0 %)"))
     );
     assert!(spike.message.contains("What to do:"));
     assert_eq!(spike.holder.as_deref(), Some("beatriz.lopes@example.com"));
