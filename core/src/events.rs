@@ -269,6 +269,17 @@ impl FromStr for ExceptionLabel {
 /// preparation's and the purge's.
 pub const BUILD_PROJECTS: [&str; 2] = ["prepare-account", "purge-account"];
 
+/// The CloudTrail calls that launch resources billed by the hour, which the daily spend run
+/// prices (and the deployment forwards to the lake).
+pub const LAUNCH_EVENTS: [&str; 6] = [
+    "RunInstances",
+    "CreateNatGateway",
+    "CreateDBInstance",
+    "CreateCluster",
+    "CreateNotebookInstance",
+    "CreateEndpointConfig",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

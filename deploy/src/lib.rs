@@ -1,0 +1,66 @@
+//! The system's CloudFormation templates, rendered from `settings.yaml`: deterministic (the same
+//! settings give the same bytes), named from `environment_identifier` so that two environments
+//! can live in one account.
+//!
+//! First step of the deployment: the automation account's stack ([`automation`]). The member
+//! account StackSet, the management account stack, `package`, `plan` and `apply` come next.
+
+pub mod automation;
+pub mod names;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use spa_core::Settings;
+
+/// One rendered template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    /// File name (`automation.json`).
+    pub file: String,
+    /// The CloudFormation document.
+    pub body: Value,
+}
+
+impl Template {
+    /// The document as written: pretty JSON with sorted keys and a final newline.
+    pub fn text(&self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.body).expect("JSON values serialize");
+        text.push('\n');
+        text
+    }
+}
+
+/// What rendering could not do.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// Writing a template.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Every template of the system for `settings`.
+pub fn render(settings: &Settings) -> Vec<Template> {
+    vec![automation::template(settings)]
+}
+
+/// Writes `templates` into `dir` (created if missing); returns the files written.
+pub fn write(templates: &[Template], dir: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RenderError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut out = Vec::new();
+    for t in templates {
+        let path = dir.join(&t.file);
+        std::fs::write(&path, t.text()).map_err(io(&path))?;
+        out.push(path);
+    }
+    Ok(out)
+}

@@ -1,0 +1,147 @@
+//! Rendering the templates from several settings files: the same bytes every time, the
+//! schedules equal to the settings, optional resources present only when configured, and every
+//! template clean under cfn-lint (the linter `.ci/run` installs).
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use spa_core::Settings;
+
+/// The shipped settings in `dir`, edited.
+fn settings_with(dir: &Path, edit: impl Fn(String) -> String) -> Settings {
+    Settings::load(spa_core::testing::settings_in(dir, edit)).unwrap()
+}
+
+fn cfn_lint(file: &Path) {
+    let lint = std::env::var("SPA_TEST_CFN_LINT").expect(
+        "SPA_TEST_CFN_LINT is not set: run the tests with .ci/run, which installs cfn-lint",
+    );
+    let out = Command::new(&lint)
+        .arg("--format")
+        .arg("parseable")
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{lint}: {e}"));
+    assert!(
+        out.status.success(),
+        "cfn-lint on {}:\n{}{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn resources(template: &Value) -> &serde_json::Map<String, Value> {
+    template["Resources"].as_object().unwrap()
+}
+
+#[test]
+fn the_shipped_settings_render_the_same_bytes_and_lint_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_with(dir.path(), |y| y);
+    let first = deploy::render(&settings);
+    let again = deploy::render(&settings);
+    assert_eq!(
+        first.iter().map(|t| t.text()).collect::<Vec<_>>(),
+        again.iter().map(|t| t.text()).collect::<Vec<_>>()
+    );
+    let out = dir.path().join("templates");
+    let files = deploy::write(&first, &out).unwrap();
+    assert_eq!(files, [out.join("automation.json")]);
+    for file in &files {
+        cfn_lint(file);
+    }
+    let automation = &first[0].body;
+    let r = resources(automation);
+    // The maintenance window is the settings' expression; every schedule may invoke its function.
+    assert_eq!(
+        r["MaintenanceSchedule"]["Properties"]["ScheduleExpression"],
+        settings.automation.maintenance_window.as_str()
+    );
+    for s in deploy::automation::schedules(&settings) {
+        let rule = &r[s.id]["Properties"];
+        assert_eq!(
+            rule["ScheduleExpression"],
+            s.expression.as_str(),
+            "{}",
+            s.id
+        );
+        let input: Value =
+            serde_json::from_str(rule["Targets"][0]["Input"].as_str().unwrap()).unwrap();
+        assert_eq!(input, s.input);
+        let permission = &r[&format!("{}Permission", s.id)]["Properties"];
+        assert_eq!(permission["SourceArn"]["Fn::GetAtt"][0], s.id);
+    }
+    // Names derive from the environment; the build projects the rule admits are the lifecycle's.
+    assert_eq!(
+        r["IngestFunction"]["Properties"]["FunctionName"],
+        "spa-demo-ingest"
+    );
+    assert_eq!(
+        r["CodeBuildRule"]["Properties"]["EventPattern"]["detail"]["project-name"],
+        serde_json::json!(["spa-demo-prepare-account", "spa-demo-purge-account"])
+    );
+    assert_eq!(
+        r["IngestQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"],
+        5
+    );
+    assert!(r.contains_key("SenderIdentity"), "origin_email is set");
+    assert!(
+        !r.contains_key("AlertQueue"),
+        "no alert queue in the shipped settings"
+    );
+}
+
+#[test]
+fn other_settings_render_what_they_configure_and_lint_clean() {
+    for (name, edit) in [
+        (
+            "alert queue, another environment and window",
+            Box::new(|y: String| {
+                y.replace(
+                    "environment_identifier: spa-demo",
+                    "environment_identifier: Sbx-Prod2",
+                )
+                .replace("cron(0 18 ? * SAT *)", "cron(30 2 ? * MON-FRI *)")
+                .replace("  # alert_queue: spa-alerts", "  alert_queue: spa-alerts")
+            }) as Box<dyn Fn(String) -> String>,
+        ),
+        (
+            "no sender address, accounts only",
+            Box::new(|y: String| {
+                let start = y.find("\norganizational_units:").unwrap();
+                let end = start + y[start + 1..].find("\n\n").unwrap() + 1;
+                format!("{}{}", &y[..start], &y[end..])
+                    .replace("  origin_email: sandboxes@example.com\n", "")
+            }),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings_with(dir.path(), edit);
+        let templates = deploy::render(&settings);
+        let files = deploy::write(&templates, &dir.path().join("out")).unwrap();
+        for file in &files {
+            cfn_lint(file);
+        }
+        let r = resources(&templates[0].body);
+        match name {
+            "alert queue, another environment and window" => {
+                assert_eq!(r["AlertQueue"]["Properties"]["QueueName"], "spa-alerts");
+                assert!(r.contains_key("AlertEventSource"));
+                assert_eq!(
+                    r["ReportsFunction"]["Properties"]["FunctionName"],
+                    "sbx-prod2-reports"
+                );
+                assert_eq!(
+                    r["MaintenanceSchedule"]["Properties"]["ScheduleExpression"],
+                    "cron(30 2 ? * MON-FRI *)"
+                );
+            }
+            _ => {
+                assert!(settings.organizational_units.is_empty(), "{name}");
+                assert!(!r.contains_key("SenderIdentity"), "{name}");
+            }
+        }
+    }
+}
