@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 use spa_core::Settings;
 use spa_core::events::{BUILD_PROJECTS, LAUNCH_EVENTS};
+use spa_core::lake::Dataset;
 
 use crate::Template;
 use crate::names::Names;
@@ -106,10 +107,11 @@ fn reference(id: &str) -> Value {
     json!({"Ref": id})
 }
 
-fn role(statements: Vec<Value>) -> Value {
+fn role(name: String, statements: Vec<Value>) -> Value {
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
+            "RoleName": name,
             "AssumeRolePolicyDocument": {
                 "Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -398,44 +400,53 @@ pub fn template(settings: &Settings) -> Template {
     let settings_read = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": reference("SettingsObjectArn")});
     add(
         "IngestRole",
-        role(vec![
-            lake_rw.clone(),
-            lake_list.clone(),
-            settings_read.clone(),
-            json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        role(
+            names.role("ingest"),
+            vec![
+                lake_rw.clone(),
+                lake_list.clone(),
+                settings_read.clone(),
+                json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
             "Resource": ingest_queues}),
-            json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": reference("ExceptionsTopic")}),
-            json!({"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*",
+                json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": reference("ExceptionsTopic")}),
+                json!({"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*",
             "Condition": {"StringEquals": {"ses:FromAddress": sender(settings)}}}),
-        ]),
+            ],
+        ),
     );
     let account_role = settings.automation.account_role.as_str();
     add(
         "LifecycleRole",
-        role(vec![
-            lake_rw.clone(),
-            lake_list.clone(),
-            settings_read.clone(),
-            json!({"Effect": "Allow", "Action": ["organizations:ListAccounts", "organizations:ListAccountsForParent",
+        role(
+            names.role("lifecycle"),
+            vec![
+                lake_rw.clone(),
+                lake_list.clone(),
+                settings_read.clone(),
+                json!({"Effect": "Allow", "Action": ["organizations:ListAccounts", "organizations:ListAccountsForParent",
             "organizations:ListOrganizationalUnitsForParent", "organizations:ListRoots", "organizations:ListParents",
             "organizations:ListTagsForResource", "organizations:DescribeAccount", "organizations:DescribeOrganizationalUnit",
             "organizations:TagResource", "organizations:UntagResource"], "Resource": "*"}),
-            json!({"Effect": "Allow", "Action": "sts:AssumeRole",
+                json!({"Effect": "Allow", "Action": "sts:AssumeRole",
             "Resource": sub(&format!("arn:${{AWS::Partition}}:iam::*:role/{account_role}")),
             "Condition": {"StringEquals": {"aws:ResourceOrgID": reference("OrganizationId")}}}),
-            json!({"Effect": "Allow", "Action": "events:PutEvents", "Resource": get("CentralBus", "Arn")}),
-        ]),
+                json!({"Effect": "Allow", "Action": "events:PutEvents", "Resource": get("CentralBus", "Arn")}),
+            ],
+        ),
     );
     add(
         "ReportsRole",
-        role(vec![
-            lake_rw,
-            lake_list,
-            settings_read,
-            json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": reference("ExceptionsTopic")}),
-            json!({"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*",
+        role(
+            names.role("reports"),
+            vec![
+                lake_rw,
+                lake_list,
+                settings_read,
+                json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": reference("ExceptionsTopic")}),
+                json!({"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*",
             "Condition": {"StringEquals": {"ses:FromAddress": sender(settings)}}}),
-        ]),
+            ],
+        ),
     );
     add(
         "IngestFunction",
@@ -523,6 +534,13 @@ pub fn template(settings: &Settings) -> Template {
                     "Description": format!("The {env} lake's datasets")}}
         }),
     );
+
+    for dataset in Dataset::ALL {
+        add(
+            &crate::glue::logical_id(dataset),
+            crate::glue::table(dataset),
+        );
+    }
 
     let parameters = json!({
         "OrganizationId": {"Type": "String", "AllowedPattern": "^o-[a-z0-9]{10,32}$",

@@ -2,10 +2,12 @@
 //! settings give the same bytes), named from `environment_identifier` so that two environments
 //! can live in one account.
 //!
-//! First step of the deployment: the automation account's stack ([`automation`]). The member
-//! account StackSet, the management account stack, `package`, `plan` and `apply` come next.
+//! So far: the automation account's stack ([`automation`]) and the member accounts' stack
+//! ([`members`]); the management account's stack, `package`, `plan` and `apply` come next.
 
 pub mod automation;
+pub mod glue;
+pub mod members;
 pub mod names;
 
 use std::path::{Path, PathBuf};
@@ -46,7 +48,7 @@ pub enum RenderError {
 
 /// Every template of the system for `settings`.
 pub fn render(settings: &Settings) -> Vec<Template> {
-    vec![automation::template(settings)]
+    vec![automation::template(settings), members::template(settings)]
 }
 
 /// Writes `templates` into `dir` (created if missing); returns the files written.

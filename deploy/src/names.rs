@@ -41,6 +41,12 @@ impl Names {
         self.of_what("central")
     }
 
+    /// A Lambda function's role (`ingest`, `lifecycle`, `reports`): member accounts trust the
+    /// lifecycle's by this name.
+    pub fn role(&self, what: &str) -> String {
+        self.of_what(&format!("{what}-function"))
+    }
+
     /// A Lambda function (`ingest`, `lifecycle`, `reports`).
     pub fn function(&self, what: &str) -> String {
         self.of_what(what)

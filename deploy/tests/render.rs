@@ -48,7 +48,10 @@ fn the_shipped_settings_render_the_same_bytes_and_lint_clean() {
     );
     let out = dir.path().join("templates");
     let files = deploy::write(&first, &out).unwrap();
-    assert_eq!(files, [out.join("automation.json")]);
+    assert_eq!(
+        files,
+        [out.join("automation.json"), out.join("members.json")]
+    );
     for file in &files {
         cfn_lint(file);
     }
@@ -143,5 +146,53 @@ fn other_settings_render_what_they_configure_and_lint_clean() {
                 assert!(!r.contains_key("SenderIdentity"), "{name}");
             }
         }
+    }
+}
+
+/// The DDL of `sql/tables/<name>.sql`: its columns as (name, type), read from the file.
+fn ddl_columns(name: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(
+        spa_core::testing::repo_root().join(format!("sql/tables/{name}.sql")),
+    )
+    .unwrap();
+    let start = text.find("(\n").unwrap() + 2;
+    let end = text.find("\n)\nPARTITIONED BY").unwrap();
+    text[start..end]
+        .lines()
+        .map(|l| {
+            let l = l.trim().trim_end_matches(',');
+            let (n, t) = l.split_once(' ').unwrap();
+            (n.to_string(), t.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_glue_tables_match_the_athena_ddl_of_sql_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_with(dir.path(), |y| y);
+    let template = &deploy::render(&settings)[0].body;
+    let r = resources(template);
+    for dataset in spa_core::lake::Dataset::ALL {
+        let table = &r[&deploy::glue::logical_id(dataset)]["Properties"]["TableInput"];
+        assert_eq!(table["Name"], dataset.name());
+        let columns: Vec<(String, String)> = table["StorageDescriptor"]["Columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["Name"].as_str().unwrap().to_string(),
+                    c["Type"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(columns, ddl_columns(dataset.name()), "{}", dataset.name());
+        let key = dataset.partition_key();
+        assert_eq!(table["PartitionKeys"][0]["Name"], key);
+        assert_eq!(
+            table["Parameters"]["storage.location.template"]["Fn::Sub"],
+            format!("s3://${{LakeBucket}}/{}/{key}=${{!{key}}}/", dataset.name())
+        );
     }
 }

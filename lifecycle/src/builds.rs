@@ -184,12 +184,10 @@ fn environment(
 /// Build timeout of the projects the lifecycle creates.
 const TIMEOUT_MINUTES: i32 = 60;
 
-/// The role the lifecycle's builds run as in `account`.
+/// The role the lifecycle's builds run as in `account`: CodeBuild's service role, not the role
+/// the automation assumes (which CodeBuild does not trust).
 fn service_role(settings: &Settings, account: &AccountId) -> String {
-    format!(
-        "arn:aws:iam::{account}:role/{}",
-        settings.automation.account_role
-    )
+    format!("arn:aws:iam::{account}:role/{}", settings.build_role())
 }
 
 /// How a project found in a member account differs from the one the lifecycle creates, in
@@ -402,7 +400,7 @@ mod tests {
 
     use super::*;
 
-    const ROLE: &str = "arn:aws:iam::300001010101:role/AWSControlTowerExecution";
+    const ROLE: &str = "arn:aws:iam::300001010101:role/spa-demo-build";
 
     fn environment() -> ProjectEnvironmentBuilder {
         ProjectEnvironment::builder()

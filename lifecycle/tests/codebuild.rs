@@ -14,6 +14,8 @@ use spa_core::settings::AccountId;
 use spa_core::testing::{moto_endpoint, settings_with_endpoint};
 
 const ROLE: &str = "AWSControlTowerExecution";
+/// CodeBuild's service role: the shipped environment's default build role.
+const BUILD_ROLE: &str = "spa-demo-build";
 
 async fn member(config: &aws_config::SdkConfig, account: &AccountId) -> aws_sdk_codebuild::Client {
     let member = spa_core::aws::assume_role(config, account, &ROLE.parse().unwrap(), "test").await;
@@ -66,7 +68,7 @@ async fn a_project_someone_else_defined_is_never_built_as_it_is() {
     )
     .await;
     let started = builds.start(&hostile, &request("t-hostile")).await;
-    let role = format!("arn:aws:iam::{hostile}:role/{ROLE}");
+    let role = format!("arn:aws:iam::{hostile}:role/{BUILD_ROLE}");
     let now = cb.batch_get_projects().names(&name).send().await.unwrap();
     match started {
         // CodeBuild recreated it as ours, then built that.
@@ -97,7 +99,7 @@ async fn a_project_someone_else_defined_is_never_built_as_it_is() {
         &name,
         buildspec(kind),
         common::lifecycle_environment(),
-        &format!("arn:aws:iam::{ours}:role/{ROLE}"),
+        &format!("arn:aws:iam::{ours}:role/{BUILD_ROLE}"),
     )
     .await;
     let created =

@@ -112,7 +112,7 @@ async fn deploy_projects(config: &aws_config::SdkConfig, settings: &Settings, ac
             &kind.project(settings),
             lifecycle::builds::buildspec(kind),
             common::lifecycle_environment(),
-            &format!("arn:aws:iam::{account}:role/{ROLE}"),
+            &format!("arn:aws:iam::{account}:role/{}", settings.build_role()),
         )
         .await;
     }

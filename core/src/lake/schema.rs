@@ -190,7 +190,7 @@ impl Dataset {
     }
 
     /// Format of the partition value.
-    pub(crate) fn partition_format(self) -> PartitionFormat {
+    pub fn partition_format(self) -> PartitionFormat {
         match self {
             Dataset::Costs | Dataset::CostTotals => PartitionFormat::Month,
             _ => PartitionFormat::Day,

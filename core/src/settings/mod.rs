@@ -192,6 +192,10 @@ pub struct Automation {
     /// Role assumed in each member account to run CodeBuild.
     #[serde(default = "default_account_role")]
     pub account_role: RoleName,
+    /// CodeBuild's service role for preparation and purge in each member account (the
+    /// deployment's member stack creates it) [`<environment_identifier>-build`].
+    #[serde(default)]
+    pub build_role: Option<RoleName>,
     /// Role assumed in the management account to read and tag the organization, if the
     /// automation account is not a delegated administrator.
     #[serde(default)]
@@ -987,6 +991,20 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The role preparation and purge builds run as in each member account:
+    /// `automation.build_role`, or `<environment_identifier>-build`.
+    pub fn build_role(&self) -> String {
+        self.automation.build_role.as_ref().map_or_else(
+            || {
+                format!(
+                    "{}-build",
+                    self.environment_identifier.as_str().to_ascii_lowercase()
+                )
+            },
+            ToString::to_string,
+        )
     }
 
     /// The spend thresholds of an account in OU `parent`, managed or not: `defaults`, then the

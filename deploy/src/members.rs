@@ -1,0 +1,173 @@
+//! The member accounts' stack (deployed to the managed OUs by a service-managed StackSet): the
+//! role the automation assumes, trusting only the lifecycle function's role; CodeBuild's service
+//! role for preparation and purge; the forwarding of console sign-ins, the builds' state changes
+//! and launch calls to the central bus, with the role EventBridge needs for it; and the topic
+//! the preparation's budget publishes to, subscribed by the central alert queue.
+
+use serde_json::{Map, Value, json};
+use spa_core::Settings;
+use spa_core::events::{BUILD_PROJECTS, LAUNCH_EVENTS};
+
+use crate::Template;
+use crate::names::Names;
+
+/// The role Control Tower creates in every account: it trusts the management account only, so
+/// the stack never creates or changes it.
+const CONTROL_TOWER_ROLE: &str = "AWSControlTowerExecution";
+
+fn sub(text: &str) -> Value {
+    json!({"Fn::Sub": text})
+}
+
+fn get(id: &str, attribute: &str) -> Value {
+    json!({"Fn::GetAtt": [id, attribute]})
+}
+
+/// The member accounts' template.
+pub fn template(settings: &Settings) -> Template {
+    let names = Names::of(settings);
+    let env = names.env();
+    let automation = settings.automation.account_id.as_str();
+    let lifecycle_role = format!(
+        "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
+        names.role("lifecycle")
+    );
+    let projects: Vec<String> = BUILD_PROJECTS
+        .iter()
+        .map(|p| format!("{env}-{p}"))
+        .collect();
+    let build_role = settings.build_role();
+    let mut resources = Map::new();
+    let mut add = |id: &str, resource: Value| {
+        resources.insert(id.to_string(), resource);
+    };
+
+    let account_role = settings.automation.account_role.as_str();
+    if account_role != CONTROL_TOWER_ROLE {
+        add(
+            "AutomationRole",
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": account_role,
+                    "Description": "Assumed by the lifecycle function to run preparation and purge builds",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"AWS": sub(&lifecycle_role)}, "Action": "sts:AssumeRole"}]},
+                    "Policies": [{"PolicyName": "builds", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow",
+                            "Action": ["codebuild:BatchGetProjects", "codebuild:CreateProject", "codebuild:UpdateProject",
+                                "codebuild:DeleteProject", "codebuild:StartBuild", "codebuild:BatchGetBuilds"],
+                            "Resource": projects.iter().map(|p| sub(&format!("arn:${{AWS::Partition}}:codebuild:*:${{AWS::AccountId}}:project/{p}"))).collect::<Vec<_>>()},
+                        {"Effect": "Allow", "Action": "iam:PassRole",
+                            "Resource": get("BuildRole", "Arn"),
+                            "Condition": {"StringEquals": {"iam:PassedToService": "codebuild.amazonaws.com"}}}
+                    ]}}]
+                }
+            }),
+        );
+    }
+    add(
+        "BuildRole",
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Metadata": {"checkov": {"skip": [{"id": "CKV_AWS_274", "comment":
+                "The purge (aws-nuke) removes every resource of the sandbox: it needs every action in the account it runs in, and nothing outside it."}]}},
+            "Properties": {
+                "RoleName": build_role,
+                "Description": "CodeBuild's service role for the preparation and the purge of this sandbox account",
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]},
+                "ManagedPolicyArns": [sub("arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess")]
+            }
+        }),
+    );
+    add(
+        "ForwardingRole",
+        json!({
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "RoleName": names.of_what("event-forwarding"),
+                "Description": "EventBridge forwarding this account's events to the central bus",
+                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+                "Policies": [{"PolicyName": "central-bus", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralBusArn"}}]}}]
+            }
+        }),
+    );
+    let forwarded: [(&str, Value, &str); 3] = [
+        (
+            "SignInForwarding",
+            json!({"detail-type": ["AWS Console Sign In via CloudTrail"]}),
+            "Console sign-ins: to the central bus",
+        ),
+        (
+            "BuildForwarding",
+            json!({"source": ["aws.codebuild"], "detail-type": ["CodeBuild Build State Change"],
+            "detail": {"project-name": projects}}),
+            "Preparation and purge builds: to the central bus",
+        ),
+        (
+            "LaunchForwarding",
+            json!({"detail-type": ["AWS API Call via CloudTrail"], "detail": {"eventName": LAUNCH_EVENTS}}),
+            "Launches priced by the daily spend run: to the central bus",
+        ),
+    ];
+    for (id, pattern, description) in forwarded {
+        add(
+            id,
+            json!({
+                "Type": "AWS::Events::Rule",
+                "Properties": {"Description": description, "EventPattern": pattern, "State": "ENABLED",
+                    "Targets": [{"Id": "central-bus", "Arn": {"Ref": "CentralBusArn"}, "RoleArn": get("ForwardingRole", "Arn")}]}
+            }),
+        );
+    }
+    add(
+        "BudgetTopic",
+        json!({
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": names.of_what("budget-alerts"), "KmsMasterKeyId": "alias/aws/sns"}
+        }),
+    );
+    add(
+        "BudgetTopicPolicy",
+        json!({
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {"Topics": [{"Ref": "BudgetTopic"}], "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "BudgetsPublish", "Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"},
+                    "Action": "sns:Publish", "Resource": {"Ref": "BudgetTopic"},
+                    "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}}]}}
+        }),
+    );
+    add(
+        "BudgetSubscription",
+        json!({
+            "Type": "AWS::SNS::Subscription",
+            "Condition": "HasAlertQueue",
+            "Properties": {"TopicArn": {"Ref": "BudgetTopic"}, "Protocol": "sqs", "Endpoint": {"Ref": "AlertQueueArn"},
+                "RawMessageDelivery": false}
+        }),
+    );
+
+    Template {
+        file: "members.json".into(),
+        body: json!({
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Description": format!("Sandbox accounts system {env}: every managed member account (a service-managed StackSet on the managed OUs)"),
+            "Parameters": {
+                "CentralBusArn": {"Type": "String", "AllowedPattern": "^arn:aws[a-z-]*:events:.+:event-bus/.+",
+                    "Description": "The automation account's central bus (output CentralBusArn)"},
+                "AlertQueueArn": {"Type": "String", "Default": "",
+                    "Description": "The automation account's alert queue (empty: budget notifications are not forwarded)"}
+            },
+            "Conditions": {"HasAlertQueue": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertQueueArn"}, ""]}]}},
+            "Resources": Value::Object(resources),
+            "Outputs": {
+                "BuildRoleArn": {"Value": get("BuildRole", "Arn")},
+                "BudgetTopicArn": {"Value": {"Ref": "BudgetTopic"}}
+            }
+        }),
+    }
+}
