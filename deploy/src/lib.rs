@@ -2,11 +2,13 @@
 //! settings give the same bytes), named from `environment_identifier` so that two environments
 //! can live in one account.
 //!
-//! So far: the automation account's stack ([`automation`]) and the member accounts' stack
-//! ([`members`]); the management account's stack, `package`, `plan` and `apply` come next.
+//! The automation account's stack ([`automation`]), the member accounts' stack ([`members`]) and
+//! the management account's ([`management`], which deploys the member stack as a StackSet);
+//! `package`, `plan` and `apply` come next.
 
 pub mod automation;
 pub mod glue;
+pub mod management;
 pub mod members;
 pub mod names;
 
@@ -14,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use spa_core::Settings;
+use spa_core::organization::Organization;
 
 /// One rendered template.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,9 +49,12 @@ pub enum RenderError {
     },
 }
 
-/// Every template of the system for `settings`.
-pub fn render(settings: &Settings) -> Vec<Template> {
-    vec![automation::template(settings), members::template(settings)]
+/// Every template of the system for `settings` and the accounts of `organization` (the
+/// management stack has an alarm per managed account).
+pub fn render(settings: &Settings, organization: &Organization) -> Vec<Template> {
+    let members = members::template(settings);
+    let management = management::template(settings, organization, &members);
+    vec![automation::template(settings), members, management]
 }
 
 /// Writes `templates` into `dir` (created if missing); returns the files written.

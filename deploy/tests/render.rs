@@ -13,6 +13,12 @@ fn settings_with(dir: &Path, edit: impl Fn(String) -> String) -> Settings {
     Settings::load(spa_core::testing::settings_in(dir, edit)).unwrap()
 }
 
+/// The organization of `settings` (the shipped organization file).
+fn organization(settings: &Settings) -> spa_core::organization::Organization {
+    spa_core::organization::Organization::load(settings.organization.file.as_ref().unwrap())
+        .unwrap()
+}
+
 fn cfn_lint(file: &Path) {
     let lint = std::env::var("SPA_TEST_CFN_LINT").expect(
         "SPA_TEST_CFN_LINT is not set: run the tests with .ci/run, which installs cfn-lint",
@@ -40,8 +46,9 @@ fn resources(template: &Value) -> &serde_json::Map<String, Value> {
 fn the_shipped_settings_render_the_same_bytes_and_lint_clean() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_with(dir.path(), |y| y);
-    let first = deploy::render(&settings);
-    let again = deploy::render(&settings);
+    let org = organization(&settings);
+    let first = deploy::render(&settings, &org);
+    let again = deploy::render(&settings, &org);
     assert_eq!(
         first.iter().map(|t| t.text()).collect::<Vec<_>>(),
         again.iter().map(|t| t.text()).collect::<Vec<_>>()
@@ -50,7 +57,11 @@ fn the_shipped_settings_render_the_same_bytes_and_lint_clean() {
     let files = deploy::write(&first, &out).unwrap();
     assert_eq!(
         files,
-        [out.join("automation.json"), out.join("members.json")]
+        [
+            out.join("automation.json"),
+            out.join("members.json"),
+            out.join("management.json")
+        ]
     );
     for file in &files {
         cfn_lint(file);
@@ -122,7 +133,7 @@ fn other_settings_render_what_they_configure_and_lint_clean() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let settings = settings_with(dir.path(), edit);
-        let templates = deploy::render(&settings);
+        let templates = deploy::render(&settings, &organization(&settings));
         let files = deploy::write(&templates, &dir.path().join("out")).unwrap();
         for file in &files {
             cfn_lint(file);
@@ -171,7 +182,7 @@ fn ddl_columns(name: &str) -> Vec<(String, String)> {
 fn the_glue_tables_match_the_athena_ddl_of_sql_tables() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings_with(dir.path(), |y| y);
-    let template = &deploy::render(&settings)[0].body;
+    let template = &deploy::render(&settings, &organization(&settings))[0].body;
     let r = resources(template);
     for dataset in spa_core::lake::Dataset::ALL {
         let table = &r[&deploy::glue::logical_id(dataset)]["Properties"]["TableInput"];

@@ -1,0 +1,190 @@
+//! The management account's stack (in us-east-1, where billing metrics live): the organization
+//! role the automation reads and tags the organization with, trusting only the automation's
+//! function roles; one billing alarm per managed account (`EstimatedCharges` with the
+//! `LinkedAccount` dimension exists in the payer account only) at its monthly budget, forwarded
+//! to the central bus; and the StackSet that puts the member stack in every account of the
+//! managed OUs, now and as accounts join.
+
+use serde_json::{Map, Value, json};
+use spa_core::Settings;
+use spa_core::organization::{AccountStatus, Organization};
+
+use crate::Template;
+use crate::names::Names;
+
+fn sub(text: &str) -> Value {
+    json!({"Fn::Sub": text})
+}
+
+/// The management account's template; `organization` says which accounts are managed.
+pub fn template(settings: &Settings, organization: &Organization, members: &Template) -> Template {
+    let names = Names::of(settings);
+    let env = names.env();
+    let automation = settings.automation.account_id.as_str();
+    let mut resources = Map::new();
+    let mut add = |id: &str, resource: Value| {
+        resources.insert(id.to_string(), resource);
+    };
+    let trusted: Vec<Value> = ["lifecycle", "ingest"]
+        .iter()
+        .map(|f| {
+            sub(&format!(
+                "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
+                names.role(f)
+            ))
+        })
+        .collect();
+    if let Some(role) = &settings.automation.organization_role {
+        add(
+            "OrganizationRole",
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": role.as_str(),
+                    "Description": "Assumed by the automation to read the organization and write the lifecycle's tags",
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]},
+                    "Policies": [{"PolicyName": "organization", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": ["organizations:ListAccounts", "organizations:ListAccountsForParent",
+                            "organizations:ListOrganizationalUnitsForParent", "organizations:ListRoots",
+                            "organizations:ListParents", "organizations:ListTagsForResource",
+                            "organizations:DescribeAccount", "organizations:DescribeOrganization",
+                            "organizations:DescribeOrganizationalUnit"], "Resource": "*"},
+                        {"Effect": "Allow", "Action": ["organizations:TagResource", "organizations:UntagResource"],
+                            "Resource": sub("arn:${AWS::Partition}:organizations::${AWS::AccountId}:account/o-*/*")}
+                    ]}}]
+                }
+            }),
+        );
+    }
+
+    // One billing alarm per managed, active account that has a monthly budget.
+    let rates = &settings.features.extra_currencies;
+    let mut alarms = 0;
+    for account in &organization.accounts {
+        if account.status != AccountStatus::Active
+            || !settings.is_managed(&account.id, Some(&account.parent))
+        {
+            continue;
+        }
+        let limits = settings.spend_limits(&account.id, Some(&account.parent));
+        let Some(threshold) = limits
+            .monthly_budget
+            .as_ref()
+            .and_then(|b| b.approx_usd(rates))
+        else {
+            continue;
+        };
+        let id = account.id.as_str();
+        alarms += 1;
+        add(
+            &format!("BillingAlarm{id}"),
+            json!({
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmName": format!("{env}-billing-{id}"),
+                    "AlarmDescription": format!("Estimated charges of {id} this month above its monthly budget"),
+                    "Namespace": "AWS/Billing",
+                    "MetricName": "EstimatedCharges",
+                    "Dimensions": [{"Name": "Currency", "Value": "USD"}, {"Name": "LinkedAccount", "Value": id}],
+                    "Statistic": "Maximum",
+                    "Period": 21_600,
+                    "EvaluationPeriods": 1,
+                    "Threshold": threshold.to_string().parse::<f64>().unwrap_or(0.0),
+                    "ComparisonOperator": "GreaterThanThreshold",
+                    "TreatMissingData": "notBreaching"
+                }
+            }),
+        );
+    }
+    if alarms > 0 {
+        add(
+            "AlarmForwardingRole",
+            json!({
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "RoleName": names.of_what("alarm-forwarding"),
+                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+                    "Policies": [{"PolicyName": "central-bus", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralBusArn"}}]}}]
+                }
+            }),
+        );
+        add(
+            "AlarmForwarding",
+            json!({
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "Description": "The billing alarms' state changes: to the central bus",
+                    "EventPattern": {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"],
+                        "detail": {"alarmName": [{"prefix": format!("{env}-billing-")}]}},
+                    "State": "ENABLED",
+                    "Targets": [{"Id": "central-bus", "Arn": {"Ref": "CentralBusArn"},
+                        "RoleArn": {"Fn::GetAtt": ["AlarmForwardingRole", "Arn"]}}]
+                }
+            }),
+        );
+    }
+
+    // The member stack in every account of the managed OUs.
+    let ous: Vec<&str> = settings
+        .organizational_units
+        .keys()
+        .map(|ou| ou.as_str())
+        .collect();
+    if !ous.is_empty() {
+        add(
+            "MembersStackSet",
+            json!({
+                "Type": "AWS::CloudFormation::StackSet",
+                "Properties": {
+                    "StackSetName": names.of_what("members"),
+                    "Description": "The member accounts' stack of the sandbox accounts system",
+                    "PermissionModel": "SERVICE_MANAGED",
+                    "AutoDeployment": {"Enabled": true, "RetainStacksOnAccountRemoval": false},
+                    "Capabilities": ["CAPABILITY_NAMED_IAM"],
+                    "ManagedExecution": {"Active": true},
+                    "OperationPreferences": {"FailureTolerancePercentage": 10, "MaxConcurrentPercentage": 25,
+                        "RegionConcurrencyType": "PARALLEL"},
+                    "Parameters": [
+                        {"ParameterKey": "CentralBusArn", "ParameterValue": {"Ref": "CentralBusArn"}},
+                        {"ParameterKey": "AlertQueueArn", "ParameterValue": {"Ref": "AlertQueueArn"}}
+                    ],
+                    "StackInstancesGroup": [{
+                        "DeploymentTargets": {"OrganizationalUnitIds": ous},
+                        "Regions": [settings.automation.region.as_str()]
+                    }],
+                    "TemplateBody": members.text()
+                }
+            }),
+        );
+    }
+
+    // Parameters only where a resource uses them (an unused one is a lint warning).
+    let mut parameters = Map::new();
+    if alarms > 0 || !ous.is_empty() {
+        parameters.insert(
+            "CentralBusArn".into(),
+            json!({"Type": "String",
+            "AllowedPattern": "^arn:aws[a-z-]*:events:.+:event-bus/.+",
+            "Description": "The automation account's central bus (output CentralBusArn)"}),
+        );
+    }
+    if !ous.is_empty() {
+        parameters.insert("AlertQueueArn".into(), json!({"Type": "String", "Default": "",
+            "Description": "The automation account's alert queue (empty: budget notifications are not forwarded)"}));
+    }
+    let mut body = json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!("Sandbox accounts system {env}: management account (us-east-1: billing metrics live there)"),
+        "Resources": Value::Object(resources),
+    });
+    if !parameters.is_empty() {
+        body["Parameters"] = Value::Object(parameters);
+    }
+    Template {
+        file: "management.json".into(),
+        body,
+    }
+}
