@@ -96,6 +96,33 @@ pub fn lambda_settings_path() -> std::path::PathBuf {
     std::env::var_os("SPA_SETTINGS").map_or_else(|| "settings.yaml".into(), Into::into)
 }
 
+/// A Lambda function's settings: `$SPA_SETTINGS` is a file, or an `s3://` URL whose settings and
+/// CSV overlays are copied into a temporary folder first (read with the function's own
+/// credentials and region; see [`crate::settings::remote`]).
+pub async fn lambda_settings() -> anyhow::Result<crate::Settings> {
+    let path = lambda_settings_path();
+    let text = path.to_string_lossy().into_owned();
+    if crate::settings::remote::s3_url(&text).is_none() {
+        return Ok(crate::Settings::load(&path)?);
+    }
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let endpoint =
+        std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("AWS_ENDPOINT_URL"));
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(endpoint)
+            .build(),
+    );
+    // Kept for the process's life: relative paths in the settings resolve against it.
+    let dir = tempfile::Builder::new()
+        .prefix("spa-settings-")
+        .tempdir()?
+        .keep();
+    Ok(crate::settings::remote::load_s3(&client, &text, &dir).await?)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -45,6 +45,7 @@ macro_rules! validated_text {
 mod ids;
 mod merge;
 mod overlay;
+pub mod remote;
 mod schedule;
 mod spend;
 pub(crate) mod values;

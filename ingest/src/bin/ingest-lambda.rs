@@ -6,13 +6,12 @@ use std::sync::Arc;
 use ingest::events::lambda::Handler;
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use spa_core::Settings;
 use spa_core::lake::Lake;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
-    let settings = Settings::load(spa_core::process::lambda_settings_path())?;
+    let settings = spa_core::process::lambda_settings().await?;
     let config = spa_core::aws::sdk_config(&settings).await;
     let handler = Handler::new(
         Lake::open(&settings).await,

@@ -10,12 +10,11 @@ use chrono::Utc;
 use lambda_runtime::{LambdaEvent, service_fn};
 use lifecycle::Engine;
 use serde_json::Value;
-use spa_core::Settings;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
-    let settings = Settings::load(spa_core::process::lambda_settings_path())?;
+    let settings = spa_core::process::lambda_settings().await?;
     let engine = Engine::new(settings, 8).await?;
     let engine = &engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{LambdaEvent, service_fn};
 use reports::jobs::Schedule;
 use serde_json::{Value, json};
-use spa_core::Settings;
 use spa_core::lake::{Lake, Store};
 
 /// The schedule and the day it runs for: an EventBridge "Scheduled Event" envelope (defaults,
@@ -26,7 +25,7 @@ fn schedule(payload: Value) -> Result<(Schedule, DateTime<Utc>), String> {
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
-    let settings = Settings::load(spa_core::process::lambda_settings_path())?;
+    let settings = spa_core::process::lambda_settings().await?;
     let lake = Lake::open(&settings).await;
     let out = Store::open(&settings.lake, &settings).await;
     let (settings, lake, out) = (&settings, &lake, &out);
