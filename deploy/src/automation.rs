@@ -107,7 +107,10 @@ fn reference(id: &str) -> Value {
     json!({"Ref": id})
 }
 
-fn role(name: String, statements: Vec<Value>) -> Value {
+fn role(name: String, mut statements: Vec<Value>) -> Value {
+    // A failed asynchronous invocation (a schedule's, a rule's) is kept in the dead-letter queue.
+    statements.push(json!({"Effect": "Allow", "Action": "sqs:SendMessage",
+        "Resource": get("FunctionsDeadLetterQueue", "Arn")}));
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -145,8 +148,14 @@ fn function(
             "Timeout": timeout,
             "MemorySize": memory,
             "Environment": {"Variables": {"SPA_SETTINGS": reference("SettingsUrl")}},
-            "LoggingConfig": {"LogFormat": "JSON"}
-        }
+            "LoggingConfig": {"LogFormat": "JSON"},
+            "DeadLetterConfig": {"TargetArn": get("FunctionsDeadLetterQueue", "Arn")}
+        },
+        "Metadata": {"checkov": {"skip": [
+            {"id": "CKV_AWS_117", "comment": "Calls AWS APIs and webhooks only and reaches nothing inside a VPC; in a VPC it would need NAT or an endpoint per service."},
+            {"id": "CKV_AWS_115", "comment": "Bounded by the queue's event source MaximumConcurrency and by its schedules; a reservation fails in accounts whose concurrency quota is still the default low one."},
+            {"id": "CKV_AWS_173", "comment": "The only variable is the settings' S3 URL, not a secret."}
+        ]}}
     })
 }
 
@@ -179,6 +188,7 @@ pub fn template(settings: &Settings) -> Template {
                     "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
                 "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
                 "VersioningConfiguration": {"Status": "Enabled"},
+                "LoggingConfiguration": {"DestinationBucketName": reference("LakeAccessLogBucket"), "LogFilePrefix": "lake/"},
                 "LifecycleConfiguration": {"Rules": [
                     {"Id": "quarantine", "Status": "Enabled", "Prefix": "quarantine/", "ExpirationInDays": 400},
                     {"Id": "claims", "Status": "Enabled", "Prefix": "claims/", "ExpirationInDays": 30},
@@ -187,6 +197,54 @@ pub fn template(settings: &Settings) -> Template {
                         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}
                 ]}
             }
+        }),
+    );
+    add(
+        "LakeAccessLogBucket",
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Metadata": {"checkov": {"skip": [
+                {"id": "CKV_AWS_18", "comment": "The access log bucket does not log its own access."}]}},
+            "Properties": {
+                "BucketName": sub(&format!("{}-lake-logs-${{AWS::AccountId}}-${{AWS::Region}}", names.env())),
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
+                    "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "LifecycleConfiguration": {"Rules": [
+                    {"Id": "access-logs", "Status": "Enabled", "ExpirationInDays": 400,
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}]}
+            }
+        }),
+    );
+    add(
+        "LakeAccessLogBucketPolicy",
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": reference("LakeAccessLogBucket"),
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+                        "Action": "s3:PutObject", "Resource": sub("${LakeAccessLogBucket.Arn}/lake/*"),
+                        "Condition": {"ArnLike": {"aws:SourceArn": get("LakeBucket", "Arn")},
+                            "StringEquals": {"aws:SourceAccount": reference("AWS::AccountId")}}},
+                    {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                        "Resource": [get("LakeAccessLogBucket", "Arn"), sub("${LakeAccessLogBucket.Arn}/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                ]}
+            }
+        }),
+    );
+    add(
+        "FunctionsDeadLetterQueue",
+        json!({
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": names.of_what("functions-dlq"), "MessageRetentionPeriod": 1_209_600,
+                "KmsMasterKeyId": "alias/aws/sqs"}
         }),
     );
     add(
@@ -213,7 +271,7 @@ pub fn template(settings: &Settings) -> Template {
         json!({
             "Type": "AWS::SQS::Queue",
             "Properties": {"QueueName": names.of_what("ingest-dlq"), "MessageRetentionPeriod": 1_209_600,
-                "SqsManagedSseEnabled": true}
+                "KmsMasterKeyId": "alias/aws/sqs"}
         }),
     );
     add(
@@ -224,7 +282,7 @@ pub fn template(settings: &Settings) -> Template {
                 "QueueName": names.of_what("ingest"),
                 "VisibilityTimeout": 6 * INGEST_TIMEOUT,
                 "MessageRetentionPeriod": 1_209_600,
-                "SqsManagedSseEnabled": true,
+                "KmsMasterKeyId": "alias/aws/sqs",
                 "RedrivePolicy": {"deadLetterTargetArn": get("IngestDeadLetterQueue", "Arn"), "maxReceiveCount": MAX_RECEIVES}
             }
         }),
@@ -258,7 +316,7 @@ pub fn template(settings: &Settings) -> Template {
             json!({
                 "Type": "AWS::SQS::Queue",
                 "Properties": {"QueueName": alerts, "VisibilityTimeout": 6 * INGEST_TIMEOUT,
-                    "MessageRetentionPeriod": 1_209_600, "SqsManagedSseEnabled": true,
+                    "MessageRetentionPeriod": 1_209_600, "KmsMasterKeyId": "alias/aws/sqs",
                     "RedrivePolicy": {"deadLetterTargetArn": get("IngestDeadLetterQueue", "Arn"), "maxReceiveCount": MAX_RECEIVES}}
             }),
         );

@@ -38,6 +38,31 @@ fn cfn_lint(file: &Path) {
     );
 }
 
+/// checkov over a folder of templates: every failed check is an error (a check that does not
+/// apply is skipped in the template's metadata, with its reason).
+fn checkov(dir: &Path) {
+    let scanner = std::env::var("SPA_TEST_CHECKOV")
+        .expect("SPA_TEST_CHECKOV is not set: run the tests with .ci/run, which installs checkov");
+    let out = Command::new(&scanner)
+        .args([
+            "--framework",
+            "cloudformation",
+            "--compact",
+            "--quiet",
+            "-d",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("{scanner}: {e}"));
+    assert!(
+        out.status.success(),
+        "checkov on {}:\n{}{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn resources(template: &Value) -> &serde_json::Map<String, Value> {
     template["Resources"].as_object().unwrap()
 }
@@ -66,6 +91,7 @@ fn the_shipped_settings_render_the_same_bytes_and_lint_clean() {
     for file in &files {
         cfn_lint(file);
     }
+    checkov(&out);
     let automation = &first[0].body;
     let r = resources(automation);
     // The maintenance window is the settings' expression; every schedule may invoke its function.
