@@ -58,6 +58,20 @@ pub fn schedules(settings: &Settings) -> Vec<ScheduleSpec> {
             "The hourly check: stuck accounts, unsent lifecycle events",
         ),
         spec(
+            "CostsSchedule",
+            "cron(15 2,8,14,20 * * ? *)",
+            "IngestFunction",
+            json!({"costs": {}}),
+            "Cost Explorer's month to date, four times a day (the month before too in its first days)",
+        ),
+        spec(
+            "AccountsSchedule",
+            "cron(0 1 * * ? *)",
+            "IngestFunction",
+            json!({"accounts": {}}),
+            "The organization's daily snapshot",
+        ),
+        spec(
             "ExceptionsSchedule",
             "rate(1 hour)",
             "ReportsFunction",
@@ -466,6 +480,8 @@ pub fn template(settings: &Settings) -> Template {
                 settings_read.clone(),
                 json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
             "Resource": ingest_queues}),
+                json!({"Effect": "Allow", "Action": "ce:GetCostAndUsage", "Resource": "*"}),
+                organization_access(settings),
                 json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": reference("ExceptionsTopic")}),
                 json!({"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*",
             "Condition": {"StringEquals": {"ses:FromAddress": sender(settings)}}}),
@@ -481,10 +497,7 @@ pub fn template(settings: &Settings) -> Template {
                 lake_rw.clone(),
                 lake_list.clone(),
                 settings_read.clone(),
-                json!({"Effect": "Allow", "Action": ["organizations:ListAccounts", "organizations:ListAccountsForParent",
-            "organizations:ListOrganizationalUnitsForParent", "organizations:ListRoots", "organizations:ListParents",
-            "organizations:ListTagsForResource", "organizations:DescribeAccount", "organizations:DescribeOrganizationalUnit",
-            "organizations:TagResource", "organizations:UntagResource"], "Resource": "*"}),
+                organization_access(settings),
                 json!({"Effect": "Allow", "Action": "sts:AssumeRole",
             "Resource": sub(&format!("arn:${{AWS::Partition}}:iam::*:role/{account_role}")),
             "Condition": {"StringEquals": {"aws:ResourceOrgID": reference("OrganizationId")}}}),
@@ -628,6 +641,21 @@ pub fn template(settings: &Settings) -> Template {
             "Resources": Value::Object(resources),
             "Outputs": outputs,
         }),
+    }
+}
+
+/// Reading (and tagging) the organization: through `automation.organization_role` in the
+/// management account when it is set, else directly (a delegated administrator).
+fn organization_access(settings: &Settings) -> Value {
+    match &settings.automation.organization_role {
+        Some(role) => json!({"Effect": "Allow", "Action": "sts:AssumeRole",
+            "Resource": sub(&format!("arn:${{AWS::Partition}}:iam::{}:role/{role}",
+                settings.automation.management_account_id))}),
+        None => json!({"Effect": "Allow", "Action": ["organizations:ListAccounts",
+            "organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent",
+            "organizations:ListRoots", "organizations:ListParents", "organizations:ListTagsForResource",
+            "organizations:DescribeAccount", "organizations:DescribeOrganizationalUnit",
+            "organizations:TagResource", "organizations:UntagResource"], "Resource": "*"}),
     }
 }
 

@@ -620,3 +620,55 @@ async fn an_unreadable_alert_is_stored_and_delivered_with_its_text() {
         "HTML in the text is escaped in the HTML part: {html}"
     );
 }
+
+/// The function's scheduled inputs, through the Lambda runtime API harness: Cost Explorer's
+/// month to a day (here the saved responses of the shipped settings; on the 3rd the month before
+/// is fetched again, and here it has no costs: an empty month), and the organization's snapshot.
+#[test]
+fn scheduled_costs_and_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = testing::settings_in(dir.path(), |y| y);
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_ingest-lambda"));
+    let (url, body) =
+        testing::invoke_lambda(binary, &settings, &json!({"costs": {"day": "2026-10-20"}}));
+    assert_eq!(
+        url, "/2018-06-01/runtime/invocation/req-1/response",
+        "{body}"
+    );
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let months = answer["costs"].as_array().unwrap();
+    assert_eq!(months.len(), 1, "{answer}");
+    assert_eq!(months[0]["month"], "2026-10");
+    assert_eq!(months[0]["through"], "2026-10-20");
+    assert!(months[0]["rows"].as_u64().unwrap() > 0);
+    assert!(dir.path().join("lake/costs/month=2026-10").exists());
+    assert!(dir.path().join("lake/cost_totals/month=2026-10").exists());
+
+    let (_, body) =
+        testing::invoke_lambda(binary, &settings, &json!({"costs": {"day": "2026-11-03"}}));
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let months: Vec<&str> = answer["costs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["month"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        months,
+        ["2026-10", "2026-11"],
+        "the month before is fetched again early on"
+    );
+
+    let (url, body) = testing::invoke_lambda(binary, &settings, &json!({"accounts": {}}));
+    assert_eq!(
+        url, "/2018-06-01/runtime/invocation/req-1/response",
+        "{body}"
+    );
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["accounts"], 32, "{answer}");
+
+    let (url, body) =
+        testing::invoke_lambda(binary, &settings, &json!({"costs": {"day": "20261020"}}));
+    assert_eq!(url, "/2018-06-01/runtime/invocation/req-1/error", "{body}");
+    assert!(body.contains("not a day"), "{body}");
+}

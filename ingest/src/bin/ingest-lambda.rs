@@ -1,5 +1,6 @@
-//! The ingest Lambda function: every payload kind of `ingest::events::lambda`, JSON logs, settings from
-//! `$SPA_SETTINGS` (default `settings.yaml` beside the code).
+//! The ingest Lambda function: every payload kind of `ingest::events::lambda`, and the scheduled
+//! inputs of `ingest::scheduled` (costs, snapshots); JSON logs, settings from `$SPA_SETTINGS`
+//! (default `settings.yaml` beside the code).
 
 use std::sync::Arc;
 
@@ -24,9 +25,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     } else {
         handler
     });
+    let (settings, lake) = (
+        Arc::new(settings.clone()),
+        Arc::new(Lake::open(&settings).await),
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let handler = handler.clone();
+        let (handler, settings, lake) = (handler.clone(), settings.clone(), lake.clone());
         async move {
+            // A schedule's input (costs, snapshot), else delivered events.
+            if ingest::scheduled::is_scheduled(&event.payload) {
+                let today = chrono::Utc::now().date_naive();
+                return ingest::scheduled::run(&lake, &settings, &event.payload, today)
+                    .await
+                    .map_err(lambda_runtime::Error::from);
+            }
             handler
                 .handle(event.payload)
                 .await
