@@ -1,0 +1,209 @@
+//! The daily run's reads of the lake: spend per account and day, per account and service, the
+//! day's launches and budget alerts, each one Polars query on this machine.
+
+use super::*;
+
+/// `NOT_SPEND` as a Polars predicate on the record type.
+fn is_spend() -> Expr {
+    NOT_SPEND
+        .iter()
+        .map(|t| col(RECORD_TYPE).neq(lit(*t)))
+        .reduce(|a, b| a.and(b))
+        .expect("NOT_SPEND is not empty")
+}
+
+/// Per account and day, spend (USD) through `until`, and the days the costs hold.
+pub(super) struct DaySpend {
+    pub(super) by_account: BTreeMap<String, BTreeMap<NaiveDate, Decimal>>,
+    pub(super) held: BTreeSet<NaiveDate>,
+}
+
+pub(super) async fn day_spend(
+    data: &Datasets<'_>,
+    month: Month,
+    until: NaiveDate,
+    out: &mut DaySpend,
+) -> Result<(), DailyError> {
+    let Some(costs) = data.costs(month).await? else {
+        return Ok(());
+    };
+    // Filtered and grouped on the date itself; only the sums' days become text.
+    let frame = costs
+        .select([
+            col(DAY),
+            col(ACCOUNT_ID),
+            is_spend().alias("spend"),
+            col(UNBLENDED),
+        ])
+        .filter(col(DAY).lt_eq(lit(until)))
+        .group_by([col(ACCOUNT_ID), col(DAY), col("spend")])
+        .agg([col(UNBLENDED).sum()])
+        .with_column(col(DAY).cast(DataType::String));
+    let df = collect(frame)?;
+    let (ids, days, amounts) = (
+        texts(&df, ACCOUNT_ID)?,
+        texts(&df, DAY)?,
+        decimals(&df, UNBLENDED)?,
+    );
+    let spend = df.column("spend")?.bool()?.clone();
+    for i in 0..df.height() {
+        let Ok(day) = days[i].parse::<NaiveDate>() else {
+            continue;
+        };
+        out.held.insert(day);
+        if spend.get(i) == Some(true) {
+            *out.by_account
+                .entry(ids[i].clone())
+                .or_default()
+                .entry(day)
+                .or_default() += amounts[i].unwrap_or_default();
+        }
+    }
+    Ok(())
+}
+
+/// One service of one account: its spend on the day, and summed over the trailing days.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ServiceDays {
+    pub(super) day: Decimal,
+    pub(super) trailing: Decimal,
+}
+
+/// Per account of `accounts`, per service: spend on `day` and summed over `from..day`.
+pub(super) async fn service_spend(
+    data: &Datasets<'_>,
+    months: &[Month],
+    from: NaiveDate,
+    day: NaiveDate,
+    accounts: &BTreeSet<String>,
+) -> Result<BTreeMap<String, BTreeMap<String, ServiceDays>>, DailyError> {
+    let mut out: BTreeMap<String, BTreeMap<String, ServiceDays>> = BTreeMap::new();
+    if accounts.is_empty() {
+        return Ok(out);
+    }
+    let wanted = DataFrame::new(
+        accounts.len(),
+        vec![polars::prelude::Column::new(
+            ACCOUNT_ID.into(),
+            accounts.iter().cloned().collect::<Vec<String>>(),
+        )],
+    )?;
+    for month in months {
+        let Some(costs) = data.costs(*month).await? else {
+            continue;
+        };
+        // Two sums per account and service: the day's, and the trailing days'.
+        let frame = costs
+            .filter(
+                col(DAY)
+                    .gt_eq(lit(from))
+                    .and(col(DAY).lt_eq(lit(day)))
+                    .and(is_spend()),
+            )
+            .select([col(DAY), col(ACCOUNT_ID), col(SERVICE), col(UNBLENDED)])
+            .join(
+                wanted.clone().lazy(),
+                [col(ACCOUNT_ID)],
+                [col(ACCOUNT_ID)],
+                JoinArgs::new(JoinType::Inner),
+            )
+            .group_by([
+                col(ACCOUNT_ID),
+                col(SERVICE),
+                col(DAY).eq(lit(day)).alias("today"),
+            ])
+            .agg([col(UNBLENDED).sum()]);
+        let df = collect(frame)?;
+        let (ids, services, amounts) = (
+            texts(&df, ACCOUNT_ID)?,
+            texts(&df, SERVICE)?,
+            decimals(&df, UNBLENDED)?,
+        );
+        let today = df.column("today")?.bool()?.clone();
+        for i in 0..df.height() {
+            let entry = out
+                .entry(ids[i].clone())
+                .or_default()
+                .entry(services[i].clone())
+                .or_default();
+            let amount = amounts[i].unwrap_or_default();
+            if today.get(i) == Some(true) {
+                entry.day += amount;
+            } else {
+                entry.trailing += amount;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The day's successful launch calls, priced.
+pub(super) async fn launches_of(
+    data: &Datasets<'_>,
+    day: NaiveDate,
+    prices: &Prices,
+) -> Result<Vec<Priced>, DailyError> {
+    let named = launches::EVENT_NAMES
+        .iter()
+        .map(|n| col(EVENT_NAME).eq(lit(*n)))
+        .reduce(|a, b| a.or(b))
+        .expect("launch event names");
+    let filter = named.and(col(ERROR_CODE).is_null());
+    let Some(frame) = data.events(day, day, Some(filter)).await? else {
+        return Ok(Vec::new());
+    };
+    let df = collect(frame.select([col(RAW)]))?;
+    let mut out: Vec<Priced> = texts(&df, RAW)?
+        .iter()
+        .filter_map(|raw| launches::parse(raw))
+        .map(|launch| {
+            let (per_day, unpriced) = prices.per_day(&launch);
+            Priced {
+                launch,
+                per_day,
+                unpriced,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.launch.time.cmp(&b.launch.time));
+    Ok(out)
+}
+
+/// The `BudgetAlert` exceptions stored for `day`.
+pub(super) async fn budget_alerts(
+    data: &Datasets<'_>,
+    day: Day,
+) -> Result<Vec<BudgetRow>, DailyError> {
+    let Some(frame) = data.exceptions(day.month()).await? else {
+        return Ok(Vec::new());
+    };
+    let df = collect(
+        frame
+            .filter(col(LABEL).eq(lit(ExceptionLabel::BudgetAlert.to_string())))
+            .select([
+                col(EVENT_TIME),
+                col(ACCOUNT_ID),
+                col(ACCOUNT_NAME),
+                col(MESSAGE),
+            ]),
+    )?;
+    let times = times(&df, EVENT_TIME)?;
+    let (ids, names, messages) = (
+        texts(&df, ACCOUNT_ID)?,
+        texts(&df, ACCOUNT_NAME)?,
+        texts(&df, MESSAGE)?,
+    );
+    let mut out: Vec<BudgetRow> = (0..df.height())
+        .filter_map(|i| {
+            let time = times[i]?;
+            (time.date_naive() == day.date()).then(|| BudgetRow {
+                time,
+                account: ids[i].clone(),
+                name: names[i].clone(),
+                message: messages[i].clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.account.cmp(&b.account)));
+    Ok(out)
+}
