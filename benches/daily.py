@@ -24,8 +24,8 @@ import os
 import re
 import sys
 
-from ingest import binaries, harness_parser, run, smoke_setup  # benches/ingest.py
-from reports import MONTH, SMOKE_SIZES, prepare  # benches/reports.py
+from ingest import run  # benches/ingest.py
+from reports import MONTH, lake_harness  # benches/reports.py
 
 DAY = f"{MONTH}-20"
 THRESHOLDS = (
@@ -48,16 +48,7 @@ FROM d GROUP BY account_id
 
 
 def main():
-    ap = harness_parser(__doc__)
-    ap.add_argument("--accounts", type=int, default=10_000)
-    ap.add_argument("--events", type=int, default=10_000_000, help="synthetic API events in the month")
-    ap.add_argument("--skip-duckdb", action="store_true")
-    args = ap.parse_args()
-    target = binaries(args)
-    work = smoke_setup(ap, args, target, ["fixtures", "ingest", "reports"], **SMOKE_SIZES)
-    work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, RUST_LOG="warn")
-    _, lake, settings = prepare(args, work, target, env)
+    args, target, env, _, lake, settings = lake_harness(__doc__)
     daily_settings = settings.parent / "settings-daily.yaml"
     daily_settings.write_text(settings.read_text() + THRESHOLDS)
 

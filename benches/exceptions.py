@@ -34,8 +34,8 @@ import subprocess
 import sys
 import time
 
-from ingest import ARROW_TABLE_DEF, binaries, folder_bytes, harness_parser, run, smoke_setup  # benches/ingest.py
-from reports import MONTH, SMOKE_SIZES, prepare  # benches/reports.py
+from ingest import ARROW_TABLE_DEF, folder_bytes, run  # benches/ingest.py
+from reports import MONTH, lake_harness  # benches/reports.py
 
 CANDIDATES_SQL = """
 SELECT event_id, event_time, source, activity, account_id, raw
@@ -161,16 +161,7 @@ def live(args, target, lake, settings, rows):
 
 
 def main():
-    ap = harness_parser(__doc__)
-    ap.add_argument("--accounts", type=int, default=10_000)
-    ap.add_argument("--events", type=int, default=10_000_000, help="synthetic API events in the month")
-    ap.add_argument("--skip-duckdb", action="store_true")
-    args = ap.parse_args()
-    target = binaries(args)
-    work = smoke_setup(ap, args, target, ["fixtures", "ingest", "reports", "ingest-lambda"], **SMOKE_SIZES)
-    work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, RUST_LOG="warn")
-    _, lake, settings = prepare(args, work, target, env)
+    args, target, env, _, lake, settings = lake_harness(__doc__, ("fixtures", "ingest", "reports", "ingest-lambda"))
     events = sorted(lake.glob(f"events/dt={MONTH}-*/*.parquet"))
     print(f"\nlake: {folder_bytes(lake / 'events') / 1e6:.0f} MB of events in {len(events)} objects")
 

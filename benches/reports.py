@@ -132,17 +132,26 @@ def prepare(args, work, target, env):
     return gen, lake, settings
 
 
-def main():
-    ap = harness_parser(__doc__)
+def lake_harness(doc, needs=("fixtures", "ingest", "reports")):
+    """What every harness over this benchmark's lake starts with: its options (--accounts,
+    --events, --skip-duckdb and the shared ones), the binaries, a quiet environment, and the lake
+    built or reused. Returns (args, target, env, gen, lake, settings)."""
+    ap = harness_parser(doc)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--events", type=int, default=10_000_000, help="synthetic API events in the month")
     ap.add_argument("--skip-duckdb", action="store_true")
     args = ap.parse_args()
     target = binaries(args)
-    work = smoke_setup(ap, args, target, ["fixtures", "ingest", "reports"], **SMOKE_SIZES)
+    work = smoke_setup(ap, args, target, list(needs), **SMOKE_SIZES)
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, RUST_LOG="warn")
     gen, lake, settings = prepare(args, work, target, env)
+    return args, target, env, gen, lake, settings
+
+
+def main():
+    args, target, env, gen, lake, settings = lake_harness(__doc__)
+    work = gen.parent
     events = sorted(lake.glob("events/dt=*/*.parquet"))
     days = [f for f in events if "2026-09-24" <= f.parent.name[3:] <= f"{MONTH}-31"]
     print(f"\nlake: {folder_bytes(lake / 'costs') / 1e6:.0f} MB costs, "

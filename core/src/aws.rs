@@ -61,6 +61,17 @@ pub fn s3_client(settings: &Settings, config: &SdkConfig) -> aws_sdk_s3::Client 
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// An S3 client from the environment alone (region, credentials, endpoint), for reading what
+/// comes before the settings: the settings themselves.
+pub async fn default_s3_client() -> aws_sdk_s3::Client {
+    let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(endpoint_in_environment())
+            .build(),
+    )
+}
+
 /// An AWS Organizations client whose standard retry strategy rides out throttling
 /// (`TooManyRequestsException`): up to 8 attempts with exponential backoff.
 pub fn organizations_client(config: &SdkConfig) -> aws_sdk_organizations::Client {

@@ -105,16 +105,7 @@ pub async fn lambda_settings() -> anyhow::Result<crate::Settings> {
     if crate::settings::remote::s3_url(&text).is_none() {
         return Ok(crate::Settings::load(&path)?);
     }
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let endpoint =
-        std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("AWS_ENDPOINT_URL"));
-    let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(endpoint)
-            .build(),
-    );
+    let client = crate::aws::default_s3_client().await;
     // Kept for the process's life: relative paths in the settings resolve against it.
     let dir = tempfile::Builder::new()
         .prefix("spa-settings-")

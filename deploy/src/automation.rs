@@ -9,6 +9,7 @@ use spa_core::events::{BUILD_PROJECTS, LAUNCH_EVENTS};
 use spa_core::lake::Dataset;
 
 use crate::Template;
+use crate::cfn::{ORGANIZATION_READ, ORGANIZATION_TAG, get, reference, sub, tls_only};
 use crate::names::Names;
 
 /// Seconds a function may run: ingest handles one SQS batch, the others whole jobs.
@@ -107,18 +108,6 @@ pub fn schedules(settings: &Settings) -> Vec<ScheduleSpec> {
             "The previous week's inventory",
         ),
     ]
-}
-
-fn sub(text: &str) -> Value {
-    json!({"Fn::Sub": text})
-}
-
-fn get(id: &str, attribute: &str) -> Value {
-    json!({"Fn::GetAtt": [id, attribute]})
-}
-
-fn reference(id: &str) -> Value {
-    json!({"Ref": id})
 }
 
 fn role(name: String, mut statements: Vec<Value>) -> Value {
@@ -246,9 +235,7 @@ pub fn template(settings: &Settings) -> Template {
                         "Action": "s3:PutObject", "Resource": sub("${LakeAccessLogBucket.Arn}/lake/*"),
                         "Condition": {"ArnLike": {"aws:SourceArn": get("LakeBucket", "Arn")},
                             "StringEquals": {"aws:SourceAccount": reference("AWS::AccountId")}}},
-                    {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                        "Resource": [get("LakeAccessLogBucket", "Arn"), sub("${LakeAccessLogBucket.Arn}/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                    tls_only(json!([get("LakeAccessLogBucket", "Arn"), sub("${LakeAccessLogBucket.Arn}/*")]))
                 ]}
             }
         }),
@@ -268,8 +255,7 @@ pub fn template(settings: &Settings) -> Template {
             "Properties": {
                 "Bucket": reference("LakeBucket"),
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                    {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                        "Resource": lake_resources(), "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                    tls_only(lake_resources()),
                     {"Sid": "OrganizationOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                         "Resource": lake_resources(),
                         "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": reference("OrganizationId")},
@@ -651,11 +637,8 @@ fn organization_access(settings: &Settings) -> Value {
         Some(role) => json!({"Effect": "Allow", "Action": "sts:AssumeRole",
             "Resource": sub(&format!("arn:${{AWS::Partition}}:iam::{}:role/{role}",
                 settings.automation.management_account_id))}),
-        None => json!({"Effect": "Allow", "Action": ["organizations:ListAccounts",
-            "organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent",
-            "organizations:ListRoots", "organizations:ListParents", "organizations:ListTagsForResource",
-            "organizations:DescribeAccount", "organizations:DescribeOrganizationalUnit",
-            "organizations:TagResource", "organizations:UntagResource"], "Resource": "*"}),
+        None => json!({"Effect": "Allow", "Resource": "*",
+            "Action": ORGANIZATION_READ.iter().chain(&ORGANIZATION_TAG).collect::<Vec<_>>()}),
     }
 }
 

@@ -7,6 +7,7 @@
 //! `package`, `plan` and `apply` come next.
 
 pub mod automation;
+pub mod cfn;
 pub mod glue;
 pub mod management;
 pub mod members;

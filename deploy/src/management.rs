@@ -10,11 +10,8 @@ use spa_core::Settings;
 use spa_core::organization::{AccountStatus, Organization};
 
 use crate::Template;
+use crate::cfn::{ORGANIZATION_READ, ORGANIZATION_TAG, forwarding_role, sub};
 use crate::names::Names;
-
-fn sub(text: &str) -> Value {
-    json!({"Fn::Sub": text})
-}
 
 /// The management account's template; `organization` says which accounts are managed.
 pub fn template(settings: &Settings, organization: &Organization, members: &Template) -> Template {
@@ -45,12 +42,8 @@ pub fn template(settings: &Settings, organization: &Organization, members: &Temp
                     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                         "Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]},
                     "Policies": [{"PolicyName": "organization", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                        {"Effect": "Allow", "Action": ["organizations:ListAccounts", "organizations:ListAccountsForParent",
-                            "organizations:ListOrganizationalUnitsForParent", "organizations:ListRoots",
-                            "organizations:ListParents", "organizations:ListTagsForResource",
-                            "organizations:DescribeAccount", "organizations:DescribeOrganization",
-                            "organizations:DescribeOrganizationalUnit"], "Resource": "*"},
-                        {"Effect": "Allow", "Action": ["organizations:TagResource", "organizations:UntagResource"],
+                        {"Effect": "Allow", "Action": ORGANIZATION_READ, "Resource": "*"},
+                        {"Effect": "Allow", "Action": ORGANIZATION_TAG,
                             "Resource": sub("arn:${AWS::Partition}:organizations::${AWS::AccountId}:account/o-*/*")}
                     ]}}]
                 }
@@ -100,16 +93,10 @@ pub fn template(settings: &Settings, organization: &Organization, members: &Temp
     if alarms > 0 {
         add(
             "AlarmForwardingRole",
-            json!({
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "RoleName": names.of_what("alarm-forwarding"),
-                    "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                        "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-                    "Policies": [{"PolicyName": "central-bus", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralBusArn"}}]}}]
-                }
-            }),
+            forwarding_role(
+                names.of_what("alarm-forwarding"),
+                "EventBridge forwarding the billing alarms' state changes to the central bus",
+            ),
         );
         add(
             "AlarmForwarding",

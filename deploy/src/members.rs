@@ -9,19 +9,12 @@ use spa_core::Settings;
 use spa_core::events::{BUILD_PROJECTS, LAUNCH_EVENTS};
 
 use crate::Template;
+use crate::cfn::{forwarding_role, get, sub};
 use crate::names::Names;
 
 /// The role Control Tower creates in every account: it trusts the management account only, so
 /// the stack never creates or changes it.
 const CONTROL_TOWER_ROLE: &str = "AWSControlTowerExecution";
-
-fn sub(text: &str) -> Value {
-    json!({"Fn::Sub": text})
-}
-
-fn get(id: &str, attribute: &str) -> Value {
-    json!({"Fn::GetAtt": [id, attribute]})
-}
 
 /// The member accounts' template.
 pub fn template(settings: &Settings) -> Template {
@@ -84,17 +77,10 @@ pub fn template(settings: &Settings) -> Template {
     );
     add(
         "ForwardingRole",
-        json!({
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "RoleName": names.of_what("event-forwarding"),
-                "Description": "EventBridge forwarding this account's events to the central bus",
-                "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-                "Policies": [{"PolicyName": "central-bus", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                    {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralBusArn"}}]}}]
-            }
-        }),
+        forwarding_role(
+            names.of_what("event-forwarding"),
+            "EventBridge forwarding this account's events to the central bus",
+        ),
     );
     let forwarded: [(&str, Value, &str); 3] = [
         (

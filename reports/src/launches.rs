@@ -10,9 +10,6 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use spa_core::settings::{HourlyPrice, PriceKey};
 
-/// The event names a launch can come from (the query keeps only these).
-pub const EVENT_NAMES: [&str; 6] = spa_core::events::LAUNCH_EVENTS;
-
 /// One kind of resource launched, as the price table keys it: `ec2/p4d.24xlarge`,
 /// `nat/gateway`, `rds/db.r5.large`, `eks/cluster`, `sagemaker/ml.g5.xlarge`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

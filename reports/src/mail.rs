@@ -119,7 +119,7 @@ pub fn summary(month: Month, current: &MonthCosts, previous: Option<&MonthCosts>
 }
 
 /// Rounded for reading (half away from zero, as on an invoice); files keep every decimal.
-fn round(amount: Decimal, digits: u32) -> Decimal {
+pub(crate) fn round(amount: Decimal, digits: u32) -> Decimal {
     amount.round_dp_with_strategy(digits, RoundingStrategy::MidpointAwayFromZero)
 }
 

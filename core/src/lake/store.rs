@@ -289,48 +289,7 @@ impl Store {
 
     /// Reads the object under `key`.
     pub async fn get(&self, key: &str) -> Result<Bytes, LakeError> {
-        match &self.backend {
-            Backend::Local { root } => {
-                let path = root.join(key);
-                match tokio::fs::read(&path).await {
-                    Ok(data) => Ok(Bytes::from(data)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        Err(LakeError::NotFound {
-                            key: key.to_string(),
-                        })
-                    }
-                    Err(source) => Err(LakeError::Io { path, source }),
-                }
-            }
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => {
-                let out = client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(Self::s3_key(prefix, key))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                            LakeError::NotFound {
-                                key: key.to_string(),
-                            }
-                        } else {
-                            s3_error("GetObject", key, e)
-                        }
-                    })?;
-                let data = out.body.collect().await.map_err(|e| LakeError::S3 {
-                    op: "GetObject",
-                    key: key.to_string(),
-                    transient: true,
-                    message: e.to_string(),
-                })?;
-                Ok(data.into_bytes())
-            }
-        }
+        Ok(self.get_versioned(key).await?.0)
     }
 
     /// Removes one object; removing a missing object is not an error.

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Settings, SettingsError};
+use crate::lake::Store;
 
 /// `s3://bucket/key` split, if `text` is one.
 pub fn s3_url(text: &str) -> Option<(&str, &str)> {
@@ -22,34 +23,11 @@ fn error(file: &str, message: String) -> SettingsError {
     }
 }
 
-async fn download(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    to: &Path,
-) -> Result<(), SettingsError> {
-    let url = format!("s3://{bucket}/{key}");
-    let out = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+async fn download(store: &Store, bucket: &str, key: &str, to: &Path) -> Result<(), SettingsError> {
+    let bytes = store
+        .get(key)
         .await
-        .map_err(|e| {
-            error(
-                &url,
-                format!(
-                    "cannot read: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                ),
-            )
-        })?;
-    let bytes = out
-        .body
-        .collect()
-        .await
-        .map_err(|e| error(&url, format!("cannot read: {e}")))?
-        .into_bytes();
+        .map_err(|e| error(&format!("s3://{bucket}/{key}"), format!("cannot read: {e}")))?;
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir).map_err(|source| SettingsError::Io {
             file: to.to_path_buf(),
@@ -107,14 +85,15 @@ pub async fn load_s3(
         Some((p, n)) => (format!("{p}/"), n),
         None => (String::new(), key),
     };
+    let store = Store::s3(client.clone(), bucket, "");
     let local = dir.join(name);
-    download(client, bucket, key, &local).await?;
+    download(&store, bucket, key, &local).await?;
     let text = std::fs::read_to_string(&local).map_err(|source| SettingsError::Io {
         file: local.clone(),
         source,
     })?;
     for path in companions(&text, url)? {
-        download(client, bucket, &format!("{prefix}{path}"), &dir.join(&path)).await?;
+        download(&store, bucket, &format!("{prefix}{path}"), &dir.join(&path)).await?;
     }
     Settings::load(&local)
 }

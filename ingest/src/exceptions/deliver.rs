@@ -609,7 +609,7 @@ pub async fn claims(
     pairs: &[(&Exception, String)],
     now: i64,
 ) -> Result<Vec<Option<Claim>>, LakeError> {
-    let holder = format!("pid {} at {now}", std::process::id());
+    let holder = claim_holder(now);
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(16) {
         let mut tasks = tokio::task::JoinSet::new();
@@ -643,7 +643,7 @@ pub async fn once(
     if ledger(lake).await?.contains(&pair) {
         return Ok(None);
     }
-    let holder = format!("pid {} at {now}", std::process::id());
+    let holder = claim_holder(now);
     let claim_name = format!("deliveries/{}/{channel}", name.replace('/', "-"));
     let Some(claim) = lake.claim(&claim_name, &holder, now, CLAIM_LEASE).await? else {
         return Ok(None);
@@ -677,6 +677,24 @@ fn holder_address(e: &Exception) -> Option<String> {
             .filter(|h| h.contains('@'))
             .or(a.email.clone())
     })
+}
+
+impl<'a> Deliverer<'a> {
+    /// A run's deliverer: secrets from the process environment, a second's pause before the
+    /// first retry.
+    pub fn new(settings: &'a Settings, lake: &'a Lake) -> Self {
+        Deliverer {
+            settings,
+            lake,
+            pause: Duration::from_secs(1),
+            secret: &environment,
+        }
+    }
+}
+
+/// Who holds a claim taken at `now`, for whoever reads it.
+fn claim_holder(now: i64) -> String {
+    format!("pid {} at {now}", std::process::id())
 }
 
 /// Secrets from the process environment.

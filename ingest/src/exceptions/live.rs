@@ -11,7 +11,7 @@ use spa_core::lake::Lake;
 use spa_core::period::Day;
 
 use super::classify::{Candidate, Rules, classify, unreadable};
-use super::deliver::{DeliverError, Deliverer, Deliveries, environment};
+use super::deliver::{DeliverError, Deliverer, Deliveries};
 use super::store::{self, Exception};
 use super::sweep::with_context;
 
@@ -57,12 +57,7 @@ pub async fn raise(
     let context = started.elapsed();
     store::write(lake, &raised).await?;
     let stored = started.elapsed();
-    let deliverer = Deliverer {
-        settings,
-        lake,
-        pause: std::time::Duration::from_secs(1),
-        secret: &environment,
-    };
+    let deliverer = Deliverer::new(settings, lake);
     let delivered = deliverer.deliver(&raised, now).await?;
     tracing::info!(
         raised = raised.len(),

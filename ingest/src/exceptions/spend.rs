@@ -141,12 +141,7 @@ pub async fn store_and_deliver(
     }
     let mut stored = store::read(lake, day).await?;
     stored.retain(|e| e.label() == ExceptionLabel::SpendAlert);
-    let deliverer = super::deliver::Deliverer {
-        settings,
-        lake,
-        pause: std::time::Duration::from_secs(1),
-        secret: &super::deliver::environment,
-    };
+    let deliverer = super::deliver::Deliverer::new(settings, lake);
     outcome.delivered = Some(deliverer.deliver(&stored, now).await?);
     if let Some(message) = digest {
         let name = format!("spend-digest/{day}");

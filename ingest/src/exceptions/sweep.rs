@@ -174,12 +174,7 @@ pub async fn sweep_and_deliver(
     for day in from.through(to) {
         stored.extend(store::read(lake, day).await?);
     }
-    let deliverer = super::deliver::Deliverer {
-        settings,
-        lake,
-        pause: std::time::Duration::from_secs(1),
-        secret: &super::deliver::environment,
-    };
+    let deliverer = super::deliver::Deliverer::new(settings, lake);
     let delivered = deliverer.deliver(&stored, now).await?;
     Ok((report, Some(delivered)))
 }

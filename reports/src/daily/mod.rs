@@ -177,7 +177,7 @@ impl Daily {
 
 /// An amount for a message: two decimals.
 fn money(d: Decimal) -> String {
-    format!("{:.2}", d.round_dp(2))
+    format!("{:.2}", crate::mail::round(d, 2))
 }
 
 /// Days as ranges: `2026-10-03, 2026-10-07..2026-10-09`.
@@ -234,6 +234,13 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
     let (_, known) = accounts::load(data, date).await?;
     let prices = Prices::with(&settings.reporting.launch_prices);
     let launches = launches_of(data, date, &prices).await?;
+    let mut launched_by: BTreeMap<&str, Vec<&Priced>> = BTreeMap::new();
+    for l in &launches {
+        launched_by
+            .entry(l.launch.account.as_str())
+            .or_default()
+            .push(l);
+    }
 
     // Every account with spend in the window, a launch today, or in the snapshot.
     let mut ids: BTreeSet<String> = spend.by_account.keys().cloned().collect();
@@ -249,11 +256,9 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
         let info = known.get(id).cloned().unwrap_or_else(AccountInfo::unknown);
         let days = spend.by_account.get(id);
         let on = |d: &NaiveDate| days.and_then(|m| m.get(d)).copied().unwrap_or_default();
-        let estimate: Option<Decimal> = launches
-            .iter()
-            .filter(|l| &l.launch.account == id)
-            .map(|l| l.per_day)
-            .reduce(|a, b| a + b);
+        let estimate: Option<Decimal> = launched_by
+            .get(id.as_str())
+            .map(|list| list.iter().map(|l| l.per_day).sum());
         let figures = Figures {
             day,
             spend: on(&date),
@@ -373,13 +378,6 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
             .or_default()
             .insert(id_of(&a.scope));
     }
-    let mut launches_of: BTreeMap<&str, Vec<&Priced>> = BTreeMap::new();
-    for l in &launches {
-        launches_of
-            .entry(l.launch.account.as_str())
-            .or_default()
-            .push(l);
-    }
     let mut notices = Vec::new();
     for s in accounts_out.iter().chain(&centers_out) {
         if s.alerts.is_empty() {
@@ -392,7 +390,7 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
         let drivers = drivers_of(&members);
         let launched: Vec<&Priced> = members
             .iter()
-            .flat_map(|m| launches_of.get(m).into_iter().flatten().copied())
+            .flat_map(|m| launched_by.get(m).into_iter().flatten().copied())
             .collect();
         for alert in &s.alerts {
             notices.push(notice(s, alert, &drivers, &launched, day));

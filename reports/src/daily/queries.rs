@@ -143,7 +143,7 @@ pub(super) async fn launches_of(
     day: NaiveDate,
     prices: &Prices,
 ) -> Result<Vec<Priced>, DailyError> {
-    let named = launches::EVENT_NAMES
+    let named = spa_core::events::LAUNCH_EVENTS
         .iter()
         .map(|n| col(EVENT_NAME).eq(lit(*n)))
         .reduce(|a, b| a.or(b))
