@@ -41,8 +41,17 @@ pub async fn sdk_config(settings: &Settings) -> SdkConfig {
         .region
         .as_ref()
         .unwrap_or(&settings.automation.region);
+    sdk_config_in(settings, region.as_str(), None).await
+}
+
+/// The SDK configuration for `settings` in `region`, with the credentials of the shared
+/// configuration's `profile` when given (another account's, e.g. the management account's).
+pub async fn sdk_config_in(settings: &Settings, region: &str, profile: Option<&str>) -> SdkConfig {
     let mut loader =
         aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
     if let (Some(url), false) = (&settings.aws.endpoint_url, endpoint_in_environment()) {
         loader = loader.endpoint_url(url.as_str());
     }

@@ -9,8 +9,9 @@ use spa_core::events::{BUILD_PROJECTS, LAUNCH_EVENTS};
 use spa_core::lake::Dataset;
 
 use crate::Template;
-use crate::cfn::{ORGANIZATION_READ, ORGANIZATION_TAG, get, reference, sub, tls_only};
+use crate::cfn::{get, reference, sub, tls_only};
 use crate::names::Names;
+use crate::operations::{self, Caller};
 
 /// Seconds a function may run: ingest handles one SQS batch, the others whole jobs.
 const INGEST_TIMEOUT: u32 = 300;
@@ -110,10 +111,7 @@ pub fn schedules(settings: &Settings) -> Vec<ScheduleSpec> {
     ]
 }
 
-fn role(name: String, mut statements: Vec<Value>) -> Value {
-    // A failed asynchronous invocation (a schedule's, a rule's) is kept in the dead-letter queue.
-    statements.push(json!({"Effect": "Allow", "Action": "sqs:SendMessage",
-        "Resource": get("FunctionsDeadLetterQueue", "Arn")}));
+fn role(name: String, statements: Vec<Value>) -> Value {
     json!({
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -309,7 +307,6 @@ pub fn template(settings: &Settings) -> Template {
             }
         }),
     );
-    let mut ingest_queues = vec![get("IngestQueue", "Arn")];
     if let Some(alerts) = &settings.exceptions.alert_queue {
         add(
             "AlertQueue",
@@ -343,7 +340,6 @@ pub fn template(settings: &Settings) -> Template {
                     "ScalingConfig": {"MaximumConcurrency": 2}}
             }),
         );
-        ingest_queues.push(get("AlertQueue", "Arn"));
     }
 
     // The central bus, open to the organization.
@@ -356,7 +352,7 @@ pub fn template(settings: &Settings) -> Template {
         json!({
             "Type": "AWS::Events::EventBusPolicy",
             "Properties": {
-                "EventBusName": reference("CentralBus"),
+                "EventBusName": get("CentralBus", "Name"),
                 "StatementId": "OrganizationPutEvents",
                 "Statement": {"Effect": "Allow", "Principal": "*", "Action": "events:PutEvents",
                     "Resource": get("CentralBus", "Arn"),
@@ -414,7 +410,7 @@ pub fn template(settings: &Settings) -> Template {
             id,
             json!({
                 "Type": "AWS::Events::Rule",
-                "Properties": {"EventBusName": reference("CentralBus"), "Description": description,
+                "Properties": {"EventBusName": get("CentralBus", "Name"), "Description": description,
                     "EventPattern": pattern, "State": "ENABLED", "Targets": targets}
             }),
         );
@@ -451,60 +447,20 @@ pub fn template(settings: &Settings) -> Template {
     }
 
     // Functions and their roles.
-    let lake_rw = json!({"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-        "Resource": sub("${LakeBucket.Arn}/*")});
-    let lake_list =
-        json!({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": get("LakeBucket", "Arn")});
-    let settings_read = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": reference("SettingsObjectArn")});
-    add(
-        "IngestRole",
-        role(
-            names.role("ingest"),
-            vec![
-                lake_rw.clone(),
-                lake_list.clone(),
-                settings_read.clone(),
-                json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-            "Resource": ingest_queues}),
-                json!({"Effect": "Allow", "Action": "ce:GetCostAndUsage", "Resource": "*"}),
-                organization_access(settings),
-                json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": reference("ExceptionsTopic")}),
-                json!({"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*",
-            "Condition": {"StringEquals": {"ses:FromAddress": sender(settings)}}}),
-            ],
-        ),
-    );
-    let account_role = settings.automation.account_role.as_str();
-    add(
-        "LifecycleRole",
-        role(
-            names.role("lifecycle"),
-            vec![
-                lake_rw.clone(),
-                lake_list.clone(),
-                settings_read.clone(),
-                organization_access(settings),
-                json!({"Effect": "Allow", "Action": "sts:AssumeRole",
-            "Resource": sub(&format!("arn:${{AWS::Partition}}:iam::*:role/{account_role}")),
-            "Condition": {"StringEquals": {"aws:ResourceOrgID": reference("OrganizationId")}}}),
-                json!({"Effect": "Allow", "Action": "events:PutEvents", "Resource": get("CentralBus", "Arn")}),
-            ],
-        ),
-    );
-    add(
-        "ReportsRole",
-        role(
-            names.role("reports"),
-            vec![
-                lake_rw,
-                lake_list,
-                settings_read,
-                json!({"Effect": "Allow", "Action": "sns:Publish", "Resource": reference("ExceptionsTopic")}),
-                json!({"Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "*",
-            "Condition": {"StringEquals": {"ses:FromAddress": sender(settings)}}}),
-            ],
-        ),
-    );
+    for (id, caller) in [
+        ("IngestRole", Caller::Ingest),
+        ("LifecycleRole", Caller::Lifecycle),
+        ("ReportsRole", Caller::Reports),
+    ] {
+        let function = caller.function().expect("a function");
+        add(
+            id,
+            role(
+                names.role(function),
+                operations::function_statements(caller, settings),
+            ),
+        );
+    }
     add(
         "IngestFunction",
         function(
@@ -628,25 +584,4 @@ pub fn template(settings: &Settings) -> Template {
             "Outputs": outputs,
         }),
     }
-}
-
-/// Reading (and tagging) the organization: through `automation.organization_role` in the
-/// management account when it is set, else directly (a delegated administrator).
-fn organization_access(settings: &Settings) -> Value {
-    match &settings.automation.organization_role {
-        Some(role) => json!({"Effect": "Allow", "Action": "sts:AssumeRole",
-            "Resource": sub(&format!("arn:${{AWS::Partition}}:iam::{}:role/{role}",
-                settings.automation.management_account_id))}),
-        None => json!({"Effect": "Allow", "Resource": "*",
-            "Action": ORGANIZATION_READ.iter().chain(&ORGANIZATION_TAG).collect::<Vec<_>>()}),
-    }
-}
-
-/// The address mail is sent from.
-fn sender(settings: &Settings) -> String {
-    settings
-        .features
-        .origin_email
-        .as_ref()
-        .map_or_else(|| "sandboxes@localhost".to_string(), ToString::to_string)
 }

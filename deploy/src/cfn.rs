@@ -1,5 +1,5 @@
 //! The pieces the templates share: intrinsic functions, the TLS-only bucket statement, the role
-//! EventBridge forwards to the central bus with, and the organization's read and tag actions.
+//! EventBridge forwards to the central bus with.
 
 use serde_json::{Value, json};
 
@@ -39,20 +39,3 @@ pub fn forwarding_role(name: String, description: &str) -> Value {
         }
     })
 }
-
-/// What the automation reads of the organization.
-pub const ORGANIZATION_READ: [&str; 9] = [
-    "organizations:ListAccounts",
-    "organizations:ListAccountsForParent",
-    "organizations:ListOrganizationalUnitsForParent",
-    "organizations:ListRoots",
-    "organizations:ListParents",
-    "organizations:ListTagsForResource",
-    "organizations:DescribeAccount",
-    "organizations:DescribeOrganization",
-    "organizations:DescribeOrganizationalUnit",
-];
-
-/// How it writes the lifecycle's tags.
-pub const ORGANIZATION_TAG: [&str; 2] =
-    ["organizations:TagResource", "organizations:UntagResource"];

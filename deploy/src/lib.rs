@@ -3,15 +3,20 @@
 //! can live in one account.
 //!
 //! The automation account's stack ([`automation`]), the member accounts' stack ([`members`]) and
-//! the management account's ([`management`], which deploys the member stack as a StackSet);
-//! `package`, `plan` and `apply` come next.
+//! the management account's ([`management`], which deploys the member stack as a StackSet).
+//! [`package`] builds the Lambda zips, [`stacks`] plans and applies change sets, [`deployment`]
+//! says which stack goes where with which parameters.
 
 pub mod automation;
 pub mod cfn;
+pub mod deployment;
 pub mod glue;
 pub mod management;
 pub mod members;
 pub mod names;
+pub mod operations;
+pub mod package;
+pub mod stacks;
 
 use std::path::{Path, PathBuf};
 

@@ -10,8 +10,9 @@ use spa_core::Settings;
 use spa_core::organization::{AccountStatus, Organization};
 
 use crate::Template;
-use crate::cfn::{ORGANIZATION_READ, ORGANIZATION_TAG, forwarding_role, sub};
+use crate::cfn::{forwarding_role, sub};
 use crate::names::Names;
+use crate::operations::{self, Via};
 
 /// The management account's template; `organization` says which accounts are managed.
 pub fn template(settings: &Settings, organization: &Organization, members: &Template) -> Template {
@@ -22,8 +23,9 @@ pub fn template(settings: &Settings, organization: &Organization, members: &Temp
     let mut add = |id: &str, resource: Value| {
         resources.insert(id.to_string(), resource);
     };
-    let trusted: Vec<Value> = ["lifecycle", "ingest"]
+    let trusted: Vec<Value> = operations::assumed_by(Via::Organization)
         .iter()
+        .filter_map(|c| c.function())
         .map(|f| {
             sub(&format!(
                 "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
@@ -41,11 +43,8 @@ pub fn template(settings: &Settings, organization: &Organization, members: &Temp
                     "Description": "Assumed by the automation to read the organization and write the lifecycle's tags",
                     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
                         "Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]},
-                    "Policies": [{"PolicyName": "organization", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                        {"Effect": "Allow", "Action": ORGANIZATION_READ, "Resource": "*"},
-                        {"Effect": "Allow", "Action": ORGANIZATION_TAG,
-                            "Resource": sub("arn:${AWS::Partition}:organizations::${AWS::AccountId}:account/o-*/*")}
-                    ]}}]
+                    "Policies": [{"PolicyName": "organization", "PolicyDocument": {"Version": "2012-10-17",
+                        "Statement": operations::assumed_statements(Via::Organization, settings)}}]
                 }
             }),
         );

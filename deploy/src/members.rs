@@ -11,6 +11,7 @@ use spa_core::events::{BUILD_PROJECTS, LAUNCH_EVENTS};
 use crate::Template;
 use crate::cfn::{forwarding_role, get, sub};
 use crate::names::Names;
+use crate::operations::{self, Via};
 
 /// The role Control Tower creates in every account: it trusts the management account only, so
 /// the stack never creates or changes it.
@@ -21,10 +22,17 @@ pub fn template(settings: &Settings) -> Template {
     let names = Names::of(settings);
     let env = names.env();
     let automation = settings.automation.account_id.as_str();
-    let lifecycle_role = format!(
-        "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
-        names.role("lifecycle")
-    );
+    // Trusted: the roles of the functions that act in member accounts (the lifecycle's).
+    let trusted: Vec<Value> = operations::assumed_by(Via::Member)
+        .iter()
+        .filter_map(|c| c.function())
+        .map(|f| {
+            sub(&format!(
+                "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
+                names.role(f)
+            ))
+        })
+        .collect();
     let projects: Vec<String> = BUILD_PROJECTS
         .iter()
         .map(|p| format!("{env}-{p}"))
@@ -45,16 +53,9 @@ pub fn template(settings: &Settings) -> Template {
                     "RoleName": account_role,
                     "Description": "Assumed by the lifecycle function to run preparation and purge builds",
                     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                        "Effect": "Allow", "Principal": {"AWS": sub(&lifecycle_role)}, "Action": "sts:AssumeRole"}]},
-                    "Policies": [{"PolicyName": "builds", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                        {"Effect": "Allow",
-                            "Action": ["codebuild:BatchGetProjects", "codebuild:CreateProject", "codebuild:UpdateProject",
-                                "codebuild:DeleteProject", "codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                            "Resource": projects.iter().map(|p| sub(&format!("arn:${{AWS::Partition}}:codebuild:*:${{AWS::AccountId}}:project/{p}"))).collect::<Vec<_>>()},
-                        {"Effect": "Allow", "Action": "iam:PassRole",
-                            "Resource": get("BuildRole", "Arn"),
-                            "Condition": {"StringEquals": {"iam:PassedToService": "codebuild.amazonaws.com"}}}
-                    ]}}]
+                        "Effect": "Allow", "Principal": {"AWS": trusted}, "Action": "sts:AssumeRole"}]},
+                    "Policies": [{"PolicyName": "builds", "PolicyDocument": {"Version": "2012-10-17",
+                        "Statement": operations::assumed_statements(Via::Member, settings)}}]
                 }
             }),
         );

@@ -43,7 +43,7 @@ async fn download(store: &Store, bucket: &str, key: &str, to: &Path) -> Result<(
 /// The relative paths a settings text names that must sit beside it: `features.csv_files` and
 /// a local `organization.file`. Paths that climb out of the folder (`..`) or are absolute are
 /// refused: they would read outside the settings' prefix.
-fn companions(text: &str, url: &str) -> Result<Vec<String>, SettingsError> {
+pub fn companions(text: &str, url: &str) -> Result<Vec<String>, SettingsError> {
     let value: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(text).map_err(|e| error(url, format!("not YAML: {e}")))?;
     let mut out: Vec<String> = value["features"]["csv_files"]
