@@ -662,3 +662,23 @@ fn bad_spend_values_name_their_place() {
     );
     assert!(m.contains("unknown spend key `weekly`"), "{m}");
 }
+
+#[test]
+fn the_organization_trail_bucket_is_followed_beside_the_listed_ones() {
+    let root = repo_root();
+    let shipped = std::fs::read_to_string(root.join("settings.yaml")).unwrap();
+    let s = Settings::from_yaml(&shipped, &root.join("settings.yaml")).unwrap();
+    assert_eq!(s.organization_trail_bucket(), None);
+    assert!(s.trail_buckets().is_empty());
+    let yaml = shipped
+        .replace("  trail_buckets: []", "  trail_buckets: [other-trail]")
+        .replace("  organization_trail: false", "  organization_trail: true");
+    let s = Settings::from_yaml(&yaml, &root.join("settings.yaml")).unwrap();
+    // <environment>-trail-<automation account>-<automation region>
+    let bucket = "spa-demo-trail-222222222222-eu-west-1";
+    assert_eq!(s.organization_trail_bucket().as_deref(), Some(bucket));
+    assert_eq!(
+        s.trail_buckets().into_iter().collect::<Vec<_>>(),
+        ["other-trail", bucket]
+    );
+}

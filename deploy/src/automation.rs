@@ -222,6 +222,16 @@ pub fn template(settings: &Settings) -> Template {
             }
         }),
     );
+    // The buckets whose access is logged, each under its own prefix.
+    let trail_bucket = settings.organization_trail_bucket();
+    let mut logged = vec![(get("LakeBucket", "Arn"), "lake")];
+    if let Some(bucket) = &trail_bucket {
+        logged.push((
+            sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}")),
+            "trail",
+        ));
+        organization_trail(settings, &names, bucket, &mut add);
+    }
     add(
         "LakeAccessLogBucketPolicy",
         json!({
@@ -230,8 +240,8 @@ pub fn template(settings: &Settings) -> Template {
                 "Bucket": reference("LakeAccessLogBucket"),
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [
                     {"Sid": "S3ServerAccessLogs", "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
-                        "Action": "s3:PutObject", "Resource": sub("${LakeAccessLogBucket.Arn}/lake/*"),
-                        "Condition": {"ArnLike": {"aws:SourceArn": get("LakeBucket", "Arn")},
+                        "Action": "s3:PutObject", "Resource": logged.iter().map(|(_, prefix)| sub(&format!("${{LakeAccessLogBucket.Arn}}/{prefix}/*"))).collect::<Vec<_>>(),
+                        "Condition": {"ArnLike": {"aws:SourceArn": logged.iter().map(|(arn, _)| arn.clone()).collect::<Vec<_>>()},
                             "StringEquals": {"aws:SourceAccount": reference("AWS::AccountId")}}},
                     tls_only(json!([get("LakeAccessLogBucket", "Arn"), sub("${LakeAccessLogBucket.Arn}/*")]))
                 ]}
@@ -242,8 +252,9 @@ pub fn template(settings: &Settings) -> Template {
         "FunctionsDeadLetterQueue",
         json!({
             "Type": "AWS::SQS::Queue",
+            "Metadata": sqs_managed_encryption(),
             "Properties": {"QueueName": names.of_what("functions-dlq"), "MessageRetentionPeriod": 1_209_600,
-                "KmsMasterKeyId": "alias/aws/sqs"}
+                "SqsManagedSseEnabled": true}
         }),
     );
     add(
@@ -268,19 +279,21 @@ pub fn template(settings: &Settings) -> Template {
         "IngestDeadLetterQueue",
         json!({
             "Type": "AWS::SQS::Queue",
+            "Metadata": sqs_managed_encryption(),
             "Properties": {"QueueName": names.of_what("ingest-dlq"), "MessageRetentionPeriod": 1_209_600,
-                "KmsMasterKeyId": "alias/aws/sqs"}
+                "SqsManagedSseEnabled": true}
         }),
     );
     add(
         "IngestQueue",
         json!({
             "Type": "AWS::SQS::Queue",
+            "Metadata": sqs_managed_encryption(),
             "Properties": {
                 "QueueName": names.of_what("ingest"),
                 "VisibilityTimeout": 6 * INGEST_TIMEOUT,
                 "MessageRetentionPeriod": 1_209_600,
-                "KmsMasterKeyId": "alias/aws/sqs",
+                "SqsManagedSseEnabled": true,
                 "RedrivePolicy": {"deadLetterTargetArn": get("IngestDeadLetterQueue", "Arn"), "maxReceiveCount": MAX_RECEIVES}
             }
         }),
@@ -293,17 +306,26 @@ pub fn template(settings: &Settings) -> Template {
         "LaunchRule",
         "LifecycleEventsRule",
     ];
+    let mut queue_statements = vec![json!(
+        {"Sid": "CentralBusRules", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage", "Resource": get("IngestQueue", "Arn"),
+            "Condition": {"ArnEquals": {"aws:SourceArn": bus_rules.iter().map(|r| get(r, "Arn")).collect::<Vec<_>>()}}}
+    )];
+    if let Some(bucket) = &trail_bucket {
+        queue_statements.push(json!(
+            {"Sid": "TrailBucketNotifications", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "sqs:SendMessage", "Resource": get("IngestQueue", "Arn"),
+                "Condition": {"ArnEquals": {"aws:SourceArn": sub(&format!("arn:${{AWS::Partition}}:s3:::{bucket}"))},
+                    "StringEquals": {"aws:SourceAccount": reference("AWS::AccountId")}}}
+        ));
+    }
     add(
         "IngestQueuePolicy",
         json!({
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
                 "Queues": [reference("IngestQueue")],
-                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                    {"Sid": "CentralBusRules", "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
-                        "Action": "sqs:SendMessage", "Resource": get("IngestQueue", "Arn"),
-                        "Condition": {"ArnEquals": {"aws:SourceArn": bus_rules.iter().map(|r| get(r, "Arn")).collect::<Vec<_>>()}}}
-                ]}
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": queue_statements}
             }
         }),
     );
@@ -312,8 +334,9 @@ pub fn template(settings: &Settings) -> Template {
             "AlertQueue",
             json!({
                 "Type": "AWS::SQS::Queue",
+                "Metadata": sqs_managed_encryption(),
                 "Properties": {"QueueName": alerts, "VisibilityTimeout": 6 * INGEST_TIMEOUT,
-                    "MessageRetentionPeriod": 1_209_600, "KmsMasterKeyId": "alias/aws/sqs",
+                    "MessageRetentionPeriod": 1_209_600, "SqsManagedSseEnabled": true,
                     "RedrivePolicy": {"deadLetterTargetArn": get("IngestDeadLetterQueue", "Arn"), "maxReceiveCount": MAX_RECEIVES}}
             }),
         );
@@ -584,4 +607,76 @@ pub fn template(settings: &Settings) -> Template {
             "Outputs": outputs,
         }),
     }
+}
+
+/// The organization trail's bucket (`ingest.organization_trail`): written by the trail the
+/// management stack creates, each new log file notified to the ingest queue, read by the
+/// ingest function like any trail bucket.
+fn organization_trail(
+    settings: &Settings,
+    names: &Names,
+    bucket: &str,
+    add: &mut impl FnMut(&str, Value),
+) {
+    let trail = format!(
+        "arn:${{AWS::Partition}}:cloudtrail:us-east-1:{}:trail/{}",
+        settings.automation.management_account_id,
+        names.trail()
+    );
+    let arn = format!("arn:${{AWS::Partition}}:s3:::{bucket}");
+    add(
+        "TrailBucket",
+        json!({
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            // S3 checks that it may notify the queue when the bucket is created.
+            "DependsOn": "IngestQueuePolicy",
+            "Properties": {
+                "BucketName": bucket,
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": true}]},
+                "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
+                    "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "LoggingConfiguration": {"DestinationBucketName": reference("LakeAccessLogBucket"), "LogFilePrefix": "trail/"},
+                "LifecycleConfiguration": {"Rules": [
+                    {"Id": "trail-files", "Status": "Enabled", "ExpirationInDays": 400,
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}]},
+                "NotificationConfiguration": {"QueueConfigurations": [{
+                    "Event": "s3:ObjectCreated:*", "Queue": get("IngestQueue", "Arn"),
+                    "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "AWSLogs/"}, {"Name": "suffix", "Value": ".json.gz"}]}}}]}
+            }
+        }),
+    );
+    add(
+        "TrailBucketPolicy",
+        json!({
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": reference("TrailBucket"),
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                    tls_only(json!([sub(&arn), sub(&format!("{arn}/*"))])),
+                    {"Sid": "TrailAcl", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "s3:GetBucketAcl", "Resource": sub(&arn),
+                        "Condition": {"StringEquals": {"aws:SourceArn": sub(&trail)}}},
+                    {"Sid": "TrailWrites", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": [sub(&format!("{arn}/AWSLogs/{}/*", settings.automation.management_account_id)),
+                            sub(&format!("{arn}/AWSLogs/${{OrganizationId}}/*"))],
+                        "Condition": {"StringEquals": {"aws:SourceArn": sub(&trail)}}}
+                ]}
+            }
+        }),
+    );
+}
+
+/// The checkov skip of the queues, encrypted with SQS-managed keys (`SqsManagedSseEnabled`):
+/// EventBridge rules, S3 notifications and SNS subscriptions cannot send to a queue under the
+/// AWS managed KMS key, and a customer managed key would need a key policy for each sender.
+fn sqs_managed_encryption() -> Value {
+    json!({"checkov": {"skip": [{"id": "CKV_AWS_27",
+        "comment": "Encrypted at rest with SQS-managed keys (SqsManagedSseEnabled), which EventBridge, S3 and SNS can send to; the AWS managed KMS key would refuse them."}]}})
 }

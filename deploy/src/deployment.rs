@@ -192,6 +192,12 @@ pub fn stack(
         .find(|t| t.file == kind.file())
         .cloned()
         .ok_or_else(|| DeployError::Invalid(format!("{} was not rendered", kind.file())))?;
+    // Only the parameters the template declares (it declares those its resources use).
+    let declared = template.body["Parameters"].as_object();
+    let parameters = parameters
+        .into_iter()
+        .filter(|(key, _)| declared.is_some_and(|d| d.contains_key(key)))
+        .collect();
     Ok(Stack {
         name: kind.stack_name(&names),
         template,

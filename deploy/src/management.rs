@@ -3,7 +3,7 @@
 //! function roles; one billing alarm per managed account (`EstimatedCharges` with the
 //! `LinkedAccount` dimension exists in the payer account only) at its monthly budget, forwarded
 //! to the central bus; and the StackSet that puts the member stack in every account of the
-//! managed OUs, now and as accounts join.
+//! managed OUs, now and as accounts join; optionally the organization's CloudTrail trail.
 
 use serde_json::{Map, Value, json};
 use spa_core::Settings;
@@ -108,6 +108,29 @@ pub fn template(settings: &Settings, organization: &Organization, members: &Temp
                     "State": "ENABLED",
                     "Targets": [{"Id": "central-bus", "Arn": {"Ref": "CentralBusArn"},
                         "RoleArn": {"Fn::GetAtt": ["AlarmForwardingRole", "Arn"]}}]
+                }
+            }),
+        );
+    }
+
+    // The organization's trail, delivering to the automation account's trail bucket (which
+    // the automation stack creates first, with the policy that lets this trail write).
+    if let Some(bucket) = settings.organization_trail_bucket() {
+        add(
+            "OrganizationTrail",
+            json!({
+                "Type": "AWS::CloudTrail::Trail",
+                "Metadata": {"checkov": {"skip": [
+                    {"id": "CKV_AWS_35", "comment": "The trail's files are encrypted at rest by the bucket (SSE-S3); a KMS key would add a cross-account key policy for the ingest function's reads."},
+                    {"id": "CKV_AWS_252", "comment": "New files are notified by the bucket to the ingest queue, not by the trail's SNS topic."}]}},
+                "Properties": {
+                    "TrailName": names.trail(),
+                    "S3BucketName": bucket,
+                    "IsLogging": true,
+                    "IsOrganizationTrail": true,
+                    "IsMultiRegionTrail": true,
+                    "IncludeGlobalServiceEvents": true,
+                    "EnableLogFileValidation": true
                 }
             }),
         );

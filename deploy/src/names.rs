@@ -41,6 +41,11 @@ impl Names {
         self.of_what("central")
     }
 
+    /// The organization's CloudTrail trail (`ingest.organization_trail`).
+    pub fn trail(&self) -> String {
+        self.of_what("organization")
+    }
+
     /// A Lambda function's role (`ingest`, `lifecycle`, `reports`): member accounts trust the
     /// lifecycle's by this name.
     pub fn role(&self, what: &str) -> String {

@@ -63,6 +63,8 @@ pub enum Resource {
     LakeObjects,
     /// The settings objects (`SettingsObjectArn`).
     Settings,
+    /// The objects of the trail buckets ingest follows (none: no statement).
+    TrailObjects,
     /// The queues the ingest function reads: the ingest queue and the alert queue.
     IngestQueues,
     /// The dead-letter queue of failed asynchronous invocations.
@@ -154,283 +156,74 @@ const fn by_aws(
 }
 
 /// Every operation the system performs.
+#[rustfmt::skip]
 pub const OPERATIONS: &[Operation] = &[
-    // The lake and the settings.
-    op(
-        "s3:GetObject",
-        FUNCTIONS,
-        Via::Own,
-        Resource::LakeObjects,
-        &["s3:get_object"],
-    ),
-    op(
-        "s3:PutObject",
-        FUNCTIONS,
-        Via::Own,
-        Resource::LakeObjects,
-        &["s3:put_object"],
-    ),
-    op(
-        "s3:DeleteObject",
-        FUNCTIONS,
-        Via::Own,
-        Resource::LakeObjects,
-        &["s3:delete_object"],
-    ),
-    op(
-        "s3:ListBucket",
-        FUNCTIONS,
-        Via::Own,
-        Resource::Lake,
-        &["s3:list_objects_v2"],
-    ),
-    op(
-        "s3:GetObject",
-        FUNCTIONS,
-        Via::Own,
-        Resource::Settings,
-        &["s3:get_object"],
-    ),
+    // The lake, the settings, the trail files.
+    op("s3:GetObject", FUNCTIONS, Via::Own, Resource::LakeObjects, &["s3:get_object"]),
+    op("s3:PutObject", FUNCTIONS, Via::Own, Resource::LakeObjects, &["s3:put_object"]),
+    op("s3:DeleteObject", FUNCTIONS, Via::Own, Resource::LakeObjects, &["s3:delete_object"]),
+    op("s3:ListBucket", FUNCTIONS, Via::Own, Resource::Lake, &["s3:list_objects_v2"]),
+    op("s3:GetObject", FUNCTIONS, Via::Own, Resource::Settings, &["s3:get_object"]),
+    op("s3:GetObject", &[Caller::Ingest], Via::Own, Resource::TrailObjects, &["s3:get_object"]),
     // Queues the functions are fed from or fail into.
-    by_aws(
-        "sqs:ReceiveMessage",
-        &[Caller::Ingest],
-        Resource::IngestQueues,
-        "Lambda polls the queue for the function",
-    ),
-    by_aws(
-        "sqs:DeleteMessage",
-        &[Caller::Ingest],
-        Resource::IngestQueues,
-        "Lambda deletes what the function took",
-    ),
-    by_aws(
-        "sqs:GetQueueAttributes",
-        &[Caller::Ingest],
-        Resource::IngestQueues,
-        "Lambda reads the queue's settings",
-    ),
-    by_aws(
-        "sqs:SendMessage",
-        FUNCTIONS,
-        Resource::FunctionsDeadLetters,
-        "Lambda keeps a failed asynchronous invocation",
-    ),
+    by_aws("sqs:ReceiveMessage", &[Caller::Ingest], Resource::IngestQueues, "Lambda polls the queue for the function"),
+    by_aws("sqs:DeleteMessage", &[Caller::Ingest], Resource::IngestQueues, "Lambda deletes what the function took"),
+    by_aws("sqs:GetQueueAttributes", &[Caller::Ingest], Resource::IngestQueues, "Lambda reads the queue's settings"),
+    by_aws("sqs:SendMessage", FUNCTIONS, Resource::FunctionsDeadLetters, "Lambda keeps a failed asynchronous invocation"),
     // Sources.
-    op(
-        "ce:GetCostAndUsage",
-        &[Caller::Ingest],
-        Via::Own,
-        Resource::Any,
-        &["costexplorer:get_cost_and_usage"],
-    ),
+    op("ce:GetCostAndUsage", &[Caller::Ingest], Via::Own, Resource::Any, &["costexplorer:get_cost_and_usage"]),
     // Delivery of exceptions and reports.
-    op(
-        "sns:Publish",
-        DELIVERERS,
-        Via::Own,
-        Resource::ExceptionsTopic,
-        &["sns:publish"],
-    ),
-    Operation {
-        condition: Condition::Sender,
-        ..op(
-            "ses:SendEmail",
-            DELIVERERS,
-            Via::Own,
-            Resource::Any,
-            &["sesv2:send_email"],
-        )
-    },
-    Operation {
-        condition: Condition::Sender,
-        ..op(
-            "ses:SendRawEmail",
-            DELIVERERS,
-            Via::Own,
-            Resource::Any,
-            &["sesv2:send_email"],
-        )
-    },
+    op("sns:Publish", DELIVERERS, Via::Own, Resource::ExceptionsTopic, &["sns:publish"]),
+    Operation { condition: Condition::Sender, ..op("ses:SendEmail", DELIVERERS, Via::Own, Resource::Any, &["sesv2:send_email"]) },
+    Operation { condition: Condition::Sender, ..op("ses:SendRawEmail", DELIVERERS, Via::Own, Resource::Any, &["sesv2:send_email"]) },
     // The lifecycle's own events.
-    op(
-        "events:PutEvents",
-        &[Caller::Lifecycle],
-        Via::Own,
-        Resource::CentralBus,
-        &["eventbridge:put_events"],
-    ),
+    op("events:PutEvents", &[Caller::Lifecycle], Via::Own, Resource::CentralBus, &["eventbridge:put_events"]),
     // The organization: read by ingest (snapshots) and the lifecycle, tagged by the lifecycle.
-    op(
-        "organizations:DescribeOrganization",
-        ORGANIZATION_READERS,
-        Via::Organization,
-        Resource::Any,
-        &["organizations:describe_organization"],
-    ),
-    op(
-        "organizations:ListRoots",
-        ORGANIZATION_READERS,
-        Via::Organization,
-        Resource::Any,
-        &["organizations:list_roots"],
-    ),
-    op(
-        "organizations:ListOrganizationalUnitsForParent",
-        ORGANIZATION_READERS,
-        Via::Organization,
-        Resource::Any,
-        &["organizations:list_organizational_units_for_parent"],
-    ),
-    op(
-        "organizations:ListAccountsForParent",
-        ORGANIZATION_READERS,
-        Via::Organization,
-        Resource::Any,
-        &["organizations:list_accounts_for_parent"],
-    ),
-    op(
-        "organizations:ListTagsForResource",
-        ORGANIZATION_READERS,
-        Via::Organization,
-        Resource::Any,
-        &["organizations:list_tags_for_resource"],
-    ),
-    op(
-        "organizations:DescribeAccount",
-        &[Caller::Lifecycle],
-        Via::Organization,
-        Resource::Any,
-        &["organizations:describe_account"],
-    ),
-    op(
-        "organizations:ListParents",
-        &[Caller::Lifecycle],
-        Via::Organization,
-        Resource::Any,
-        &["organizations:list_parents"],
-    ),
-    op(
-        "organizations:TagResource",
-        &[Caller::Lifecycle],
-        Via::Organization,
-        Resource::MemberAccounts,
-        &["organizations:tag_resource"],
-    ),
-    op(
-        "organizations:UntagResource",
-        &[Caller::Lifecycle],
-        Via::Organization,
-        Resource::MemberAccounts,
-        &["organizations:untag_resource"],
-    ),
+    op("organizations:DescribeOrganization", ORGANIZATION_READERS, Via::Organization, Resource::Any, &["organizations:describe_organization"]),
+    op("organizations:ListRoots", ORGANIZATION_READERS, Via::Organization, Resource::Any, &["organizations:list_roots"]),
+    op("organizations:ListOrganizationalUnitsForParent", ORGANIZATION_READERS, Via::Organization, Resource::Any, &["organizations:list_organizational_units_for_parent"]),
+    op("organizations:ListAccountsForParent", ORGANIZATION_READERS, Via::Organization, Resource::Any, &["organizations:list_accounts_for_parent"]),
+    op("organizations:ListTagsForResource", ORGANIZATION_READERS, Via::Organization, Resource::Any, &["organizations:list_tags_for_resource"]),
+    op("organizations:DescribeAccount", &[Caller::Lifecycle], Via::Organization, Resource::Any, &["organizations:describe_account"]),
+    op("organizations:ListParents", &[Caller::Lifecycle], Via::Organization, Resource::Any, &["organizations:list_parents"]),
+    op("organizations:TagResource", &[Caller::Lifecycle], Via::Organization, Resource::MemberAccounts, &["organizations:tag_resource"]),
+    op("organizations:UntagResource", &[Caller::Lifecycle], Via::Organization, Resource::MemberAccounts, &["organizations:untag_resource"]),
     // Preparation and purge in each member account.
-    op(
-        "codebuild:BatchGetProjects",
-        &[Caller::Lifecycle],
-        Via::Member,
-        Resource::BuildProjects,
-        &["codebuild:batch_get_projects"],
-    ),
-    op(
-        "codebuild:CreateProject",
-        &[Caller::Lifecycle],
-        Via::Member,
-        Resource::BuildProjects,
-        &["codebuild:create_project"],
-    ),
-    op(
-        "codebuild:DeleteProject",
-        &[Caller::Lifecycle],
-        Via::Member,
-        Resource::BuildProjects,
-        &["codebuild:delete_project"],
-    ),
-    op(
-        "codebuild:StartBuild",
-        &[Caller::Lifecycle],
-        Via::Member,
-        Resource::BuildProjects,
-        &["codebuild:start_build"],
-    ),
-    Operation {
-        condition: Condition::PassedToCodeBuild,
-        ..op(
-            "iam:PassRole",
-            &[Caller::Lifecycle],
-            Via::Member,
-            Resource::BuildRole,
-            &["codebuild:create_project"],
-        )
-    },
+    op("codebuild:BatchGetProjects", &[Caller::Lifecycle], Via::Member, Resource::BuildProjects, &["codebuild:batch_get_projects"]),
+    op("codebuild:CreateProject", &[Caller::Lifecycle], Via::Member, Resource::BuildProjects, &["codebuild:create_project"]),
+    op("codebuild:DeleteProject", &[Caller::Lifecycle], Via::Member, Resource::BuildProjects, &["codebuild:delete_project"]),
+    op("codebuild:StartBuild", &[Caller::Lifecycle], Via::Member, Resource::BuildProjects, &["codebuild:start_build"]),
+    Operation { condition: Condition::PassedToCodeBuild, ..op("iam:PassRole", &[Caller::Lifecycle], Via::Member, Resource::BuildRole, &["codebuild:create_project"]) },
     // Reports on Athena (a schedule's `"engine": "athena"`, `reports --engine athena`).
-    op(
-        "athena:StartQueryExecution",
-        &[Caller::Reports],
-        Via::Own,
-        Resource::WorkGroup,
-        &["athena:start_query_execution"],
-    ),
-    op(
-        "athena:GetQueryExecution",
-        &[Caller::Reports],
-        Via::Own,
-        Resource::WorkGroup,
-        &["athena:get_query_execution"],
-    ),
-    op(
-        "athena:GetQueryResults",
-        &[Caller::Reports],
-        Via::Own,
-        Resource::WorkGroup,
-        &["athena:get_query_results"],
-    ),
-    by_aws(
-        "glue:GetDatabase",
-        &[Caller::Reports],
-        Resource::Catalog,
-        "Athena reads the catalog as the caller",
-    ),
-    by_aws(
-        "glue:GetTable",
-        &[Caller::Reports],
-        Resource::Catalog,
-        "Athena reads the catalog as the caller",
-    ),
-    by_aws(
-        "glue:GetPartitions",
-        &[Caller::Reports],
-        Resource::Catalog,
-        "Athena reads the catalog as the caller",
-    ),
+    op("athena:StartQueryExecution", &[Caller::Reports], Via::Own, Resource::WorkGroup, &["athena:start_query_execution"]),
+    op("athena:GetQueryExecution", &[Caller::Reports], Via::Own, Resource::WorkGroup, &["athena:get_query_execution"]),
+    op("athena:GetQueryResults", &[Caller::Reports], Via::Own, Resource::WorkGroup, &["athena:get_query_results"]),
+    by_aws("glue:GetDatabase", &[Caller::Reports], Resource::Catalog, "Athena reads the catalog as the caller"),
+    by_aws("glue:GetTable", &[Caller::Reports], Resource::Catalog, "Athena reads the catalog as the caller"),
+    by_aws("glue:GetPartitions", &[Caller::Reports], Resource::Catalog, "Athena reads the catalog as the caller"),
     // `reports athena setup`: the analysts' saved queries.
-    op(
-        "athena:ListNamedQueries",
-        &[Caller::Operator],
-        Via::Own,
-        Resource::WorkGroup,
-        &["athena:list_named_queries"],
-    ),
-    op(
-        "athena:GetNamedQuery",
-        &[Caller::Operator],
-        Via::Own,
-        Resource::WorkGroup,
-        &["athena:get_named_query"],
-    ),
-    op(
-        "athena:CreateNamedQuery",
-        &[Caller::Operator],
-        Via::Own,
-        Resource::WorkGroup,
-        &["athena:create_named_query"],
-    ),
+    op("athena:ListNamedQueries", &[Caller::Operator], Via::Own, Resource::WorkGroup, &["athena:list_named_queries"]),
+    op("athena:GetNamedQuery", &[Caller::Operator], Via::Own, Resource::WorkGroup, &["athena:get_named_query"]),
+    op("athena:CreateNamedQuery", &[Caller::Operator], Via::Own, Resource::WorkGroup, &["athena:create_named_query"]),
 ];
 
-/// The resources of `resource`, as a CloudFormation value of the stack that holds the role.
-fn resources(resource: Resource, settings: &Settings) -> Value {
+/// The resources of `resource`, as a CloudFormation value of the stack that holds the role
+/// (`None`: there are none, and the operation is not granted).
+fn resources(resource: Resource, settings: &Settings) -> Option<Value> {
     let names = Names::of(settings);
-    match resource {
+    Some(match resource {
+        Resource::TrailObjects => {
+            let buckets = settings.trail_buckets();
+            if buckets.is_empty() {
+                return None;
+            }
+            json!(
+                buckets
+                    .iter()
+                    .map(|b| sub(&format!("arn:${{AWS::Partition}}:s3:::{b}/*")))
+                    .collect::<Vec<_>>()
+            )
+        }
         Resource::Any => json!("*"),
         Resource::Lake => get("LakeBucket", "Arn"),
         Resource::LakeObjects => sub("${LakeBucket.Arn}/*"),
@@ -484,7 +277,7 @@ fn resources(resource: Resource, settings: &Settings) -> Value {
                 .collect::<Vec<_>>()
         ),
         Resource::BuildRole => get("BuildRole", "Arn"),
-    }
+    })
 }
 
 fn condition(condition: Condition, settings: &Settings) -> Option<Value> {
@@ -512,7 +305,9 @@ fn statements<'a>(
 ) -> Vec<Value> {
     let mut groups: Vec<(Value, Option<Value>, Vec<&str>)> = Vec::new();
     for o in operations {
-        let r = resources(o.resource, settings);
+        let Some(r) = resources(o.resource, settings) else {
+            continue;
+        };
         let c = condition(o.condition, settings);
         match groups.iter_mut().find(|(gr, gc, _)| *gr == r && *gc == c) {
             Some((_, _, actions)) => actions.push(o.action),

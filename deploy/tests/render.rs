@@ -156,6 +156,27 @@ fn other_settings_render_what_they_configure_and_lint_clean() {
                     .replace("  origin_email: sandboxes@example.com\n", "")
             }),
         ),
+        (
+            "one OU, organization trail",
+            Box::new(|y: String| {
+                let start = y.find("  ou-spa0-datascie:").unwrap();
+                let end = y.find("\n# Accounts managed one by one").unwrap();
+                format!("{}{}", &y[..start], &y[end..])
+                    .replace("  organization_trail: false", "  organization_trail: true")
+            }),
+        ),
+        (
+            "many OUs",
+            Box::new(|y: String| {
+                let many: String = (0..60)
+                    .map(|i| format!("  ou-spa1-team{i:04}:\n    note: Team {i}\n"))
+                    .collect();
+                y.replace(
+                    "organizational_units:\n",
+                    &format!("organizational_units:\n{many}"),
+                )
+            }),
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let settings = settings_with(dir.path(), edit);
@@ -177,6 +198,44 @@ fn other_settings_render_what_they_configure_and_lint_clean() {
                     r["MaintenanceSchedule"]["Properties"]["ScheduleExpression"],
                     "cron(30 2 ? * MON-FRI *)"
                 );
+            }
+            "one OU, organization trail" => {
+                assert_eq!(settings.organizational_units.len(), 1);
+                let bucket = format!(
+                    "spa-demo-trail-{}-eu-west-1",
+                    settings.automation.account_id
+                );
+                assert_eq!(
+                    r["TrailBucket"]["Properties"]["BucketName"],
+                    bucket.as_str()
+                );
+                let notified = &r["TrailBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+                    [0];
+                assert_eq!(
+                    notified["Queue"],
+                    serde_json::json!({"Fn::GetAtt": ["IngestQueue", "Arn"]})
+                );
+                // The ingest function reads the trail's files and follows their notifications.
+                let ingest = r["IngestRole"].to_string();
+                assert!(ingest.contains(&format!("s3:::{bucket}/*")), "{ingest}");
+                assert!(settings.trail_buckets().contains(&bucket));
+                let management = resources(&templates[2].body);
+                let trail = &management["OrganizationTrail"]["Properties"];
+                assert_eq!(trail["S3BucketName"], bucket.as_str());
+                assert_eq!(trail["IsOrganizationTrail"], true);
+                let ous = &management["MembersStackSet"]["Properties"]["StackInstancesGroup"][0]["DeploymentTargets"]
+                    ["OrganizationalUnitIds"];
+                assert_eq!(ous, &serde_json::json!(["ou-spa0-engineer"]));
+                checkov(&dir.path().join("out"));
+            }
+            "many OUs" => {
+                let management = resources(&templates[2].body);
+                let ous = management["MembersStackSet"]["Properties"]["StackInstancesGroup"][0]["DeploymentTargets"]["OrganizationalUnitIds"]
+                    .as_array()
+                    .unwrap()
+                    .len();
+                assert_eq!(ous, 63);
+                assert!(!r.contains_key("TrailBucket"));
             }
             _ => {
                 assert!(settings.organizational_units.is_empty(), "{name}");

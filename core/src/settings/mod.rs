@@ -353,6 +353,12 @@ pub struct IngestOptions {
     /// bucket); a notification for any other bucket is quarantined unread.
     #[serde(default)]
     pub trail_buckets: Vec<String>,
+    /// Whether the deployment creates the organization's CloudTrail trail (in the management
+    /// account) delivering to a bucket of the automation account that notifies the ingest queue
+    /// (see [`Settings::organization_trail_bucket`]); that bucket is followed as if listed in
+    /// `trail_buckets`.
+    #[serde(default)]
+    pub organization_trail: bool,
 }
 
 impl Default for IngestOptions {
@@ -360,6 +366,7 @@ impl Default for IngestOptions {
         IngestOptions {
             max_input_bytes: default_max_input_bytes(),
             trail_buckets: Vec::new(),
+            organization_trail: false,
         }
     }
 }
@@ -992,6 +999,30 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The bucket of the organization trail when `ingest.organization_trail` is on:
+    /// `<environment_identifier>-trail-<automation account>-<region>`, in the automation account.
+    pub fn organization_trail_bucket(&self) -> Option<String> {
+        self.ingest.organization_trail.then(|| {
+            format!(
+                "{}-trail-{}-{}",
+                self.environment_identifier.as_str().to_ascii_lowercase(),
+                self.automation.account_id,
+                self.automation.region.as_str()
+            )
+        })
+    }
+
+    /// The buckets whose S3 notifications ingest follows: `ingest.trail_buckets` and the
+    /// organization trail's bucket.
+    pub fn trail_buckets(&self) -> std::collections::BTreeSet<String> {
+        self.ingest
+            .trail_buckets
+            .iter()
+            .cloned()
+            .chain(self.organization_trail_bucket())
+            .collect()
     }
 
     /// The role preparation and purge builds run as in each member account:

@@ -12,7 +12,8 @@ pub struct Policy {
     pub automation_account: String,
     /// Largest input accepted, in bytes once decompressed (`ingest.max_input_bytes`).
     pub max_input_bytes: u64,
-    /// Buckets whose S3 notifications are followed (`ingest.trail_buckets`).
+    /// Buckets whose S3 notifications are followed (`ingest.trail_buckets` and the
+    /// organization trail's).
     pub trail_buckets: BTreeSet<String>,
     /// JSON bytes after which a backfill group is written in parts (not a setting: it bounds
     /// memory and keeps every Arrow column far below its 2 GiB offset limit).
@@ -31,7 +32,7 @@ impl Policy {
         Policy {
             automation_account: settings.automation.account_id.to_string(),
             max_input_bytes: settings.ingest.max_input_bytes,
-            trail_buckets: settings.ingest.trail_buckets.iter().cloned().collect(),
+            trail_buckets: settings.trail_buckets(),
             part_json_bytes: PART_JSON_BYTES,
         }
     }
