@@ -166,6 +166,20 @@ fn other_settings_render_what_they_configure_and_lint_clean() {
             }),
         ),
         (
+            "CSV overlays",
+            Box::new(|y: String| {
+                // A second overlay, written beside the settings, gives an account its budget (the
+                // fixtures' paths are absolute by now).
+                y.replace(
+                    "accounts-overlay.csv
+",
+                    "accounts-overlay.csv
+    - budgets.csv
+",
+                )
+            }),
+        ),
+        (
             "many OUs",
             Box::new(|y: String| {
                 let many: String = (0..60)
@@ -179,6 +193,11 @@ fn other_settings_render_what_they_configure_and_lint_clean() {
         ),
     ] {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("budgets.csv"),
+            "Account,Spend: monthly_budget\n300002020202,777.50\n",
+        )
+        .unwrap();
         let settings = settings_with(dir.path(), edit);
         let templates = deploy::render(&settings, &organization(&settings));
         let files = deploy::write(&templates, &dir.path().join("out")).unwrap();
@@ -227,6 +246,12 @@ fn other_settings_render_what_they_configure_and_lint_clean() {
                     ["OrganizationalUnitIds"];
                 assert_eq!(ous, &serde_json::json!(["ou-spa0-engineer"]));
                 checkov(&dir.path().join("out"));
+            }
+            "CSV overlays" => {
+                let management = resources(&templates[2].body);
+                let alarm = &management["BillingAlarm300002020202"]["Properties"];
+                assert_eq!(alarm["Threshold"], 777.5);
+                assert_eq!(alarm["Dimensions"][1]["Value"], "300002020202");
             }
             "many OUs" => {
                 let management = resources(&templates[2].body);
