@@ -49,15 +49,15 @@ pub fn schedules(settings: &Settings) -> Vec<ScheduleSpec> {
             "MaintenanceSchedule",
             settings.automation.maintenance_window.as_str(),
             "LifecycleFunction",
-            json!({"action": "maintenance"}),
-            "The maintenance window: released accounts expire for purge and preparation",
+            json!({"action": "maintenance", "via_queue": true}),
+            "The maintenance window: a message per released account on the lifecycle queue (expire, purge, prepare)",
         ),
         spec(
             "CheckSchedule",
             "rate(1 hour)",
             "LifecycleFunction",
-            json!({"action": "check"}),
-            "The hourly check: stuck accounts, unsent lifecycle events",
+            json!({"action": "check", "via_queue": true}),
+            "The hourly check: a message per account with something due on the lifecycle queue",
         ),
         spec(
             "CostsSchedule",
@@ -519,6 +519,41 @@ pub fn template(settings: &Settings) -> Template {
             3008,
             "Monthly reports, inventories, the exceptions sweep and the daily spend run",
         ),
+    );
+    // The lifecycle's work over many accounts: one message per account, taken by the lifecycle
+    // function at most `automation.lifecycle_concurrency` invocations at once.
+    add(
+        "LifecycleDeadLetterQueue",
+        json!({
+            "Type": "AWS::SQS::Queue",
+            "Metadata": sqs_managed_encryption(),
+            "Properties": {"QueueName": format!("{}-dlq", settings.lifecycle_queue()), "MessageRetentionPeriod": 1_209_600,
+                "SqsManagedSseEnabled": true}
+        }),
+    );
+    add(
+        "LifecycleQueue",
+        json!({
+            "Type": "AWS::SQS::Queue",
+            "Metadata": sqs_managed_encryption(),
+            "Properties": {
+                "QueueName": settings.lifecycle_queue(),
+                "VisibilityTimeout": 6 * JOB_TIMEOUT,
+                "MessageRetentionPeriod": 345_600,
+                "SqsManagedSseEnabled": true,
+                "RedrivePolicy": {"deadLetterTargetArn": get("LifecycleDeadLetterQueue", "Arn"), "maxReceiveCount": MAX_RECEIVES}
+            }
+        }),
+    );
+    add(
+        "LifecycleEventSource",
+        json!({
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {"EventSourceArn": get("LifecycleQueue", "Arn"), "FunctionName": reference("LifecycleFunction"),
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": {"MaximumConcurrency": settings.automation.lifecycle_concurrency}}
+        }),
     );
     add(
         "IngestEventSource",

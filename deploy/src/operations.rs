@@ -67,6 +67,8 @@ pub enum Resource {
     TrailObjects,
     /// The queues the ingest function reads: the ingest queue and the alert queue.
     IngestQueues,
+    /// The lifecycle queue and its dead-letter queue.
+    LifecycleQueue,
     /// The dead-letter queue of failed asynchronous invocations.
     FunctionsDeadLetters,
     /// The exceptions topic.
@@ -170,6 +172,15 @@ pub const OPERATIONS: &[Operation] = &[
     by_aws("sqs:DeleteMessage", &[Caller::Ingest], Resource::IngestQueues, "Lambda deletes what the function took"),
     by_aws("sqs:GetQueueAttributes", &[Caller::Ingest], Resource::IngestQueues, "Lambda reads the queue's settings"),
     by_aws("sqs:SendMessage", FUNCTIONS, Resource::FunctionsDeadLetters, "Lambda keeps a failed asynchronous invocation"),
+    // The lifecycle's fan-out: runs put a message per account, the worker takes them.
+    op("sqs:GetQueueUrl", &[Caller::Lifecycle, Caller::Operator], Via::Own, Resource::LifecycleQueue, &["sqs:get_queue_url"]),
+    op("sqs:SendMessage", &[Caller::Lifecycle, Caller::Operator], Via::Own, Resource::LifecycleQueue, &["sqs:send_message_batch"]),
+    by_aws("sqs:ReceiveMessage", &[Caller::Lifecycle], Resource::LifecycleQueue, "Lambda polls the queue for the function"),
+    by_aws("sqs:DeleteMessage", &[Caller::Lifecycle], Resource::LifecycleQueue, "Lambda deletes what the function took"),
+    by_aws("sqs:GetQueueAttributes", &[Caller::Lifecycle], Resource::LifecycleQueue, "Lambda reads the queue's settings"),
+    // `lifecycle queue`: what is left and what failed.
+    op("sqs:GetQueueAttributes", &[Caller::Operator], Via::Own, Resource::LifecycleQueue, &["sqs:get_queue_attributes"]),
+    op("sqs:ReceiveMessage", &[Caller::Operator], Via::Own, Resource::LifecycleQueue, &["sqs:receive_message"]),
     // Sources.
     op("ce:GetCostAndUsage", &[Caller::Ingest], Via::Own, Resource::Any, &["costexplorer:get_cost_and_usage"]),
     // Delivery of exceptions and reports.
@@ -236,6 +247,10 @@ fn resources(resource: Resource, settings: &Settings) -> Option<Value> {
             json!(queues)
         }
         Resource::FunctionsDeadLetters => get("FunctionsDeadLetterQueue", "Arn"),
+        Resource::LifecycleQueue => json!([
+            get("LifecycleQueue", "Arn"),
+            get("LifecycleDeadLetterQueue", "Arn")
+        ]),
         Resource::ExceptionsTopic => reference("ExceptionsTopic"),
         Resource::CentralBus => get("CentralBus", "Arn"),
         Resource::WorkGroup => {

@@ -28,6 +28,8 @@ pub struct Engine {
     /// How long local builds take, in simulated time (preparation, purge); zero by default, so
     /// a local `apply` stamps every event with the time it runs.
     pub local_durations: (TimeDelta, TimeDelta),
+    /// The lifecycle queue, looked up on first use.
+    queue: tokio::sync::OnceCell<crate::fanout::Queue>,
 }
 
 /// What happened to one account for one trigger.
@@ -50,7 +52,15 @@ impl Engine {
             emitter: Emitter::from_settings(&settings).await?,
             settings,
             local_durations: (TimeDelta::zero(), TimeDelta::zero()),
+            queue: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The lifecycle queue (`automation.lifecycle_queue`), looked up once.
+    pub async fn queue(&self) -> Result<&crate::fanout::Queue, Error> {
+        self.queue
+            .get_or_try_init(|| crate::fanout::Queue::open(&self.settings))
+            .await
     }
 
     /// Decides what `trigger` means for `account` at `now` and carries it out, updating

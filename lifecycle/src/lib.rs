@@ -4,7 +4,8 @@
 //! adapters, each local or AWS as `settings.yaml` says: [`directory`] (organization file or
 //! AWS Organizations), [`builds`] (recorded locally, or CodeBuild in the member account) and
 //! [`emit`] (events into the local lake, or EventBridge). [`triggers`] turns EventBridge events
-//! and schedules into triggers for the Lambda function.
+//! and schedules into triggers for the Lambda function; [`fanout`] sends work over many accounts
+//! through a queue, one message per account.
 //!
 //! Safety: nothing is ever done to the management account, to accounts outside the managed set
 //! or to accounts that are not active; a purge starts only for an expired account.
@@ -14,6 +15,7 @@ pub mod decide;
 pub mod directory;
 pub mod emit;
 pub mod engine;
+pub mod fanout;
 pub mod history;
 pub mod operator;
 pub mod triggers;
@@ -70,6 +72,9 @@ pub enum Error {
         /// What the service said.
         message: String,
     },
+    /// The lifecycle queue.
+    #[error("lifecycle queue: {0}")]
+    Queue(spa_core::aws::ApiError),
     /// Events could not be emitted.
     #[error("emitting events: {0}")]
     Emit(String),

@@ -56,6 +56,9 @@ enum Command {
     /// Check the tags of the managed accounts: state valid, holder and cost center present,
     /// the settings' account tags applied. Exit status 1 when something is wrong.
     Check,
+    /// The lifecycle queue: messages waiting and in flight, and those that failed every attempt
+    /// (exit status 1 when there are any).
+    Queue,
     /// One account: state, tags, merged settings, what is due, last events in the lake.
     Show {
         /// The account id.
@@ -86,6 +89,10 @@ struct Change {
     /// Carry the changes out (otherwise they are only printed).
     #[arg(long)]
     yes: bool,
+    /// With --yes: put one message per account on the lifecycle queue
+    /// (automation.lifecycle_queue) for the worker function, instead of acting here.
+    #[arg(long)]
+    via_queue: bool,
 }
 
 fn main() -> ExitCode {
@@ -109,6 +116,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let change = |c: Change| operator::Change {
         accounts: c.accounts,
         yes: c.yes,
+        via_queue: c.via_queue,
     };
     let ended = match cli.command {
         Command::Plan { all } => operator::show_plan(&engine, all, now, console).await?,
@@ -125,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             operator::bulk(&engine, Trigger::Reset, &change(c), now, console).await?
         }
         Command::Check => operator::check(&engine, console).await?,
+        Command::Queue => operator::queue_status(&engine, console).await?,
         Command::Show { account, days } => {
             operator::show(&engine, &account, days, now, console).await?
         }

@@ -58,6 +58,9 @@ pub struct Change {
     pub accounts: Vec<AccountId>,
     /// Carry the changes out (otherwise they are only printed).
     pub yes: bool,
+    /// Put one message per account due on the lifecycle queue, for the worker function,
+    /// instead of acting here.
+    pub via_queue: bool,
 }
 
 fn state_name(state: Option<State>) -> &'static str {
@@ -219,6 +222,26 @@ pub async fn bulk(
             due.len()
         )?;
         return Ok(Ended::NeedsYes);
+    }
+    if change.via_queue {
+        let action = crate::fanout::Action::of(&trigger).ok_or_else(|| {
+            OperatorError::Settings("this command does not go through the queue".into())
+        })?;
+        let mut batch = crate::fanout::jobs(engine, action, &change.accounts, now).await?;
+        // The accounts shown above, nothing else.
+        batch
+            .jobs
+            .retain(|j| due.iter().any(|p| p.account.id == j.account));
+        let sent = crate::fanout::enqueue(engine.queue().await?, &batch).await?;
+        writeln!(
+            console.err,
+            "run {}: {} messages on {} ({} SQS requests); the worker function carries them out (`lifecycle queue` shows what is left and what failed)",
+            sent.run,
+            sent.enqueued,
+            engine.settings.lifecycle_queue(),
+            sent.requests
+        )?;
+        return Ok(Ended::Done);
     }
     let mut failed = Vec::new();
     for (i, p) in due.iter().enumerate() {
@@ -494,6 +517,43 @@ pub async fn simulate(
         summary.join(", ")
     )?;
     Ok(Ended::Done)
+}
+
+/// `lifecycle queue`: what the worker function still has to do, and what failed every attempt
+/// (left in the dead-letter queue for a human; `--via-queue` again re-sends what is still due).
+pub async fn queue_status(
+    engine: &Engine,
+    console: &mut Console<'_>,
+) -> Result<Ended, OperatorError> {
+    let status = engine.queue().await?.status().await?;
+    writeln!(
+        console.out,
+        "{}: {} waiting, {} in flight",
+        engine.settings.lifecycle_queue(),
+        status.waiting,
+        status.in_flight
+    )?;
+    match &status.dead_letter_queue {
+        None => writeln!(console.out, "no dead-letter queue")?,
+        Some(name) => writeln!(console.out, "{name}: {} failed every attempt", status.dead)?,
+    }
+    for sample in &status.dead_samples {
+        match sample {
+            Ok(job) => writeln!(
+                console.out,
+                "  {}  {}  run {}",
+                job.account,
+                job.action.name(),
+                job.run
+            )?,
+            Err(text) => writeln!(console.out, "  not a lifecycle job: {text}")?,
+        }
+    }
+    Ok(if status.dead > 0 {
+        Ended::Problems
+    } else {
+        Ended::Done
+    })
 }
 
 #[cfg(test)]

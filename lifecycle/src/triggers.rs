@@ -9,7 +9,9 @@
 //! - A call that failed (`errorCode` set, e.g. a denied `TagResource`) changed nothing and is
 //!   ignored.
 //! - Schedules: `{"action": "maintenance"}` for the maintenance window, `{"action": "check"}`
-//!   (or a plain `Scheduled Event`) for the periodic check.
+//!   (or a plain `Scheduled Event`) for the periodic check; with `"via_queue": true` they put one
+//!   message per account due on the lifecycle queue instead of acting themselves.
+//! - A batch of messages from the lifecycle queue (`Records` from `aws:sqs`): each account's step.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -168,6 +170,11 @@ pub async fn handle(
     payload: &Value,
     now: DateTime<Utc>,
 ) -> Result<Value, crate::Error> {
+    // A batch from the lifecycle queue: each message is one account's step.
+    if crate::fanout::is_sqs_batch(payload) {
+        return Ok(crate::fanout::work(engine, payload, now).await);
+    }
+    let via_queue = payload.get("via_queue").and_then(Value::as_bool) == Some(true);
     let input = match parse(&engine.settings, payload) {
         Ok(i) => i,
         Err(reason) => {
@@ -181,6 +188,13 @@ pub async fn handle(
         Input::Check => (Trigger::Reconcile, None),
         Input::Account(id, trigger) => (trigger, Some(id)),
     };
+    // A schedule over the organization, through the queue: one message per account due.
+    if let (None, true, Some(action)) = (&only, via_queue, crate::fanout::Action::of(&trigger)) {
+        let batch = crate::fanout::jobs(engine, action, &[], now).await?;
+        let sent = crate::fanout::enqueue(engine.queue().await?, &batch).await?;
+        tracing::info!(run = %sent.run, accounts = sent.accounts, enqueued = sent.enqueued, requests = sent.requests, "enqueued");
+        return Ok(json!({"run": sent.run, "accounts": sent.accounts, "enqueued": sent.enqueued}));
+    }
     let accounts = match &only {
         Some(id) => match engine.directory.account(id).await? {
             Some(a) => vec![a],

@@ -78,46 +78,6 @@ fn invoke(world: &World, payload: Value) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
-async fn create_account(org: &aws_sdk_organizations::Client, name: &str) -> String {
-    org.create_account()
-        .account_name(name)
-        .email(format!("{name}@example.com"))
-        .send()
-        .await
-        .unwrap()
-        .create_account_status()
-        .unwrap()
-        .account_id()
-        .unwrap()
-        .to_string()
-}
-
-/// The project a deployment creates in each member account (moto insists on a source
-/// location even for NO_SOURCE, so the lifecycle's own creation cannot run here).
-async fn deploy_projects(config: &aws_config::SdkConfig, settings: &Settings, account: &str) {
-    let member = spa_core::aws::assume_role(
-        config,
-        &account.parse().unwrap(),
-        &ROLE.parse().unwrap(),
-        "test-deploy",
-    )
-    .await;
-    let cb = aws_sdk_codebuild::Client::new(&member);
-    for kind in [
-        lifecycle::decide::BuildKind::Preparation,
-        lifecycle::decide::BuildKind::Purge,
-    ] {
-        common::create_project(
-            &cb,
-            &kind.project(settings),
-            lifecycle::builds::buildspec(kind),
-            common::lifecycle_environment(),
-            &format!("arn:aws:iam::{account}:role/{}", settings.build_role()),
-        )
-        .await;
-    }
-}
-
 /// The project of a build in a member account, read back from CodeBuild there.
 async fn build_project(world: &World, account: &str, build: &str) -> String {
     let member = spa_core::aws::assume_role(
@@ -152,9 +112,9 @@ async fn the_state_machine_on_moto() {
     let (management, root) = spa_core::testing::create_organization(&org).await;
     let sandboxes = spa_core::testing::create_ou(&org, &root, "Sandboxes").await;
     let others = spa_core::testing::create_ou(&org, &root, "Others").await;
-    let alice = create_account(&org, "alice").await;
-    let carol = create_account(&org, "carol").await;
-    let bob = create_account(&org, "bob").await;
+    let alice = common::create_account(&org, "alice").await;
+    let carol = common::create_account(&org, "carol").await;
+    let bob = common::create_account(&org, "bob").await;
     for (account, to) in [(&alice, &sandboxes), (&carol, &sandboxes), (&bob, &others)] {
         org.move_account()
             .account_id(account)
@@ -270,7 +230,7 @@ aws:
     .unwrap();
     let settings = Settings::load(&settings_path).unwrap();
     for account in [&alice, &carol] {
-        deploy_projects(&config, &settings, account).await;
+        common::deploy_projects(&config, &settings, account, ROLE).await;
     }
     let world = World {
         settings: settings_path,

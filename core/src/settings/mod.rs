@@ -207,6 +207,18 @@ pub struct Automation {
     /// Hours after which an account still `expired` is reported as a failed maintenance.
     #[serde(default = "default_stuck_hours")]
     pub maintenance_timeout_hours: u32,
+    /// The SQS queue that work over many accounts goes through, one message per account
+    /// [`<environment_identifier>-lifecycle`].
+    #[serde(default)]
+    pub lifecycle_queue: Option<String>,
+    /// Most worker invocations taking messages from the lifecycle queue at once (2 to 1000)
+    /// [10].
+    #[serde(default = "default_lifecycle_concurrency")]
+    pub lifecycle_concurrency: u32,
+}
+
+fn default_lifecycle_concurrency() -> u32 {
+    10
 }
 
 /// The `features` section.
@@ -848,6 +860,29 @@ impl Settings {
                 ),
             );
         }
+        let queue = self.lifecycle_queue();
+        if queue.is_empty()
+            || queue.len() > 80
+            || !queue
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return invalid(
+                "automation.lifecycle_queue",
+                &format!(
+                    "`{queue}` is not an SQS queue name (1 to 80 letters, digits, `-` or `_`)"
+                ),
+            );
+        }
+        if !(2..=1000).contains(&self.automation.lifecycle_concurrency) {
+            return invalid(
+                "automation.lifecycle_concurrency",
+                &format!(
+                    "{} is outside 2 to 1000 (the limits of an SQS event source's maximum concurrency)",
+                    self.automation.lifecycle_concurrency
+                ),
+            );
+        }
         if let Some(email) = &self.exceptions.email
             && email.to.is_empty()
         {
@@ -999,6 +1034,17 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The lifecycle queue's name: `automation.lifecycle_queue`, or
+    /// `<environment_identifier>-lifecycle`.
+    pub fn lifecycle_queue(&self) -> String {
+        self.automation.lifecycle_queue.clone().unwrap_or_else(|| {
+            format!(
+                "{}-lifecycle",
+                self.environment_identifier.as_str().to_ascii_lowercase()
+            )
+        })
     }
 
     /// The bucket of the organization trail when `ingest.organization_trail` is on:

@@ -1,4 +1,5 @@
-//! Helpers of the CodeBuild tests on moto.
+//! Helpers of the tests on moto (each test binary uses some of them).
+#![allow(dead_code)]
 
 use aws_sdk_codebuild::types::*;
 
@@ -42,4 +43,50 @@ pub async fn create_project(
         .send()
         .await
         .unwrap();
+}
+
+/// Creates an account in moto's organization; returns its id.
+pub async fn create_account(org: &aws_sdk_organizations::Client, name: &str) -> String {
+    org.create_account()
+        .account_name(name)
+        .email(format!("{name}@example.com"))
+        .send()
+        .await
+        .unwrap()
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_string()
+}
+
+/// The project a deployment creates in each member account (moto insists on a source
+/// location even for NO_SOURCE, so the lifecycle's own creation cannot run here).
+pub async fn deploy_projects(
+    config: &aws_config::SdkConfig,
+    settings: &spa_core::Settings,
+    account: &str,
+    role: &str,
+) {
+    let member = spa_core::aws::assume_role(
+        config,
+        &account.parse().unwrap(),
+        &role.parse().unwrap(),
+        "test-deploy",
+    )
+    .await;
+    let cb = aws_sdk_codebuild::Client::new(&member);
+    for kind in [
+        lifecycle::decide::BuildKind::Preparation,
+        lifecycle::decide::BuildKind::Purge,
+    ] {
+        create_project(
+            &cb,
+            &kind.project(settings),
+            lifecycle::builds::buildspec(kind),
+            lifecycle_environment(),
+            &format!("arn:aws:iam::{account}:role/{}", settings.build_role()),
+        )
+        .await;
+    }
 }
