@@ -546,6 +546,26 @@ pub fn template(settings: &Settings) -> Template {
         }),
     );
     add(
+        "LifecycleDeadLetterAlarm",
+        json!({
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmName": names.of_what("lifecycle-dead-letters"),
+                "AlarmDescription": "Lifecycle messages failed every attempt: `lifecycle queue` lists them",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": get("LifecycleDeadLetterQueue", "QueueName")}],
+                "Statistic": "Maximum",
+                "Period": 300,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [reference("ExceptionsTopic")]
+            }
+        }),
+    );
+    add(
         "LifecycleEventSource",
         json!({
             "Type": "AWS::Lambda::EventSourceMapping",
