@@ -82,15 +82,150 @@ pub async fn default_s3_client() -> aws_sdk_s3::Client {
 }
 
 /// An AWS Organizations client whose standard retry strategy rides out throttling
-/// (`TooManyRequestsException`): up to 8 attempts with exponential backoff.
-pub fn organizations_client(config: &SdkConfig) -> aws_sdk_organizations::Client {
-    let retry = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(8)
-        .with_initial_backoff(std::time::Duration::from_millis(200));
+/// (`TooManyRequestsException`): up to 8 attempts with exponential backoff and jitter; every
+/// attempt counted by `counter`.
+pub fn organizations_client(
+    config: &SdkConfig,
+    counter: &RequestCounter,
+) -> aws_sdk_organizations::Client {
     let conf = aws_sdk_organizations::config::Builder::from(config)
-        .retry_config(retry)
+        .retry_config(patient_retries())
+        .interceptor(counter.clone())
         .build();
     aws_sdk_organizations::Client::from_conf(conf)
+}
+
+/// The retries of the clients that meet throttling at scale (Organizations, CodeBuild): the
+/// SDK's standard strategy (exponential backoff with jitter, throttling and transient errors
+/// retried) with 8 attempts from 200 ms.
+pub fn patient_retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(8)
+        .with_initial_backoff(std::time::Duration::from_millis(200))
+}
+
+/// What a client's requests came to: operations called, attempts beyond the first (retries),
+/// and attempts the service throttled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// Operations called (each may take several attempts).
+    pub operations: u64,
+    /// Attempts after the first of their operation.
+    pub retries: u64,
+    /// Attempts answered with a throttling error.
+    pub throttled: u64,
+}
+
+impl std::ops::Add for Requests {
+    type Output = Requests;
+    fn add(self, other: Requests) -> Requests {
+        Requests {
+            operations: self.operations + other.operations,
+            retries: self.retries + other.retries,
+            throttled: self.throttled + other.throttled,
+        }
+    }
+}
+
+/// Counts the requests of the clients it is given to (an SDK interceptor; clone it freely: the
+/// clones share their counts).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(std::sync::Arc<[std::sync::atomic::AtomicU64; 3]>);
+
+/// Error codes that mean "slow down", as the services send them.
+const THROTTLING: [&str; 8] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+];
+
+/// The error code of an HTTP answer: from the `x-amzn-errortype` header, else the JSON body's
+/// `__type` / `code` (after any `#`), else the XML body's `<Code>`.
+fn error_code(error_type: Option<&str>, body: &[u8]) -> Option<String> {
+    if let Some(t) = error_type {
+        return Some(t.split(':').next().unwrap_or(t).to_string());
+    }
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        let code = ["__type", "code", "Code"]
+            .iter()
+            .find_map(|k| value.get(*k).and_then(serde_json::Value::as_str))?;
+        return Some(code.rsplit('#').next().unwrap_or(code).to_string());
+    }
+    let text = String::from_utf8_lossy(body);
+    let start = text.find("<Code>")? + "<Code>".len();
+    let end = start + text[start..].find("</Code>")?;
+    Some(text[start..end].trim().to_string())
+}
+
+/// Whether an HTTP answer is a throttling error: status 429, or an error (4xx, or 5xx such as
+/// S3's 503 `SlowDown`) whose code is one of [`THROTTLING`].
+pub fn is_throttling(status: u16, error_type: Option<&str>, body: &[u8]) -> bool {
+    status == 429
+        || ((400..600).contains(&status)
+            && error_code(error_type, body).is_some_and(|c| THROTTLING.contains(&c.as_str())))
+}
+
+impl RequestCounter {
+    /// The counts so far.
+    pub fn requests(&self) -> Requests {
+        use std::sync::atomic::Ordering::Relaxed;
+        let [operations, attempts, throttled] = &*self.0;
+        let operations = operations.load(Relaxed);
+        Requests {
+            operations,
+            retries: attempts.load(Relaxed).saturating_sub(operations),
+            throttled: throttled.load(Relaxed),
+        }
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0[0].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.0[1].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        if let Some(response) = context.response() {
+            let body = response.body().bytes().unwrap_or_default();
+            if is_throttling(
+                response.status().as_u16(),
+                response.headers().get("x-amzn-errortype"),
+                body,
+            ) {
+                self.0[2].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The configuration `config` with credentials of `role` in `account`, assumed through STS and
@@ -113,4 +248,56 @@ pub async fn assume_role(
             aws_credential_types::provider::SharedCredentialsProvider::new(provider),
         )
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_throttling;
+
+    #[test]
+    fn throttling_answers_are_told_from_other_errors() {
+        // AWS Organizations (JSON protocol): 400 with the code in the body.
+        let organizations = br#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#;
+        assert!(is_throttling(400, None, organizations));
+        assert!(is_throttling(
+            400,
+            None,
+            br#"{"__type":"com.amazonaws.codebuild#ThrottlingException"}"#
+        ));
+        // The code in the header, as some JSON services send it.
+        assert!(is_throttling(
+            400,
+            Some("ThrottlingException:http://internal/"),
+            b""
+        ));
+        // Query and XML protocols: the code in an element.
+        assert!(is_throttling(
+            400,
+            None,
+            b"<Error><Code>Throttling</Code></Error>"
+        ));
+        assert!(is_throttling(
+            503,
+            None,
+            b"<Error><Code>SlowDown</Code></Error>"
+        ));
+        assert!(!is_throttling(
+            503,
+            None,
+            b"<Error><Code>ServiceUnavailable</Code></Error>"
+        ));
+        assert!(is_throttling(429, None, b""));
+        // Other errors, even those whose message says "Throttling".
+        assert!(!is_throttling(
+            400,
+            None,
+            br#"{"__type":"AccessDeniedException","Message":"no Throttling here"}"#
+        ));
+        assert!(!is_throttling(
+            400,
+            None,
+            b"<Error><Code>InvalidParameter</Code><Message>Throttling</Message></Error>"
+        ));
+        assert!(!is_throttling(200, None, organizations));
+    }
 }

@@ -111,6 +111,136 @@ pub fn moto_post(endpoint: &str, path: &str, body: &str) -> String {
     answer.lines().next().unwrap_or_default().to_string()
 }
 
+/// A proxy in front of `upstream` (moto server) that answers the first `times` requests for
+/// `operation` (an `X-Amz-Target` ending in `.<operation>`, the JSON protocol's) with the
+/// throttling error AWS Organizations sends (HTTP 400, `TooManyRequestsException`) and forwards
+/// every other request; returns its URL and how many requests it has refused so far.
+pub fn throttling_proxy(
+    upstream: &str,
+    operation: &str,
+    times: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("a free port");
+    let port = server.server_addr().to_ip().expect("an IP address").port();
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = refused.clone();
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let suffix = format!(".{operation}");
+    std::thread::spawn(move || {
+        for mut request in server.incoming_requests() {
+            let target = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("X-Amz-Target"))
+                .map(|h| h.value.to_string())
+                .unwrap_or_default();
+            if target.ends_with(&suffix)
+                && counter
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        (n < times).then_some(n + 1)
+                    })
+                    .is_ok()
+            {
+                let body = r#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#;
+                let response = tiny_http::Response::from_string(body)
+                    .with_status_code(400)
+                    .with_header(
+                        tiny_http::Header::from_bytes("Content-Type", "application/x-amz-json-1.1")
+                            .expect("a header"),
+                    );
+                let _ = request.respond(response);
+                continue;
+            }
+            let upstream = upstream.clone();
+            std::thread::spawn(move || {
+                let mut body = Vec::new();
+                request
+                    .as_reader()
+                    .read_to_end(&mut body)
+                    .expect("the request body");
+                let mut head = format!(
+                    "{} {} HTTP/1.1\r\nHost: {upstream}\r\n",
+                    request.method(),
+                    request.url()
+                );
+                for h in request.headers() {
+                    let name = h.field.as_str().as_str();
+                    if !["host", "content-length", "connection", "transfer-encoding"]
+                        .contains(&name.to_ascii_lowercase().as_str())
+                    {
+                        head.push_str(&format!("{name}: {}\r\n", h.value));
+                    }
+                }
+                head.push_str(&format!(
+                    "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                ));
+                let mut stream =
+                    std::net::TcpStream::connect(&upstream).expect("moto server is reachable");
+                stream.write_all(head.as_bytes()).expect("request sent");
+                stream.write_all(&body).expect("request sent");
+                // Read the head, then exactly the body its Content-Length announces (the
+                // server may keep the connection open).
+                let mut answer = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let split = loop {
+                    if let Some(p) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break p;
+                    }
+                    let n = stream.read(&mut chunk).expect("answer read");
+                    assert!(n > 0, "moto closed the connection before its answer");
+                    answer.extend_from_slice(&chunk[..n]);
+                };
+                let length: usize = String::from_utf8_lossy(&answer[..split])
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while answer.len() < split + 4 + length {
+                    let n = stream.read(&mut chunk).expect("answer read");
+                    assert!(n > 0, "moto closed the connection inside its answer");
+                    answer.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&answer[..split]).to_string();
+                let mut lines = head.lines();
+                let status: u16 = lines
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|c| c.parse().ok())
+                    .expect("a status");
+                let mut response = tiny_http::Response::from_data(answer[split + 4..].to_vec())
+                    .with_status_code(status);
+                for line in lines {
+                    if let Some((k, v)) = line.split_once(':') {
+                        assert!(
+                            !k.eq_ignore_ascii_case("transfer-encoding"),
+                            "a chunked answer from moto: the proxy does not decode it"
+                        );
+                        if !["content-length", "connection"]
+                            .contains(&k.to_ascii_lowercase().as_str())
+                        {
+                            response.add_header(
+                                tiny_http::Header::from_bytes(k.trim(), v.trim())
+                                    .expect("a header"),
+                            );
+                        }
+                    }
+                }
+                let _ = request.respond(response);
+            });
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), refused)
+}
+
 /// Clears every service of the moto server (`POST /moto-api/reset`). For tests of APIs that
 /// keep one state per server (an organization); cargo runs test binaries one at a time, so
 /// only the tests of the calling binary may use moto at once.

@@ -437,7 +437,7 @@ pub enum Step<'a> {
 
 /// The organization's id, asked of AWS Organizations (any account of the organization may).
 pub async fn organization_id(config: &aws_config::SdkConfig) -> Result<String, DeployError> {
-    let out = spa_core::aws::organizations_client(config)
+    let out = spa_core::aws::organizations_client(config, &Default::default())
         .describe_organization()
         .send()
         .await

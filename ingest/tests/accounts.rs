@@ -76,7 +76,7 @@ async fn snapshot_from_aws_organizations_on_moto() {
         "test",
     )
     .await;
-    let org = spa_core::aws::organizations_client(&config);
+    let org = spa_core::aws::organizations_client(&config, &Default::default());
     let (_, root) = testing::create_organization(&org).await;
     let sandboxes = testing::create_ou(&org, &root, "Sandboxes").await;
     let engineering = testing::create_ou(&org, &sandboxes, "Engineering").await;

@@ -63,6 +63,8 @@ pub enum Builds {
         settings: Box<Settings>,
         /// Requests made.
         requests: AtomicU64,
+        /// Attempts, retries and throttled answers of the CodeBuild clients.
+        counter: spa_core::aws::RequestCounter,
     },
 }
 
@@ -77,6 +79,7 @@ impl Builds {
                 config: Box::new(spa_core::aws::sdk_config(settings).await),
                 settings: Box::new(settings.clone()),
                 requests: AtomicU64::new(0),
+                counter: spa_core::aws::RequestCounter::default(),
             },
         }
     }
@@ -119,11 +122,17 @@ impl Builds {
                 config,
                 settings,
                 requests,
+                counter,
             } => {
                 let role = &settings.automation.account_role;
                 let member =
                     spa_core::aws::assume_role(config, account, role, "spa-lifecycle").await;
-                let client = aws_sdk_codebuild::Client::new(&member);
+                let client = aws_sdk_codebuild::Client::from_conf(
+                    aws_sdk_codebuild::config::Builder::from(&member)
+                        .retry_config(spa_core::aws::patient_retries())
+                        .interceptor(counter.clone())
+                        .build(),
+                );
                 let project = request.kind.project(settings);
                 let variables = environment(&request.variables).map_err(|e| Error::Build {
                     op: "StartBuild",
@@ -168,6 +177,14 @@ impl Builds {
         match self {
             Builds::Local { .. } => 0,
             Builds::Aws { requests, .. } => requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// CodeBuild attempts so far: operations, retries, throttled answers.
+    pub fn attempts(&self) -> spa_core::aws::Requests {
+        match self {
+            Builds::Local { .. } => spa_core::aws::Requests::default(),
+            Builds::Aws { counter, .. } => counter.requests(),
         }
     }
 }

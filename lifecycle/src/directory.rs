@@ -53,6 +53,14 @@ impl Directory {
         }
     }
 
+    /// AWS Organizations attempts so far: operations, retries, throttled answers.
+    pub fn attempts(&self) -> spa_core::aws::Requests {
+        match self {
+            Directory::Local { .. } => spa_core::aws::Requests::default(),
+            Directory::Aws(api) => api.attempts(),
+        }
+    }
+
     /// The whole organization: units, accounts and their tags.
     pub async fn organization(&self) -> Result<Organization, Error> {
         match self {

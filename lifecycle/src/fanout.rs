@@ -395,7 +395,18 @@ pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value
             }
         }
     }
-    json!({"batchItemFailures": failures, "done": done, "skipped": skipped})
+    let attempts = engine.directory.attempts() + engine.builds.attempts();
+    tracing::info!(
+        done,
+        skipped,
+        failed = failures.len(),
+        requests = attempts.operations,
+        retried = attempts.retries,
+        throttled = attempts.throttled,
+        "batch worked"
+    );
+    json!({"batchItemFailures": failures, "done": done, "skipped": skipped,
+        "requests": attempts.operations, "retried": attempts.retries, "throttled": attempts.throttled})
 }
 
 #[cfg(test)]

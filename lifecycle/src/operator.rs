@@ -104,12 +104,15 @@ pub async fn organization(
             )?,
         }
     };
+    let attempts = engine.directory.attempts();
     writeln!(
         err,
-        "read {} accounts in {:.1} s ({} requests)",
+        "read {} accounts in {:.1} s ({} requests, {} retried, {} throttled)",
         org.accounts.len(),
         started.elapsed().as_secs_f64(),
-        engine.directory.requests()
+        engine.directory.requests(),
+        attempts.retries,
+        attempts.throttled
     )?;
     Ok(org)
 }
@@ -265,14 +268,17 @@ pub async fn bulk(
             writeln!(console.err, "  {}/{} accounts", i + 1, due.len())?;
         }
     }
+    let attempts = engine.directory.attempts() + engine.builds.attempts();
     writeln!(
         console.err,
-        "{} accounts changed, {} failed; {} Organizations, {} CodeBuild, {} EventBridge requests",
+        "{} accounts changed, {} failed; {} Organizations, {} CodeBuild, {} EventBridge requests; {} retried, {} throttled",
         due.len() - failed.len(),
         failed.len(),
         engine.directory.requests(),
         engine.builds.requests(),
-        engine.emitter.requests()
+        engine.emitter.requests(),
+        attempts.retries,
+        attempts.throttled
     )?;
     if failed.is_empty() {
         Ok(Ended::Done)

@@ -34,6 +34,7 @@ async fn a_project_someone_else_defined_is_never_built_as_it_is() {
         config: Box::new(config.clone()),
         settings: Box::new(settings.clone()),
         requests: AtomicU64::new(0),
+        counter: Default::default(),
     };
     let kind = BuildKind::Preparation;
     let name = kind.project(&settings);

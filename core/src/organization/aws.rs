@@ -24,16 +24,23 @@ pub struct Api {
     /// Tag reads at once.
     pub concurrency: usize,
     requests: Arc<AtomicU64>,
+    counter: crate::aws::RequestCounter,
 }
 
 impl Api {
-    /// The source behind `client`, with no request made yet.
-    pub fn new(client: Client, concurrency: usize) -> Self {
+    /// The source behind `client` (whose attempts `counter` counts), with no request made yet.
+    pub fn new(client: Client, concurrency: usize, counter: crate::aws::RequestCounter) -> Self {
         Api {
             client,
             concurrency,
             requests: Arc::new(AtomicU64::new(0)),
+            counter,
         }
+    }
+
+    /// The client's attempts so far: operations, retries, throttled answers.
+    pub fn attempts(&self) -> crate::aws::Requests {
+        self.counter.requests()
     }
 
     /// The whole organization: units, accounts and their tags.

@@ -61,9 +61,11 @@ impl Source {
                     config = crate::aws::assume_role(&config, management, role, "spa-organization")
                         .await;
                 }
+                let counter = crate::aws::RequestCounter::default();
                 Ok(Source::Aws(aws::Api::new(
-                    crate::aws::organizations_client(&config),
+                    crate::aws::organizations_client(&config, &counter),
                     concurrency,
+                    counter,
                 )))
             }
         }
