@@ -65,6 +65,10 @@ pub enum Builds {
         requests: AtomicU64,
         /// Attempts, retries and throttled answers of the CodeBuild clients.
         counter: spa_core::aws::RequestCounter,
+        /// Each member account's configuration (the assumed role's credentials, refreshed
+        /// before they expire), kept for the life of the process: one role assumption per
+        /// account, however many builds.
+        members: tokio::sync::Mutex<std::collections::HashMap<AccountId, aws_config::SdkConfig>>,
     },
 }
 
@@ -80,6 +84,7 @@ impl Builds {
                 settings: Box::new(settings.clone()),
                 requests: AtomicU64::new(0),
                 counter: spa_core::aws::RequestCounter::default(),
+                members: Default::default(),
             },
         }
     }
@@ -123,10 +128,22 @@ impl Builds {
                 settings,
                 requests,
                 counter,
+                members,
             } => {
-                let role = &settings.automation.account_role;
-                let member =
-                    spa_core::aws::assume_role(config, account, role, "spa-lifecycle").await;
+                let member = {
+                    let mut members = members.lock().await;
+                    match members.get(account) {
+                        Some(member) => member.clone(),
+                        None => {
+                            let role = &settings.automation.account_role;
+                            let member =
+                                spa_core::aws::assume_role(config, account, role, "spa-lifecycle")
+                                    .await;
+                            members.insert(account.clone(), member.clone());
+                            member
+                        }
+                    }
+                };
                 let client = aws_sdk_codebuild::Client::from_conf(
                     aws_sdk_codebuild::config::Builder::from(&member)
                         .retry_config(spa_core::aws::patient_retries())
@@ -177,6 +194,14 @@ impl Builds {
         match self {
             Builds::Local { .. } => 0,
             Builds::Aws { requests, .. } => requests.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The member accounts whose role configuration is kept.
+    pub async fn member_accounts(&self) -> usize {
+        match self {
+            Builds::Local { .. } => 0,
+            Builds::Aws { members, .. } => members.lock().await.len(),
         }
     }
 

@@ -35,6 +35,7 @@ async fn a_project_someone_else_defined_is_never_built_as_it_is() {
         settings: Box::new(settings.clone()),
         requests: AtomicU64::new(0),
         counter: Default::default(),
+        members: Default::default(),
     };
     let kind = BuildKind::Preparation;
     let name = kind.project(&settings);
@@ -113,4 +114,7 @@ async fn a_project_someone_else_defined_is_never_built_as_it_is() {
     let after = created(&cb.batch_get_projects().names(&name).send().await.unwrap());
     assert_eq!(before, after, "our project was replaced");
     assert_eq!(builds_in(&cb).await, [id]);
+    // One role assumption per member account, however many builds.
+    builds.start(&ours, &request("t-ours-2")).await.unwrap();
+    assert_eq!(builds.member_accounts().await, 2);
 }

@@ -1,4 +1,4 @@
-//! The maintenance window over a hundred and fifty accounts through the lifecycle queue, on moto:
+//! The maintenance window over three hundred accounts through the lifecycle queue, on moto:
 //! the schedule puts one message per released account on the queue; worker invocations of the
 //! Lambda function take them ten at a time, as the event source mapping would. One message is
 //! delivered twice; the first invocation's answer is lost (as when a worker dies after its
@@ -20,7 +20,7 @@ use spa_core::testing::{invoke_lambda, moto_endpoint, reset_moto, run_binary};
 const LAMBDA: &str = env!("CARGO_BIN_EXE_lifecycle-lambda");
 const CLI: &str = env!("CARGO_BIN_EXE_lifecycle");
 const ROLE: &str = "OrganizationAccountAccessRole";
-const ACCOUNTS: usize = 150;
+const ACCOUNTS: usize = 300;
 
 fn invoke(settings: &Path, payload: Value) -> Value {
     let (url, body) = invoke_lambda(Path::new(LAMBDA), settings, &payload);
