@@ -1,6 +1,8 @@
 //! The lifecycle Lambda function: Organizations and CodeBuild events from EventBridge, the
 //! maintenance window schedule (`{"action": "maintenance"}`) and the periodic check
-//! (`{"action": "check"}`). JSON logs; settings from `$SPA_SETTINGS`.
+//! (`{"action": "check"}`), either acting or, with `"via_queue": true`, putting one message per
+//! account due on the lifecycle queue; and the batches of that queue (`Records` from SQS), one
+//! account's step per message. JSON logs; settings from `$SPA_SETTINGS`.
 //!
 //! An event the lifecycle cannot use (malformed, unknown account, stale state) is logged with
 //! its reason and answered, never retried; only a failure to read or write (AWS, the lake)
