@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use spa_core::aws::ApiError;
 use spa_core::settings::AccountId;
 
+use spa_core::lake::Lake;
+
 use crate::decide::{Outcome, Trigger, decide};
 use crate::{Engine, Error};
 
@@ -121,8 +123,9 @@ pub struct Status {
     pub dead_letter_queue: Option<String>,
     /// Messages that failed every attempt (approximate).
     pub dead: u64,
-    /// Up to ten of them, left in place: the job, or the text that is not one.
-    pub dead_samples: Vec<Result<Job, String>>,
+    /// Up to ten of them, left in place: the message id, and the job or the text that is not
+    /// one.
+    pub dead_samples: Vec<(String, Result<Job, String>)>,
 }
 
 /// The error of a failed SQS request to `op`.
@@ -201,7 +204,11 @@ impl Queue {
                 .iter()
                 .map(|m| {
                     let body = m.body().unwrap_or_default();
-                    serde_json::from_str::<Job>(body).map_err(|_| body.chars().take(200).collect())
+                    (
+                        m.message_id().unwrap_or_default().to_string(),
+                        serde_json::from_str::<Job>(body)
+                            .map_err(|_| body.chars().take(200).collect()),
+                    )
                 })
                 .collect();
         }
@@ -372,15 +379,68 @@ pub async fn work_one(engine: &Engine, body: &str, now: DateTime<Utc>) -> Worked
     }
 }
 
+/// Where the reason a message failed is kept, under its message id (SQS keeps the id when it
+/// moves the message to the dead-letter queue, and keeps no reason): `lifecycle/failures/`.
+pub const FAILURES: &str = "lifecycle/failures/";
+
+/// The key of a message's failure record; `None` for an id that is not SQS's (letters, digits,
+/// `-`), which never becomes a path.
+pub fn failure_key(message_id: &str) -> Option<String> {
+    (!message_id.is_empty()
+        && message_id.len() <= 100
+        && message_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    .then(|| format!("{FAILURES}{message_id}.json"))
+}
+
+/// Records why a message failed (the latest attempt's reason wins).
+async fn record_failure(lake: &Lake, id: &str, attempt: u64, reason: &str, now: DateTime<Utc>) {
+    let Some(key) = failure_key(id) else {
+        return;
+    };
+    let record = json!({"message": id, "attempt": attempt, "reason": reason, "at": now});
+    if let Err(e) = lake.put_bytes(&key, record.to_string().into()).await {
+        tracing::warn!(message = id, error = %e, "the failure's reason could not be kept");
+    }
+}
+
+/// The reason a message failed, as recorded.
+pub async fn failure_reason(lake: &Lake, message_id: &str) -> Option<(u64, String)> {
+    let bytes = lake.get_bytes(&failure_key(message_id)?).await.ok()?;
+    let record: Value = serde_json::from_slice(&bytes).ok()?;
+    Some((
+        record["attempt"].as_u64().unwrap_or(0),
+        record["reason"].as_str()?.to_string(),
+    ))
+}
+
 /// Carries out a batch of SQS messages (the worker's Lambda payload); answers with the
-/// messages that failed (`batchItemFailures`: only those come back) and a summary.
+/// messages that failed (`batchItemFailures`: only those come back) and a summary. Each
+/// failure's reason is kept in the lake under the message's id (`lifecycle queue` shows it
+/// beside a dead letter); a message that succeeds after failing has its record removed.
 pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value {
+    let lake = Lake::open(&engine.settings).await;
     let mut failures = Vec::new();
     let (mut done, mut skipped) = (0, 0);
     for record in payload["Records"].as_array().into_iter().flatten() {
         let id = record["messageId"].as_str().unwrap_or_default();
         let body = record["body"].as_str().unwrap_or_default();
-        match work_one(engine, body, now).await {
+        let attempt: u64 = record
+            .pointer("/attributes/ApproximateReceiveCount")
+            .and_then(Value::as_str)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        let worked = work_one(engine, body, now).await;
+        if let Worked::Failed(reason) = &worked {
+            record_failure(&lake, id, attempt, reason, now).await;
+        } else if attempt > 1
+            && let Some(key) = failure_key(id)
+            && let Err(e) = lake.delete(&key).await
+        {
+            tracing::warn!(message = id, error = %e, "an old failure record stays");
+        }
+        match worked {
             Worked::Done(actions) => {
                 done += 1;
                 tracing::info!(message = id, ?actions, "account step carried out");
@@ -436,6 +496,24 @@ mod tests {
             assert_eq!(Action::of(&action.trigger()), Some(action));
         }
         assert_eq!(Action::of(&Trigger::Joined), None);
+    }
+
+    #[test]
+    fn only_sqs_message_ids_become_keys() {
+        assert_eq!(
+            failure_key("059f36b4-87a3-44ab-83d2-661975830a7d").as_deref(),
+            Some("lifecycle/failures/059f36b4-87a3-44ab-83d2-661975830a7d.json")
+        );
+        for id in [
+            "",
+            "../../events/x",
+            "a/b",
+            "id.json",
+            "x y",
+            &"a".repeat(101),
+        ] {
+            assert_eq!(failure_key(id), None, "{id}");
+        }
     }
 
     #[test]

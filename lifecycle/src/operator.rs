@@ -543,7 +543,8 @@ pub async fn queue_status(
         None => writeln!(console.out, "no dead-letter queue")?,
         Some(name) => writeln!(console.out, "{name}: {} failed every attempt", status.dead)?,
     }
-    for sample in &status.dead_samples {
+    let lake = spa_core::lake::Lake::open(&engine.settings).await;
+    for (id, sample) in &status.dead_samples {
         match sample {
             Ok(job) => writeln!(
                 console.out,
@@ -554,7 +555,14 @@ pub async fn queue_status(
             )?,
             Err(text) => writeln!(console.out, "  not a lifecycle job: {text}")?,
         }
+        match crate::fanout::failure_reason(&lake, id).await {
+            Some((attempt, reason)) => {
+                writeln!(console.out, "    attempt {attempt} failed: {reason}")?
+            }
+            None => writeln!(console.out, "    (no reason recorded for message {id})")?,
+        }
     }
+
     Ok(if status.dead > 0 {
         Ended::Problems
     } else {

@@ -183,6 +183,7 @@ aws:
             .receive_message()
             .queue_url(&queue)
             .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
             .send()
             .await
             .unwrap();
@@ -193,8 +194,14 @@ aws:
             .messages()
             .iter()
             .map(|m| {
+                let received = m
+                    .attributes()
+                    .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount))
+                    .cloned()
+                    .unwrap_or_default();
                 json!({"messageId": m.message_id().unwrap(), "receiptHandle": m.receipt_handle().unwrap(),
                     "body": m.body().unwrap(), "eventSource": "aws:sqs",
+                    "attributes": {"ApproximateReceiveCount": received},
                     "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:spa-moto-lifecycle"})
             })
             .collect();
@@ -294,4 +301,15 @@ aws:
         "{out}"
     );
     assert!(out.contains("not a lifecycle job"), "{out}");
+    // With the reason its last attempt failed, kept in the lake under the message's id.
+    assert!(
+        out.contains("    attempt 2 failed: not a lifecycle job: missing field"),
+        "{out}"
+    );
+    let failures = dir.path().join("lake/lifecycle/failures");
+    assert_eq!(
+        std::fs::read_dir(&failures).unwrap().count(),
+        1,
+        "only the dead letter's record"
+    );
 }

@@ -301,6 +301,12 @@ impl Lake {
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, LakeError> {
         self.store.get(key).await
     }
+
+    /// Writes a small object outside the datasets (a record of the lake's own bookkeeping),
+    /// whole or not at all.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), LakeError> {
+        self.store.put(key, bytes).await.map(|_| ())
+    }
 }
 
 fn check_partition(dataset: Dataset, value: &str) -> Result<(), LakeError> {
