@@ -9,7 +9,7 @@ use spa_core::events::{BUILD_PROJECTS, LAUNCH_EVENTS};
 use spa_core::lake::Dataset;
 
 use crate::Template;
-use crate::cfn::{get, reference, sub, tls_only};
+use crate::cfn::{get, private_bucket, reference, sub, tls_only};
 use crate::names::Names;
 use crate::operations::{self, Caller};
 
@@ -181,14 +181,8 @@ pub fn template(settings: &Settings) -> Template {
             "Type": "AWS::S3::Bucket",
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
-            "Properties": {
+            "Properties": private_bucket(json!({
                 "BucketName": sub(&names.bucket_sub()),
-                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": true}]},
-                "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
-                    "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                "VersioningConfiguration": {"Status": "Enabled"},
                 "LoggingConfiguration": {"DestinationBucketName": reference("LakeAccessLogBucket"), "LogFilePrefix": "lake/"},
                 "LifecycleConfiguration": {"Rules": [
                     {"Id": "quarantine", "Status": "Enabled", "Prefix": "quarantine/", "ExpirationInDays": 400},
@@ -198,7 +192,7 @@ pub fn template(settings: &Settings) -> Template {
                         "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
                         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}
                 ]}
-            }
+            }))
         }),
     );
     add(
@@ -688,14 +682,8 @@ fn organization_trail(
             "UpdateReplacePolicy": "Retain",
             // S3 checks that it may notify the queue when the bucket is created.
             "DependsOn": "IngestQueuePolicy",
-            "Properties": {
+            "Properties": private_bucket(json!({
                 "BucketName": bucket,
-                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": true}]},
-                "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
-                    "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
-                "VersioningConfiguration": {"Status": "Enabled"},
                 "LoggingConfiguration": {"DestinationBucketName": reference("LakeAccessLogBucket"), "LogFilePrefix": "trail/"},
                 "LifecycleConfiguration": {"Rules": [
                     {"Id": "trail-files", "Status": "Enabled", "ExpirationInDays": 400,
@@ -704,7 +692,7 @@ fn organization_trail(
                 "NotificationConfiguration": {"QueueConfigurations": [{
                     "Event": "s3:ObjectCreated:*", "Queue": get("IngestQueue", "Arn"),
                     "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "AWSLogs/"}, {"Name": "suffix", "Value": ".json.gz"}]}}}]}
-            }
+            }))
         }),
     );
     add(

@@ -1,5 +1,5 @@
-//! The pieces the templates share: intrinsic functions, the TLS-only bucket statement, the role
-//! EventBridge forwards to the central bus with.
+//! The pieces the templates share: intrinsic functions, the properties of every data bucket,
+//! the TLS-only bucket statement, the role EventBridge forwards to the central bus with.
 
 use serde_json::{Value, json};
 
@@ -38,4 +38,21 @@ pub fn forwarding_role(name: String, description: &str) -> Value {
                 {"Effect": "Allow", "Action": "events:PutEvents", "Resource": reference("CentralBusArn")}]}}]
         }
     })
+}
+
+/// A bucket's properties: `properties` on top of what every data bucket of the system has
+/// (SSE-S3 with bucket keys, public access blocked, bucket-owner objects, versioning).
+pub fn private_bucket(properties: Value) -> Value {
+    let mut all = json!({
+        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": true}]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": true, "BlockPublicPolicy": true,
+            "IgnorePublicAcls": true, "RestrictPublicBuckets": true},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "VersioningConfiguration": {"Status": "Enabled"}
+    });
+    if let (Some(all), Value::Object(extra)) = (all.as_object_mut(), properties) {
+        all.extend(extra);
+    }
+    all
 }

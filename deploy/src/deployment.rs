@@ -338,27 +338,23 @@ impl Deployment {
         let names = Names::of(&self.settings);
         let mut out = Vec::new();
         for &kind in &self.kinds {
-            let (config, parameters, region) = match kind {
+            let (config, parameters) = match kind {
                 StackKind::Automation => (
                     &self.automation,
                     automation_parameters(&names, &self.options, zips)?,
-                    self.settings.automation.region.as_str(),
                 ),
                 StackKind::Management => (
                     &self.management,
                     management_parameters(&self.settings, &names),
-                    MANAGEMENT_REGION,
                 ),
             };
+            // The artifact bucket lives in the automation account's region, whichever stack
+            // uploads to it.
             let upload = Upload {
                 s3: self.s3(config),
                 bucket: self.options.artifact_bucket.clone(),
                 prefix: prefix(&names),
-                region: if kind == StackKind::Automation {
-                    region.to_string()
-                } else {
-                    self.settings.automation.region.as_str().to_string()
-                },
+                region: self.settings.automation.region.as_str().to_string(),
             };
             let stack = stack(
                 kind,

@@ -10,7 +10,7 @@ use spa_core::Settings;
 use spa_core::organization::{AccountStatus, Organization};
 
 use crate::Template;
-use crate::cfn::{forwarding_role, sub};
+use crate::cfn::forwarding_role;
 use crate::names::Names;
 use crate::operations::{self, Via};
 
@@ -18,21 +18,12 @@ use crate::operations::{self, Via};
 pub fn template(settings: &Settings, organization: &Organization, members: &Template) -> Template {
     let names = Names::of(settings);
     let env = names.env();
-    let automation = settings.automation.account_id.as_str();
     let mut resources = Map::new();
     let mut add = |id: &str, resource: Value| {
         resources.insert(id.to_string(), resource);
     };
-    let trusted: Vec<Value> = operations::assumed_by(Via::Organization)
-        .iter()
-        .filter_map(|c| c.function())
-        .map(|f| {
-            sub(&format!(
-                "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
-                names.role(f)
-            ))
-        })
-        .collect();
+    // Trusted: the roles of the functions that act through this one.
+    let trusted = operations::trusted_roles(Via::Organization, settings);
     if let Some(role) = &settings.automation.organization_role {
         add(
             "OrganizationRole",

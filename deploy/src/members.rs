@@ -21,18 +21,8 @@ const CONTROL_TOWER_ROLE: &str = "AWSControlTowerExecution";
 pub fn template(settings: &Settings) -> Template {
     let names = Names::of(settings);
     let env = names.env();
-    let automation = settings.automation.account_id.as_str();
-    // Trusted: the roles of the functions that act in member accounts (the lifecycle's).
-    let trusted: Vec<Value> = operations::assumed_by(Via::Member)
-        .iter()
-        .filter_map(|c| c.function())
-        .map(|f| {
-            sub(&format!(
-                "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
-                names.role(f)
-            ))
-        })
-        .collect();
+    // Trusted: the roles of the functions that act through this one.
+    let trusted = operations::trusted_roles(Via::Member, settings);
     let projects: Vec<String> = BUILD_PROJECTS
         .iter()
         .map(|p| format!("{env}-{p}"))

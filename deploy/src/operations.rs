@@ -401,6 +401,23 @@ pub fn assumed_by(via: Via) -> Vec<Caller> {
     callers
 }
 
+/// The role ARNs of the functions that assume the role `via`: the principals its trust policy
+/// names.
+pub fn trusted_roles(via: Via, settings: &Settings) -> Vec<Value> {
+    let names = Names::of(settings);
+    let automation = &settings.automation.account_id;
+    assumed_by(via)
+        .iter()
+        .filter_map(|c| c.function())
+        .map(|f| {
+            sub(&format!(
+                "arn:${{AWS::Partition}}:iam::{automation}:role/{}",
+                names.role(f)
+            ))
+        })
+        .collect()
+}
+
 /// What a person running the command lines needs, as IAM actions (the README lists them).
 pub fn operator_actions() -> Vec<&'static str> {
     OPERATIONS

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{
-    Capability, ChangeSetStatus, ChangeSetType, Parameter, StackStatus,
+    Capability, ChangeSetStatus, ChangeSetType, Parameter, Stack as SdkStack, StackStatus,
 };
 use sha2::{Digest, Sha256};
 use spa_core::aws::ApiError;
@@ -184,15 +184,15 @@ pub struct Outcome {
     pub outputs: Vec<(String, String)>,
 }
 
-/// The stack's status, or `None` when it does not exist.
-pub async fn status(client: &Client, stack: &str) -> Result<Option<StackStatus>, ApiError> {
+/// The stack as CloudFormation describes it, or `None` when it does not exist (a deleted stack
+/// is no stack: CloudFormation may still list it by name a while).
+async fn describe(client: &Client, stack: &str) -> Result<Option<SdkStack>, ApiError> {
     match client.describe_stacks().stack_name(stack).send().await {
-        // A deleted stack is no stack (CloudFormation may still list it by name a while).
         Ok(out) => Ok(out
             .stacks()
             .first()
-            .and_then(|s| s.stack_status().cloned())
-            .filter(|s| *s != StackStatus::DeleteComplete)),
+            .filter(|s| s.stack_status() != Some(&StackStatus::DeleteComplete))
+            .cloned()),
         Err(e) => {
             let missing = e
                 .as_service_error()
@@ -205,6 +205,29 @@ pub async fn status(client: &Client, stack: &str) -> Result<Option<StackStatus>,
             }
         }
     }
+}
+
+/// The stack's status, or `None` when it does not exist.
+pub async fn status(client: &Client, stack: &str) -> Result<Option<StackStatus>, ApiError> {
+    Ok(describe(client, stack)
+        .await?
+        .and_then(|s| s.stack_status().cloned()))
+}
+
+/// A described stack's outputs, sorted by key.
+fn outputs(stack: Option<&SdkStack>) -> Vec<(String, String)> {
+    let mut outputs: Vec<(String, String)> = stack
+        .into_iter()
+        .flat_map(|s| s.outputs())
+        .map(|o| {
+            (
+                o.output_key().unwrap_or_default().to_string(),
+                o.output_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    outputs.sort();
+    outputs
 }
 
 /// Whether CloudFormation's reason for a failed change set means "nothing to change".
@@ -234,7 +257,7 @@ pub async fn plan(client: &Client, stack: &Stack, poll: Duration) -> Result<Plan
         }
         Some(_) => false,
     };
-    let name = format!("spa-{}", chrono_free_stamp());
+    let name = format!("spa-{}", moment_stamp());
     let mut request = client
         .create_change_set()
         .stack_name(&stack.name)
@@ -383,7 +406,7 @@ pub async fn apply(
         return Ok(Outcome {
             stack: plan.stack.clone(),
             status: "UNCHANGED".into(),
-            outputs: outputs(client, &plan.stack).await?,
+            outputs: outputs(describe(client, &plan.stack).await?.as_ref()),
         });
     };
     // Events already there before the execution are not this run's.
@@ -402,7 +425,7 @@ pub async fn apply(
     let started = Instant::now();
     let mut failures = Vec::new();
     loop {
-        let now = status(client, &plan.stack).await?;
+        let now = describe(client, &plan.stack).await?;
         let mut fresh: Vec<Event> = stack_events(client, &plan.stack)
             .await?
             .into_iter()
@@ -419,14 +442,15 @@ pub async fn apply(
             }
         }
         let status = now
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|| "DELETED".into());
+            .as_ref()
+            .and_then(|s| s.stack_status())
+            .map_or_else(|| "DELETED".into(), |s| s.as_str().to_string());
         if !status.ends_with("_IN_PROGRESS") {
             if status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE" {
                 return Ok(Outcome {
                     stack: plan.stack.clone(),
                     status,
-                    outputs: outputs(client, &plan.stack).await?,
+                    outputs: outputs(now.as_ref()),
                 });
             }
             return Err(StackError::Failed {
@@ -479,29 +503,6 @@ async fn stack_events(client: &Client, stack: &str) -> Result<Vec<Event>, ApiErr
         .collect())
 }
 
-/// The stack's outputs, sorted by key.
-pub async fn outputs(client: &Client, stack: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let out = client
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| ApiError::new("DescribeStacks", &e))?;
-    let mut outputs: Vec<(String, String)> = out
-        .stacks()
-        .iter()
-        .flat_map(|s| s.outputs())
-        .map(|o| {
-            (
-                o.output_key().unwrap_or_default().to_string(),
-                o.output_value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    outputs.sort();
-    Ok(outputs)
-}
-
 /// Uploads a template under a name that holds its content's digest; returns its URL.
 async fn upload_template(
     upload: &Upload,
@@ -537,7 +538,7 @@ pub fn digest(bytes: &[u8]) -> String {
 }
 
 /// A change set name suffix unique to the moment: seconds and nanoseconds since the epoch.
-fn chrono_free_stamp() -> String {
+fn moment_stamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -30,6 +30,8 @@ pub struct Engine {
     pub local_durations: (TimeDelta, TimeDelta),
     /// The lifecycle queue, looked up on first use.
     queue: tokio::sync::OnceCell<crate::fanout::Queue>,
+    /// The lake (for the queue's failure records), opened on first use.
+    lake: tokio::sync::OnceCell<spa_core::lake::Lake>,
 }
 
 /// What happened to one account for one trigger.
@@ -53,7 +55,15 @@ impl Engine {
             settings,
             local_durations: (TimeDelta::zero(), TimeDelta::zero()),
             queue: tokio::sync::OnceCell::new(),
+            lake: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// The lake of the settings, opened once.
+    pub async fn lake(&self) -> &spa_core::lake::Lake {
+        self.lake
+            .get_or_init(|| spa_core::lake::Lake::open(&self.settings))
+            .await
     }
 
     /// The lifecycle queue (`automation.lifecycle_queue`), looked up once.

@@ -98,7 +98,7 @@ impl Queue {
             .queue_name(&name)
             .send()
             .await
-            .map_err(|e| Error::Queue(ApiError::new("GetQueueUrl", &e)))?;
+            .map_err(api("GetQueueUrl"))?;
         let url = out
             .queue_url()
             .ok_or_else(|| Error::Emit(format!("no URL for queue {name}")))?
@@ -240,41 +240,43 @@ pub struct Batch {
     pub jobs: Vec<Job>,
 }
 
-/// The accounts of the organization (or `only`) with something due for `action` at `now`,
-/// and a message for each.
-pub async fn jobs(
-    engine: &Engine,
-    action: Action,
-    only: &[AccountId],
-    now: DateTime<Utc>,
-) -> Result<Batch, Error> {
-    let organization = engine.directory.organization().await?;
-    let trigger = action.trigger();
-    let run = format!("{}-{}", action.name(), now.format("%Y%m%dT%H%M%SZ"));
-    let mut visited = 0;
-    let mut jobs = Vec::new();
-    for account in &organization.accounts {
-        if !only.is_empty() && !only.contains(&account.id) {
-            continue;
-        }
-        visited += 1;
-        if matches!(
-            decide(&engine.settings, account, &trigger, now),
-            Outcome::Act(_)
-        ) {
-            jobs.push(Job {
+impl Batch {
+    /// The messages of a run of `action` started at `now` over `visited` accounts, one for each
+    /// of `due`.
+    pub fn of(
+        action: Action,
+        due: impl IntoIterator<Item = AccountId>,
+        visited: usize,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let run = format!("{}-{}", action.name(), now.format("%Y%m%dT%H%M%SZ"));
+        let jobs = due
+            .into_iter()
+            .map(|account| Job {
                 run: run.clone(),
-                account: account.id.clone(),
+                account,
                 action,
                 at: now,
-            });
+            })
+            .collect();
+        Batch {
+            run,
+            accounts: visited,
+            jobs,
         }
     }
-    Ok(Batch {
-        run,
-        accounts: visited,
-        jobs,
-    })
+}
+
+/// The organization's accounts with something due for `action` at `now`, a message for each.
+pub async fn jobs(engine: &Engine, action: Action, now: DateTime<Utc>) -> Result<Batch, Error> {
+    let organization = engine.directory.organization().await?;
+    let trigger = action.trigger();
+    let due = organization
+        .accounts
+        .iter()
+        .filter(|a| matches!(decide(&engine.settings, a, &trigger, now), Outcome::Act(_)))
+        .map(|a| a.id.clone());
+    Ok(Batch::of(action, due, organization.accounts.len(), now))
 }
 
 /// Puts `jobs` on `queue`, ten to a request; an entry SQS refuses is sent again (up to three
@@ -302,7 +304,7 @@ pub async fn enqueue(queue: &Queue, batch: &Batch) -> Result<Enqueued, Error> {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| Error::Queue(ApiError::new("SendMessageBatch", &e)))?;
+                .map_err(api("SendMessageBatch"))?;
             let refused: Vec<String> = out.failed().iter().map(|f| f.id().to_string()).collect();
             pending.retain(|(i, _)| refused.contains(&i.to_string()));
             if pending.is_empty() {
@@ -420,7 +422,7 @@ pub async fn failure_reason(lake: &Lake, message_id: &str) -> Option<(u64, Strin
 /// failure's reason is kept in the lake under the message's id (`lifecycle queue` shows it
 /// beside a dead letter); a message that succeeds after failing has its record removed.
 pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value {
-    let lake = Lake::open(&engine.settings).await;
+    let lake = engine.lake().await;
     let mut failures = Vec::new();
     let (mut done, mut skipped) = (0, 0);
     for record in payload["Records"].as_array().into_iter().flatten() {
@@ -433,7 +435,7 @@ pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value
             .unwrap_or(1);
         let worked = work_one(engine, body, now).await;
         if let Worked::Failed(reason) = &worked {
-            record_failure(&lake, id, attempt, reason, now).await;
+            record_failure(lake, id, attempt, reason, now).await;
         } else if attempt > 1
             && let Some(key) = failure_key(id)
             && let Err(e) = lake.delete(&key).await

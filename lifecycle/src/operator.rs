@@ -230,11 +230,13 @@ pub async fn bulk(
         let action = crate::fanout::Action::of(&trigger).ok_or_else(|| {
             OperatorError::Settings("this command does not go through the queue".into())
         })?;
-        let mut batch = crate::fanout::jobs(engine, action, &change.accounts, now).await?;
-        // The accounts shown above, nothing else.
-        batch
-            .jobs
-            .retain(|j| due.iter().any(|p| p.account.id == j.account));
+        // The accounts shown above, nothing else: the organization is not read again.
+        let batch = crate::fanout::Batch::of(
+            action,
+            due.iter().map(|p| p.account.id.clone()),
+            planned.len(),
+            now,
+        );
         let sent = crate::fanout::enqueue(engine.queue().await?, &batch).await?;
         writeln!(
             console.err,
@@ -543,7 +545,7 @@ pub async fn queue_status(
         None => writeln!(console.out, "no dead-letter queue")?,
         Some(name) => writeln!(console.out, "{name}: {} failed every attempt", status.dead)?,
     }
-    let lake = spa_core::lake::Lake::open(&engine.settings).await;
+    let lake = engine.lake().await;
     for (id, sample) in &status.dead_samples {
         match sample {
             Ok(job) => writeln!(
@@ -555,7 +557,7 @@ pub async fn queue_status(
             )?,
             Err(text) => writeln!(console.out, "  not a lifecycle job: {text}")?,
         }
-        match crate::fanout::failure_reason(&lake, id).await {
+        match crate::fanout::failure_reason(lake, id).await {
             Some((attempt, reason)) => {
                 writeln!(console.out, "    attempt {attempt} failed: {reason}")?
             }

@@ -190,7 +190,7 @@ pub async fn handle(
     };
     // A schedule over the organization, through the queue: one message per account due.
     if let (None, true, Some(action)) = (&only, via_queue, crate::fanout::Action::of(&trigger)) {
-        let batch = crate::fanout::jobs(engine, action, &[], now).await?;
+        let batch = crate::fanout::jobs(engine, action, now).await?;
         let sent = crate::fanout::enqueue(engine.queue().await?, &batch).await?;
         tracing::info!(run = %sent.run, accounts = sent.accounts, enqueued = sent.enqueued, requests = sent.requests, "enqueued");
         return Ok(json!({"run": sent.run, "accounts": sent.accounts, "enqueued": sent.enqueued}));

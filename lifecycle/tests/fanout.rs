@@ -11,11 +11,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use aws_sdk_organizations::types::Tag;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use spa_core::Settings;
-use spa_core::testing::{invoke_lambda, moto_endpoint, reset_moto, run_binary};
+use spa_core::testing::{invoke_lambda, moto_endpoint, run_binary};
 
 const LAMBDA: &str = env!("CARGO_BIN_EXE_lifecycle-lambda");
 const CLI: &str = env!("CARGO_BIN_EXE_lifecycle");
@@ -31,39 +30,12 @@ fn invoke(settings: &Path, payload: Value) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_window_through_the_queue_transitions_each_account_once() {
     let endpoint = moto_endpoint();
-    reset_moto(&endpoint);
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .endpoint_url(&endpoint)
-        .load()
-        .await;
-    let org = aws_sdk_organizations::Client::new(&config);
-    let (management, root) = spa_core::testing::create_organization(&org).await;
-    let sandboxes = spa_core::testing::create_ou(&org, &root, "Sandboxes").await;
-    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
-    let mut accounts = Vec::new();
-    for i in 0..ACCOUNTS {
-        let id = common::create_account(&org, &format!("sandbox{i:03}")).await;
-        org.move_account()
-            .account_id(&id)
-            .source_parent_id(&root)
-            .destination_parent_id(&sandboxes)
-            .send()
-            .await
-            .unwrap();
-        org.tag_resource()
-            .resource_id(&id)
-            .tags(tag("account-state", "released"))
-            .tags(tag("account-since", "2026-09-26T18:30:00Z"))
-            .tags(tag("account-holder", &format!("holder{i}@example.com")))
-            .send()
-            .await
-            .unwrap();
-        accounts.push(id);
-    }
+    let moto = common::moto_organization(&endpoint).await;
+    let (config, org) = (&moto.config, &moto.org);
+    let accounts = moto.released_accounts("sandbox", ACCOUNTS).await;
 
     // The lifecycle queue, its dead-letter queue after 2 receives (5 in a deployment).
-    let sqs = aws_sdk_sqs::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(config);
     let create = |name: &'static str| {
         let sqs = sqs.clone();
         async move {
@@ -100,44 +72,10 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
         .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
-    let settings_path = dir.path().join("settings.yaml");
-    std::fs::write(
-        &settings_path,
-        format!(
-            r#"
-environment_identifier: spa-moto
-automation:
-  account_id: "{management}"
-  management_account_id: "{management}"
-  region: eu-west-1
-  maintenance_window: "cron(0 18 ? * SAT *)"
-  account_role: {ROLE}
-defaults:
-  purge:
-    feature: enabled
-organizational_units:
-  {sandboxes}:
-    note: Sandboxes
-lake: {lake}
-organization:
-  adapter: aws
-events:
-  adapter: aws
-  bus: default
-builds:
-  adapter: aws
-costs:
-  source: aws
-aws:
-  endpoint_url: {endpoint}
-"#,
-            lake = dir.path().join("lake").display()
-        ),
-    )
-    .unwrap();
+    let settings_path = moto.write_settings(dir.path(), &endpoint, ROLE);
     let settings = Settings::load(&settings_path).unwrap();
     for account in &accounts {
-        common::deploy_projects(&config, &settings, account, ROLE).await;
+        common::deploy_projects(config, &settings, account, ROLE).await;
     }
     // The window: one message per released account, nothing done yet.
     let answer = invoke(
@@ -271,7 +209,7 @@ aws:
     let twice = job["account"].as_str().unwrap().to_string();
     for account in replayed.iter().chain([&twice]) {
         let member = spa_core::aws::assume_role(
-            &config,
+            config,
             &account.parse().unwrap(),
             &ROLE.parse().unwrap(),
             "test-read",

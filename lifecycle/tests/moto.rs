@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use aws_sdk_organizations::types::Tag;
 use serde_json::{Value, json};
 use spa_core::Settings;
-use spa_core::testing::{invoke_lambda, moto_endpoint, reset_moto};
+use spa_core::testing::{invoke_lambda, moto_endpoint};
 
 const LAMBDA: &str = env!("CARGO_BIN_EXE_lifecycle-lambda");
 const ROLE: &str = "OrganizationAccountAccessRole";
@@ -102,15 +102,13 @@ fn build_event(account: &str, project: &str, build: &str, status: &str) -> Value
 #[tokio::test(flavor = "multi_thread")]
 async fn the_state_machine_on_moto() {
     let endpoint = moto_endpoint();
-    reset_moto(&endpoint);
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .endpoint_url(&endpoint)
-        .load()
-        .await;
-    let org = aws_sdk_organizations::Client::new(&config);
-    let (management, root) = spa_core::testing::create_organization(&org).await;
-    let sandboxes = spa_core::testing::create_ou(&org, &root, "Sandboxes").await;
+    let common::MotoOrganization {
+        config,
+        org,
+        management,
+        root,
+        sandboxes,
+    } = common::moto_organization(&endpoint).await;
     let others = spa_core::testing::create_ou(&org, &root, "Others").await;
     let alice = common::create_account(&org, "alice").await;
     let carol = common::create_account(&org, "carol").await;
