@@ -5,6 +5,7 @@ pub mod aws;
 pub mod events;
 pub mod lake;
 pub mod mail;
+pub mod metrics;
 pub mod organization;
 pub mod period;
 pub mod process;

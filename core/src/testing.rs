@@ -111,26 +111,109 @@ pub fn moto_post(endpoint: &str, path: &str, body: &str) -> String {
     answer.lines().next().unwrap_or_default().to_string()
 }
 
-/// A proxy in front of `upstream` (moto server) that answers the first `times` requests for
-/// `operation` (an `X-Amz-Target` ending in `.<operation>`, the JSON protocol's) with the
-/// throttling error AWS Organizations sends (HTTP 400, `TooManyRequestsException`) and forwards
-/// every other request; returns its URL and how many requests it has refused so far.
-pub fn throttling_proxy(
-    upstream: &str,
-    operation: &str,
-    times: usize,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// What [`proxy`] does with the requests for one operation.
+pub struct Rule {
+    /// The operation: an `X-Amz-Target` ending in `.<operation>` (JSON protocols) or a URL path
+    /// equal to `/<operation>` (REST protocols, e.g. `listRegions`).
+    operation: String,
+    /// Only requests whose body contains this.
+    body_contains: Option<String>,
+    /// Answered by the proxy (status, JSON body) this many times, then forwarded; `None`:
+    /// always forwarded.
+    answer: Option<(u16, String, usize)>,
+}
+
+impl Rule {
+    /// The first `times` requests for `operation` get `status` and `body` (JSON) from the proxy.
+    pub fn answer(operation: &str, times: usize, status: u16, body: &str) -> Self {
+        Rule {
+            operation: operation.into(),
+            body_contains: None,
+            answer: Some((status, body.into(), times)),
+        }
+    }
+
+    /// The first `times` requests for `operation` get the throttling error AWS Organizations
+    /// sends (HTTP 400, `TooManyRequestsException`).
+    pub fn throttle(operation: &str, times: usize) -> Self {
+        Self::answer(
+            operation,
+            times,
+            400,
+            r#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#,
+        )
+    }
+
+    /// Requests for `operation` are forwarded; their bodies are kept ([`Proxy::bodies`]).
+    pub fn record(operation: &str) -> Self {
+        Rule {
+            operation: operation.into(),
+            body_contains: None,
+            answer: None,
+        }
+    }
+
+    /// Only requests whose body contains `text`.
+    pub fn when_body_contains(mut self, text: &str) -> Self {
+        self.body_contains = Some(text.into());
+        self
+    }
+
+    fn matches(&self, target: &str, path: &str, body: &str) -> bool {
+        let operation = target
+            .rsplit_once('.')
+            .map(|(_, op)| op)
+            .filter(|op| !op.is_empty())
+            .unwrap_or_else(|| path.trim_start_matches('/'));
+        operation == self.operation
+            && self
+                .body_contains
+                .as_ref()
+                .is_none_or(|text| body.contains(text.as_str()))
+    }
+}
+
+/// A running [`proxy`].
+pub struct Proxy {
+    /// Its URL, to use as the endpoint.
+    pub url: String,
+    answered: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    recorded: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+impl Proxy {
+    /// How many requests rule `index` (in the order given) has answered so far.
+    pub fn answered(&self, index: usize) -> usize {
+        self.answered.lock().expect("not poisoned")[index]
+    }
+
+    /// The bodies of the requests for `operation` seen so far (rules made with
+    /// [`Rule::record`]).
+    pub fn bodies(&self, operation: &str) -> Vec<String> {
+        self.recorded
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|(op, _)| op == operation)
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+}
+
+/// A proxy in front of `upstream` (moto server) that answers what `rules` say (the first rule
+/// that matches a request and still has answers left) and forwards every other request,
+/// recording the bodies of those the rules ask for.
+pub fn proxy(upstream: &str, rules: Vec<Rule>) -> Proxy {
     use std::io::{Read, Write};
-    use std::sync::atomic::Ordering;
     let server = tiny_http::Server::http("127.0.0.1:0").expect("a free port");
     let port = server.server_addr().to_ip().expect("an IP address").port();
-    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = refused.clone();
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(vec![0usize; rules.len()]));
+    let recorded = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (counts, kept) = (answered.clone(), recorded.clone());
     let upstream = upstream
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
-    let suffix = format!(".{operation}");
     std::thread::spawn(move || {
         for mut request in server.incoming_requests() {
             let target = request
@@ -139,18 +222,48 @@ pub fn throttling_proxy(
                 .find(|h| h.field.equiv("X-Amz-Target"))
                 .map(|h| h.value.to_string())
                 .unwrap_or_default();
-            if target.ends_with(&suffix)
-                && counter
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                        (n < times).then_some(n + 1)
-                    })
-                    .is_ok()
-            {
-                let body = r#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#;
-                let response = tiny_http::Response::from_string(body)
-                    .with_status_code(400)
+            let path = request
+                .url()
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let mut body = Vec::new();
+            request
+                .as_reader()
+                .read_to_end(&mut body)
+                .expect("the request body");
+            let text = String::from_utf8_lossy(&body).into_owned();
+            let mut answer = None;
+            for (i, rule) in rules.iter().enumerate() {
+                if !rule.matches(&target, &path, &text) {
+                    continue;
+                }
+                match &rule.answer {
+                    Some((status, json, times)) => {
+                        let mut counts = counts.lock().expect("not poisoned");
+                        if counts[i] < *times {
+                            counts[i] += 1;
+                            answer = Some((*status, json.clone()));
+                            break;
+                        }
+                    }
+                    None => kept
+                        .lock()
+                        .expect("not poisoned")
+                        .push((rule.operation.clone(), text.clone())),
+                }
+            }
+            if let Some((status, json)) = answer {
+                let content_type = if target.is_empty() {
+                    "application/json"
+                } else {
+                    "application/x-amz-json-1.1"
+                };
+                let response = tiny_http::Response::from_string(json)
+                    .with_status_code(status)
                     .with_header(
-                        tiny_http::Header::from_bytes("Content-Type", "application/x-amz-json-1.1")
+                        tiny_http::Header::from_bytes("Content-Type", content_type)
                             .expect("a header"),
                     );
                 let _ = request.respond(response);
@@ -158,11 +271,6 @@ pub fn throttling_proxy(
             }
             let upstream = upstream.clone();
             std::thread::spawn(move || {
-                let mut body = Vec::new();
-                request
-                    .as_reader()
-                    .read_to_end(&mut body)
-                    .expect("the request body");
                 let mut head = format!(
                     "{} {} HTTP/1.1\r\nHost: {upstream}\r\n",
                     request.method(),
@@ -238,7 +346,11 @@ pub fn throttling_proxy(
             });
         }
     });
-    (format!("http://127.0.0.1:{port}"), refused)
+    Proxy {
+        url: format!("http://127.0.0.1:{port}"),
+        answered,
+        recorded,
+    }
 }
 
 /// Clears every service of the moto server (`POST /moto-api/reset`). For tests of APIs that
@@ -292,6 +404,17 @@ pub fn invoke_lambda(
     settings: &Path,
     payload: &serde_json::Value,
 ) -> (String, String) {
+    let (url, answer, _) = invoke_lambda_output(binary, settings, payload);
+    (url, answer)
+}
+
+/// [`invoke_lambda`], also returning what the function wrote to standard output (its logs and
+/// metrics) until it answered.
+pub fn invoke_lambda_output(
+    binary: &Path,
+    settings: &Path,
+    payload: &serde_json::Value,
+) -> (String, String, String) {
     use std::time::Duration;
     let server = tiny_http::Server::http("127.0.0.1:0").expect("a free port");
     let port = server.server_addr().to_ip().expect("an IP address").port();
@@ -303,9 +426,15 @@ pub fn invoke_lambda(
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "group")
         .env("SPA_SETTINGS", settings)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("the function starts");
+    let mut stdout = child.stdout.take().expect("a piped stdout");
+    let output = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
     let next = server
         .recv_timeout(Duration::from_secs(120))
         .expect("the runtime API serves")
@@ -346,7 +475,7 @@ pub fn invoke_lambda(
         .expect("the answer is acknowledged");
     let _ = child.kill();
     let _ = child.wait();
-    (url, body)
+    (url, body, output.join().unwrap_or_default())
 }
 
 /// The shipped settings written as `dir/settings.yaml`, with the lake in `dir/lake`, the outbox

@@ -187,7 +187,8 @@ pub fn template(settings: &Settings) -> Template {
                 "LifecycleConfiguration": {"Rules": [
                     {"Id": "quarantine", "Status": "Enabled", "Prefix": "quarantine/", "ExpirationInDays": 400},
                     {"Id": "claims", "Status": "Enabled", "Prefix": "claims/", "ExpirationInDays": 30},
-                    {"Id": "lifecycle-failures", "Status": "Enabled", "Prefix": "lifecycle/failures/", "ExpirationInDays": 30},
+                    {"Id": "lifecycle-outcomes", "Status": "Enabled", "Prefix": "lifecycle/outcomes/", "ExpirationInDays": 30},
+                    {"Id": "lifecycle-runs", "Status": "Enabled", "Prefix": "lifecycle/runs/", "ExpirationInDays": 400},
                     {"Id": "replaced-objects", "Status": "Enabled",
                         "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
                         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 2}}

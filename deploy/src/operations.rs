@@ -178,9 +178,10 @@ pub const OPERATIONS: &[Operation] = &[
     by_aws("sqs:ReceiveMessage", &[Caller::Lifecycle], Resource::LifecycleQueue, "Lambda polls the queue for the function"),
     by_aws("sqs:DeleteMessage", &[Caller::Lifecycle], Resource::LifecycleQueue, "Lambda deletes what the function took"),
     by_aws("sqs:GetQueueAttributes", &[Caller::Lifecycle], Resource::LifecycleQueue, "Lambda reads the queue's settings"),
-    // `lifecycle queue`: what is left and what failed.
+    // `lifecycle queue`: what is left and what failed; `lifecycle work`: the queue worked from a terminal.
     op("sqs:GetQueueAttributes", &[Caller::Operator], Via::Own, Resource::LifecycleQueue, &["sqs:get_queue_attributes"]),
     op("sqs:ReceiveMessage", &[Caller::Operator], Via::Own, Resource::LifecycleQueue, &["sqs:receive_message"]),
+    op("sqs:DeleteMessage", &[Caller::Operator], Via::Own, Resource::LifecycleQueue, &["sqs:delete_message_batch"]),
     // Sources.
     op("ce:GetCostAndUsage", &[Caller::Ingest], Via::Own, Resource::Any, &["costexplorer:get_cost_and_usage"]),
     // Delivery of exceptions and reports.
@@ -204,6 +205,8 @@ pub const OPERATIONS: &[Operation] = &[
     op("codebuild:CreateProject", &[Caller::Lifecycle], Via::Member, Resource::BuildProjects, &["codebuild:create_project"]),
     op("codebuild:DeleteProject", &[Caller::Lifecycle], Via::Member, Resource::BuildProjects, &["codebuild:delete_project"]),
     op("codebuild:StartBuild", &[Caller::Lifecycle], Via::Member, Resource::BuildProjects, &["codebuild:start_build"]),
+    // The regions a purge clears (when `automation.purge_regions` does not list them): the role's own account.
+    op("account:ListRegions", &[Caller::Lifecycle], Via::Member, Resource::Any, &["account:list_regions"]),
     Operation { condition: Condition::PassedToCodeBuild, ..op("iam:PassRole", &[Caller::Lifecycle], Via::Member, Resource::BuildRole, &["codebuild:create_project"]) },
     // Reports on Athena (a schedule's `"engine": "athena"`, `reports --engine athena`).
     op("athena:StartQueryExecution", &[Caller::Reports], Via::Own, Resource::WorkGroup, &["athena:start_query_execution"]),

@@ -37,6 +37,86 @@ pub fn buildspec(kind: BuildKind) -> &'static str {
 /// CodeBuild image of the projects the lifecycle creates.
 const IMAGE: &str = "aws/codebuild/amazonlinux-x86_64-standard:5.0";
 
+/// The regions enabled by default in every account (those opened before March 2019); what the
+/// local adapter, which has no account to ask, purges.
+pub const DEFAULT_REGIONS: [&str; 17] = [
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// The configuration of `account`'s member role: assumed once, then kept in `members`.
+async fn member(
+    config: &aws_config::SdkConfig,
+    settings: &Settings,
+    members: &tokio::sync::Mutex<std::collections::HashMap<AccountId, aws_config::SdkConfig>>,
+    account: &AccountId,
+) -> aws_config::SdkConfig {
+    let mut members = members.lock().await;
+    if let Some(member) = members.get(account) {
+        return member.clone();
+    }
+    let role = &settings.automation.account_role;
+    let member = spa_core::aws::assume_role(config, account, role, "spa-lifecycle").await;
+    members.insert(account.clone(), member.clone());
+    member
+}
+
+/// The regions enabled in the account of `member` (opted in or enabled by default), every page.
+async fn enabled_regions(
+    member: &aws_config::SdkConfig,
+    counter: &spa_core::aws::RequestCounter,
+) -> Result<Vec<String>, String> {
+    use aws_sdk_account::types::RegionOptStatus;
+    let client = aws_sdk_account::Client::from_conf(
+        aws_sdk_account::config::Builder::from(member)
+            .retry_config(spa_core::aws::patient_retries())
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let mut pages = client
+        .list_regions()
+        .region_opt_status_contains(RegionOptStatus::Enabled)
+        .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+        .into_paginator()
+        .send();
+    let mut regions = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| ApiError::new("ListRegions", &e).message)?;
+        for region in page.regions() {
+            // The filter already holds; checked again so that no other status slips in.
+            let enabled = matches!(
+                region.region_opt_status(),
+                Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
+            );
+            if let (Some(name), true) = (region.region_name(), enabled) {
+                let name = name
+                    .parse::<spa_core::settings::Region>()
+                    .map_err(|e| format!("ListRegions answered a region named {name:?}: {e}"))?;
+                regions.push(name.as_str().to_string());
+            }
+        }
+    }
+    if regions.is_empty() {
+        return Err("ListRegions answered no enabled region".into());
+    }
+    Ok(regions)
+}
+
 /// A build started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
@@ -130,20 +210,7 @@ impl Builds {
                 counter,
                 members,
             } => {
-                let member = {
-                    let mut members = members.lock().await;
-                    match members.get(account) {
-                        Some(member) => member.clone(),
-                        None => {
-                            let role = &settings.automation.account_role;
-                            let member =
-                                spa_core::aws::assume_role(config, account, role, "spa-lifecycle")
-                                    .await;
-                            members.insert(account.clone(), member.clone());
-                            member
-                        }
-                    }
-                };
+                let member = member(config, settings, members, account).await;
                 let client = aws_sdk_codebuild::Client::from_conf(
                     aws_sdk_codebuild::config::Builder::from(&member)
                         .retry_config(spa_core::aws::patient_retries())
@@ -187,6 +254,47 @@ impl Builds {
                     })
             }
         }
+    }
+
+    /// The regions a purge of `account` clears: `automation.purge_regions` when set, else the
+    /// regions enabled in the account (the Account API there, through the member role; locally,
+    /// [`DEFAULT_REGIONS`]), sorted, `global` first (aws-nuke's name for the global services).
+    pub async fn purge_regions(
+        &self,
+        settings: &Settings,
+        account: &AccountId,
+    ) -> Result<Vec<String>, Error> {
+        let mut regions: Vec<String> = if !settings.automation.purge_regions.is_empty() {
+            settings
+                .automation
+                .purge_regions
+                .iter()
+                .map(|r| r.as_str().to_string())
+                .collect()
+        } else {
+            match self {
+                Builds::Local { .. } => DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect(),
+                Builds::Aws {
+                    config,
+                    settings,
+                    counter,
+                    members,
+                    ..
+                } => {
+                    let member = member(config, settings, members, account).await;
+                    enabled_regions(&member, counter)
+                        .await
+                        .map_err(|message| Error::Regions {
+                            account: account.to_string(),
+                            message,
+                        })?
+                }
+            }
+        };
+        regions.sort();
+        regions.dedup();
+        regions.insert(0, "global".into());
+        Ok(regions)
     }
 
     /// CodeBuild requests made so far.

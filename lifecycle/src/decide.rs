@@ -264,7 +264,8 @@ impl Step<'_> {
 
 /// The variables of a build: the merged settings' variables, then the lifecycle's own
 /// (`ACCOUNT_ID`, `HOLDER_EMAIL`, `ENVIRONMENT`, `CENTRAL_BUS_ARN`, `AUTOMATION_ACCOUNT_ID`,
-/// `ACCOUNT_ROLE`, and for the purge `NUKE_CONFIG`), which the settings cannot override.
+/// `ACCOUNT_ROLE`), which the settings cannot override. The purge's `NUKE_CONFIG` is added
+/// when the build starts, once the account's regions are known ([`nuke_config`]).
 pub fn variables(
     settings: &Settings,
     account: &Account,
@@ -303,17 +304,14 @@ pub fn variables(
         automation.account_id.to_string(),
     );
     out.insert("ACCOUNT_ROLE".into(), automation.account_role.to_string());
-    if kind == BuildKind::Purge {
-        out.insert("NUKE_CONFIG".into(), nuke_config(settings, account));
-    }
     out
 }
 
-/// The aws-nuke configuration for one account: only that account, every region, the
-/// management and automation accounts blocked, and the resources the organization needs kept
+/// The aws-nuke configuration for one account: only that account, the `regions` given (the
+/// account's enabled regions and `global`), the management and automation accounts blocked, and the resources the organization needs kept
 /// (the lifecycle's role, Control Tower, IAM Identity Center, the deployment's own
 /// `<environment>-*` resources).
-pub(crate) fn nuke_config(settings: &Settings, account: &Account) -> String {
+pub fn nuke_config(settings: &Settings, account: &Account, regions: &[String]) -> String {
     let role = settings.automation.account_role.as_str();
     let env = settings.environment_identifier.as_str();
     let control_tower = ["AWSControlTower*", "aws-controltower-*", "stacksets-exec-*"];
@@ -360,7 +358,7 @@ pub(crate) fn nuke_config(settings: &Settings, account: &Account) -> String {
         glob(&["*aws-controltower-*".to_string()]).into(),
     );
     let config = serde_json::json!({
-        "regions": ["all"],
+        "regions": regions,
         "blocklist": [
             settings.automation.management_account_id.as_str(),
             settings.automation.account_id.as_str(),

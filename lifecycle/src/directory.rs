@@ -125,6 +125,19 @@ impl Directory {
         }
     }
 
+    /// One account's tags as they are now (for a caller that knows the rest of the account);
+    /// `None` when the local organization does not have it (AWS Organizations answers an error).
+    pub async fn tags(&self, id: &AccountId) -> Result<Option<BTreeMap<String, String>>, Error> {
+        match self {
+            Directory::Local { organization, .. } => Ok(organization
+                .lock()
+                .await
+                .account(id)
+                .map(|a| a.tags.clone())),
+            Directory::Aws(api) => Ok(Some(api.tags_of(id.as_str()).await?)),
+        }
+    }
+
     /// Removes `unset`, then sets `set` (so a crash in between leaves the state unchanged).
     pub async fn tag(
         &self,

@@ -11,7 +11,7 @@ use spa_core::organization::{Account, State, TagKeys};
 
 use crate::Error;
 use crate::builds::Builds;
-use crate::decide::{BuildOutcome, Decision, Outcome, Trigger, decide};
+use crate::decide::{BuildKind, BuildOutcome, Decision, Outcome, Trigger, decide};
 use crate::directory::Directory;
 use crate::emit::{Emitted, Emitter};
 
@@ -81,6 +81,17 @@ impl Engine {
         trigger: Trigger,
         now: DateTime<Utc>,
     ) -> Result<Result<Done, String>, Error> {
+        self.run_in(account, trigger, now, None).await
+    }
+
+    /// [`Engine::run`] as part of the queue's run `run`, which the events name (detail `Run`).
+    pub async fn run_in(
+        &self,
+        account: &mut Account,
+        trigger: Trigger,
+        now: DateTime<Utc>,
+        run: Option<&str>,
+    ) -> Result<Result<Done, String>, Error> {
         let mut done = Done {
             steps: Vec::new(),
             events: Vec::new(),
@@ -94,7 +105,9 @@ impl Engine {
                 Outcome::Skip(_) | Outcome::Nothing => break,
                 Outcome::Act(decision) => {
                     let sending = decision.unset.contains(&unsent);
-                    let next = self.carry_out(account, decision, now, &mut done).await?;
+                    let next = self
+                        .carry_out(account, decision, now, run, &mut done)
+                        .await?;
                     match next {
                         Some((t, at)) => (trigger, now) = (t, at),
                         // Unsent events are out: now the trigger itself.
@@ -114,6 +127,7 @@ impl Engine {
         account: &mut Account,
         mut decision: Decision,
         now: DateTime<Utc>,
+        run: Option<&str>,
         done: &mut Done,
     ) -> Result<Option<(Trigger, DateTime<Utc>)>, Error> {
         let keys = TagKeys::of(&self.settings);
@@ -131,7 +145,18 @@ impl Engine {
                     ),
                 });
             }
-            let id = self.builds.start(&account.id, build).await?;
+            let mut build = build.clone();
+            if build.kind == BuildKind::Purge {
+                let regions = self
+                    .builds
+                    .purge_regions(&self.settings, &account.id)
+                    .await?;
+                build.variables.insert(
+                    "NUKE_CONFIG".into(),
+                    crate::decide::nuke_config(&self.settings, account, &regions),
+                );
+            }
+            let id = self.builds.start(&account.id, &build).await?;
             decision.set.insert(keys.build.clone(), id.clone());
             decision.unset.remove(&keys.build);
             done.builds.push(id.clone());
@@ -158,6 +183,9 @@ impl Engine {
                 }
                 if let Some((_, id)) = &started {
                     detail.insert("Build".into(), json!(id));
+                }
+                if let Some(run) = run {
+                    detail.insert("Run".into(), json!(run));
                 }
                 detail.insert(
                     "Holder".into(),

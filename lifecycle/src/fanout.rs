@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spa_core::aws::ApiError;
+use spa_core::organization::Account;
 use spa_core::settings::AccountId;
 
-use spa_core::lake::Lake;
-
 use crate::decide::{Outcome, Trigger, decide};
+use crate::runs::Outcome as Recorded;
 use crate::{Engine, Error};
 
 /// What a message asks of its account.
@@ -68,7 +68,7 @@ impl Action {
 }
 
 /// One message: an account's step in a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// The run that enqueued it (`<action>-<time>`), for the logs.
     pub run: String,
@@ -78,6 +78,11 @@ pub struct Job {
     pub action: Action,
     /// When the run was started.
     pub at: DateTime<Utc>,
+    /// The account as the run found it, without its tags (name, e-mail, status, parent): the
+    /// worker then reads only the tags, which say where the account stands now. Absent: the
+    /// worker reads the whole account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<Account>,
 }
 
 /// The lifecycle queue.
@@ -113,7 +118,7 @@ impl Queue {
 }
 
 /// What is on the lifecycle queue and its dead-letter queue.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Status {
     /// Messages waiting for a worker (approximate, as SQS counts).
     pub waiting: u64,
@@ -230,7 +235,7 @@ pub struct Enqueued {
 }
 
 /// A run's messages, before they are sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     /// The run's name.
     pub run: String,
@@ -242,10 +247,10 @@ pub struct Batch {
 
 impl Batch {
     /// The messages of a run of `action` started at `now` over `visited` accounts, one for each
-    /// of `due`.
-    pub fn of(
+    /// of `due` (as read just now: each message carries the account without its tags).
+    pub fn of<'a>(
         action: Action,
-        due: impl IntoIterator<Item = AccountId>,
+        due: impl IntoIterator<Item = &'a Account>,
         visited: usize,
         now: DateTime<Utc>,
     ) -> Self {
@@ -254,9 +259,13 @@ impl Batch {
             .into_iter()
             .map(|account| Job {
                 run: run.clone(),
-                account,
+                account: account.id.clone(),
                 action,
                 at: now,
+                listed: Some(Account {
+                    tags: Default::default(),
+                    ..account.clone()
+                }),
             })
             .collect();
         Batch {
@@ -274,8 +283,7 @@ pub async fn jobs(engine: &Engine, action: Action, now: DateTime<Utc>) -> Result
     let due = organization
         .accounts
         .iter()
-        .filter(|a| matches!(decide(&engine.settings, a, &trigger, now), Outcome::Act(_)))
-        .map(|a| a.id.clone());
+        .filter(|a| matches!(decide(&engine.settings, a, &trigger, now), Outcome::Act(_)));
     Ok(Batch::of(action, due, organization.accounts.len(), now))
 }
 
@@ -337,6 +345,119 @@ pub async fn enqueue(queue: &Queue, batch: &Batch) -> Result<Enqueued, Error> {
     })
 }
 
+/// Starts a run: puts `batch` on the lifecycle queue, records the run in the lake
+/// ([`crate::runs`]) and counts the messages (metric `LifecycleEnqueued` by `Action`).
+pub async fn start_run(engine: &Engine, batch: &Batch) -> Result<Enqueued, Error> {
+    let sent = enqueue(engine.queue().await?, batch).await?;
+    crate::runs::record_run(engine.lake().await, batch, &sent).await;
+    if let Some(job) = batch.jobs.first() {
+        metrics::counter!(spa_core::metrics::LIFECYCLE_ENQUEUED, "Action" => job.action.name())
+            .increment(sent.enqueued as u64);
+    }
+    tracing::info!(run = %sent.run, accounts = sent.accounts, enqueued = sent.enqueued, requests = sent.requests, "enqueued");
+    Ok(sent)
+}
+
+/// What [`drain`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Messages received.
+    pub received: usize,
+    /// Accounts whose step was carried out.
+    pub done: usize,
+    /// Messages with nothing due any more.
+    pub skipped: usize,
+    /// Messages that failed (left on the queue: they come back after the visibility timeout,
+    /// then go to the dead-letter queue).
+    pub failed: usize,
+}
+
+/// Works the lifecycle queue from here, as the worker function does: receives ten messages at
+/// a time, carries them out with [`work`], deletes those that did not fail, until the queue
+/// answers nothing for one long poll or `max` messages were received. `progress` is called
+/// after each batch.
+pub async fn drain(
+    engine: &Engine,
+    max: Option<usize>,
+    mut progress: impl FnMut(&Drained),
+) -> Result<Drained, Error> {
+    let queue = engine.queue().await?;
+    let mut total = Drained::default();
+    while max.is_none_or(|m| total.received < m) {
+        let want = max.map_or(10, |m| (m - total.received).min(10)) as i32;
+        let out = queue
+            .client
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(want)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .send()
+            .await
+            .map_err(api("ReceiveMessage"))?;
+        let messages = out.messages();
+        if messages.is_empty() {
+            break;
+        }
+        // The batch as the SQS event source hands it to the function.
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let count = m
+                    .attributes()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                    })
+                    .cloned()
+                    .unwrap_or_else(|| "1".into());
+                json!({"messageId": m.message_id(), "body": m.body(), "eventSource": "aws:sqs",
+                    "attributes": {"ApproximateReceiveCount": count}})
+            })
+            .collect();
+        let answer = work(engine, &json!({"Records": records}), Utc::now()).await;
+        let failed: Vec<&str> = answer["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str())
+            .collect();
+        let entries = messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !failed.contains(&m.message_id().unwrap_or_default()))
+            .map(|(i, m)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .build()
+                    .expect("id and receipt handle are set")
+            })
+            .collect::<Vec<_>>();
+        if !entries.is_empty() {
+            let out = queue
+                .client
+                .delete_message_batch()
+                .queue_url(&queue.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(api("DeleteMessageBatch"))?;
+            for f in out.failed() {
+                // Worked already: it comes back, and finds nothing due.
+                tracing::warn!(code = f.code(), "a message worked could not be deleted");
+            }
+        }
+        total.received += messages.len();
+        total.done += answer["done"].as_u64().unwrap_or(0) as usize;
+        total.skipped += answer["skipped"].as_u64().unwrap_or(0) as usize;
+        total.failed += failed.len();
+        progress(&total);
+    }
+    Ok(total)
+}
+
 /// Whether a Lambda payload is a batch of SQS messages.
 pub fn is_sqs_batch(payload: &Value) -> bool {
     payload
@@ -356,14 +477,21 @@ pub enum Worked {
     Failed(String),
 }
 
-/// Carries out one message.
-pub async fn work_one(engine: &Engine, body: &str, now: DateTime<Utc>) -> Worked {
-    let job: Job = match serde_json::from_str(body) {
-        Ok(j) => j,
-        // Kept: after its retries the dead-letter queue holds it for a human.
-        Err(e) => return Worked::Failed(format!("not a lifecycle job: {e}")),
+/// Carries out one message's job.
+pub async fn work_one(engine: &Engine, job: &Job, now: DateTime<Utc>) -> Worked {
+    let found = match &job.listed {
+        // The run read the account minutes ago: only its tags can have moved since.
+        Some(listed) if listed.id == job.account => {
+            engine.directory.tags(&job.account).await.map(|tags| {
+                tags.map(|tags| Account {
+                    tags,
+                    ..listed.clone()
+                })
+            })
+        }
+        _ => engine.directory.account(&job.account).await,
     };
-    let mut account = match engine.directory.account(&job.account).await {
+    let mut account = match found {
         Ok(Some(a)) => a,
         Ok(None) => {
             return Worked::Skipped(format!(
@@ -373,7 +501,10 @@ pub async fn work_one(engine: &Engine, body: &str, now: DateTime<Utc>) -> Worked
         }
         Err(e) => return Worked::Failed(e.to_string()),
     };
-    match engine.run(&mut account, job.action.trigger(), now).await {
+    match engine
+        .run_in(&mut account, job.action.trigger(), now, Some(&job.run))
+        .await
+    {
         Ok(Ok(done)) if done.steps.is_empty() => Worked::Skipped("nothing due".into()),
         Ok(Ok(done)) => Worked::Done(done.steps.iter().map(|d| d.action.clone()).collect()),
         Ok(Err(reason)) => Worked::Skipped(reason),
@@ -381,46 +512,12 @@ pub async fn work_one(engine: &Engine, body: &str, now: DateTime<Utc>) -> Worked
     }
 }
 
-/// Where the reason a message failed is kept, under its message id (SQS keeps the id when it
-/// moves the message to the dead-letter queue, and keeps no reason): `lifecycle/failures/`.
-pub const FAILURES: &str = "lifecycle/failures/";
-
-/// The key of a message's failure record; `None` for an id that is not SQS's (letters, digits,
-/// `-`), which never becomes a path.
-pub fn failure_key(message_id: &str) -> Option<String> {
-    (!message_id.is_empty()
-        && message_id.len() <= 100
-        && message_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-'))
-    .then(|| format!("{FAILURES}{message_id}.json"))
-}
-
-/// Records why a message failed (the latest attempt's reason wins).
-async fn record_failure(lake: &Lake, id: &str, attempt: u64, reason: &str, now: DateTime<Utc>) {
-    let Some(key) = failure_key(id) else {
-        return;
-    };
-    let record = json!({"message": id, "attempt": attempt, "reason": reason, "at": now});
-    if let Err(e) = lake.put_bytes(&key, record.to_string().into()).await {
-        tracing::warn!(message = id, error = %e, "the failure's reason could not be kept");
-    }
-}
-
-/// The reason a message failed, as recorded.
-pub async fn failure_reason(lake: &Lake, message_id: &str) -> Option<(u64, String)> {
-    let bytes = lake.get_bytes(&failure_key(message_id)?).await.ok()?;
-    let record: Value = serde_json::from_slice(&bytes).ok()?;
-    Some((
-        record["attempt"].as_u64().unwrap_or(0),
-        record["reason"].as_str()?.to_string(),
-    ))
-}
-
 /// Carries out a batch of SQS messages (the worker's Lambda payload); answers with the
 /// messages that failed (`batchItemFailures`: only those come back) and a summary. Each
-/// failure's reason is kept in the lake under the message's id (`lifecycle queue` shows it
-/// beside a dead letter); a message that succeeds after failing has its record removed.
+/// message's outcome is recorded in the lake under its run ([`crate::runs`]; `lifecycle queue`
+/// shows a run's progress and a dead letter's reason from there) and counted (metrics
+/// `LifecycleDone`, `LifecycleSkipped`, `LifecycleFailed` by `Action`). A message that is not a
+/// job fails, so that it ends in the dead-letter queue for a human.
 pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value {
     let lake = engine.lake().await;
     let mut failures = Vec::new();
@@ -433,14 +530,19 @@ pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value
             .and_then(Value::as_str)
             .and_then(|n| n.parse().ok())
             .unwrap_or(1);
-        let worked = work_one(engine, body, now).await;
-        if let Worked::Failed(reason) = &worked {
-            record_failure(lake, id, attempt, reason, now).await;
-        } else if attempt > 1
-            && let Some(key) = failure_key(id)
-            && let Err(e) = lake.delete(&key).await
-        {
-            tracing::warn!(message = id, error = %e, "an old failure record stays");
+        let (worked, job) = match serde_json::from_str::<Job>(body) {
+            Ok(job) => (work_one(engine, &job, now).await, Some(job)),
+            Err(e) => (Worked::Failed(format!("not a lifecycle job: {e}")), None),
+        };
+        let (outcome, detail) = match &worked {
+            Worked::Done(actions) => (Recorded::Done, json!(actions)),
+            Worked::Skipped(reason) => (Recorded::Skipped, json!(reason)),
+            Worked::Failed(reason) => (Recorded::Failed, json!(reason)),
+        };
+        let action = job.as_ref().map_or("unknown", |j| j.action.name());
+        metrics::counter!(outcome.metric(), "Action" => action).increment(1);
+        if let Some(job) = &job {
+            crate::runs::record_outcome(lake, job, id, attempt, outcome, detail, now).await;
         }
         match worked {
             Worked::Done(actions) => {
@@ -482,6 +584,7 @@ mod tests {
             account: "300002020202".parse().unwrap(),
             action: Action::Maintenance,
             at: "2026-10-03T18:00:00Z".parse().unwrap(),
+            listed: None,
         };
         let text = serde_json::to_string(&job).unwrap();
         assert_eq!(
@@ -498,24 +601,6 @@ mod tests {
             assert_eq!(Action::of(&action.trigger()), Some(action));
         }
         assert_eq!(Action::of(&Trigger::Joined), None);
-    }
-
-    #[test]
-    fn only_sqs_message_ids_become_keys() {
-        assert_eq!(
-            failure_key("059f36b4-87a3-44ab-83d2-661975830a7d").as_deref(),
-            Some("lifecycle/failures/059f36b4-87a3-44ab-83d2-661975830a7d.json")
-        );
-        for id in [
-            "",
-            "../../events/x",
-            "a/b",
-            "id.json",
-            "x y",
-            &"a".repeat(101),
-        ] {
-            assert_eq!(failure_key(id), None, "{id}");
-        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod fanout;
 pub mod history;
 pub mod operator;
+pub mod runs;
 pub mod triggers;
 
 use std::path::PathBuf;
@@ -67,6 +68,16 @@ pub enum Error {
     Build {
         /// The API operation.
         op: &'static str,
+        /// The member account.
+        account: String,
+        /// What the service said.
+        message: String,
+    },
+    /// The regions a purge clears could not be read.
+    #[error(
+        "the regions enabled in account {account} (Account ListRegions): {message}; the member role needs account:ListRegions, or list the regions in automation.purge_regions"
+    )]
+    Regions {
         /// The member account.
         account: String,
         /// What the service said.

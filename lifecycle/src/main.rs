@@ -59,6 +59,14 @@ enum Command {
     /// The lifecycle queue: messages waiting and in flight, and those that failed every attempt
     /// (exit status 1 when there are any).
     Queue,
+    /// Work the lifecycle queue from here, as the worker function does (ten messages at a
+    /// time; the failed ones come back, then go to the dead-letter queue); stops when the queue
+    /// is empty. For when the function cannot, and to measure a run.
+    Work {
+        /// Stop after this many messages.
+        #[arg(long, value_name = "N")]
+        max: Option<usize>,
+    },
     /// One account: state, tags, merged settings, what is due, last events in the lake.
     Show {
         /// The account id.
@@ -134,6 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Check => operator::check(&engine, console).await?,
         Command::Queue => operator::queue_status(&engine, console).await?,
+        Command::Work { max } => operator::work(&engine, max, console).await?,
         Command::Show { account, days } => {
             operator::show(&engine, &account, days, now, console).await?
         }

@@ -231,13 +231,9 @@ pub async fn bulk(
             OperatorError::Settings("this command does not go through the queue".into())
         })?;
         // The accounts shown above, nothing else: the organization is not read again.
-        let batch = crate::fanout::Batch::of(
-            action,
-            due.iter().map(|p| p.account.id.clone()),
-            planned.len(),
-            now,
-        );
-        let sent = crate::fanout::enqueue(engine.queue().await?, &batch).await?;
+        let batch =
+            crate::fanout::Batch::of(action, due.iter().map(|p| &p.account), planned.len(), now);
+        let sent = crate::fanout::start_run(engine, &batch).await?;
         writeln!(
             console.err,
             "run {}: {} messages on {} ({} SQS requests); the worker function carries them out (`lifecycle queue` shows what is left and what failed)",
@@ -527,8 +523,57 @@ pub async fn simulate(
     Ok(Ended::Done)
 }
 
-/// `lifecycle queue`: what the worker function still has to do, and what failed every attempt
-/// (left in the dead-letter queue for a human; `--via-queue` again re-sends what is still due).
+/// `lifecycle work`: the queue worked from here until it is empty, with progress; then what
+/// was done and the requests made.
+pub async fn work(
+    engine: &Engine,
+    max: Option<usize>,
+    console: &mut Console<'_>,
+) -> Result<Ended, OperatorError> {
+    let started = std::time::Instant::now();
+    let mut last = started;
+    let drained = crate::fanout::drain(engine, max, |d| {
+        if last.elapsed().as_secs() >= 5 {
+            last = std::time::Instant::now();
+            tracing::info!(
+                received = d.received,
+                done = d.done,
+                skipped = d.skipped,
+                failed = d.failed,
+                "working the queue"
+            );
+        }
+    })
+    .await?;
+    let attempts = engine.directory.attempts() + engine.builds.attempts();
+    writeln!(
+        console.err,
+        "{} messages in {:.1} s: {} done, {} skipped, {} failed (back on the queue); {} Organizations requests, {} CodeBuild requests, {} member accounts, {} retried, {} throttled",
+        drained.received,
+        started.elapsed().as_secs_f64(),
+        drained.done,
+        drained.skipped,
+        drained.failed,
+        engine.directory.requests(),
+        engine.builds.requests(),
+        engine.builds.member_accounts().await,
+        attempts.retries,
+        attempts.throttled
+    )?;
+    Ok(if drained.failed > 0 {
+        Ended::Problems
+    } else {
+        Ended::Done
+    })
+}
+
+/// How many runs `lifecycle queue` shows.
+const RUNS_SHOWN: usize = 3;
+
+/// `lifecycle queue`: what the worker function still has to do, the latest runs' progress
+/// (accounts done, skipped, failed, pending, from the lake's records), and what failed every
+/// attempt (left in the dead-letter queue for a human; `--via-queue` again re-sends what is
+/// still due).
 pub async fn queue_status(
     engine: &Engine,
     console: &mut Console<'_>,
@@ -541,23 +586,42 @@ pub async fn queue_status(
         status.waiting,
         status.in_flight
     )?;
+    let lake = engine.lake().await;
+    for progress in crate::runs::progress(lake, RUNS_SHOWN).await? {
+        let count = |o: crate::runs::Outcome| progress.outcomes.get(&o).copied().unwrap_or(0);
+        writeln!(
+            console.out,
+            "run {} ({} accounts visited {}): {} enqueued, {} done, {} skipped, {} failed, {} pending",
+            progress.run.run,
+            progress.run.accounts,
+            progress.run.at.format("%Y-%m-%d %H:%M UTC"),
+            progress.run.enqueued,
+            count(crate::runs::Outcome::Done),
+            count(crate::runs::Outcome::Skipped),
+            count(crate::runs::Outcome::Failed),
+            progress.pending()
+        )?;
+    }
     match &status.dead_letter_queue {
         None => writeln!(console.out, "no dead-letter queue")?,
         Some(name) => writeln!(console.out, "{name}: {} failed every attempt", status.dead)?,
     }
-    let lake = engine.lake().await;
     for (id, sample) in &status.dead_samples {
-        match sample {
-            Ok(job) => writeln!(
-                console.out,
-                "  {}  {}  run {}",
-                job.account,
-                job.action.name(),
-                job.run
-            )?,
-            Err(text) => writeln!(console.out, "  not a lifecycle job: {text}")?,
-        }
-        match crate::fanout::failure_reason(lake, id).await {
+        let job = match sample {
+            Ok(job) => job,
+            Err(text) => {
+                writeln!(console.out, "  message {id}, not a lifecycle job: {text}")?;
+                continue;
+            }
+        };
+        writeln!(
+            console.out,
+            "  {}  {}  run {}",
+            job.account,
+            job.action.name(),
+            job.run
+        )?;
+        match crate::runs::failure(lake, job).await {
             Some((attempt, reason)) => {
                 writeln!(console.out, "    attempt {attempt} failed: {reason}")?
             }

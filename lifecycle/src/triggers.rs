@@ -191,8 +191,7 @@ pub async fn handle(
     // A schedule over the organization, through the queue: one message per account due.
     if let (None, true, Some(action)) = (&only, via_queue, crate::fanout::Action::of(&trigger)) {
         let batch = crate::fanout::jobs(engine, action, now).await?;
-        let sent = crate::fanout::enqueue(engine.queue().await?, &batch).await?;
-        tracing::info!(run = %sent.run, accounts = sent.accounts, enqueued = sent.enqueued, requests = sent.requests, "enqueued");
+        let sent = crate::fanout::start_run(engine, &batch).await?;
         return Ok(json!({"run": sent.run, "accounts": sent.accounts, "enqueued": sent.enqueued}));
     }
     let accounts = match &only {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use lifecycle::builds::buildspec;
-use lifecycle::decide::{BuildKind, variables};
+use lifecycle::decide::{BuildKind, nuke_config};
 use serde_yaml_ng::Value;
 use spa_core::organization::Organization;
 use spa_core::testing::{repo_root, shipped_settings};
@@ -228,4 +228,23 @@ fn the_buildspecs_run_to_the_end_with_the_lifecycles_variables() {
     ] {
         assert!(calls.contains(call), "{call} in {calls}");
     }
+}
+
+/// What the lifecycle passes to a build when it starts: the decision's variables, and for the
+/// purge the aws-nuke configuration of the account's regions.
+fn variables(
+    settings: &spa_core::Settings,
+    account: &spa_core::organization::Account,
+    effective: &spa_core::settings::EffectiveSettings,
+    kind: BuildKind,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = lifecycle::decide::variables(settings, account, effective, kind);
+    if kind == BuildKind::Purge {
+        let regions = ["global".to_string(), "eu-west-1".to_string()];
+        out.insert(
+            "NUKE_CONFIG".into(),
+            nuke_config(settings, account, &regions),
+        );
+    }
+    out
 }

@@ -14,17 +14,60 @@ use std::path::Path;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use spa_core::Settings;
-use spa_core::testing::{invoke_lambda, moto_endpoint, run_binary};
+use spa_core::testing::{invoke_lambda_output, moto_endpoint, run_binary};
 
 const LAMBDA: &str = env!("CARGO_BIN_EXE_lifecycle-lambda");
 const CLI: &str = env!("CARGO_BIN_EXE_lifecycle");
 const ROLE: &str = "OrganizationAccountAccessRole";
 const ACCOUNTS: usize = 300;
 
-fn invoke(settings: &Path, payload: Value) -> Value {
-    let (url, body) = invoke_lambda(Path::new(LAMBDA), settings, &payload);
+/// Invokes the function; returns its answer and the sums of the metrics it emitted, by metric
+/// and `Action`.
+fn invoke(settings: &Path, payload: Value) -> (Value, BTreeMap<(String, String), f64>) {
+    let (url, body, output) = invoke_lambda_output(Path::new(LAMBDA), settings, &payload);
     assert!(url.ends_with("/response"), "{url}: {body}");
-    serde_json::from_str(&body).unwrap()
+    (serde_json::from_str(&body).unwrap(), emitted(&output))
+}
+
+/// The Embedded Metric Format documents among the lines of `output`, each checked against the
+/// format's rules, summed by metric and `Action`.
+fn emitted(output: &str) -> BTreeMap<(String, String), f64> {
+    let mut sums = BTreeMap::new();
+    for line in output.lines() {
+        let Ok(doc) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let Some(aws) = doc.get("_aws") else {
+            continue;
+        };
+        assert!(aws["Timestamp"].as_u64().is_some(), "{line}");
+        let directives = aws["CloudWatchMetrics"].as_array().expect(line);
+        assert_eq!(directives.len(), 1, "{line}");
+        let directive = &directives[0];
+        assert_eq!(directive["Namespace"], "SandboxAccounts/spa-moto", "{line}");
+        let dimensions = directive["Dimensions"].as_array().expect(line);
+        for set in dimensions {
+            for name in set.as_array().expect(line) {
+                // Every dimension named is a string member of the document.
+                assert!(doc[name.as_str().unwrap()].is_string(), "{line}");
+            }
+        }
+        let metrics = directive["Metrics"].as_array().expect(line);
+        assert!(!metrics.is_empty() && metrics.len() <= 100, "{line}");
+        for metric in metrics {
+            let name = metric["Name"].as_str().expect(line);
+            let value = doc[name].as_f64().expect(line);
+            let action = doc["Action"].as_str().unwrap_or_default().to_string();
+            *sums.entry((name.to_string(), action)).or_insert(0.0) += value;
+        }
+    }
+    sums
+}
+
+fn metric(sums: &BTreeMap<(String, String), f64>, name: &str, action: &str) -> f64 {
+    sums.get(&(name.into(), action.into()))
+        .copied()
+        .unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -78,11 +121,16 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
         common::deploy_projects(config, &settings, account, ROLE).await;
     }
     // The window: one message per released account, nothing done yet.
-    let answer = invoke(
+    let (answer, enqueued) = invoke(
         &settings_path,
         json!({"action": "maintenance", "via_queue": true}),
     );
     assert_eq!(answer["enqueued"], ACCOUNTS, "{answer}");
+    assert_eq!(
+        metric(&enqueued, "LifecycleEnqueued", "maintenance"),
+        ACCOUNTS as f64
+    );
+    let run = answer["run"].as_str().unwrap().to_string();
     let state = |t: &BTreeMap<String, String>| t.get("account-state").cloned().unwrap_or_default();
     let tags = |id: String| {
         let org = org.clone();
@@ -114,6 +162,7 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
     let mut replayed: Vec<String> = Vec::new();
     let (mut done, mut skipped, mut failed_items) = (0, 0, 0);
     let mut rounds = 0;
+    let mut metrics = BTreeMap::new();
     loop {
         rounds += 1;
         assert!(rounds < 200, "the queue never drains");
@@ -149,7 +198,10 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
             duplicated = Some(records[0]["body"].clone());
             records.push(again);
         }
-        let answer = invoke(&settings_path, json!({"Records": records}));
+        let (answer, emitted) = invoke(&settings_path, json!({"Records": records}));
+        for (key, value) in emitted {
+            *metrics.entry(key).or_insert(0.0) += value;
+        }
         done += answer["done"].as_u64().unwrap();
         skipped += answer["skipped"].as_u64().unwrap();
         let lost = rounds == 1;
@@ -195,6 +247,17 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
     assert_eq!(done as usize, ACCOUNTS, "done");
     assert_eq!(skipped as usize, 1 + replayed.len(), "skipped");
     assert_eq!(failed_items, 2, "failed");
+    // The metrics say the same, message by message.
+    assert_eq!(
+        metric(&metrics, "LifecycleDone", "maintenance"),
+        ACCOUNTS as f64
+    );
+    assert_eq!(
+        metric(&metrics, "LifecycleSkipped", "maintenance"),
+        (1 + replayed.len()) as f64
+    );
+    assert_eq!(metric(&metrics, "LifecycleFailed", "unknown"), 2.0);
+    assert_eq!(metrics.values().sum::<f64>() as u64, done + skipped + 2);
     for id in &accounts {
         let t = tags(id.clone()).await;
         assert_eq!(state(&t), "expired", "{id}: {t:?}");
@@ -239,15 +302,30 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
         "{out}"
     );
     assert!(out.contains("not a lifecycle job"), "{out}");
-    // With the reason its last attempt failed, kept in the lake under the message's id.
+    // The run's progress, from its records in the lake: every account once, under its best
+    // outcome (a replay that found nothing due does not hide that the step was done).
     assert!(
-        out.contains("    attempt 2 failed: not a lifecycle job: missing field"),
+        out.contains(&format!(
+            // The organization's accounts: the released ones and the management account.
+            "run {run} ({} accounts visited ",
+            ACCOUNTS + 1
+        )) && out.contains(&format!(
+            "): {ACCOUNTS} enqueued, {ACCOUNTS} done, 0 skipped, 0 failed, 0 pending"
+        )),
         "{out}"
     );
-    let failures = dir.path().join("lake/lifecycle/failures");
-    assert_eq!(
-        std::fs::read_dir(&failures).unwrap().count(),
-        1,
-        "only the dead letter's record"
-    );
+    let outcomes = dir.path().join("lake/lifecycle/outcomes").join(&run);
+    let count = |o: &str| std::fs::read_dir(outcomes.join(o)).map_or(0, |d| d.count());
+    assert_eq!(count("done"), ACCOUNTS);
+    // One record per account: the duplicate and the replays of one account share theirs.
+    let skipped_accounts: BTreeSet<&String> = replayed.iter().chain([&twice]).collect();
+    assert_eq!(count("skipped"), skipped_accounts.len());
+    assert_eq!(count("failed"), 0);
+    // The run as recorded when it was enqueued.
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join(format!("lake/lifecycle/runs/{run}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["enqueued"], ACCOUNTS, "{record}");
+    assert_eq!(record["action"], "maintenance", "{record}");
 }

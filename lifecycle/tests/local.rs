@@ -262,3 +262,56 @@ async fn events_that_could_not_be_sent_are_sent_by_the_next_run() {
         }
     }
 }
+
+/// A step taken through the queue names its run in every event it stores in the lake, and its
+/// outcome is recorded under the run.
+#[tokio::test]
+async fn a_step_through_the_queue_names_its_run() {
+    use lifecycle::fanout::{Action, jobs, work};
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, _) = setup(dir.path());
+    let engine = lifecycle::Engine::new(spa_core::Settings::load(&settings).unwrap(), 2)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let batch = jobs(&engine, Action::Reconcile, now).await.unwrap();
+    let job = batch
+        .jobs
+        .first()
+        .expect("the fixture has accounts to on-board");
+    let body = serde_json::to_string(job).unwrap();
+    let payload = serde_json::json!({"Records": [{"messageId": "m-1", "body": body,
+        "eventSource": "aws:sqs", "attributes": {"ApproximateReceiveCount": "1"}}]});
+    let answer = work(&engine, &payload, now).await;
+    assert_eq!(answer["done"], 1, "{answer}");
+    let lake = Lake::local(dir.path().join("lake"));
+    let batches = lake
+        .read_partition(
+            spa_core::lake::Dataset::Events,
+            &now.format("%Y-%m-%d").to_string(),
+        )
+        .await
+        .unwrap();
+    let accounts = spa_core::testing::strings(&batches, "account_id");
+    let raws = spa_core::testing::strings(&batches, "raw");
+    let ours: Vec<&String> = (0..accounts.len())
+        .filter(|&i| accounts[i] == job.account.as_str())
+        .map(|i| &raws[i])
+        .collect();
+    assert!(!ours.is_empty(), "no event stored for {}", job.account);
+    for raw in ours {
+        let event: serde_json::Value = serde_json::from_str(raw).unwrap();
+        assert_eq!(event["detail"]["Run"], batch.run.as_str(), "{raw}");
+    }
+    let record = dir.path().join(format!(
+        "lake/lifecycle/outcomes/{}/done/{}.json",
+        batch.run, job.account
+    ));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(record["message"], "m-1");
+    assert!(
+        record["detail"].as_array().is_some_and(|a| !a.is_empty()),
+        "{record}"
+    );
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use aws_sdk_organizations::types::Tag;
 use serde_json::{Value, json};
 use spa_core::Settings;
-use spa_core::testing::{invoke_lambda, moto_endpoint};
+use spa_core::testing::{Proxy, Rule, invoke_lambda, moto_endpoint, proxy};
 
 const LAMBDA: &str = env!("CARGO_BIN_EXE_lifecycle-lambda");
 const ROLE: &str = "OrganizationAccountAccessRole";
@@ -78,6 +78,52 @@ fn invoke(world: &World, payload: Value) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
+/// A proxy in front of moto answering the Account API's ListRegions, in two pages, with three
+/// enabled regions and a disabled one; it keeps the bodies of StartBuild requests.
+fn account_api(moto: &str) -> Proxy {
+    let region = |name: &str, status: &str| json!({"RegionName": name, "RegionOptStatus": status});
+    let first = json!({
+        "Regions": [region("us-east-1", "ENABLED_BY_DEFAULT"), region("eu-west-1", "ENABLED_BY_DEFAULT")],
+        "NextToken": "page-2",
+    });
+    let second = json!({
+        "Regions": [region("eu-south-2", "ENABLED"), region("ap-east-1", "DISABLED")],
+    });
+    proxy(
+        moto,
+        vec![
+            Rule::answer("listRegions", usize::MAX, 200, &second.to_string())
+                .when_body_contains("page-2"),
+            Rule::answer("listRegions", usize::MAX, 200, &first.to_string()),
+            Rule::record("StartBuild"),
+        ],
+    )
+}
+
+/// The account and aws-nuke configuration of every purge started through `proxy`.
+fn purge_configs(proxy: &Proxy) -> Vec<(String, serde_yaml_ng::Value)> {
+    proxy
+        .bodies("StartBuild")
+        .iter()
+        .filter_map(|body| {
+            let request: Value = serde_json::from_str(body).unwrap();
+            let variables = request["environmentVariablesOverride"].as_array()?;
+            let value = |name: &str| {
+                variables
+                    .iter()
+                    .find(|v| v["name"] == name)
+                    .and_then(|v| v["value"].as_str())
+                    .map(str::to_string)
+            };
+            let config = value("NUKE_CONFIG")?;
+            Some((
+                value("ACCOUNT_ID").unwrap(),
+                serde_yaml_ng::from_str(&config).unwrap(),
+            ))
+        })
+        .collect()
+}
+
 /// The project of a build in a member account, read back from CodeBuild there.
 async fn build_project(world: &World, account: &str, build: &str) -> String {
     let member = spa_core::aws::assume_role(
@@ -109,6 +155,9 @@ async fn the_state_machine_on_moto() {
         root,
         sandboxes,
     } = common::moto_organization(&endpoint).await;
+    // moto has no Account API: the proxy in front of it answers ListRegions (two pages, as the
+    // paginated API may) and keeps the StartBuild requests, whose overrides moto does not keep.
+    let aws = account_api(&endpoint);
     let others = spa_core::testing::create_ou(&org, &root, "Others").await;
     let alice = common::create_account(&org, "alice").await;
     let carol = common::create_account(&org, "carol").await;
@@ -220,8 +269,9 @@ builds:
 costs:
   source: aws
 aws:
-  endpoint_url: {endpoint}
+  endpoint_url: {proxied}
 "#,
+            proxied = aws.url,
             lake = dir.path().join("lake").display()
         ),
     )
@@ -303,6 +353,22 @@ aws:
     }
     assert_eq!(tags(&world, &bob).await["account-state"], "released");
     assert!(tags(&world, &management).await.is_empty());
+    // Each purge clears the regions enabled in its account, the global services first; the
+    // disabled region is left out.
+    let purges = purge_configs(&aws);
+    assert_eq!(purges.len(), 2, "{purges:?}");
+    for (account, config) in &purges {
+        assert!([&alice, &carol].contains(&account), "{account}");
+        assert_eq!(
+            config["regions"],
+            serde_yaml_ng::from_str::<serde_yaml_ng::Value>(
+                "[global, eu-south-2, eu-west-1, us-east-1]"
+            )
+            .unwrap(),
+            "{account}"
+        );
+        assert!(config["accounts"][account.as_str()].is_mapping());
+    }
 
     // Carol's purge fails: reported once, she stays expired.
     let carol_build = tags(&world, &carol).await["account-build"].clone();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use spa_core::testing::{moto_endpoint, run_binary, throttling_proxy};
+use spa_core::testing::{Rule, moto_endpoint, proxy, run_binary};
 
 const CLI: &str = env!("CARGO_BIN_EXE_lifecycle");
 const ACCOUNTS: usize = 12;
@@ -15,9 +15,13 @@ async fn throttled_tag_reads_are_retried_and_counted() {
     let endpoint = moto_endpoint();
     let moto = common::moto_organization(&endpoint).await;
     moto.released_accounts("throttled", ACCOUNTS).await;
-    let (proxy, refused) = throttling_proxy(&endpoint, "ListTagsForResource", REFUSED);
+    let throttling = proxy(
+        &endpoint,
+        vec![Rule::throttle("ListTagsForResource", REFUSED)],
+    );
     let dir = tempfile::tempdir().unwrap();
-    let settings = moto.write_settings(dir.path(), &proxy, "OrganizationAccountAccessRole");
+    let settings =
+        moto.write_settings(dir.path(), &throttling.url, "OrganizationAccountAccessRole");
     // Every released account is due for the maintenance window, throttled or not.
     let (status, out, err) = run_binary(
         CLI,
@@ -31,11 +35,7 @@ async fn throttled_tag_reads_are_retried_and_counted() {
         ],
     );
     assert_eq!(status, 2, "needs --yes\n{out}{err}");
-    assert_eq!(
-        refused.load(std::sync::atomic::Ordering::SeqCst),
-        REFUSED,
-        "the proxy refused"
-    );
+    assert_eq!(throttling.answered(0), REFUSED, "the proxy refused");
     let due = out.lines().filter(|l| l.contains("expire")).count();
     assert_eq!(due, ACCOUNTS, "{out}");
     assert!(

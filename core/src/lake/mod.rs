@@ -302,6 +302,11 @@ impl Lake {
         self.store.get(key).await
     }
 
+    /// Keys of the small objects under `prefix` (outside the datasets), sorted.
+    pub async fn objects_under(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
+        self.store.list(prefix).await
+    }
+
     /// Writes a small object outside the datasets (a record of the lake's own bookkeeping),
     /// whole or not at all.
     pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> Result<(), LakeError> {

@@ -215,6 +215,10 @@ pub struct Automation {
     /// [10].
     #[serde(default = "default_lifecycle_concurrency")]
     pub lifecycle_concurrency: u32,
+    /// The regions a purge clears; empty: the regions enabled in each account, read from the
+    /// Account API in that account when the purge starts [].
+    #[serde(default)]
+    pub purge_regions: Vec<Region>,
 }
 
 fn default_lifecycle_concurrency() -> u32 {

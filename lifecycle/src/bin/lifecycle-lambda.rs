@@ -17,11 +17,18 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
     let settings = spa_core::process::lambda_settings().await?;
+    // Metrics as Embedded Metric Format lines on stdout, written after each invocation.
+    let metrics = spa_core::metrics::install(&settings)
+        .map_err(|e| tracing::warn!(error = %e, "no metrics"))
+        .ok();
     let engine = Engine::new(settings, 8).await?;
     let engine = &engine;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let answer = lifecycle::triggers::handle(engine, &event.payload, Utc::now()).await?;
-        Ok::<Value, lambda_runtime::Error>(answer)
+        let answer = lifecycle::triggers::handle(engine, &event.payload, Utc::now()).await;
+        if let Some(metrics) = metrics {
+            spa_core::metrics::flush(metrics);
+        }
+        Ok::<Value, lambda_runtime::Error>(answer?)
     }))
     .await
 }

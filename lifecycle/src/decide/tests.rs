@@ -508,10 +508,18 @@ fn reconcile_resumes_a_transition_whose_build_never_started() {
     let build = d.build.unwrap();
     // The same token as when the state was entered: a second start is the same build.
     assert_eq!(build.token, token("300000000001", BuildKind::Purge, SINCE));
-    let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&build.variables["NUKE_CONFIG"])
-        .expect("the aws-nuke config is YAML");
+    // The aws-nuke configuration waits for the account's regions, known when the build starts.
+    assert!(!build.variables.contains_key("NUKE_CONFIG"));
+    let regions = ["global".to_string(), "eu-north-1".to_string()];
+    let config: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&nuke_config(&settings, &waiting, &regions))
+            .expect("the aws-nuke config is YAML");
     assert!(config["accounts"]["300000000001"].is_mapping());
     assert_eq!(config["blocklist"][0].as_str(), Some(MANAGEMENT));
+    assert_eq!(
+        config["regions"],
+        serde_yaml_ng::from_str::<serde_yaml_ng::Value>("[global, eu-north-1]").unwrap()
+    );
     assert_eq!(build.variables["PURGE_MODE"], "dry-run");
 }
 

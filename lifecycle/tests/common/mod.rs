@@ -157,7 +157,8 @@ impl MotoOrganization {
         accounts
     }
 
-    /// Writes `dir/settings.yaml`: environment `spa-moto`, "Sandboxes" managed with purges on,
+    /// Writes `dir/settings.yaml`: environment `spa-moto`, "Sandboxes" managed with purges on
+    /// (in the two regions listed: moto has no Account API to ask),
     /// every adapter on AWS at `endpoint` (moto, or a proxy in front of it), member accounts
     /// reached through `role`; returns the file.
     pub fn write_settings(
@@ -178,6 +179,7 @@ automation:
   region: eu-west-1
   maintenance_window: "cron(0 18 ? * SAT *)"
   account_role: {role}
+  purge_regions: [us-east-1, eu-west-1]
 defaults:
   purge:
     feature: enabled
