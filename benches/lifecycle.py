@@ -27,21 +27,13 @@ missing figure; its figures are then meaningless.
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from ingest import binaries, harness_parser, run_full, smoke_setup  # benches/ingest.py
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from motoserver import moto_server  # benches/motoserver.py
 
 
 def load_yaml(path):
@@ -122,23 +114,7 @@ def main():
           f"{wall:.2f} s wall, peak RSS {rss:.0f} MB")
     rows.append(("local organization file", accounts, n_due, wall, cpu, rss, 0))
 
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    moto_bin = Path(sys.executable).parent / "moto_server"
-    if args.smoke and not moto_bin.exists():
-        sys.exit(f"smoke: no {moto_bin}: moto[server] must be in the environment of the Python running this")
-    server = subprocess.Popen([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            if args.smoke:
-                sys.exit(f"smoke: moto_server did not answer on port {port} within 10 s")
+    with moto_server() as endpoint:
         org = load_yaml(gen / "organization.yaml")
         started = time.perf_counter()
         units, _ = populate(endpoint, org)
@@ -166,9 +142,6 @@ def main():
                   f"({requests / max(accounts_m, 1):.3f} per account); {wall:.1f} s wall, peak RSS {rss:.0f} MB")
             rows.append((f"AWS Organizations on moto, concurrency {concurrency}", accounts_m, due_m, wall, cpu,
                          rss, requests))
-    finally:
-        server.terminate()
-        server.wait()
 
     print("\n| plan over | accounts | due | wall s | CPU s | peak RSS MB | requests | per account |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

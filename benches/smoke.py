@@ -3,7 +3,7 @@
 that no longer runs (`.ci/run` runs this after the tests).
 
 Runs, one after the other, `<this Python> benches/<name>.py --smoke` for ingest, costs, reports,
-lifecycle, sql, exceptions and daily, from the repository root, with their output as they go; then prints each
+lifecycle, fanout, sql, exceptions and daily, from the repository root, with their output as they go; then prints each
 one's wall time and exits non-zero, naming them, if any failed (a non-zero exit, or no exit
 within --timeout). Each harness works in its own new temporary folder, removed at its end (made
 under a temporary TMPDIR this script removes, which catches what a harness stopped on timeout
@@ -12,7 +12,7 @@ harness depends on another's run. The figures they print say nothing about speed
 
   python3 benches/smoke.py [NAME ...] [--timeout SECONDS]     e.g. python3 benches/smoke.py sql
 
-Needs the debug binaries ingest, reports, lifecycle and fixtures in $CARGO_TARGET_DIR/debug
+Needs the debug binaries ingest, reports, lifecycle, lifecycle-lambda and fixtures in $CARGO_TARGET_DIR/debug
 (default /var/tmp/spa-target/debug; `cargo test --workspace` builds them), and duckdb, pyarrow
 and moto[server] in the Python that runs it (.ci/requirements.txt; moto_server beside it).
 """
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HARNESSES = ["ingest", "costs", "reports", "lifecycle", "sql", "exceptions", "daily"]
+HARNESSES = ["ingest", "costs", "reports", "lifecycle", "fanout", "sql", "exceptions", "daily"]
 
 
 def stop(proc, sig):

@@ -229,17 +229,19 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for RequestCounter 
 }
 
 /// The configuration `config` with credentials of `role` in `account`, assumed through STS and
-/// refreshed before they expire.
+/// refreshed before they expire; STS throttling is retried as patiently as Organizations'
+/// ([`patient_retries`]).
 pub async fn assume_role(
     config: &SdkConfig,
     account: &crate::settings::AccountId,
     role: &crate::settings::RoleName,
     session: &str,
 ) -> SdkConfig {
+    let sts = config.to_builder().retry_config(patient_retries()).build();
     let provider =
         aws_config::sts::AssumeRoleProvider::builder(format!("arn:aws:iam::{account}:role/{role}"))
             .session_name(session)
-            .configure(config)
+            .configure(&sts)
             .build()
             .await;
     config

@@ -69,6 +69,16 @@ impl Directory {
         }
     }
 
+    /// The organization's accounts as listed, for a caller that reads each account's tags
+    /// later: AWS Organizations without the tags (no request per account); the local file
+    /// whole, since its tags cost nothing.
+    pub async fn listing(&self) -> Result<Organization, Error> {
+        match self {
+            Directory::Local { organization, .. } => Ok(organization.lock().await.clone()),
+            Directory::Aws(api) => Ok(api.read_untagged().await?),
+        }
+    }
+
     /// One account with its parent and tags, or `None` when the organization does not have it.
     pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, Error> {
         match self {

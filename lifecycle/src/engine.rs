@@ -73,6 +73,21 @@ impl Engine {
             .await
     }
 
+    /// The requests made so far, by service (`organizations`, `codebuild`, `eventbridge`),
+    /// the member roles assumed (`roles`) and the attempts `retried` and `throttled`: what the
+    /// function's answers report.
+    pub async fn requests(&self) -> serde_json::Value {
+        let attempts = self.directory.attempts() + self.builds.attempts();
+        json!({
+            "organizations": self.directory.requests(),
+            "codebuild": self.builds.requests(),
+            "eventbridge": self.emitter.requests(),
+            "roles": self.builds.member_accounts().await,
+            "retried": attempts.retries,
+            "throttled": attempts.throttled,
+        })
+    }
+
     /// Decides what `trigger` means for `account` at `now` and carries it out, updating
     /// `account.tags`. `Ok(Err(reason))` when the trigger does not apply to the account.
     pub async fn run(

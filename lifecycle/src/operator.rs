@@ -548,7 +548,7 @@ pub async fn work(
     let attempts = engine.directory.attempts() + engine.builds.attempts();
     writeln!(
         console.err,
-        "{} messages in {:.1} s: {} done, {} skipped, {} failed (back on the queue); {} Organizations requests, {} CodeBuild requests, {} member accounts, {} retried, {} throttled",
+        "{} messages in {:.1} s: {} done, {} skipped, {} failed (back on the queue); {} Organizations, {} CodeBuild, {} EventBridge requests, {} member roles assumed; {} retried, {} throttled",
         drained.received,
         started.elapsed().as_secs_f64(),
         drained.done,
@@ -556,6 +556,7 @@ pub async fn work(
         drained.failed,
         engine.directory.requests(),
         engine.builds.requests(),
+        engine.emitter.requests(),
         engine.builds.member_accounts().await,
         attempts.retries,
         attempts.throttled
@@ -621,7 +622,7 @@ pub async fn queue_status(
             job.action.name(),
             job.run
         )?;
-        match crate::runs::failure(lake, job).await {
+        match crate::runs::failure(lake, &job.run, &job.account).await {
             Some((attempt, reason)) => {
                 writeln!(console.out, "    attempt {attempt} failed: {reason}")?
             }

@@ -19,8 +19,6 @@ use serde_json::{Value, json};
 use spa_core::lake::Lake;
 use spa_core::settings::AccountId;
 
-use crate::fanout::{Action, Batch, Enqueued, Job};
-
 /// Where runs are recorded.
 pub const RUNS: &str = "lifecycle/runs/";
 /// Where the outcome of each message of a run is recorded.
@@ -62,7 +60,7 @@ impl Outcome {
 }
 
 /// Whether `run` may name a key: letters, digits and `-`, at most 64 characters (what
-/// [`Batch::of`] makes: `<action>-<YYYYMMDDTHHMMSSZ>`).
+/// [`crate::fanout::Batch::of`] makes: `<action>-<YYYYMMDDTHHMMSSZ>`).
 pub fn valid_run(run: &str) -> bool {
     !run.is_empty() && run.len() <= 64 && run.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
@@ -81,8 +79,8 @@ pub fn outcome_key(run: &str, outcome: Outcome, account: &AccountId) -> Option<S
 pub struct Run {
     /// Its name.
     pub run: String,
-    /// What it does.
-    pub action: Action,
+    /// What it does (`maintenance`, `reconcile`, `release`, `reset`).
+    pub action: String,
     /// When it was started.
     pub at: DateTime<Utc>,
     /// Accounts visited.
@@ -93,56 +91,61 @@ pub struct Run {
 
 /// Records a run just enqueued. A failure to record is logged, never fatal: the messages are
 /// on the queue already.
-pub async fn record_run(lake: &Lake, batch: &Batch, sent: &Enqueued) {
-    let (Some(key), Some(first)) = (run_key(&batch.run), batch.jobs.first()) else {
+pub async fn record_run(lake: &Lake, run: &Run) {
+    let Some(key) = run_key(&run.run) else {
         return;
     };
-    let run = Run {
-        run: batch.run.clone(),
-        action: first.action,
-        at: first.at,
-        accounts: sent.accounts,
-        enqueued: sent.enqueued,
-    };
-    let body = serde_json::to_vec(&run).expect("a run serializes");
+    let body = serde_json::to_vec(run).expect("a run serializes");
     if let Err(e) = lake.put_bytes(&key, body.into()).await {
-        tracing::warn!(run = %batch.run, error = %e, "the run could not be recorded");
+        tracing::warn!(run = %run.run, error = %e, "the run could not be recorded");
     }
 }
 
-/// Records how `job`'s message ended at its `attempt`-th receipt: `detail` is the actions
-/// taken or the reason. After a failed attempt, a later success removes the failure. Failures
-/// to record are logged, never fatal.
-pub async fn record_outcome(
-    lake: &Lake,
-    job: &Job,
-    message: &str,
-    attempt: u64,
-    outcome: Outcome,
-    detail: Value,
-    now: DateTime<Utc>,
-) {
-    let Some(key) = outcome_key(&job.run, outcome, &job.account) else {
-        tracing::warn!(run = %job.run, "a run name that cannot be a key: outcome not recorded");
+/// How one message of a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended<'a> {
+    /// The run.
+    pub run: &'a str,
+    /// The account.
+    pub account: &'a AccountId,
+    /// SQS's message id.
+    pub message: &'a str,
+    /// Which receipt of the message this was (1 the first time).
+    pub attempt: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The actions taken, or the reason.
+    pub detail: Value,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Records how a message ended. After a failed attempt, a later success removes the failure.
+/// Failures to record are logged, never fatal.
+pub async fn record_outcome(lake: &Lake, ended: &Ended<'_>) {
+    let (run, account) = (ended.run, ended.account);
+    let Some(key) = outcome_key(run, ended.outcome, account) else {
+        tracing::warn!(run, "a run name that cannot be a key: outcome not recorded");
         return;
     };
-    let record = json!({"account": job.account, "message": message, "attempt": attempt,
-        "outcome": outcome, "detail": detail, "at": now});
+    let record = json!({"account": account, "message": ended.message, "attempt": ended.attempt,
+        "outcome": ended.outcome, "detail": ended.detail, "at": ended.at});
     if let Err(e) = lake.put_bytes(&key, record.to_string().into()).await {
-        tracing::warn!(run = %job.run, account = %job.account, error = %e, "outcome not recorded");
+        tracing::warn!(run, %account, error = %e, "outcome not recorded");
     }
-    if outcome != Outcome::Failed
-        && attempt > 1
-        && let Some(failed) = outcome_key(&job.run, Outcome::Failed, &job.account)
+    if ended.outcome != Outcome::Failed
+        && ended.attempt > 1
+        && let Some(failed) = outcome_key(run, Outcome::Failed, account)
         && let Err(e) = lake.delete(&failed).await
     {
-        tracing::warn!(run = %job.run, account = %job.account, error = %e, "an old failure record stays");
+        tracing::warn!(run, %account, error = %e, "an old failure record stays");
     }
 }
 
-/// The reason recorded for `job`'s last failed attempt, with that attempt's number.
-pub async fn failure(lake: &Lake, job: &Job) -> Option<(u64, String)> {
-    let key = outcome_key(&job.run, Outcome::Failed, &job.account)?;
+/// The reason recorded for the last failed attempt at `account` in `run`, with that attempt's
+/// number.
+pub async fn failure(lake: &Lake, run: &str, account: &AccountId) -> Option<(u64, String)> {
+    let key = outcome_key(run, Outcome::Failed, account)?;
     let bytes = lake.get_bytes(&key).await.ok()?;
     let record: Value = serde_json::from_slice(&bytes).ok()?;
     Some((

@@ -192,7 +192,10 @@ pub async fn handle(
     if let (None, true, Some(action)) = (&only, via_queue, crate::fanout::Action::of(&trigger)) {
         let batch = crate::fanout::jobs(engine, action, now).await?;
         let sent = crate::fanout::start_run(engine, &batch).await?;
-        return Ok(json!({"run": sent.run, "accounts": sent.accounts, "enqueued": sent.enqueued}));
+        return Ok(
+            json!({"run": sent.run, "accounts": sent.accounts, "enqueued": sent.enqueued,
+            "requests": engine.requests().await}),
+        );
     }
     let accounts = match &only {
         Some(id) => match engine.directory.account(id).await? {
@@ -236,7 +239,9 @@ pub async fn handle(
             "account {id} failed; see the log"
         )));
     }
-    Ok(json!({"changed": changed, "skipped": skipped, "failed": failed}))
+    Ok(
+        json!({"changed": changed, "skipped": skipped, "failed": failed, "requests": engine.requests().await}),
+    )
 }
 
 #[cfg(test)]
