@@ -55,7 +55,14 @@ pub async fn sdk_config_in(settings: &Settings, region: &str, profile: Option<&s
     if let (Some(url), false) = (&settings.aws.endpoint_url, endpoint_in_environment()) {
         loader = loader.endpoint_url(url.as_str());
     }
-    loader.load().await
+    // One HTTPS client for every client made from this configuration (the member accounts'
+    // included): without it each SDK client builds its own, checking the system's root
+    // certificates again, about a millisecond per member account.
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build_https();
+    loader.http_client(http).load().await
 }
 
 /// An S3 client for `settings`, addressing buckets by path when asked to or when the endpoint is

@@ -59,20 +59,37 @@ pub const DEFAULT_REGIONS: [&str; 17] = [
     "us-west-2",
 ];
 
-/// The configuration of `account`'s member role: assumed once, then kept in `members`.
+/// How many member configurations a process keeps: a build, then its state change, in the
+/// same account within moments reuse the role; beyond that, a run over thousands of accounts
+/// visits each once, and keeping them all would only grow the function's memory.
+const MEMBERS_KEPT: usize = 64;
+
+/// The member accounts' configurations (their assumed role's credentials, refreshed before
+/// they expire), the most recent [`MEMBERS_KEPT`], and how many roles were assumed.
+#[derive(Default)]
+pub struct Members {
+    kept: std::collections::HashMap<AccountId, aws_config::SdkConfig>,
+    assumed: usize,
+}
+
+/// The configuration of `account`'s member role: assumed once while kept in `members`.
 async fn member(
     config: &aws_config::SdkConfig,
     settings: &Settings,
-    members: &tokio::sync::Mutex<std::collections::HashMap<AccountId, aws_config::SdkConfig>>,
+    members: &tokio::sync::Mutex<Members>,
     account: &AccountId,
 ) -> aws_config::SdkConfig {
     let mut members = members.lock().await;
-    if let Some(member) = members.get(account) {
+    if let Some(member) = members.kept.get(account) {
         return member.clone();
     }
     let role = &settings.automation.account_role;
     let member = spa_core::aws::assume_role(config, account, role, "spa-lifecycle").await;
-    members.insert(account.clone(), member.clone());
+    if members.kept.len() >= MEMBERS_KEPT {
+        members.kept.clear();
+    }
+    members.kept.insert(account.clone(), member.clone());
+    members.assumed += 1;
     member
 }
 
@@ -145,10 +162,8 @@ pub enum Builds {
         requests: AtomicU64,
         /// Attempts, retries and throttled answers of the CodeBuild clients.
         counter: spa_core::aws::RequestCounter,
-        /// Each member account's configuration (the assumed role's credentials, refreshed
-        /// before they expire), kept for the life of the process: one role assumption per
-        /// account, however many builds.
-        members: tokio::sync::Mutex<std::collections::HashMap<AccountId, aws_config::SdkConfig>>,
+        /// The member accounts' configurations, the most recent kept.
+        members: tokio::sync::Mutex<Members>,
     },
 }
 
@@ -305,11 +320,11 @@ impl Builds {
         }
     }
 
-    /// The member accounts whose role configuration is kept.
+    /// Member roles assumed so far (once per account while its configuration is kept).
     pub async fn member_accounts(&self) -> usize {
         match self {
             Builds::Local { .. } => 0,
-            Builds::Aws { members, .. } => members.lock().await.len(),
+            Builds::Aws { members, .. } => members.lock().await.assumed,
         }
     }
 

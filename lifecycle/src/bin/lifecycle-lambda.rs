@@ -13,7 +13,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use lifecycle::Engine;
 use serde_json::Value;
 
-#[tokio::main]
+// One thread: a function below 1,769 MB has less than one vCPU, and the work is waiting on
+// AWS; more threads would only add wake-ups.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
     let settings = spa_core::process::lambda_settings().await?;
