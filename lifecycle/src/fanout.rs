@@ -551,10 +551,22 @@ pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value
             Ok(job) => (work_one(engine, &job, now).await, Some(job)),
             Err(e) => (Worked::Failed(format!("not a lifecycle job: {e}")), None),
         };
-        let (outcome, detail) = match &worked {
-            Worked::Done(actions) => (Recorded::Done, json!(actions)),
-            Worked::Skipped(reason) => (Recorded::Skipped, json!(reason)),
-            Worked::Failed(reason) => (Recorded::Failed, json!(reason)),
+        let (outcome, detail) = match worked {
+            Worked::Done(actions) => {
+                done += 1;
+                tracing::info!(message = id, ?actions, "account step carried out");
+                (Recorded::Done, json!(actions))
+            }
+            Worked::Skipped(reason) => {
+                skipped += 1;
+                tracing::info!(message = id, %reason, "nothing due");
+                (Recorded::Skipped, json!(reason))
+            }
+            Worked::Failed(reason) => {
+                tracing::error!(message = id, %reason, "account step failed: the message comes back");
+                failures.push(json!({"itemIdentifier": id}));
+                (Recorded::Failed, json!(reason))
+            }
         };
         let action = job.as_ref().map_or("unknown", |j| j.action.name());
         metrics::counter!(outcome.metric(), "Action" => action).increment(1);
@@ -570,33 +582,10 @@ pub async fn work(engine: &Engine, payload: &Value, now: DateTime<Utc>) -> Value
             };
             crate::runs::record_outcome(lake, &ended).await;
         }
-        match worked {
-            Worked::Done(actions) => {
-                done += 1;
-                tracing::info!(message = id, ?actions, "account step carried out");
-            }
-            Worked::Skipped(reason) => {
-                skipped += 1;
-                tracing::info!(message = id, %reason, "nothing due");
-            }
-            Worked::Failed(reason) => {
-                tracing::error!(message = id, %reason, "account step failed: the message comes back");
-                failures.push(json!({"itemIdentifier": id}));
-            }
-        }
     }
-    let attempts = engine.directory.attempts() + engine.builds.attempts();
-    tracing::info!(
-        done,
-        skipped,
-        failed = failures.len(),
-        requests = attempts.operations,
-        retried = attempts.retries,
-        throttled = attempts.throttled,
-        "batch worked"
-    );
-    json!({"batchItemFailures": failures, "done": done, "skipped": skipped,
-        "requests": engine.requests().await})
+    let requests = engine.requests().await;
+    tracing::info!(done, skipped, failed = failures.len(), %requests, "batch worked");
+    json!({"batchItemFailures": failures, "done": done, "skipped": skipped, "requests": requests})
 }
 
 #[cfg(test)]
