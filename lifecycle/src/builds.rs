@@ -64,33 +64,46 @@ pub const DEFAULT_REGIONS: [&str; 17] = [
 /// visits each once, and keeping them all would only grow the function's memory.
 const MEMBERS_KEPT: usize = 64;
 
-/// The member accounts' configurations (their assumed role's credentials, refreshed before
-/// they expire), the most recent [`MEMBERS_KEPT`], and how many roles were assumed.
+/// The member accounts' configurations (their assumed role's credentials), the most recent
+/// [`MEMBERS_KEPT`], and how many roles were assumed.
 #[derive(Default)]
 pub struct Members {
-    kept: std::collections::HashMap<AccountId, aws_config::SdkConfig>,
+    kept: std::collections::HashMap<AccountId, spa_core::aws::Assumed>,
     assumed: usize,
 }
 
-/// The configuration of `account`'s member role: assumed once while kept in `members`.
+/// How long before they expire credentials are assumed again: longer than a step takes.
+const RENEW_BEFORE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Whether credentials that expire at `expires` still serve at `now`: more than
+/// [`RENEW_BEFORE`] left.
+fn fresh(expires: std::time::SystemTime, now: std::time::SystemTime) -> bool {
+    expires
+        .duration_since(now)
+        .is_ok_and(|left| left > RENEW_BEFORE)
+}
+
+/// The configuration of `account`'s member role: assumed through `roles` once while kept in
+/// `members` and far from expiry.
 async fn member(
-    config: &aws_config::SdkConfig,
+    roles: &spa_core::aws::Roles,
     settings: &Settings,
     members: &tokio::sync::Mutex<Members>,
     account: &AccountId,
-) -> aws_config::SdkConfig {
+) -> Result<aws_config::SdkConfig, ApiError> {
     let mut members = members.lock().await;
-    if let Some(member) = members.kept.get(account) {
-        return member.clone();
+    let now = std::time::SystemTime::now();
+    if let Some(member) = members.kept.get(account).filter(|a| fresh(a.expires, now)) {
+        return Ok(member.config.clone());
     }
     let role = &settings.automation.account_role;
-    let member = spa_core::aws::assume_role(config, account, role, "spa-lifecycle").await;
+    let member = roles.assume(account, role, "spa-lifecycle").await?;
     if members.kept.len() >= MEMBERS_KEPT {
         members.kept.clear();
     }
     members.kept.insert(account.clone(), member.clone());
     members.assumed += 1;
-    member
+    Ok(member.config)
 }
 
 /// The regions enabled in the account of `member` (opted in or enabled by default), every page.
@@ -154,13 +167,13 @@ pub enum Builds {
     },
     /// CodeBuild in the member accounts.
     Aws {
-        /// Base configuration (the automation account's credentials).
-        config: Box<aws_config::SdkConfig>,
+        /// Member roles, assumed with the automation account's credentials.
+        roles: Box<spa_core::aws::Roles>,
         /// Environment name and roles.
         settings: Box<Settings>,
         /// Requests made.
         requests: AtomicU64,
-        /// Attempts, retries and throttled answers of the CodeBuild clients.
+        /// Attempts, retries and throttled answers of the CodeBuild, STS and Account clients.
         counter: spa_core::aws::RequestCounter,
         /// The member accounts' configurations, the most recent kept.
         members: tokio::sync::Mutex<Members>,
@@ -174,13 +187,17 @@ impl Builds {
             Adapter::Local => Builds::Local {
                 started: Mutex::new(Vec::new()),
             },
-            Adapter::Aws => Builds::Aws {
-                config: Box::new(spa_core::aws::sdk_config(settings).await),
-                settings: Box::new(settings.clone()),
-                requests: AtomicU64::new(0),
-                counter: spa_core::aws::RequestCounter::default(),
-                members: Default::default(),
-            },
+            Adapter::Aws => {
+                let counter = spa_core::aws::RequestCounter::default();
+                let config = spa_core::aws::sdk_config(settings).await;
+                Builds::Aws {
+                    roles: Box::new(spa_core::aws::Roles::new(&config, &counter)),
+                    settings: Box::new(settings.clone()),
+                    requests: AtomicU64::new(0),
+                    counter,
+                    members: Default::default(),
+                }
+            }
         }
     }
 
@@ -219,13 +236,15 @@ impl Builds {
                 Ok(id)
             }
             Builds::Aws {
-                config,
+                roles,
                 settings,
                 requests,
                 counter,
                 members,
             } => {
-                let member = member(config, settings, members, account).await;
+                let member = member(roles, settings, members, account)
+                    .await
+                    .map_err(|e| Error::build(account, e))?;
                 let client = aws_sdk_codebuild::Client::from_conf(
                     aws_sdk_codebuild::config::Builder::from(&member)
                         .retry_config(spa_core::aws::patient_retries())
@@ -290,13 +309,18 @@ impl Builds {
             match self {
                 Builds::Local { .. } => DEFAULT_REGIONS.iter().map(|r| r.to_string()).collect(),
                 Builds::Aws {
-                    config,
+                    roles,
                     settings,
                     counter,
                     members,
                     ..
                 } => {
-                    let member = member(config, settings, members, account).await;
+                    let member = member(roles, settings, members, account)
+                        .await
+                        .map_err(|e| Error::Regions {
+                            account: account.to_string(),
+                            message: e.to_string(),
+                        })?;
                     enabled_regions(&member, counter)
                         .await
                         .map_err(|message| Error::Regions {
@@ -604,6 +628,18 @@ mod tests {
 
     /// Ours passes; each way a pre-created project can change what a build runs, as whom,
     /// where or for whose eyes is found, and named.
+    #[test]
+    fn member_credentials_are_renewed_five_minutes_before_they_expire() {
+        use std::time::{Duration, SystemTime};
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let minutes = |m: u64| Duration::from_secs(60 * m);
+        assert!(fresh(now + minutes(60), now));
+        assert!(fresh(now + minutes(6), now));
+        assert!(!fresh(now + minutes(5), now));
+        assert!(!fresh(now + minutes(4), now));
+        assert!(!fresh(now - minutes(1), now));
+    }
+
     #[test]
     fn a_project_is_ours_only_when_nothing_that_matters_differs() {
         let differs = |p: &Project| differences(p, BuildKind::Preparation, ROLE);

@@ -30,11 +30,12 @@ async fn builds_in(cb: &aws_sdk_codebuild::Client) -> Vec<String> {
 async fn a_project_someone_else_defined_is_never_built_as_it_is() {
     let settings = settings_with_endpoint(&moto_endpoint(), |y| y);
     let config = spa_core::aws::sdk_config(&settings).await;
+    let counter = spa_core::aws::RequestCounter::default();
     let builds = Builds::Aws {
-        config: Box::new(config.clone()),
+        roles: Box::new(spa_core::aws::Roles::new(&config, &counter)),
         settings: Box::new(settings.clone()),
         requests: AtomicU64::new(0),
-        counter: Default::default(),
+        counter,
         members: Default::default(),
     };
     let kind = BuildKind::Preparation;
