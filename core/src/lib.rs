@@ -3,6 +3,7 @@
 
 pub mod aws;
 pub mod events;
+pub mod guardrails;
 pub mod lake;
 pub mod mail;
 pub mod metrics;

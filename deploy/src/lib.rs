@@ -45,6 +45,9 @@ impl Template {
 /// What rendering could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The guardrails do not fit Organizations' limits.
+    #[error(transparent)]
+    Guardrails(#[from] spa_core::guardrails::GuardrailError),
     /// Writing a template.
     #[error("{}: {source}", path.display())]
     Io {
@@ -56,11 +59,45 @@ pub enum RenderError {
 }
 
 /// Every template of the system for `settings` and the accounts of `organization` (the
-/// management stack has an alarm per managed account).
-pub fn render(settings: &Settings, organization: &Organization) -> Vec<Template> {
+/// management stack has an alarm per managed account, and the guardrails).
+pub fn render(
+    settings: &Settings,
+    organization: &Organization,
+) -> Result<Vec<Template>, RenderError> {
     let members = members::template(settings);
-    let management = management::template(settings, organization, &members);
-    vec![automation::template(settings), members, management]
+    let policies = spa_core::guardrails::policies(settings)?;
+    let management = management::template(settings, organization, &members, &policies);
+    Ok(vec![automation::template(settings), members, management])
+}
+
+/// Writes each service control policy of `policies` into `dir/scp/<name>.json`, minified as
+/// Organizations stores it (the folder is created if missing, and emptied of `.json` files
+/// first, so that a policy no longer rendered leaves no file behind); returns the files
+/// written.
+pub fn write_policies(
+    policies: &[spa_core::guardrails::Policy],
+    dir: &Path,
+) -> Result<Vec<PathBuf>, RenderError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| RenderError::Io { path, source }
+    };
+    let scp = dir.join("scp");
+    std::fs::create_dir_all(&scp).map_err(io(&scp))?;
+    for entry in std::fs::read_dir(&scp).map_err(io(&scp))? {
+        let path = entry.map_err(io(&scp))?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    let mut out = Vec::new();
+    for p in policies {
+        // Names are the environment's identifier, a kind and OU ids: safe file names.
+        let path = scp.join(format!("{}.json", p.name));
+        std::fs::write(&path, p.content()).map_err(io(&path))?;
+        out.push(path);
+    }
+    Ok(out)
 }
 
 /// Writes `templates` into `dir` (created if missing); returns the files written.

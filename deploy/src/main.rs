@@ -15,8 +15,10 @@ use spa_core::process::SettingsArg;
 /// functions and their roles, the exceptions topic, the sender identity, the Athena work group
 /// and tables), members.json (every managed member account) and management.json (the
 /// management account, in us-east-1: the organization role, a billing alarm per managed account,
-/// the StackSet of the member stack). It reads the organization (organization.adapter) to know
-/// the managed accounts. The same settings and organization always give the same bytes.
+/// the guardrails (service control policies on the managed OUs), the StackSet of the member
+/// stack), and each guardrail policy minified as scp/<name>.json, for review. It reads the
+/// organization (organization.adapter) to know the managed accounts. The same settings and
+/// organization always give the same bytes.
 ///
 /// `package` builds the three Lambda zips with cargo-lambda (release, arm64). `plan` shows, per
 /// stack and resource by resource, what `apply` would change; `apply` uploads the zips (and the
@@ -39,7 +41,7 @@ struct Cli {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Write every template into --out (JSON, sorted keys).
+    /// Write every template into --out (JSON, sorted keys), and the guardrails into --out/scp.
     Render {
         /// The folder to write into (created if missing).
         #[arg(long, value_name = "DIR")]
@@ -109,6 +111,10 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             for path in deploy::write(&runtime.block_on(templates(&settings))?, out)? {
                 println!("{}", path.display());
             }
+            let policies = spa_core::guardrails::policies(&settings)?;
+            for path in deploy::write_policies(&policies, out)? {
+                println!("{}", path.display());
+            }
         }
         Command::Package { out } => {
             let started = std::time::Instant::now();
@@ -161,7 +167,7 @@ async fn templates(settings: &spa_core::Settings) -> anyhow::Result<Vec<deploy::
         .await?
         .read()
         .await?;
-    Ok(deploy::render(settings, &organization))
+    Ok(deploy::render(settings, &organization)?)
 }
 
 async fn deployment(

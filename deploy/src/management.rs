@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value, json};
 use spa_core::Settings;
+use spa_core::guardrails::Policy;
 use spa_core::organization::{AccountStatus, Organization};
 
 use crate::Template;
@@ -14,8 +15,14 @@ use crate::cfn::forwarding_role;
 use crate::names::Names;
 use crate::operations::{self, Via};
 
-/// The management account's template; `organization` says which accounts are managed.
-pub fn template(settings: &Settings, organization: &Organization, members: &Template) -> Template {
+/// The management account's template; `organization` says which accounts are managed,
+/// `policies` are the guardrails attached to the managed OUs.
+pub fn template(
+    settings: &Settings,
+    organization: &Organization,
+    members: &Template,
+    policies: &[Policy],
+) -> Template {
     let names = Names::of(settings);
     let env = names.env();
     let mut resources = Map::new();
@@ -127,6 +134,24 @@ pub fn template(settings: &Settings, organization: &Organization, members: &Temp
         );
     }
 
+    // The guardrails: each service control policy attached to its OUs (Organizations keeps
+    // AWS's FullAWSAccess attached beside them).
+    for policy in policies {
+        add(
+            &logical_id(&policy.name, names.env()),
+            json!({
+                "Type": "AWS::Organizations::Policy",
+                "Properties": {
+                    "Name": policy.name,
+                    "Description": policy.description,
+                    "Type": "SERVICE_CONTROL_POLICY",
+                    "Content": policy.content(),
+                    "TargetIds": policy.targets.iter().map(|t| t.as_str()).collect::<Vec<_>>()
+                }
+            }),
+        );
+    }
+
     // The member stack in every account of the managed OUs.
     let ous: Vec<&str> = settings
         .organizational_units
@@ -186,5 +211,38 @@ pub fn template(settings: &Settings, organization: &Organization, members: &Temp
     Template {
         file: "management.json".into(),
         body,
+    }
+}
+
+/// A policy's logical id: `Guardrails` and the words of its name after the environment's, each
+/// capitalized (`spa-demo-guardrails-regions-ou-ab12-cd34ef56` -> `GuardrailsRegionsOuAb12Cd34ef56`).
+fn logical_id(name: &str, env: &str) -> String {
+    let rest = name
+        .strip_prefix(env)
+        .unwrap_or(name)
+        .trim_start_matches('-');
+    rest.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logical_ids_come_from_the_policy_names() {
+        assert_eq!(
+            super::logical_id("spa-demo-guardrails-regions-ou-ab12-cd34ef56", "spa-demo"),
+            "GuardrailsRegionsOuAb12Cd34ef56"
+        );
+        assert_eq!(
+            super::logical_id("spa-demo-guardrails-costs-2", "spa-demo"),
+            "GuardrailsCosts2"
+        );
     }
 }

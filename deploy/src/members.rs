@@ -73,30 +73,34 @@ pub fn template(settings: &Settings) -> Template {
             "EventBridge forwarding this account's events to the central bus",
         ),
     );
-    let forwarded: [(&str, Value, &str); 3] = [
+    // Named `<env>-*`: the purge keeps them, the guardrails protect them.
+    let forwarded: [(&str, &str, Value, &str); 3] = [
         (
             "SignInForwarding",
+            "sign-in-forwarding",
             json!({"detail-type": ["AWS Console Sign In via CloudTrail"]}),
             "Console sign-ins: to the central bus",
         ),
         (
             "BuildForwarding",
+            "build-forwarding",
             json!({"source": ["aws.codebuild"], "detail-type": ["CodeBuild Build State Change"],
             "detail": {"project-name": projects}}),
             "Preparation and purge builds: to the central bus",
         ),
         (
             "LaunchForwarding",
+            "launch-forwarding",
             json!({"detail-type": ["AWS API Call via CloudTrail"], "detail": {"eventName": LAUNCH_EVENTS}}),
             "Launches priced by the daily spend run: to the central bus",
         ),
     ];
-    for (id, pattern, description) in forwarded {
+    for (id, name, pattern, description) in forwarded {
         add(
             id,
             json!({
                 "Type": "AWS::Events::Rule",
-                "Properties": {"Description": description, "EventPattern": pattern, "State": "ENABLED",
+                "Properties": {"Name": names.of_what(name), "Description": description, "EventPattern": pattern, "State": "ENABLED",
                     "Targets": [{"Id": "central-bus", "Arn": {"Ref": "CentralBusArn"}, "RoleArn": get("ForwardingRole", "Arn")}]}
             }),
         );

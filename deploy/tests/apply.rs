@@ -64,7 +64,7 @@ async fn deployment(
         spa_core::organization::Organization::load(settings.organization.file.as_ref().unwrap())
             .unwrap();
     Deployment {
-        templates: deploy::render(&settings, &organization),
+        templates: deploy::render(&settings, &organization).unwrap(),
         options: Options {
             settings_file: settings_file.to_path_buf(),
             artifact_bucket: bucket.to_string(),

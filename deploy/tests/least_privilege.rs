@@ -319,7 +319,7 @@ fn rendered_policies_hold_no_wildcard_and_trust_roles_only() {
         )
         .unwrap();
         let mut granted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for template in deploy::render(&settings, &organization) {
+        for template in deploy::render(&settings, &organization).unwrap() {
             for (role, s) in allow_statements(&template.body) {
                 for action in actions(&s) {
                     assert!(

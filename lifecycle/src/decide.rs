@@ -314,11 +314,15 @@ pub fn variables(
 pub fn nuke_config(settings: &Settings, account: &Account, regions: &[String]) -> String {
     let role = settings.automation.account_role.as_str();
     let env = settings.environment_identifier.as_str();
+    // The deployment names its resources with the identifier lowercased.
+    let deployed = env.to_ascii_lowercase();
     let control_tower = ["AWSControlTower*", "aws-controltower-*", "stacksets-exec-*"];
-    let roles: Vec<String> = [role, "AWSReservedSSO_*"]
+    let build_role = settings.build_role();
+    let roles: Vec<String> = [role, &build_role, "AWSReservedSSO_*"]
         .into_iter()
         .chain(control_tower)
         .map(str::to_string)
+        .chain([format!("{deployed}-*")])
         .collect();
     let glob = |values: &[String]| -> Vec<serde_json::Value> {
         values
@@ -336,9 +340,14 @@ pub fn nuke_config(settings: &Settings, account: &Account, regions: &[String]) -
     filters.insert("IAMRole".into(), glob(&roles).into());
     let attachments: Vec<String> = roles.iter().map(|r| format!("{r} -> *")).collect();
     filters.insert("IAMRolePolicyAttachment".into(), glob(&attachments).into());
-    let stacks = ["StackSet-AWSControlTower*".to_string(), format!("{env}-*")];
+    // The member stack, deployed by the StackSet: `StackSet-<env>-members-<id>`.
+    let stacks = [
+        "StackSet-AWSControlTower*".to_string(),
+        format!("StackSet-{deployed}-members-*"),
+        format!("{env}-*"),
+    ];
     filters.insert("CloudFormationStack".into(), glob(&stacks).into());
-    let rules = [format!("Rule: {env}-*")];
+    let rules = [format!("Rule: {env}-*"), format!("Rule: {deployed}-*")];
     for kind in ["CloudWatchEventsRule", "CloudWatchEventsTarget"] {
         filters.insert(kind.into(), glob(&rules).into());
     }
@@ -353,9 +362,10 @@ pub fn nuke_config(settings: &Settings, account: &Account, regions: &[String]) -
     ] {
         filters.insert(kind.into(), glob(&tower).into());
     }
+    // Topics are named by their ARN: Control Tower's, and the member stack's budget alerts.
     filters.insert(
         "SNSTopic".into(),
-        glob(&["*aws-controltower-*".to_string()]).into(),
+        glob(&["*aws-controltower-*".to_string(), format!("*:{deployed}-*")]).into(),
     );
     let config = serde_json::json!({
         "regions": regions,

@@ -436,6 +436,7 @@ pub async fn show(
         }
         None => writeln!(out, "merged settings: none (not managed)")?,
     }
+    write_guardrails(out, settings, &account.parent)?;
     let due = match decide(settings, &account, &Trigger::Reconcile, now) {
         Outcome::Act(d) => format!("{} -> {}", d.action, state_name(d.to.or(d.from))),
         Outcome::Nothing => "nothing".into(),
@@ -454,6 +455,38 @@ pub async fn show(
         writeln!(out, "  {e}")?;
     }
     Ok(Ended::Done)
+}
+
+/// The guardrails (service control policies) of the accounts in `parent`, statement by
+/// statement, and the principals they spare.
+fn write_guardrails(
+    out: &mut dyn std::io::Write,
+    settings: &spa_core::Settings,
+    parent: &spa_core::settings::OuId,
+) -> Result<(), OperatorError> {
+    if !settings.guardrails.enabled() {
+        writeln!(out, "guardrails: none (guardrails.feature is not enabled)")?;
+        return Ok(());
+    }
+    if !settings.organizational_units.contains_key(parent) {
+        writeln!(out, "guardrails: none ({parent} is not a managed OU)")?;
+        return Ok(());
+    }
+    let policies = spa_core::guardrails::policies(settings)
+        .map_err(|e| OperatorError::Settings(e.to_string()))?;
+    writeln!(out, "guardrails (service control policies on {parent}):")?;
+    for policy in spa_core::guardrails::of_unit(&policies, parent) {
+        writeln!(out, "  {}", policy.name)?;
+        for s in &policy.statements {
+            writeln!(out, "    {}: {}", s.sid, s.summary)?;
+        }
+    }
+    writeln!(
+        out,
+        "  all but DenyRootUser, DenyLeavingOrganization and DenySharingOutsideOrganization spare: {}",
+        spa_core::guardrails::exempt_principals(settings).join(", ")
+    )?;
+    Ok(())
 }
 
 /// `simulate`: the local lifecycle over `windows` maintenance windows from `from`, in simulated

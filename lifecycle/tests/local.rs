@@ -118,6 +118,16 @@ fn apply_needs_yes_and_changes_nothing_the_second_time() {
         assert!(out.contains(event), "{event} in\n{out}");
     }
     assert!(out.contains("BUDGET_AMOUNT"), "merged settings in\n{out}");
+    for line in [
+        "guardrails (service control policies on ou-spa0-engineer):",
+        "  spa-demo-guardrails-baseline",
+        "    DenyRootUser: the account's root user can do nothing",
+        "    DenyOtherRegions: nothing outside eu-central-1, eu-west-1, us-east-1 but the global services",
+        "    DenyCostlyServices: no use of sagemaker",
+        "    DenyInstanceFamilies: no EC2 instance of the families p4d.*, p5.*, u-6tb1.*, x2iedn.*",
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} in\n{out}");
+    }
 
     // The fixture still has accounts without cost center or holder: check says so.
     let (code, out, _) = lifecycle(&settings, &["check"]);

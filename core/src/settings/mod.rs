@@ -42,6 +42,7 @@ macro_rules! validated_text {
     };
 }
 
+mod guardrails;
 mod ids;
 mod merge;
 mod overlay;
@@ -55,6 +56,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use guardrails::{
+    ActionName, GuardrailOverrides, GuardrailRules, Guardrails, InstanceFamily, PrincipalPattern,
+    ServicePrefix,
+};
 pub use ids::{AccountId, OuId};
 pub use merge::{ActivitySettings, EffectiveSettings};
 pub use schedule::Schedule;
@@ -169,6 +174,9 @@ pub struct Settings {
     /// Where `--engine athena` runs queries.
     #[serde(default)]
     pub athena: AthenaOptions,
+    /// The service control policies on the managed OUs.
+    #[serde(default)]
+    pub guardrails: Guardrails,
     /// Raw inputs that fill an empty local lake when a report needs a period it lacks (the
     /// shipped fixtures); absent in production.
     #[serde(default)]
@@ -946,6 +954,7 @@ impl Settings {
             );
         }
         self.check_spend_currencies()?;
+        self.check_guardrails()?;
         if self.features.tag_prefix.is_empty() || self.features.tag_prefix.len() > 100 {
             return invalid(
                 "features.tag_prefix",
@@ -1001,6 +1010,42 @@ impl Settings {
             && account != &self.automation.account_id
             && (self.accounts.contains_key(account)
                 || parent.is_some_and(|ou| self.organizational_units.contains_key(ou)))
+    }
+
+    /// The guardrails' OUs are managed ones, and their policies fit Organizations' limits.
+    fn check_guardrails(&self) -> Result<(), SettingsError> {
+        let invalid = |key: String, message: String| SettingsError::Invalid {
+            file: self.file.clone(),
+            key,
+            message,
+        };
+        if let Some(ou) = self
+            .guardrails
+            .organizational_units
+            .keys()
+            .find(|ou| !self.organizational_units.contains_key(*ou))
+        {
+            return Err(invalid(
+                format!("guardrails.organizational_units.{ou}"),
+                "not a managed OU (expected a key of organizational_units)".into(),
+            ));
+        }
+        crate::guardrails::policies(self).map(drop).map_err(|e| {
+            use crate::guardrails::GuardrailError as G;
+            let key = match &e {
+                G::StatementTooLarge { setting, .. } if !setting.is_empty() => setting.clone(),
+                G::TooMany { ou, .. }
+                    if self
+                        .guardrails
+                        .organizational_units
+                        .contains_key(&ou.parse::<OuId>().expect("an OU of the settings")) =>
+                {
+                    format!("guardrails.organizational_units.{ou}")
+                }
+                _ => "guardrails".into(),
+            };
+            invalid(key, e.to_string())
+        })
     }
 
     /// Every spend amount is in USD or in a currency of `features.extra_currencies`.

@@ -563,3 +563,71 @@ fn unsent_events_go_out_first() {
         assert_eq!(d.unset, BTreeSet::from(["account-unsent".to_string()]));
     }
 }
+
+#[test]
+fn the_purge_keeps_what_the_deployment_put_in_the_account() {
+    let settings = settings(true, true);
+    let env = settings
+        .environment_identifier
+        .as_str()
+        .to_ascii_lowercase();
+    let text = nuke_config(&settings, &account(Some("expired")), &["global".into()]);
+    let config: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let filters = &config["accounts"][account(None).id.as_str()]["filters"];
+    let kept = |kind: &str| -> Vec<String> {
+        filters[kind]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {kind} filter: {text}"))
+            .iter()
+            .map(|f| f["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let matches = |kind: &str, name: &str| {
+        kept(kind).iter().any(|g| {
+            // The filters are globs with `*` only.
+            let parts: Vec<&str> = g.split('*').collect();
+            let mut rest = name;
+            parts.iter().enumerate().all(|(i, p)| {
+                if i == 0 {
+                    rest.strip_prefix(p).map(|r| rest = r).is_some()
+                } else if i == parts.len() - 1 {
+                    rest.ends_with(p)
+                } else {
+                    rest.find(p)
+                        .map(|at| rest = &rest[at + p.len()..])
+                        .is_some()
+                }
+            })
+        })
+    };
+    // The member stack, as the StackSet names it, and what it holds.
+    assert!(matches(
+        "CloudFormationStack",
+        &format!("StackSet-{env}-members-2f1e0c7a-94b0")
+    ));
+    assert!(matches("IAMRole", &settings.build_role()));
+    assert!(matches(
+        "IAMRole",
+        settings.automation.account_role.as_str()
+    ));
+    assert!(matches("IAMRole", &format!("{env}-event-forwarding")));
+    assert!(matches(
+        "CloudWatchEventsRule",
+        &format!("Rule: {env}-sign-in-forwarding")
+    ));
+    assert!(matches(
+        "SNSTopic",
+        &format!(
+            "arn:aws:sns:eu-west-1:{}:{env}-budget-alerts",
+            account(None).id
+        )
+    ));
+    assert!(matches(
+        "BudgetsBudget",
+        &format!("{}-monthly", settings.environment_identifier)
+    ));
+    // And nothing else of the holder's.
+    assert!(!matches("CloudFormationStack", "StackSet-holder-stack-1"));
+    assert!(!matches("IAMRole", "developer"));
+    assert!(!matches("SNSTopic", "arn:aws:sns:eu-west-1:123:alerts"));
+}
