@@ -63,8 +63,14 @@ pub async fn sdk_config_in(settings: &Settings, region: &str, profile: Option<&s
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
         .build_https();
+    // Stalled-stream protection watches the throughput of streamed bodies with a timer per
+    // request: worth it for S3's objects ([`s3_client`] turns it back on), pure cost for the
+    // small JSON answers of every other service (a tenth of the lifecycle's CPU per account
+    // while a slow endpoint kept its timers busy).
+    use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
     loader
         .http_client(SharedHttpClient::new(BuiltOnce(http)))
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .load()
         .await
 }
@@ -93,13 +99,17 @@ impl HttpClient for BuiltOnce {
 }
 
 /// An S3 client for `settings`, addressing buckets by path when asked to or when the endpoint is
-/// overridden (local S3-compatible servers rarely resolve virtual-host names).
+/// overridden (local S3-compatible servers rarely resolve virtual-host names), with stalled-stream
+/// protection on (a download that stops is cut off).
 pub fn s3_client(settings: &Settings, config: &SdkConfig) -> aws_sdk_s3::Client {
     let path_style = settings.aws.s3_force_path_style
         || settings.aws.endpoint_url.is_some()
         || endpoint_in_environment();
     let conf = aws_sdk_s3::config::Builder::from(config)
         .force_path_style(path_style)
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled().build(),
+        )
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }

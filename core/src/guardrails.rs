@@ -340,15 +340,15 @@ fn baseline(settings: &Settings, exempt: &[String]) -> Vec<Statement> {
 }
 
 /// The settings key of `field` for `ou`: its own list when it has one, else the section's.
-fn list_key(settings: &Settings, ou: &OuId, field: &str) -> String {
-    let own = settings.guardrails.organizational_units.get(ou);
+fn list_key(settings: &Settings, ou: Option<&OuId>, field: &str) -> String {
+    let own = ou.and_then(|ou| settings.guardrails.organizational_units.get(ou));
     let overridden = own.is_some_and(|o| match field {
         "allowed_regions" => o.allowed_regions.is_some(),
         "denied_services" => o.denied_services.is_some(),
         "denied_actions" => o.denied_actions.is_some(),
         _ => o.denied_instance_families.is_some(),
     });
-    if overridden {
+    if let (true, Some(ou)) = (overridden, ou) {
         format!("guardrails.organizational_units.{ou}.{field}")
     } else {
         format!("guardrails.{field}")
@@ -397,7 +397,7 @@ fn spread(
 
 fn regions(
     settings: &Settings,
-    ou: &OuId,
+    ou: Option<&OuId>,
     rules: &GuardrailRules,
     exempt: &[String],
 ) -> Vec<Statement> {
@@ -422,7 +422,7 @@ fn regions(
 
 fn costs(
     settings: &Settings,
-    ou: &OuId,
+    ou: Option<&OuId>,
     rules: &GuardrailRules,
     exempt: &[String],
 ) -> Vec<Statement> {
@@ -554,23 +554,22 @@ pub fn policies(settings: &Settings) -> Result<Vec<Policy>, GuardrailError> {
     for ou in &units {
         add(
             "regions",
-            regions(settings, ou, &guardrails.rules(ou), &exempt),
+            regions(settings, Some(ou), &guardrails.rules(ou), &exempt),
             ou,
         );
     }
     for ou in &units {
         add(
             "costs",
-            costs(settings, ou, &guardrails.rules(ou), &exempt),
+            costs(settings, Some(ou), &guardrails.rules(ou), &exempt),
             ou,
         );
     }
 
     // The policy of the section's own lists keeps the plain name; an OU's variant adds its id.
     let section = guardrails.section_rules();
-    let nowhere: OuId = "ou-none-sectionlists".parse().expect("a valid OU id");
-    let plain_regions = regions(settings, &nowhere, &section, &exempt);
-    let plain_costs = costs(settings, &nowhere, &section, &exempt);
+    let plain_regions = regions(settings, None, &section, &exempt);
+    let plain_costs = costs(settings, None, &section, &exempt);
     let mut out = Vec::new();
     for (kind, statements, targets) in groups {
         let plain = match kind {

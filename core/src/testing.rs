@@ -546,3 +546,75 @@ pub fn run_binary(binary: &str, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+/// One value of an Embedded Metric Format document: the metric, the dimensions of its document
+/// (name to value) and the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmfValue {
+    /// The metric's name.
+    pub metric: String,
+    /// The document's dimensions.
+    pub dimensions: std::collections::BTreeMap<String, String>,
+    /// The value.
+    pub value: f64,
+}
+
+/// The Embedded Metric Format documents among the lines of `output` (a function's standard
+/// output), each checked against the format's rules: a `_aws` member with a millisecond
+/// `Timestamp` and one `CloudWatchMetrics` directive in `namespace`, at most 30 dimensions a
+/// set, each named dimension a string member of the document, 1 to 100 metrics, each a number
+/// member. Panics on a document that breaks them.
+pub fn emf(output: &str, namespace: &str) -> Vec<EmfValue> {
+    let mut out = Vec::new();
+    for line in output.lines() {
+        let Ok(doc) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let Some(aws) = doc.get("_aws") else {
+            continue;
+        };
+        assert!(aws["Timestamp"].as_u64().is_some(), "{line}");
+        let directives = aws["CloudWatchMetrics"].as_array().expect(line);
+        assert_eq!(directives.len(), 1, "{line}");
+        let directive = &directives[0];
+        assert_eq!(directive["Namespace"], namespace, "{line}");
+        let sets = directive["Dimensions"].as_array().expect(line);
+        assert_eq!(sets.len(), 1, "one dimension set a document: {line}");
+        let set = sets[0].as_array().expect(line);
+        assert!(set.len() <= 30, "{line}");
+        let dimensions = set
+            .iter()
+            .map(|name| {
+                let name = name.as_str().expect(line);
+                let value = doc[name].as_str().expect(line);
+                assert!(!value.is_empty() && value.len() <= 1024, "{line}");
+                (name.to_string(), value.to_string())
+            })
+            .collect::<std::collections::BTreeMap<_, _>>();
+        let metrics = directive["Metrics"].as_array().expect(line);
+        assert!(!metrics.is_empty() && metrics.len() <= 100, "{line}");
+        for metric in metrics {
+            let name = metric["Name"].as_str().expect(line);
+            out.push(EmfValue {
+                metric: name.to_string(),
+                dimensions: dimensions.clone(),
+                value: doc[name].as_f64().expect(line),
+            });
+        }
+    }
+    out
+}
+
+/// The sum of `metric` in `values` over the documents whose dimensions are exactly
+/// `dimensions`.
+pub fn emf_sum(values: &[EmfValue], metric: &str, dimensions: &[(&str, &str)]) -> f64 {
+    let want: std::collections::BTreeMap<String, String> = dimensions
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    values
+        .iter()
+        .filter(|v| v.metric == metric && v.dimensions == want)
+        .map(|v| v.value)
+        .sum()
+}

@@ -590,6 +590,11 @@ pub fn template(settings: &Settings) -> Template {
             "Properties": {"TopicName": names.of_what("exceptions"), "KmsMasterKeyId": "alias/aws/sns"}
         }),
     );
+    // The health dashboard, and the alarms that tell the exceptions topic.
+    add("HealthDashboard", crate::dashboard::dashboard(settings));
+    for (id, alarm) in crate::dashboard::alarms(settings) {
+        add(&id, alarm);
+    }
     if let Some(from) = &settings.features.origin_email {
         add(
             "SenderIdentity",

@@ -9,6 +9,7 @@
 
 pub mod automation;
 pub mod cfn;
+pub mod dashboard;
 pub mod deployment;
 pub mod glue;
 pub mod management;
@@ -45,9 +46,14 @@ impl Template {
 /// What rendering could not do.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    /// The guardrails do not fit Organizations' limits.
-    #[error(transparent)]
-    Guardrails(#[from] spa_core::guardrails::GuardrailError),
+    /// The guardrails of the settings do not fit Organizations' limits.
+    #[error("{}: {source}", file.display())]
+    Guardrails {
+        /// The settings file.
+        file: PathBuf,
+        /// What does not fit.
+        source: spa_core::guardrails::GuardrailError,
+    },
     /// Writing a template.
     #[error("{}: {source}", path.display())]
     Io {
@@ -65,9 +71,17 @@ pub fn render(
     organization: &Organization,
 ) -> Result<Vec<Template>, RenderError> {
     let members = members::template(settings);
-    let policies = spa_core::guardrails::policies(settings)?;
+    let policies = policies(settings)?;
     let management = management::template(settings, organization, &members, &policies);
     Ok(vec![automation::template(settings), members, management])
+}
+
+/// The guardrails of `settings` (see `spa_core::guardrails`), or why they do not fit.
+pub fn policies(settings: &Settings) -> Result<Vec<spa_core::guardrails::Policy>, RenderError> {
+    spa_core::guardrails::policies(settings).map_err(|source| RenderError::Guardrails {
+        file: settings.file.clone(),
+        source,
+    })
 }
 
 /// Writes each service control policy of `policies` into `dir/scp/<name>.json`, minified as

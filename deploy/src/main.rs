@@ -111,7 +111,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             for path in deploy::write(&runtime.block_on(templates(&settings))?, out)? {
                 println!("{}", path.display());
             }
-            let policies = spa_core::guardrails::policies(&settings)?;
+            let policies = deploy::policies(&settings)?;
             for path in deploy::write_policies(&policies, out)? {
                 println!("{}", path.display());
             }

@@ -676,28 +676,36 @@ fn settings_past_the_limits_are_refused_naming_what_to_shorten() {
         "nothing lost in the split"
     );
 
-    // Far more: more parts than an OU can carry.
+    // Far more: more parts than an OU can carry. The settings still serve everything else;
+    // the deployment refuses them, naming the file, the OU and what to shorten.
     let more: Vec<String> = (0..900).map(|i| format!("ec2:CreateThing{i:03}")).collect();
-    let err = edited(|text| {
+    let settings = edited(|text| {
         text.replace(
             "  denied_actions: []",
             &format!("  denied_actions: [{}]", more.join(", ")),
         )
     })
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("guardrails"), "{err}");
+    .unwrap();
+    let err = deploy::policies(&settings).unwrap_err().to_string();
+    assert!(err.contains("settings.yaml: guardrails: ou-spa0-"), "{err}");
+    assert!(err.contains("at most 5 to a target"), "{err}");
+    assert!(err.contains("shorten the lists of guardrails"), "{err}");
+    let organization =
+        spa_core::organization::Organization::load(settings.organization.file.as_ref().unwrap())
+            .unwrap();
+    let err = deploy::render(&settings, &organization)
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.contains("at most 5") || err.contains("shorten"),
-        "{err}"
+        err.contains("at most 5 to a target"),
+        "render refuses too: {err}"
     );
-    assert!(err.contains("settings.yaml"), "names the file: {err}");
 
-    // One statement too large on its own: the exempt principals.
+    // One statement too large on its own: the exempt principals (which cannot be spread).
     let exempt: Vec<String> = (0..120)
         .map(|i| format!("arn:aws:iam::*:role/administrators-with-a-long-name-{i:03}"))
         .collect();
-    let err = edited(|text| {
+    let settings = edited(|text| {
         text.replace(
             "  exempt_principals:\n",
             &format!(
@@ -710,9 +718,29 @@ fn settings_past_the_limits_are_refused_naming_what_to_shorten() {
             ),
         )
     })
+    .unwrap();
+    let err = deploy::policies(&settings).unwrap_err().to_string();
+    assert!(err.contains("above the 5120 Organizations allows"), "{err}");
+    assert!(
+        err.contains("shorten guardrails.exempt_principals"),
+        "{err}"
+    );
+}
+
+#[test]
+fn guardrail_lists_name_managed_ous() {
+    let err = edited(|text| {
+        text.replace(
+            "    ou-spa0-datascie:\n      denied_services: []",
+            "    ou-zz99-notmanaged:\n      denied_services: []",
+        )
+    })
     .unwrap_err()
     .to_string();
-    assert!(err.contains("guardrails.exempt_principals"), "{err}");
+    assert!(
+        err.contains("guardrails.organizational_units.ou-zz99-notmanaged: not a managed OU"),
+        "{err}"
+    );
 }
 
 #[test]

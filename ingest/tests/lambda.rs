@@ -225,7 +225,7 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
         &settings,
         "environment_identifier: test\nautomation:\n  account_id: \"222222222222\"\n  management_account_id: \"111111111111\"\n  \
          region: eu-west-1\n  maintenance_window: \"rate(7 days)\"\norganization: { adapter: aws }\ncosts: { source: aws }\nlake: lake\n\
-         exceptions: { email: { to: [sre@example.com] } }\n",
+         exceptions: { email: { to: [sre@example.com] }, teams: { url_env: SPA_TEST_UNSET_WEBHOOK } }\n",
     )
     .unwrap();
     // A root sign-in beside it: the live path e-mails it (into the outbox beside the settings).
@@ -254,8 +254,9 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
             )
             .to_string(),
         ),
+        ("m3", "{not json".to_string()),
     ]);
-    let (url, body) = testing::invoke_lambda(
+    let (url, body, output) = testing::invoke_lambda_output(
         std::path::Path::new(env!("CARGO_BIN_EXE_ingest-lambda")),
         &settings,
         &payload,
@@ -279,6 +280,46 @@ fn the_binary_serves_invocations_from_the_runtime_api() {
         "the root sign-in, e-mailed by the live path"
     );
     assert!(dir.path().join("lake/exceptions/dt=2026-10-05").is_dir());
+
+    // Its metrics, as Embedded Metric Format lines after the invocation: the events by their
+    // activity as the lake holds it, the unreadable body, the exception, the webhook that
+    // could not be called (its variable is not set).
+    let metrics = testing::emf(&output, "SandboxAccounts/test");
+    let sum = |name: &str, dims: &[(&str, &str)]| testing::emf_sum(&metrics, name, dims);
+    assert_eq!(sum("EventsIngested", &[]), 2.0, "{metrics:?}");
+    assert_eq!(sum("RecordsIngested", &[]), 2.0, "{metrics:?}");
+    assert_eq!(sum("RecordsQuarantined", &[]), 1.0, "{metrics:?}");
+    let lake = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let settings = spa_core::Settings::load(&settings).unwrap();
+        all_rows(&Lake::open(&settings).await, Dataset::Events).await
+    });
+    let mut activities: std::collections::BTreeMap<String, f64> = Default::default();
+    for batch in &lake {
+        for a in testing::strings(std::slice::from_ref(batch), "activity") {
+            if !a.is_empty() {
+                *activities.entry(a).or_default() += 1.0;
+            }
+        }
+    }
+    assert!(!activities.is_empty());
+    for (label, n) in &activities {
+        assert_eq!(
+            sum("EventsIngested", &[("Label", label)]),
+            *n,
+            "{label}: {metrics:?}"
+        );
+    }
+    assert_eq!(
+        sum("Exceptions", &[("Label", "ConsoleLoginWithRoot")]),
+        1.0,
+        "{metrics:?}"
+    );
+    assert_eq!(sum("NotificationFailures", &[]), 1.0, "{metrics:?}");
+    assert_eq!(
+        sum("NotificationFailures", &[("Channel", "teams")]),
+        1.0,
+        "{metrics:?}"
+    );
 }
 
 /// A handler on a fresh local lake whose S3 is unreachable (these batches need none), and a

@@ -220,6 +220,13 @@ impl Engine {
         } else if let Err(failed) = self.emitter.emit(&self.settings, &events).await {
             return Err(self.keep_unsent(account, &decision, at, failed).await);
         }
+        let cost_center = spa_core::metrics::dimension_value(account.cost_center(&self.settings));
+        for e in &events {
+            metrics::counter!(spa_core::metrics::LIFECYCLE_TRANSACTIONS, "CostCenter" => cost_center.clone())
+                .increment(1);
+            metrics::counter!(spa_core::metrics::LIFECYCLE_TRANSACTIONS, "Label" => e.event.as_str())
+                .increment(1);
+        }
         tracing::info!(
             account = %account.id,
             action = %decision.action,

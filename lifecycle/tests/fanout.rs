@@ -14,60 +14,26 @@ use std::path::Path;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use spa_core::Settings;
-use spa_core::testing::{invoke_lambda_output, moto_endpoint, run_binary};
+use spa_core::testing::{EmfValue, emf, emf_sum, invoke_lambda_output, moto_endpoint, run_binary};
 
 const LAMBDA: &str = env!("CARGO_BIN_EXE_lifecycle-lambda");
 const CLI: &str = env!("CARGO_BIN_EXE_lifecycle");
 const ROLE: &str = "OrganizationAccountAccessRole";
 const ACCOUNTS: usize = 300;
 
-/// Invokes the function; returns its answer and the sums of the metrics it emitted, by metric
-/// and `Action`.
-fn invoke(settings: &Path, payload: Value) -> (Value, BTreeMap<(String, String), f64>) {
+/// Invokes the function; returns its answer and the metrics it emitted (checked against the
+/// Embedded Metric Format's rules).
+fn invoke(settings: &Path, payload: Value) -> (Value, Vec<EmfValue>) {
     let (url, body, output) = invoke_lambda_output(Path::new(LAMBDA), settings, &payload);
     assert!(url.ends_with("/response"), "{url}: {body}");
-    (serde_json::from_str(&body).unwrap(), emitted(&output))
+    (
+        serde_json::from_str(&body).unwrap(),
+        emf(&output, "SandboxAccounts/spa-moto"),
+    )
 }
 
-/// The Embedded Metric Format documents among the lines of `output`, each checked against the
-/// format's rules, summed by metric and `Action`.
-fn emitted(output: &str) -> BTreeMap<(String, String), f64> {
-    let mut sums = BTreeMap::new();
-    for line in output.lines() {
-        let Ok(doc) = serde_json::from_str::<Value>(line) else {
-            continue;
-        };
-        let Some(aws) = doc.get("_aws") else {
-            continue;
-        };
-        assert!(aws["Timestamp"].as_u64().is_some(), "{line}");
-        let directives = aws["CloudWatchMetrics"].as_array().expect(line);
-        assert_eq!(directives.len(), 1, "{line}");
-        let directive = &directives[0];
-        assert_eq!(directive["Namespace"], "SandboxAccounts/spa-moto", "{line}");
-        let dimensions = directive["Dimensions"].as_array().expect(line);
-        for set in dimensions {
-            for name in set.as_array().expect(line) {
-                // Every dimension named is a string member of the document.
-                assert!(doc[name.as_str().unwrap()].is_string(), "{line}");
-            }
-        }
-        let metrics = directive["Metrics"].as_array().expect(line);
-        assert!(!metrics.is_empty() && metrics.len() <= 100, "{line}");
-        for metric in metrics {
-            let name = metric["Name"].as_str().expect(line);
-            let value = doc[name].as_f64().expect(line);
-            let action = doc["Action"].as_str().unwrap_or_default().to_string();
-            *sums.entry((name.to_string(), action)).or_insert(0.0) += value;
-        }
-    }
-    sums
-}
-
-fn metric(sums: &BTreeMap<(String, String), f64>, name: &str, action: &str) -> f64 {
-    sums.get(&(name.into(), action.into()))
-        .copied()
-        .unwrap_or(0.0)
+fn metric(values: &[EmfValue], name: &str, action: &str) -> f64 {
+    emf_sum(values, name, &[("Action", action)])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -162,7 +128,7 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
     let mut replayed: Vec<String> = Vec::new();
     let (mut done, mut skipped, mut failed_items) = (0, 0, 0);
     let mut rounds = 0;
-    let mut metrics = BTreeMap::new();
+    let mut metrics = Vec::new();
     loop {
         rounds += 1;
         assert!(rounds < 200, "the queue never drains");
@@ -199,9 +165,7 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
             records.push(again);
         }
         let (answer, emitted) = invoke(&settings_path, json!({"Records": records}));
-        for (key, value) in emitted {
-            *metrics.entry(key).or_insert(0.0) += value;
-        }
+        metrics.extend(emitted);
         done += answer["done"].as_u64().unwrap();
         skipped += answer["skipped"].as_u64().unwrap();
         let lost = rounds == 1;
@@ -257,7 +221,29 @@ async fn a_window_through_the_queue_transitions_each_account_once() {
         (1 + replayed.len()) as f64
     );
     assert_eq!(metric(&metrics, "LifecycleFailed", "unknown"), 2.0);
-    assert_eq!(metrics.values().sum::<f64>() as u64, done + skipped + 2);
+    let outcomes: f64 = metrics
+        .iter()
+        .filter(|v| {
+            ["LifecycleDone", "LifecycleSkipped", "LifecycleFailed"].contains(&v.metric.as_str())
+        })
+        .map(|v| v.value)
+        .sum();
+    assert_eq!(outcomes as u64, done + skipped + 2);
+    // One transaction per account expired: by label, and by cost center (every one counted once).
+    assert_eq!(
+        emf_sum(
+            &metrics,
+            "LifecycleTransactions",
+            &[("Label", "ExpiredAccount")]
+        ),
+        ACCOUNTS as f64
+    );
+    let by_center: f64 = metrics
+        .iter()
+        .filter(|v| v.metric == "LifecycleTransactions" && v.dimensions.contains_key("CostCenter"))
+        .map(|v| v.value)
+        .sum();
+    assert_eq!(by_center, ACCOUNTS as f64);
     for id in &accounts {
         let t = tags(id.clone()).await;
         assert_eq!(state(&t), "expired", "{id}: {t:?}");

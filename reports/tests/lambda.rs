@@ -117,12 +117,47 @@ fn the_daily_schedule_runs_the_spend_checks_once() {
             .unwrap()
     });
     let schedule = json!({"daily": {"day": "2026-10-31"}});
-    let (url, body) = invoke_lambda(binary, &s, &schedule);
+    let (url, body, output) = spa_core::testing::invoke_lambda_output(binary, &s, &schedule);
     assert_eq!(
         url, "/2018-06-01/runtime/invocation/req-1/response",
         "{body}"
     );
     let answer: Value = serde_json::from_str(&body).unwrap();
+    // The day's cost per cost center as a metric: the accounts file's spend, summed per cost
+    // center with exact decimals.
+    let csv_path = dir
+        .path()
+        .join("lake/reports/spend/all/2026/2026-10-31-all-accounts.csv");
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h.starts_with(name)).unwrap();
+    let (center, spend) = (column("Cost Center"), column("Spend"));
+    let mut by_center: std::collections::BTreeMap<String, rust_decimal::Decimal> =
+        Default::default();
+    let mut total = None;
+    for row in reader.records() {
+        let row = row.unwrap();
+        let amount = row[spend].parse::<rust_decimal::Decimal>().unwrap();
+        if &row[0] == "Total" {
+            total = Some(amount);
+            continue;
+        }
+        *by_center.entry(row[center].to_string()).or_default() += amount;
+    }
+    assert_eq!(total, Some(by_center.values().sum()), "the file adds up");
+    assert!(by_center.len() > 1, "{by_center:?}");
+    let metrics = spa_core::testing::emf(&output, "SandboxAccounts/spa-demo");
+    for (name, total) in &by_center {
+        let emitted = spa_core::testing::emf_sum(&metrics, "DailyCost", &[("CostCenter", name)]);
+        let want: f64 = total.to_string().parse().unwrap();
+        assert!((emitted - want).abs() < 1e-6, "{name}: {emitted} vs {want}");
+    }
+    let centers = metrics.iter().filter(|m| m.metric == "DailyCost").count();
+    assert_eq!(
+        centers,
+        by_center.len(),
+        "one value per cost center: {metrics:?}"
+    );
     let alerts = answer["alerts"].as_u64().unwrap();
     assert!(alerts > 0, "{answer}");
     assert_eq!(answer["raised"].as_u64(), Some(alerts), "{answer}");

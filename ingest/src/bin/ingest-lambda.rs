@@ -13,6 +13,10 @@ use spa_core::lake::Lake;
 async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
     let settings = spa_core::process::lambda_settings().await?;
+    // Metrics as Embedded Metric Format lines on stdout, written after each invocation.
+    let metrics = spa_core::metrics::install(&settings)
+        .map_err(|e| tracing::warn!(error = %e, "no metrics"))
+        .ok();
     let config = spa_core::aws::sdk_config(&settings).await;
     let handler = Handler::new(
         Lake::open(&settings).await,
@@ -33,16 +37,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         let (handler, settings, lake) = (handler.clone(), settings.clone(), lake.clone());
         async move {
             // A schedule's input (costs, snapshot), else delivered events.
-            if ingest::scheduled::is_scheduled(&event.payload) {
+            let answer = if ingest::scheduled::is_scheduled(&event.payload) {
                 let today = chrono::Utc::now().date_naive();
-                return ingest::scheduled::run(&lake, &settings, &event.payload, today)
+                ingest::scheduled::run(&lake, &settings, &event.payload, today)
                     .await
-                    .map_err(lambda_runtime::Error::from);
+                    .map_err(lambda_runtime::Error::from)
+            } else {
+                handler
+                    .handle(event.payload)
+                    .await
+                    .map_err(lambda_runtime::Error::from)
+            };
+            if let Some(metrics) = metrics {
+                spa_core::metrics::flush(metrics);
             }
-            handler
-                .handle(event.payload)
-                .await
-                .map_err(lambda_runtime::Error::from)
+            answer
         }
     }))
     .await

@@ -663,9 +663,19 @@ pub async fn once(
     };
     record(lake, std::slice::from_ref(&outcome), now).await?;
     if outcome.result.is_err() {
+        count_failures(std::iter::once(&outcome));
         lake.release(&claim).await?;
     }
     Ok(Some(outcome))
+}
+
+/// Counts failed deliveries (metric `NotificationFailures`, in total and by `Channel`).
+fn count_failures<'a>(failed: impl Iterator<Item = &'a Delivered>) {
+    for d in failed {
+        metrics::counter!(spa_core::metrics::NOTIFICATION_FAILURES).increment(1);
+        metrics::counter!(spa_core::metrics::NOTIFICATION_FAILURES, "Channel" => d.channel.clone())
+            .increment(1);
+    }
 }
 
 /// Where the holder of an exception's account is told: the holder tag when it is an address,
@@ -830,6 +840,7 @@ impl Deliverer<'_> {
         }
         record(self.lake, &holder, now).await?;
         report.outcomes.extend(holder);
+        count_failures(report.failed());
         // A failed pair may be tried again at once by the next run.
         for failed in report.failed() {
             if let Some(claim) = claimed.get(&(failed.exception_id.clone(), failed.channel.clone()))

@@ -79,7 +79,7 @@ pub async fn unstored(
 }
 
 /// Writes `exceptions` into their days, one object per day keyed by its ids (writing the same
-/// exceptions again replaces that object).
+/// exceptions again replaces that object), and counts them by label (metric `Exceptions`).
 pub async fn write(lake: &Lake, exceptions: &[Exception]) -> Result<(), LakeError> {
     let mut by_day: BTreeMap<Day, Vec<&Exception>> = BTreeMap::new();
     for e in exceptions {
@@ -91,6 +91,10 @@ pub async fn write(lake: &Lake, exceptions: &[Exception]) -> Result<(), LakeErro
         let key = format!("exceptions:{}", ids.join(","));
         lake.write(Dataset::Exceptions, &day.to_string(), &key, &[batch(&list)])
             .await?;
+    }
+    for e in exceptions {
+        metrics::counter!(spa_core::metrics::EXCEPTIONS, "Label" => e.label().as_str())
+            .increment(1);
     }
     Ok(())
 }

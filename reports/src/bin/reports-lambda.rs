@@ -26,11 +26,32 @@ fn schedule(payload: Value) -> Result<(Schedule, DateTime<Utc>), String> {
 async fn main() -> Result<(), lambda_runtime::Error> {
     spa_core::process::init_lambda_logging();
     let settings = spa_core::process::lambda_settings().await?;
+    // Metrics as Embedded Metric Format lines on stdout, written after each invocation.
+    let metrics = spa_core::metrics::install(&settings)
+        .map_err(|e| tracing::warn!(error = %e, "no metrics"))
+        .ok();
     let lake = Lake::open(&settings).await;
     let out = Store::open(&settings.lake, &settings).await;
     let (settings, lake, out) = (&settings, &lake, &out);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let (schedule, at) = schedule(event.payload)?;
+        let answer = invoke(settings, lake, out, event.payload).await;
+        if let Some(metrics) = metrics {
+            spa_core::metrics::flush(metrics);
+        }
+        answer
+    }))
+    .await
+}
+
+/// One invocation: the schedule's reports, sweep or daily run.
+async fn invoke(
+    settings: &spa_core::Settings,
+    lake: &Lake,
+    out: &Store,
+    payload: Value,
+) -> Result<Value, lambda_runtime::Error> {
+    {
+        let (schedule, at) = schedule(payload)?;
         let now = at.timestamp_micros();
         if let Some(sweep) = &schedule.exceptions {
             // The hourly sweep, through ingest (the reports library never writes the lake).
@@ -92,6 +113,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Ok::<Value, lambda_runtime::Error>(json!({
             "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>()
         }))
-    }))
-    .await
+    }
 }

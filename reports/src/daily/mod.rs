@@ -414,6 +414,18 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
             || !a.figures.trailing.iter().all(Decimal::is_zero)
     });
     let budget_alerts = budget_alerts(data, day).await?;
+    // The day's cost per cost center, for the dashboard (metric `DailyCost`, USD; a level, so
+    // a rerun sets the same value).
+    if day_in_costs {
+        for c in &centers_out {
+            let usd = c.figures.spend.to_string().parse::<f64>().unwrap_or(0.0);
+            metrics::gauge!(
+                spa_core::metrics::DAILY_COST,
+                "CostCenter" => spa_core::metrics::dimension_value(&c.info.cost_center)
+            )
+            .set(usd);
+        }
+    }
     Ok(Daily {
         day,
         day_in_costs,
