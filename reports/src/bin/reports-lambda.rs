@@ -50,68 +50,66 @@ async fn invoke(
     out: &Store,
     payload: Value,
 ) -> Result<Value, lambda_runtime::Error> {
-    {
-        let (schedule, at) = schedule(payload)?;
-        let now = at.timestamp_micros();
-        if let Some(sweep) = &schedule.exceptions {
-            // The hourly sweep, through ingest (the reports library never writes the lake).
-            let (from, to) = sweep.range(at.date_naive());
-            let (found, delivered) =
-                ingest::exceptions::sweep::sweep_and_deliver(lake, settings, from, to, true, now)
-                    .await?;
-            let delivered = delivered.unwrap_or_default();
-            for line in found.lines().into_iter().chain(delivered.lines()) {
-                tracing::info!("{line}");
-            }
-            return Ok(json!({
-                "raised": found.raised.len(),
-                "messages": delivered.messages,
-                "failed": delivered.failed().count(),
-            }));
+    let (schedule, at) = schedule(payload)?;
+    let now = at.timestamp_micros();
+    if let Some(sweep) = &schedule.exceptions {
+        // The hourly sweep, through ingest (the reports library never writes the lake).
+        let (from, to) = sweep.range(at.date_naive());
+        let (found, delivered) =
+            ingest::exceptions::sweep::sweep_and_deliver(lake, settings, from, to, true, now)
+                .await?;
+        let delivered = delivered.unwrap_or_default();
+        for line in found.lines().into_iter().chain(delivered.lines()) {
+            tracing::info!("{line}");
         }
-        if let Some(daily) = &schedule.daily {
-            // The daily spend run; its alerts are stored and delivered through ingest.
-            let day = daily.day(at.date_naive())?;
-            // The day's exceptions first: its billing alarms are listed, never raised again.
-            ingest::exceptions::sweep(lake, settings, day, day, now).await?;
-            let data = reports::engine::Datasets::local(lake);
-            let run = reports::daily::run(settings, &data, day).await?;
-            for line in run.lines() {
-                tracing::info!("{line}");
-            }
-            let written = reports::write(settings, out, &reports::daily::reports(&run)).await?;
-            let digest = reports::daily::digest(settings, &run, &written).transpose()?;
-            let outcome = ingest::exceptions::spend::store_and_deliver(
-                lake,
-                settings,
-                day,
-                &run.notices,
-                digest,
-                true,
-                now,
-            )
-            .await?;
-            for line in outcome.lines() {
-                tracing::info!("{line}");
-            }
-            return Ok(json!({
-                "alerts": run.notices.len(),
-                "budget_alerts": run.budget_alerts.len(),
-                "raised": outcome.raised,
-                "failed": outcome.failed(),
-                "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
-            }));
-        }
-        let job = schedule.job(at.date_naive())?;
-        if let (Some(month), true) = (job.month, job.activities) {
-            // The activity report lists the month's exceptions: raise any not stored yet.
-            ingest::exceptions::sweep::sweep_month(lake, settings, month, now).await?;
-        }
-        tracing::info!(?job, "reports");
-        let mut log = |line: String| tracing::info!("{line}");
-        let written = Box::pin(reports::jobs::run(settings, lake, out, &job, &mut log)).await?;
-        Ok::<Value, lambda_runtime::Error>(json!({
-            "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>()
-        }))
+        return Ok(json!({
+            "raised": found.raised.len(),
+            "messages": delivered.messages,
+            "failed": delivered.failed().count(),
+        }));
     }
+    if let Some(daily) = &schedule.daily {
+        // The daily spend run; its alerts are stored and delivered through ingest.
+        let day = daily.day(at.date_naive())?;
+        // The day's exceptions first: its billing alarms are listed, never raised again.
+        ingest::exceptions::sweep(lake, settings, day, day, now).await?;
+        let data = reports::engine::Datasets::local(lake);
+        let run = reports::daily::run(settings, &data, day).await?;
+        for line in run.lines() {
+            tracing::info!("{line}");
+        }
+        let written = reports::write(settings, out, &reports::daily::reports(&run)).await?;
+        let digest = reports::daily::digest(settings, &run, &written).transpose()?;
+        let outcome = ingest::exceptions::spend::store_and_deliver(
+            lake,
+            settings,
+            day,
+            &run.notices,
+            digest,
+            true,
+            now,
+        )
+        .await?;
+        for line in outcome.lines() {
+            tracing::info!("{line}");
+        }
+        return Ok(json!({
+            "alerts": run.notices.len(),
+            "budget_alerts": run.budget_alerts.len(),
+            "raised": outcome.raised,
+            "failed": outcome.failed(),
+            "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>(),
+        }));
+    }
+    let job = schedule.job(at.date_naive())?;
+    if let (Some(month), true) = (job.month, job.activities) {
+        // The activity report lists the month's exceptions: raise any not stored yet.
+        ingest::exceptions::sweep::sweep_month(lake, settings, month, now).await?;
+    }
+    tracing::info!(?job, "reports");
+    let mut log = |line: String| tracing::info!("{line}");
+    let written = Box::pin(reports::jobs::run(settings, lake, out, &job, &mut log)).await?;
+    Ok(json!({
+        "files": written.iter().map(|f| f.key.as_str()).collect::<Vec<_>>()
+    }))
 }
