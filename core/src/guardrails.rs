@@ -548,8 +548,11 @@ pub fn policies(settings: &Settings) -> Result<Vec<Policy>, GuardrailError> {
             None => groups.push((kind, statements, vec![ou.clone()])),
         }
     };
+    // Kind by kind, so that policies come out baseline, regions, costs. The baseline is the
+    // same for every OU: made once.
+    let common = baseline(settings, &exempt);
     for ou in &units {
-        add("baseline", baseline(settings, &exempt), ou);
+        add("baseline", common.clone(), ou);
     }
     for ou in &units {
         add(

@@ -1030,21 +1030,17 @@ impl Settings {
     /// The guardrails' OUs are managed ones (whether their policies fit Organizations' limits
     /// is for the deployment to say: `spa_core::guardrails::policies`).
     fn check_guardrails(&self) -> Result<(), SettingsError> {
-        let invalid = |key: String, message: String| SettingsError::Invalid {
-            file: self.file.clone(),
-            key,
-            message,
-        };
         if let Some(ou) = self
             .guardrails
             .organizational_units
             .keys()
             .find(|ou| !self.organizational_units.contains_key(*ou))
         {
-            return Err(invalid(
-                format!("guardrails.organizational_units.{ou}"),
-                "not a managed OU (expected a key of organizational_units)".into(),
-            ));
+            return Err(SettingsError::Invalid {
+                file: self.file.clone(),
+                key: format!("guardrails.organizational_units.{ou}"),
+                message: "not a managed OU (expected a key of organizational_units)".into(),
+            });
         }
         Ok(())
     }

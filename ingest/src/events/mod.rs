@@ -26,44 +26,6 @@ pub async fn write(
     batches: &Batches,
     received_at: i64,
 ) -> Result<(), LakeError> {
-    write_only(lake, idempotency_key, batches, received_at).await?;
-    count(batches);
-    Ok(())
-}
-
-/// The metrics of batches written.
-fn count(batches: &Batches) {
-    let mut labels: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-    let mut rows = 0;
-    for (_, batch) in &batches.events {
-        rows += batch.num_rows() as u64;
-        let activity = batch
-            .column_by_name(spa_core::lake::columns::ACTIVITY)
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>());
-        for label in activity.into_iter().flatten().flatten() {
-            *labels.entry(label).or_default() += 1;
-        }
-    }
-    if rows > 0 {
-        metrics::counter!(spa_core::metrics::EVENTS_INGESTED).increment(rows);
-        metrics::counter!(spa_core::metrics::RECORDS_INGESTED).increment(rows);
-    }
-    for (label, n) in labels {
-        metrics::counter!(spa_core::metrics::EVENTS_INGESTED, "Label" => label.to_string())
-            .increment(n);
-    }
-    if batches.stats.quarantined > 0 {
-        metrics::counter!(spa_core::metrics::RECORDS_QUARANTINED)
-            .increment(batches.stats.quarantined);
-    }
-}
-
-async fn write_only(
-    lake: &Lake,
-    idempotency_key: &str,
-    batches: &Batches,
-    received_at: i64,
-) -> Result<(), LakeError> {
     for (day, batch) in &batches.events {
         lake.write(
             Dataset::Events,
@@ -83,7 +45,34 @@ async fn write_only(
         )
         .await?;
     }
+    count(batches);
     Ok(())
+}
+
+/// The metrics of batches written.
+fn count(batches: &Batches) {
+    let mut labels: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for (_, batch) in &batches.events {
+        let activity = batch
+            .column_by_name(spa_core::lake::columns::ACTIVITY)
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>());
+        for label in activity.into_iter().flatten().flatten() {
+            *labels.entry(label).or_default() += 1;
+        }
+    }
+    let rows = batches.stats.written;
+    if rows > 0 {
+        metrics::counter!(spa_core::metrics::EVENTS_INGESTED).increment(rows);
+        metrics::counter!(spa_core::metrics::RECORDS_INGESTED).increment(rows);
+    }
+    for (label, n) in labels {
+        metrics::counter!(spa_core::metrics::EVENTS_INGESTED, "Label" => label.to_string())
+            .increment(n);
+    }
+    if batches.stats.quarantined > 0 {
+        metrics::counter!(spa_core::metrics::RECORDS_QUARANTINED)
+            .increment(batches.stats.quarantined);
+    }
 }
 
 /// Microseconds since the epoch, now.
