@@ -10,8 +10,9 @@ events (the events schema, one object per day, one in 500 a console sign-in) to 
 lake, since generating and ingesting that many records is the ingest benchmark's business.
 
 Then, each a child process measured with wait4 (wall, CPU, peak RSS):
-  ours     `reports --month 2026-10` (cost and activity reports, CSV and Excel for every cost
-           center and the organization); its progress lines give the time of each Polars query
+  ours     `reports --month 2026-10` (cost and activity reports, CSV, Excel and HTML for every cost
+           center and the organization); its progress lines give the time of each Polars query;
+           then the same with --no-html, so that what the HTML pages add shows as a ratio
   duckdb   the same two aggregations in SQL on the same files: costs joined with the snapshot
            and summed per cost center, OU, account, name, service, usage type, record type and
            currency; the month's labelled events (plus the 7 days before), one per event id;
@@ -182,6 +183,22 @@ def main():
     print(f"ours: {files} files ({folder_bytes(out_dir) / 1e6:.0f} MB) in {wall:.1f} s wall, {cpu:.1f} s CPU, "
           f"peak RSS {rss:.0f} MB; queries {queries[0]:.2f} s (costs) + {queries[1]:.2f} s (activities)")
     rows = [("ours: all monthly reports", wall, cpu, rss, sum(queries))]
+    pages = sum(1 for f in out_dir.rglob("*.html"))
+    if args.smoke and not pages:
+        sys.exit(f"smoke: reports wrote no HTML page into {out_dir}")
+
+    # The same run without the HTML pages: what the pages cost.
+    plain_dir = work / "reports-out-no-html"
+    shutil.rmtree(plain_dir, ignore_errors=True)
+    wall_p, cpu_p, rss_p, _ = run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
+                                   "--out", str(plain_dir), "--no-html"], env=env)
+    facts = re.search(r"forecast and pages ([\d.]+) s", proc.stderr)
+    print(f"ours without the HTML pages (--no-html): {wall_p:.1f} s wall, {cpu_p:.1f} s CPU, peak RSS {rss_p:.0f} MB; "
+          f"the {pages} pages ({folder_bytes(out_dir) / 1e6 - folder_bytes(plain_dir) / 1e6:.0f} MB) add "
+          f"{(wall / wall_p - 1) * 100:.1f} % wall, {(cpu / cpu_p - 1) * 100:.1f} % CPU, "
+          f"{(rss / rss_p - 1) * 100:.1f} % peak RSS (forecast and pages' reads with pages: {facts[1] if facts else '?'} s)")
+    shutil.rmtree(plain_dir, ignore_errors=True)
+    rows.append(("ours: the same without the HTML pages", wall_p, cpu_p, rss_p, sum(queries)))
 
     if not args.skip_duckdb:
         costs_sql = COSTS_SQL.format(lake=lake, month=MONTH, snapshot=f"{MONTH}-31")
@@ -209,7 +226,7 @@ def main():
     print("|---|---:|---:|---:|---:|")
     for label, w, c, r, q in rows:
         print(f"| {label} | {w:.1f} | {c:.1f} | {r:.0f} | {q:.2f} |")
-    for label, _, _, _, q in rows[1:]:
+    for label, _, _, _, q in rows[2:]:
         print(f"aggregation: ours / {label.split(':')[0]} = {rows[0][4] / q:.2f} (below 1: ours is faster)")
 
 

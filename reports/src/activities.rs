@@ -346,6 +346,7 @@ pub fn reports(
         csv,
         charts: Vec::new(),
         workbook: true,
+        page: None,
     };
     let mut exceptions_by_cc: BTreeMap<&str, Vec<&crate::exceptions::ExceptionRow>> =
         BTreeMap::new();

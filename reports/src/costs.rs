@@ -523,6 +523,7 @@ pub fn reports(
             csv: vec![1, 2],
             charts: Vec::new(),
             workbook: true,
+            page: None,
         });
     }
     let centers_table = cost_centers(
@@ -551,6 +552,7 @@ pub fn reports(
             title: format!("Cost per cost center, {month} ({})", current.currency),
         }],
         workbook: true,
+        page: None,
     });
     out
 }
@@ -558,4 +560,69 @@ pub fn reports(
 /// The month's total over every line (the source's total).
 pub fn total(month: &MonthCosts) -> Decimal {
     month.lines.iter().map(|l| l.amount).sum()
+}
+
+/// `NOT_SPEND` as a Polars predicate on the record type: what the cost centers count.
+pub(crate) fn is_spend() -> Expr {
+    spa_core::lake::NOT_SPEND
+        .iter()
+        .map(|t| col(RECORD_TYPE).neq(lit(*t)))
+        .reduce(|a, b| a.and(b))
+        .expect("NOT_SPEND is not empty")
+}
+
+/// Per account and day, spend (credits and refunds left out), and the days the costs hold.
+#[derive(Debug, Clone, Default)]
+pub struct DaySpend {
+    /// Spend per account and day.
+    pub by_account: BTreeMap<String, BTreeMap<chrono::NaiveDate, Decimal>>,
+    /// The days the costs hold (any row, spend or not).
+    pub held: BTreeSet<chrono::NaiveDate>,
+}
+
+/// Adds the days of `month` through `until` to `out` (nothing when the lake lacks the month).
+/// Read with Polars.
+pub async fn day_spend(
+    data: &Datasets<'_>,
+    month: Month,
+    until: chrono::NaiveDate,
+    out: &mut DaySpend,
+) -> Result<(), DataError> {
+    use spa_core::lake::columns::DAY;
+    let Some(costs) = data.costs(month).await? else {
+        return Ok(());
+    };
+    // Filtered and grouped on the date itself; only the sums' days become text.
+    let frame = costs
+        .select([
+            col(DAY),
+            col(ACCOUNT_ID),
+            is_spend().alias("spend"),
+            col(UNBLENDED),
+        ])
+        .filter(col(DAY).lt_eq(lit(until)))
+        .group_by([col(ACCOUNT_ID), col(DAY), col("spend")])
+        .agg([col(UNBLENDED).sum()])
+        .with_column(col(DAY).cast(DataType::String));
+    let df = crate::frames::collect(frame)?;
+    let (ids, days, amounts) = (
+        texts(&df, ACCOUNT_ID)?,
+        texts(&df, DAY)?,
+        decimals(&df, UNBLENDED)?,
+    );
+    let spend = df.column("spend")?.bool()?.clone();
+    for i in 0..df.height() {
+        let Ok(day) = days[i].parse::<chrono::NaiveDate>() else {
+            continue;
+        };
+        out.held.insert(day);
+        if spend.get(i) == Some(true) {
+            *out.by_account
+                .entry(ids[i].clone())
+                .or_default()
+                .entry(day)
+                .or_default() += amounts[i].unwrap_or_default();
+        }
+    }
+    Ok(())
 }

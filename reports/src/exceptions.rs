@@ -199,6 +199,7 @@ pub fn reports(
         csv: vec![0],
         charts: Vec::new(),
         workbook: false,
+        page: None,
     };
     let mut out: Vec<Report> = by_cc
         .iter()

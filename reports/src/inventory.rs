@@ -173,6 +173,7 @@ pub fn reports(
         csv: vec![0],
         charts: Vec::new(),
         workbook: true,
+        page: None,
     };
     let mut out: Vec<Report> = by_cc.iter().map(|(cc, list)| report(cc, list)).collect();
     let all: Vec<(&String, &AccountInfo)> = accounts.iter().collect();

@@ -35,6 +35,8 @@ pub struct Job {
     pub send: bool,
     /// Run the aggregations on Athena (`settings.athena`) instead of Polars.
     pub athena: bool,
+    /// Write the cost reports' HTML pages.
+    pub html: bool,
 }
 
 /// The payload of the scheduled Lambda function (the schedule's constant input):
@@ -136,6 +138,9 @@ pub struct RunArgs {
     /// work group and database of settings.yaml's `athena` section, over the same S3 lake).
     #[arg(long, default_value = "local", value_parser = ["local", "athena"])]
     pub engine: String,
+    /// Leave out the cost reports' HTML pages (CSV and Excel only).
+    #[arg(long)]
+    pub no_html: bool,
 }
 
 impl RunArgs {
@@ -146,18 +151,23 @@ impl RunArgs {
             || self.only.is_some()
             || self.out.is_some()
             || self.send
+            || self.no_html
     }
 
     /// The job these arguments ask for on `today`.
     pub fn job(&self, today: NaiveDate) -> Result<Job, String> {
-        Job::of_command_line(
+        let job = Job::of_command_line(
             self.month,
             self.week,
             self.only.as_deref(),
             self.send,
             self.engine == "athena",
             today,
-        )
+        )?;
+        Ok(Job {
+            html: !self.no_html,
+            ..job
+        })
     }
 }
 
@@ -219,6 +229,7 @@ impl Job {
             inventory: wants("inventory"),
             send,
             athena,
+            html: true,
         }
     }
 
@@ -292,12 +303,16 @@ pub async fn run(
         let query = started.elapsed().as_secs_f64();
         let polars =
             current.query.as_secs_f64() + previous.as_ref().map_or(0.0, |p| p.query.as_secs_f64());
-        let list = costs::reports(settings, month, &current, previous.as_ref());
+        let mut list = costs::reports(settings, month, &current, previous.as_ref());
+        let tables = started.elapsed().as_secs_f64() - query;
+        let pages = Instant::now();
+        let sums = (month, &current, previous.as_ref());
+        crate::with_extras(settings, &data, sums, &mut list, job.html).await?;
         progress(format!(
-            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s of which Polars {polars:.2} s, tables {:.2} s)",
+            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s of which Polars {polars:.2} s, tables {tables:.2} s, forecast and pages {:.2} s)",
             list.len() - 1,
             costs::total(&current),
-            started.elapsed().as_secs_f64() - query
+            pages.elapsed().as_secs_f64()
         ));
         let files = write_each(settings, out, &list, progress).await?;
         if job.send {
@@ -306,7 +321,10 @@ pub async fn run(
                 out.location(),
                 settings.reporting.costs_prefix.trim_matches('/')
             );
-            let summary = crate::mail::summary(month, &current, previous.as_ref());
+            let summary = crate::with_page(
+                crate::mail::summary(month, &current, previous.as_ref()),
+                &list,
+            );
             let message = crate::mail::compose(settings, &summary, &files, &folder)?;
             let via = crate::mail::send(settings, &message, &format!("{month}-costs")).await?;
             let to: Vec<&str> = settings

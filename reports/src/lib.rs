@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod activities;
+pub mod anomalies;
 pub mod athena;
 pub mod costs;
 pub mod csv_file;
@@ -16,7 +17,9 @@ pub mod data;
 pub mod engine;
 pub mod excel;
 pub mod exceptions;
+pub mod forecast;
 pub mod frames;
+pub mod html;
 pub mod inventory;
 pub mod jobs;
 pub mod launches;
@@ -72,10 +75,73 @@ pub async fn cost_reports(
         .await?
         .expect("required costs are present");
     let previous = costs::load(data, month.previous(), false).await?;
-    Ok((
-        costs::reports(settings, month, &current, previous.as_ref()),
-        mail::summary(month, &current, previous.as_ref()),
-    ))
+    let mut list = costs::reports(settings, month, &current, previous.as_ref());
+    let sums = (month, &current, previous.as_ref());
+    with_extras(settings, data, sums, &mut list, true).await?;
+    let summary = with_page(mail::summary(month, &current, previous.as_ref()), &list);
+    Ok((list, summary))
+}
+
+/// Adds to the month's cost reports their month-end forecast (a sheet of every workbook, and
+/// the organization's `forecast` CSV file), the month's anomalies (a sheet of the
+/// organization's workbook) and, when `html`, their HTML pages: the
+/// organization's report (the last of [`costs::reports`]) and each cost center's.
+pub(crate) async fn with_extras(
+    settings: &Settings,
+    data: &Datasets<'_>,
+    (month, current, previous): (Month, &costs::MonthCosts, Option<&costs::MonthCosts>),
+    list: &mut [Report],
+    html: bool,
+) -> Result<(), Error> {
+    // Read with Polars whatever the engine, as the daily run does: a few small reads beside
+    // the month's aggregation, which is the part worth sending to Athena.
+    let local = Datasets::local(data.lake());
+    let (_, accounts) = accounts::load(&local, month.last()).await?;
+    let forecast = forecast::load(&local, month, &accounts).await?;
+    let anomalies = anomalies::find(settings, &local, month, &forecast.days, &accounts).await?;
+    let currency = current.currency.as_str();
+    for report in list.iter_mut() {
+        let scope = (!report.organization).then_some(report.cost_center.as_str());
+        report
+            .tables
+            .push(forecast::table(&forecast, currency, scope));
+        if report.organization {
+            report.csv.push(report.tables.len() - 1);
+            report
+                .tables
+                .push(anomalies::table(&anomalies, currency, None));
+        }
+    }
+    if !html {
+        return Ok(());
+    }
+    let facts = html::facts::load(&local, month, current, previous, accounts).await?;
+    let Some(organization) = list.iter().position(|r| r.organization) else {
+        return Ok(());
+    };
+    let (page, mut per_cc) = html::facts::pages(
+        settings,
+        (month, current, previous),
+        &list[organization].tables[0],
+        &facts,
+        (&forecast, &anomalies),
+    );
+    list[organization].page = Some(Box::new(page));
+    for report in list.iter_mut().filter(|r| !r.organization) {
+        report.page = per_cc.remove(&report.cost_center).map(Box::new);
+    }
+    Ok(())
+}
+
+/// The summary with the organization page's figures and chart, when the reports have one.
+pub(crate) fn with_page(summary: mail::Summary, list: &[Report]) -> mail::Summary {
+    match list
+        .iter()
+        .find_map(|r| r.page.as_deref().filter(|_| r.organization))
+    {
+        Some(page) => summary.with_page(page),
+        None => summary,
+    }
 }
 
 /// Renders and stores reports in `out`; returns the files written.

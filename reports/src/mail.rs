@@ -1,5 +1,6 @@
 //! The monthly cost e-mail to FinOps: a multipart text and HTML summary (top cost centers, change
-//! against the previous month, totals) with the organization's workbook and CSV files attached,
+//! against the previous month, totals, the forecast and the main chart as an inline PNG) with
+//! the organization's workbook, HTML page and CSV files attached,
 //! delivered through the transport of settings: an outbox folder of `.eml` files, an SMTP relay
 //! (lettre, TLS, credentials from the environment) or SES v2 (raw message).
 
@@ -65,7 +66,24 @@ pub struct Summary {
     pub cost_centers: Vec<Line>,
     /// Credits and refunds at organization level.
     pub organization: Vec<Line>,
+    /// The organization page's headline figures after its total (forecast, accounts,
+    /// exceptions, idle and stuck accounts), when the page was made.
+    pub figures: Vec<crate::html::Figure>,
+    /// The page's main chart (cost per cost center over the months), drawn inline as a PNG.
+    pub chart: Option<crate::html::chart::ChartData>,
 }
+
+impl Summary {
+    /// The summary with the organization page's figures and main chart.
+    pub fn with_page(mut self, page: &crate::html::Page) -> Self {
+        self.figures = page.figures.iter().skip(1).cloned().collect();
+        self.chart = page.charts.first().map(|c| c.data().clone());
+        self
+    }
+}
+
+/// The Content-ID of the chart's inline image.
+pub const CHART_ID: &str = "costs-chart";
 
 /// The summary of a month's costs, from the sums the reports are built from: each cost
 /// center's amount (credits and refunds left out) with its previous month (zero for a cost
@@ -115,6 +133,8 @@ pub fn summary(month: Month, current: &MonthCosts, previous: Option<&MonthCosts>
         previous,
         cost_centers,
         organization,
+        figures: Vec::new(),
+        chart: None,
     }
 }
 
@@ -214,8 +234,37 @@ pub fn html(s: &Summary, files: &[&Written], folder: &str) -> String {
         .iter()
         .map(|f| format!("<li>{}</li>", e(file_name(&f.key))))
         .collect();
+    let figures: String = s
+        .figures
+        .iter()
+        .map(|f| {
+            format!(
+                "<li>{}: <b>{}</b> ({})</li>",
+                e(&f.label),
+                e(&f.value),
+                e(&f.note)
+            )
+        })
+        .collect();
+    let chart = s.chart.as_ref().map_or(String::new(), |c| {
+        format!(
+            "<p><b>{}</b><br><img src=\"cid:{CHART_ID}\" alt=\"{}\" width=\"{}\" style=\"max-width:100%;height:auto\"></p>\n",
+            e(&c.title),
+            html_escape::encode_double_quoted_attribute(&c.title),
+            crate::html::chart::PNG_WIDTH
+        )
+    });
+    let page = files
+        .iter()
+        .find(|f| f.key.ends_with(".html"))
+        .map_or(String::new(), |f| {
+            format!(
+                "<p>The full report, with every chart and table, is attached: <b>{}</b> (open it in a browser).</p>\n",
+                e(file_name(&f.key))
+            )
+        });
     format!(
-        "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n<h2>Costs of the sandbox accounts for {month}</h2>\n<p><b>Total: {total}</b><br>Cost centers: {n} ({per_cc} in all), change against the previous month: {change}</p>\n<ul>{organization}</ul>\n<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr><th>Cost center</th><th>Amount</th><th>Change</th></tr>\n{rows}</table>\n<p>Attached:</p><ul>{attached}</ul>\n<p>Files per cost center: {folder}/&lt;cost center&gt;/</p>\n</body></html>\n",
+        "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n<h2>Costs of the sandbox accounts for {month}</h2>\n<p><b>Total: {total}</b><br>Cost centers: {n} ({per_cc} in all), change against the previous month: {change}</p>\n<ul>{organization}{figures}</ul>\n{chart}{page}<table border=\"1\" cellpadding=\"4\" cellspacing=\"0\">\n<tr><th>Cost center</th><th>Amount</th><th>Change</th></tr>\n{rows}</table>\n<p>Attached:</p><ul>{attached}</ul>\n<p>Files per cost center: {folder}/&lt;cost center&gt;/</p>\n</body></html>\n",
         month = e(&s.month),
         total = e(&money(s.total, &s.currency)),
         n = s.cost_centers.len(),
@@ -232,6 +281,8 @@ fn file_name(key: &str) -> &str {
 fn content_type(key: &str) -> ContentType {
     let mime = if key.ends_with(".xlsx") {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else if key.ends_with(".html") {
+        "text/html; charset=utf-8"
     } else {
         "text/csv; charset=utf-8"
     };
@@ -267,10 +318,29 @@ pub fn compose(
         .iter()
         .filter(|f| file_name(&f.key).starts_with(&stem))
         .collect();
-    let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
-        text(summary, &files, folder),
-        html(summary, &files, folder),
-    ));
+    let html_body = html(summary, &files, folder);
+    let plain = text(summary, &files, folder);
+    // With a chart: the HTML and its image as one related part, the image inline by its
+    // Content-ID (what the common mail clients show; they do not show SVG).
+    let alternative = match &summary.chart {
+        Some(chart) => {
+            let png = crate::html::chart::stacked_columns_png(chart)
+                .map_err(|e| MailError::Compose(format!("the chart: {e}")))?;
+            let image = Attachment::new_inline(CHART_ID.to_string()).body(
+                png,
+                ContentType::parse("image/png").expect("valid content type"),
+            );
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(plain))
+                .multipart(
+                    MultiPart::related()
+                        .singlepart(SinglePart::html(html_body))
+                        .singlepart(image),
+                )
+        }
+        None => MultiPart::alternative_plain_html(plain, html_body),
+    };
+    let mut body = MultiPart::mixed().multipart(alternative);
     for file in &files {
         // Base64 keeps the bytes exactly (a text part's CRLF line ends may be rewritten on the
         // way; RFC 4180 wants them).

@@ -1,5 +1,5 @@
-//! A report as files: its workbook and CSV files under
-//! `<family prefix>/<cost center>/<YYYY>/<period>-<cost center>-<label>.<xlsx|csv>`, the layout
+//! A report as files: its workbook, HTML page and CSV files under
+//! `<family prefix>/<cost center>/<YYYY>/<period>-<cost center>-<label>.<xlsx|html|csv>`, the layout
 //! users of the reference system know, in the lake or in a folder.
 
 use bytes::Bytes;
@@ -65,6 +65,8 @@ pub struct Report {
     pub charts: Vec<ChartSpec>,
     /// Whether the workbook is written (else only the CSV files).
     pub workbook: bool,
+    /// The HTML page written beside them, if any.
+    pub page: Option<Box<crate::html::Page>>,
 }
 
 /// What writing a report could not do.
@@ -198,6 +200,12 @@ impl Report {
             files.push(Written {
                 key,
                 bytes: Bytes::from(book),
+            });
+        }
+        if let Some(page) = &self.page {
+            files.push(Written {
+                key: format!("{folder}/{}-{}.html", self.stem(), self.label),
+                bytes: Bytes::from(crate::html::render(page)),
             });
         }
         for &i in &self.csv {

@@ -349,6 +349,7 @@ async fn reports_on_athena(endpoint: &str, group: &str) {
         inventory: false,
         send: false,
         athena: false,
+        html: true,
     };
     let local_out = spa_core::lake::Store::local(dir.path().join("local"));
     let local = reports::jobs::run(&settings, &lake, &local_out, &job, &mut |_| {})

@@ -373,3 +373,57 @@ async fn missing_days_are_named_and_a_day_without_costs_checks_launches_only() {
         "{text}"
     );
 }
+
+/// The month's anomalies by the same jump rule, with their drivers, on the same costs: only
+/// Beatriz's 14th (184.15 against a mean of 3.75 over the 7 days before; the 15th's 20.00 is
+/// under 3 x the mean of days 8 to 14, (6 x 3.75 + 184.15) / 7 = 29.52), driven by EC2 (180.00
+/// against 0) and tax (0.40 against 0); S3 and Lambda stayed at their mean.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_month_s_anomalies_with_their_drivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (settings, lake) = lake_with(dir.path(), 20).await;
+    let data = Datasets::local(&lake);
+    let month = day(1).month();
+    let (_, accounts) = reports::accounts::load(&data, month.last()).await.unwrap();
+    let forecast = reports::forecast::load(&data, month, &accounts)
+        .await
+        .unwrap();
+    let found = reports::anomalies::find(&settings, &data, month, &forecast.days, &accounts)
+        .await
+        .unwrap();
+    let got: Vec<(String, &str, Decimal, Decimal, usize)> = found
+        .iter()
+        .map(|a| {
+            (
+                a.day.to_string(),
+                a.account.as_str(),
+                a.spend,
+                a.mean,
+                a.days,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "2026-10-14".to_string(),
+            BEATRIZ,
+            dec("184.15"),
+            dec("3.75"),
+            7
+        )]
+    );
+    let drivers: Vec<(&str, Decimal, Decimal)> = found[0]
+        .drivers
+        .iter()
+        .map(|d| (d.service.as_str(), d.day, d.mean))
+        .collect();
+    assert_eq!(
+        drivers,
+        [
+            (EC2, dec("180.00"), dec("0")),
+            ("Tax", dec("0.40"), dec("0"))
+        ]
+    );
+    assert_eq!(found[0].info.cost_center, "Research");
+}

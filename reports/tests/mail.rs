@@ -58,8 +58,39 @@ fn check(bytes: &[u8], to: &str, files: &[Written]) {
     assert!(text.find("Alpha").unwrap() < text.find("Beta").unwrap());
     let html = message.body_html(0).unwrap();
     assert!(html.contains("<td>Alpha</td>"), "{html}");
+    // The short report: the forecast beside the total, the main chart inline as a PNG by its
+    // Content-ID, the full page named.
+    assert!(html.contains("Month-end forecast"), "{html}");
+    assert!(html.contains("2026-10-all-costs.html</b> (open it in a browser)"));
+    let cid = format!("cid:{}", reports::mail::CHART_ID);
+    assert!(html.contains(&format!("<img src=\"{cid}\"")), "{html}");
+    let image = message
+        .parts
+        .iter()
+        .find(|p| p.content_id() == Some(reports::mail::CHART_ID))
+        .expect("the inline chart");
+    let kind = image.content_type().unwrap();
+    assert_eq!((kind.ctype(), kind.subtype()), ("image", Some("png")));
+    let decoder = png::Decoder::new(std::io::Cursor::new(image.contents().to_vec()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (950, 300));
+    // Alpha, the largest cost center, is the first series: its colour (#0072B2) fills its
+    // columns and its legend swatch; Beta's (#E69F00) too.
+    let count = |rgb: [u8; 3]| pixels.chunks(3).filter(|p| *p == rgb).count();
+    assert!(count([0, 114, 178]) > 2_000, "{}", count([0, 114, 178]));
+    assert!(count([230, 159, 0]) > 500, "{}", count([230, 159, 0]));
+    // The legend's names are drawn (the embedded font): dark pixels right of the swatches,
+    // where nothing else is drawn.
+    let legend_text = (0..300usize)
+        .flat_map(|y| (782..950usize).map(move |x| (y * 950 + x) * 3))
+        .filter(|i| pixels[*i..*i + 3].iter().all(|c| *c < 100))
+        .count();
+    assert!(legend_text > 100, "{legend_text}");
     let attached: Vec<(String, Vec<u8>)> = message
         .attachments()
+        .filter(|a| a.attachment_name().is_some())
         .map(|a| {
             (
                 a.attachment_name().unwrap().to_string(),
@@ -72,10 +103,20 @@ fn check(bytes: &[u8], to: &str, files: &[Written]) {
         names,
         [
             "2026-10-all-costs.xlsx",
+            "2026-10-all-costs.html",
             "2026-10-all-cost-centers.csv",
             "2026-10-all-summary.csv",
-            "2026-10-all-charges.csv"
+            "2026-10-all-charges.csv",
+            "2026-10-all-forecast.csv"
         ]
+    );
+    let page = message
+        .attachments()
+        .find(|a| a.attachment_name() == Some("2026-10-all-costs.html"))
+        .unwrap();
+    assert_eq!(
+        page.content_type().map(|c| (c.ctype(), c.subtype())),
+        Some(("text", Some("html")))
     );
     for (name, contents) in &attached {
         let written = files

@@ -38,7 +38,7 @@ fn month_of_fixtures_from_an_empty_lake() {
     let (code, out, err) = reports(&["--settings", s.to_str().unwrap(), "--month", "2026-10"]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("filled from the seed"), "{err}");
-    assert!(out.starts_with("51 files written to "), "{out}");
+    assert!(out.starts_with("60 files written to "), "{out}");
     assert!(
         err.contains("33 exceptions of 2026-10 raised through ingest"),
         "{err}"

@@ -282,6 +282,10 @@ pub struct Reporting {
     /// Hourly prices that replace or add to the shipped launch price table.
     #[serde(default, deserialize_with = "unique_map")]
     pub launch_prices: BTreeMap<PriceKey, HourlyPrice>,
+    /// Days without a console sign-in after which a released account is listed as idle in
+    /// the HTML cost reports [30].
+    #[serde(default = "default_idle_days")]
+    pub idle_days: u32,
 }
 
 /// An entry of `defaults`, `organizational_units` or `accounts`.
@@ -745,6 +749,9 @@ fn default_exceptions_prefix() -> String {
 fn default_spend_prefix() -> String {
     "reports/spend".into()
 }
+fn default_idle_days() -> u32 {
+    30
+}
 fn default_bus() -> String {
     "default".into()
 }
@@ -778,6 +785,7 @@ impl Default for Reporting {
             spend_prefix: default_spend_prefix(),
             cost_centers: BTreeMap::new(),
             launch_prices: BTreeMap::new(),
+            idle_days: default_idle_days(),
         }
     }
 }

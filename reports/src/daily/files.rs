@@ -162,5 +162,6 @@ pub fn reports(daily: &Daily) -> Vec<Report> {
         csv: vec![1],
         charts: Vec::new(),
         workbook: true,
+        page: None,
     }]
 }

@@ -14,10 +14,9 @@ use polars::prelude::*;
 use rust_decimal::Decimal;
 use spa_core::Settings;
 use spa_core::events::ExceptionLabel;
-use spa_core::lake::NOT_SPEND;
 use spa_core::lake::columns::{
     ACCOUNT_ID, ACCOUNT_NAME, DAY, ERROR_CODE, EVENT_NAME, EVENT_TIME, LABEL, MESSAGE, RAW,
-    RECORD_TYPE, SERVICE, UNBLENDED,
+    SERVICE, UNBLENDED,
 };
 use spa_core::period::{Day, Month};
 use spa_core::settings::SpendLimits;
@@ -32,9 +31,10 @@ mod digest;
 mod files;
 mod queries;
 
+use crate::costs::{DaySpend, day_spend};
 pub use digest::digest;
 pub use files::reports;
-use queries::{DaySpend, budget_alerts, day_spend, launches_of, service_spend};
+use queries::{budget_alerts, launches_of, service_spend};
 
 /// What the daily run could not do.
 #[derive(Debug, thiserror::Error)]

@@ -3,65 +3,6 @@
 
 use super::*;
 
-/// `NOT_SPEND` as a Polars predicate on the record type.
-fn is_spend() -> Expr {
-    NOT_SPEND
-        .iter()
-        .map(|t| col(RECORD_TYPE).neq(lit(*t)))
-        .reduce(|a, b| a.and(b))
-        .expect("NOT_SPEND is not empty")
-}
-
-/// Per account and day, spend (USD) through `until`, and the days the costs hold.
-pub(super) struct DaySpend {
-    pub(super) by_account: BTreeMap<String, BTreeMap<NaiveDate, Decimal>>,
-    pub(super) held: BTreeSet<NaiveDate>,
-}
-
-pub(super) async fn day_spend(
-    data: &Datasets<'_>,
-    month: Month,
-    until: NaiveDate,
-    out: &mut DaySpend,
-) -> Result<(), DailyError> {
-    let Some(costs) = data.costs(month).await? else {
-        return Ok(());
-    };
-    // Filtered and grouped on the date itself; only the sums' days become text.
-    let frame = costs
-        .select([
-            col(DAY),
-            col(ACCOUNT_ID),
-            is_spend().alias("spend"),
-            col(UNBLENDED),
-        ])
-        .filter(col(DAY).lt_eq(lit(until)))
-        .group_by([col(ACCOUNT_ID), col(DAY), col("spend")])
-        .agg([col(UNBLENDED).sum()])
-        .with_column(col(DAY).cast(DataType::String));
-    let df = collect(frame)?;
-    let (ids, days, amounts) = (
-        texts(&df, ACCOUNT_ID)?,
-        texts(&df, DAY)?,
-        decimals(&df, UNBLENDED)?,
-    );
-    let spend = df.column("spend")?.bool()?.clone();
-    for i in 0..df.height() {
-        let Ok(day) = days[i].parse::<NaiveDate>() else {
-            continue;
-        };
-        out.held.insert(day);
-        if spend.get(i) == Some(true) {
-            *out.by_account
-                .entry(ids[i].clone())
-                .or_default()
-                .entry(day)
-                .or_default() += amounts[i].unwrap_or_default();
-        }
-    }
-    Ok(())
-}
-
 /// One service of one account: its spend on the day, and summed over the trailing days.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ServiceDays {
@@ -98,7 +39,7 @@ pub(super) async fn service_spend(
                 col(DAY)
                     .gt_eq(lit(from))
                     .and(col(DAY).lt_eq(lit(day)))
-                    .and(is_spend()),
+                    .and(crate::costs::is_spend()),
             )
             .select([col(DAY), col(ACCOUNT_ID), col(SERVICE), col(UNBLENDED)])
             .join(

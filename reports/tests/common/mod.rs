@@ -22,7 +22,8 @@ accounts:
   - { id: "100000000003", name: "=cmd|' /C calc'!A0", email: c@example.com, status: ACTIVE, joined: 2025-01-01T00:00:00Z, parent: ou-te57-engineer, tags: {} }
 "#;
 
-fn row(day: &str, account: &str, service: &str, kind: &str, amount: &str) -> CostRow {
+/// A cost row of `day` in USD.
+pub fn row(day: &str, account: &str, service: &str, kind: &str, amount: &str) -> CostRow {
     CostRow {
         day: NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap(),
         account: account.into(),
