@@ -119,7 +119,7 @@ pub(crate) async fn with_extras(
     let Some(organization) = list.iter().position(|r| r.organization) else {
         return Ok(());
     };
-    let (page, mut per_cc) = html::facts::pages(
+    let (page, mut per_cc) = html::pages::pages(
         settings,
         (month, current, previous),
         &list[organization].tables[0],

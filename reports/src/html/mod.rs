@@ -8,6 +8,7 @@
 
 pub mod chart;
 pub mod facts;
+pub mod pages;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
