@@ -294,11 +294,12 @@ pub async fn load(
     accounts: BTreeMap<String, AccountInfo>,
 ) -> Result<Facts, DataError> {
     let mut history = Vec::new();
+    // Oldest first: the 10 months before the previous one are read here; the previous month
+    // and this one are already summed in their lines.
     let mut m = month;
-    for _ in 2..HISTORY_MONTHS {
+    for _ in 1..HISTORY_MONTHS {
         m = m.previous();
     }
-    // Oldest first; the two months already summed come from their lines.
     for _ in 2..HISTORY_MONTHS {
         if let Some(spend) = month_spend(data, m).await? {
             let (_, known) = crate::accounts::load(data, m.last()).await?;

@@ -197,7 +197,11 @@ fn chart_html(chart: &Chart, out: &mut String) {
         escape(&data.title)
     ));
     match drawn {
-        Ok(svg) => out.push_str(&svg),
+        Ok(svg) => {
+            out.push_str("<div class=\"scroll\">");
+            out.push_str(&svg);
+            out.push_str("</div>");
+        }
         Err(e) => out.push_str(&format!(
             "<p class=\"note\">The chart could not be drawn: {}</p>",
             escape(&e)
@@ -221,7 +225,7 @@ h1 { font-size: 1.5rem; margin: 0 0 .25rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .5rem; border-bottom: 1px solid #ddd; padding-bottom: .25rem; }
 .subtitle, .note, figcaption { color: #555; font-size: .9rem; }
 .figures { display: flex; flex-wrap: wrap; gap: .75rem; margin: 1rem 0; padding: 0; list-style: none; }
-.figures li { flex: 1 1 10rem; border: 1px solid #ddd; border-radius: 6px; padding: .5rem .75rem; }
+.figures li { flex: 1 1 8rem; border: 1px solid #ddd; border-radius: 6px; padding: .5rem .75rem; }
 .figures .label { font-size: .8rem; color: #555; display: block; }
 .figures .value { font-size: 1.3rem; font-weight: 600; display: block; }
 .figures .fnote { font-size: .8rem; color: #555; display: block; }
@@ -238,7 +242,7 @@ th { background: #f5f5f7; position: sticky; top: 0; cursor: pointer; }
 tfoot td { font-weight: 600; border-top: 2px solid #999; }
 tr.subtotal td { font-weight: 600; background: #fafafa; }
 section { break-inside: auto; }
-@media (max-width: 600px) { body { padding: .5rem; } table { font-size: .78rem; } th, td { padding: .25rem .3rem; } }
+@media (max-width: 600px) { body { padding: .5rem; } table { font-size: .78rem; } th, td { padding: .25rem .3rem; } svg.chart { min-width: 560px; } }
 @media print { body { max-width: none; padding: 0; } th { position: static; } h2 { break-after: avoid; } tr { break-inside: avoid; } .scroll { overflow: visible; } }
 "#;
 

@@ -28,6 +28,15 @@ const REASONS: usize = 3;
 /// Rows of the exceptions table.
 const EXCEPTIONS_SHOWN: usize = 100;
 
+/// `1 month`, `2 months`.
+fn counted(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// Which part of the organization a page is about.
 #[derive(Debug, Clone, Copy)]
 enum Scope<'a> {
@@ -171,8 +180,8 @@ fn forecast_figure(
         let days = forecast.through.map_or(0, |t| chrono::Datelike::day(&t));
         match b.error {
             Some(err) => format!(
-                "from {days} days; backtest error {err} % over {} months",
-                b.months
+                "from {days} days; backtest error {err} % over {}",
+                counted(b.months, "month")
             ),
             None => format!("from {days} days; no earlier month to backtest"),
         }
@@ -513,12 +522,15 @@ pub fn pages(
                 label: "Accounts with costs".into(),
                 value: spend.len().to_string(),
                 note: format!(
-                    "in {} cost centers",
-                    spend_by_group(&current.lines)
-                        .keys()
-                        .map(|(cc, _)| cc)
-                        .collect::<BTreeSet<_>>()
-                        .len()
+                    "in {}",
+                    counted(
+                        spend_by_group(&current.lines)
+                            .keys()
+                            .map(|(cc, _)| cc)
+                            .collect::<BTreeSet<_>>()
+                            .len(),
+                        "cost center"
+                    )
                 ),
             },
             Figure {
@@ -648,11 +660,14 @@ pub fn pages(
                 label: "Accounts with costs".into(),
                 value: rows.len().to_string(),
                 note: format!(
-                    "in {} organizational units",
-                    rows.keys()
-                        .map(|(ou, _, _)| ou)
-                        .collect::<BTreeSet<_>>()
-                        .len()
+                    "in {}",
+                    counted(
+                        rows.keys()
+                            .map(|(ou, _, _)| ou)
+                            .collect::<BTreeSet<_>>()
+                            .len(),
+                        "organizational unit"
+                    )
                 ),
             },
             Figure {
