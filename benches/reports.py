@@ -12,7 +12,9 @@ lake, since generating and ingesting that many records is the ingest benchmark's
 Then, each a child process measured with wait4 (wall, CPU, peak RSS):
   ours     `reports --month 2026-10` (cost and activity reports, CSV, Excel and HTML for every cost
            center and the organization); its progress lines give the time of each Polars query;
-           then the same with --no-html, so that what the HTML pages add shows as a ratio
+           then, after a first run that warms the file cache, three runs with the pages and
+           three with --no-html in turn (medians), so that what the HTML pages add shows as a
+           ratio
   duckdb   the same two aggregations in SQL on the same files: costs joined with the snapshot
            and summed per cost center, OU, account, name, service, usage type, record type and
            currency; the month's labelled events (plus the 7 days before), one per event id;
@@ -31,6 +33,7 @@ figure; its figures are then meaningless. benches/sql.py --smoke builds the same
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -160,11 +163,20 @@ def main():
 
     out_dir = work / "reports-out"
     shutil.rmtree(out_dir, ignore_errors=True)
-    wall, cpu, rss, _ = run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
-                             "--out", str(out_dir)], env=env)
-    # run() keeps stdout; the progress lines are on stderr: run again with them captured.
+    plain_dir = work / "reports-out-no-html"
+    # A first run with the progress lines captured (run() keeps stdout; they are on stderr); it
+    # also warms the file cache for the measured runs.
     proc = subprocess.run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
                            "--out", str(out_dir)], env=env, capture_output=True, text=True)
+    # Then the runs measured, with and without the HTML pages in turn (3 of each; 1 with --smoke):
+    # the median of each figure.
+    def measured(extra, folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        return run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
+                    "--out", str(folder)] + extra, env=env)[:3]
+    pairs = [(measured([], out_dir), measured(["--no-html"], plain_dir)) for _ in range(1 if args.smoke else 3)]
+    wall, cpu, rss = (statistics.median(p[0][i] for p in pairs) for i in range(3))
+    wall_p, cpu_p, rss_p = (statistics.median(p[1][i] for p in pairs) for i in range(3))
     if args.smoke:
         if proc.returncode != 0:
             sys.exit(f"smoke: reports failed ({proc.returncode}) on its second run:\n{proc.stderr}")
@@ -187,11 +199,7 @@ def main():
     if args.smoke and not pages:
         sys.exit(f"smoke: reports wrote no HTML page into {out_dir}")
 
-    # The same run without the HTML pages: what the pages cost.
-    plain_dir = work / "reports-out-no-html"
-    shutil.rmtree(plain_dir, ignore_errors=True)
-    wall_p, cpu_p, rss_p, _ = run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
-                                   "--out", str(plain_dir), "--no-html"], env=env)
+    # What the pages cost: the runs without them beside.
     facts = re.search(r"forecast and pages ([\d.]+) s", proc.stderr)
     print(f"ours without the HTML pages (--no-html): {wall_p:.1f} s wall, {cpu_p:.1f} s CPU, peak RSS {rss_p:.0f} MB; "
           f"the {pages} pages ({folder_bytes(out_dir) / 1e6 - folder_bytes(plain_dir) / 1e6:.0f} MB) add "

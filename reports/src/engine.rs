@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use spa_core::Settings;
-use spa_core::lake::columns::EVENT_ID;
+use spa_core::lake::columns::{ACCOUNT_ID, EVENT_ID};
 use spa_core::lake::{Dataset, Lake};
 use spa_core::period::{Day, Month};
 
@@ -249,10 +249,31 @@ impl<'l> Datasets<'l> {
         to: NaiveDate,
         filter: Option<Expr>,
     ) -> Result<Option<LazyFrame>, DataError> {
+        self.events_of(from, to, filter, None).await
+    }
+
+    /// Like [`Datasets::events`], keeping only the events of `accounts` (a frame of distinct
+    /// `account_id`s), before the deduplication: what it holds in memory is those accounts'.
+    pub async fn events_of(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        filter: Option<Expr>,
+        accounts: Option<DataFrame>,
+    ) -> Result<Option<LazyFrame>, DataError> {
         let days = self.data.event_days(Day::of(from), Day::of(to)).await?;
         Ok(self.scan(Dataset::Events, &days).await?.map(|frame| {
             let frame = match filter {
                 Some(f) => frame.filter(f),
+                None => frame,
+            };
+            let frame = match accounts {
+                Some(ids) => frame.join(
+                    ids.lazy(),
+                    [col(ACCOUNT_ID)],
+                    [col(ACCOUNT_ID)],
+                    JoinArgs::new(JoinType::Inner),
+                ),
                 None => frame,
             };
             frame.unique_stable_generic(Some(vec![col(EVENT_ID)]), UniqueKeepStrategy::First)

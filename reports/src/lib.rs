@@ -99,6 +99,7 @@ pub(crate) async fn with_extras(
     let (_, accounts) = accounts::load(&local, month.last()).await?;
     let forecast = forecast::load(&local, month, &accounts).await?;
     let anomalies = anomalies::find(settings, &local, month, &forecast.days, &accounts).await?;
+    tracing::debug!(anomalies = anomalies.len(), "forecast and anomalies");
     let currency = current.currency.as_str();
     for report in list.iter_mut() {
         let scope = (!report.organization).then_some(report.cost_center.as_str());
@@ -116,6 +117,7 @@ pub(crate) async fn with_extras(
         return Ok(());
     }
     let facts = html::facts::load(&local, month, current, previous, accounts).await?;
+    let started = std::time::Instant::now();
     let Some(organization) = list.iter().position(|r| r.organization) else {
         return Ok(());
     };
@@ -126,6 +128,7 @@ pub(crate) async fn with_extras(
         &facts,
         (&forecast, &anomalies),
     );
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "pages built");
     list[organization].page = Some(Box::new(page));
     for report in list.iter_mut().filter(|r| !r.organization) {
         report.page = per_cc.remove(&report.cost_center).map(Box::new);

@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use foldhash::HashMap;
+
 use chrono::{DateTime, NaiveTime, Utc};
 use polars::prelude::*;
 use rust_decimal::Decimal;
@@ -70,15 +72,28 @@ pub struct Reason {
 /// Spend per cost center and OU.
 pub type GroupSpend = BTreeMap<(String, String), Decimal>;
 
+/// What the lake recorded about an account during the month: the first [`REASONS`] things, in
+/// time order, and how many more events there were.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reasons {
+    /// The first ones.
+    pub first: Vec<Reason>,
+    /// Lifecycle events and launch calls after them.
+    pub more: usize,
+}
+
+/// Reasons listed per mover.
+pub const REASONS: usize = 3;
+
 /// What the pages of a month are made of, beyond the month's sums.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     /// Per month (oldest first, the month itself last), spend per cost center and OU.
     pub history: Vec<(Month, GroupSpend)>,
-    /// Every account and service whose amount changed, largest change first.
-    pub movers: Vec<Mover>,
+    /// The accounts and services whose amount changed.
+    pub movers: Movers,
     /// What the lake knows about the movers' accounts in the month, per account, in time order.
-    pub reasons: BTreeMap<String, Vec<Reason>>,
+    pub reasons: BTreeMap<String, Reasons>,
     /// The month's exceptions.
     pub exceptions: Vec<ExceptionRow>,
     /// The accounts at the month's end.
@@ -92,17 +107,20 @@ pub struct Facts {
 /// Spend per (cost center, OU) of `lines` (credits and refunds left out, as on the cost
 /// centers' rows).
 pub(super) fn spend_by_group(lines: &[Line]) -> GroupSpend {
-    let mut out = BTreeMap::new();
+    let mut sums: HashMap<(&str, &str), Decimal> = HashMap::default();
     for l in lines.iter().filter(|l| l.per_cost_center()) {
-        *out.entry((l.cost_center.clone(), l.ou.clone()))
+        *sums
+            .entry((l.cost_center.as_str(), l.ou.as_str()))
             .or_default() += l.amount;
     }
-    out
+    sums.into_iter()
+        .map(|((cc, ou), amount)| ((cc.to_string(), ou.to_string()), amount))
+        .collect()
 }
 
 /// Spend per account and service (credits and refunds left out).
-fn spend_by_service(lines: &[Line]) -> BTreeMap<(&str, &str), (&Line, Decimal)> {
-    let mut out: BTreeMap<(&str, &str), (&Line, Decimal)> = BTreeMap::new();
+fn spend_by_service(lines: &[Line]) -> HashMap<(&str, &str), (&Line, Decimal)> {
+    let mut out: HashMap<(&str, &str), (&Line, Decimal)> = HashMap::default();
     for l in lines.iter().filter(|l| l.per_cost_center()) {
         out.entry((l.account.as_str(), l.service.as_str()))
             .or_insert((l, Decimal::ZERO))
@@ -111,24 +129,54 @@ fn spend_by_service(lines: &[Line]) -> BTreeMap<(&str, &str), (&Line, Decimal)> 
     out
 }
 
-/// Every account and service whose spend changed, largest change (either way) first.
-pub fn movers(current: &MonthCosts, previous: Option<&MonthCosts>) -> Vec<Mover> {
+/// The accounts and services whose spend changed: the ones the pages show (the organization's
+/// first [`ORGANIZATION_MOVERS`] and each cost center's first [`COST_CENTER_MOVERS`], largest
+/// change either way first), and how many there are in all.
+#[derive(Debug, Clone, Default)]
+pub struct Movers {
+    /// The movers shown, largest change first.
+    pub shown: Vec<Mover>,
+    /// Per cost center, how many changed.
+    pub per_center: BTreeMap<String, usize>,
+    /// How many changed in the organization.
+    pub all: usize,
+}
+
+/// Every account and service whose spend changed, ranked; see [`Movers`].
+pub fn movers(current: &MonthCosts, previous: Option<&MonthCosts>) -> Movers {
     let now = spend_by_service(&current.lines);
     let before = previous
         .map(|p| spend_by_service(&p.lines))
         .unwrap_or_default();
-    let keys: BTreeSet<&(&str, &str)> = now.keys().chain(before.keys()).collect();
-    let mut out: Vec<Mover> = keys
-        .into_iter()
-        .filter_map(|key| {
-            let (line, current) = now
-                .get(key)
-                .map_or((None, Decimal::ZERO), |(l, a)| (Some(*l), *a));
-            let (old, previous) = before
-                .get(key)
-                .map_or((None, Decimal::ZERO), |(l, a)| (Some(*l), *a));
-            let line = line.or(old)?;
-            (current != previous).then(|| Mover {
+    let mut changed: Vec<(&Line, Decimal, Decimal)> = now
+        .iter()
+        .map(|(key, (line, amount))| {
+            let was = before.get(key).map_or(Decimal::ZERO, |(_, a)| *a);
+            (*line, was, *amount)
+        })
+        .chain(
+            before
+                .iter()
+                .filter(|(key, _)| !now.contains_key(*key))
+                .map(|(_, (line, was))| (*line, *was, Decimal::ZERO)),
+        )
+        .filter(|(_, was, is)| was != is)
+        .collect();
+    changed.sort_unstable_by(|a, b| {
+        (b.2 - b.1)
+            .abs()
+            .cmp(&(a.2 - a.1).abs())
+            .then_with(|| (&a.0.account, &a.0.service).cmp(&(&b.0.account, &b.0.service)))
+    });
+    let mut out = Movers {
+        all: changed.len(),
+        ..Movers::default()
+    };
+    for (k, (line, previous, current)) in changed.into_iter().enumerate() {
+        let n = out.per_center.entry(line.cost_center.clone()).or_default();
+        *n += 1;
+        if k < ORGANIZATION_MOVERS || *n <= COST_CENTER_MOVERS {
+            out.shown.push(Mover {
                 account: line.account.clone(),
                 name: line.name.clone(),
                 cost_center: line.cost_center.clone(),
@@ -136,34 +184,10 @@ pub fn movers(current: &MonthCosts, previous: Option<&MonthCosts>) -> Vec<Mover>
                 service: line.service.clone(),
                 previous,
                 current,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.change()
-            .abs()
-            .cmp(&a.change().abs())
-            .then_with(|| (&a.account, &a.service).cmp(&(&b.account, &b.service)))
-    });
-    out
-}
-
-/// The movers shown: the organization's first ones and each cost center's.
-fn shown_movers(movers: &[Mover]) -> BTreeSet<&str> {
-    let mut accounts: BTreeSet<&str> = movers
-        .iter()
-        .take(ORGANIZATION_MOVERS)
-        .map(|m| m.account.as_str())
-        .collect();
-    let mut per_cc: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in movers {
-        let n = per_cc.entry(m.cost_center.as_str()).or_default();
-        if *n < COST_CENTER_MOVERS {
-            *n += 1;
-            accounts.insert(m.account.as_str());
+            });
         }
     }
-    accounts
+    out
 }
 
 /// Spend per account of a month without its lines (older months of the history).
@@ -199,7 +223,7 @@ async fn reasons(
     data: &Datasets<'_>,
     month: Month,
     accounts: &BTreeSet<&str>,
-) -> Result<BTreeMap<String, Vec<Reason>>, DataError> {
+) -> Result<BTreeMap<String, Reasons>, DataError> {
     let ids: Vec<String> = accounts.iter().map(|a| a.to_string()).collect();
     if ids.is_empty() {
         return Ok(BTreeMap::new());
@@ -222,64 +246,65 @@ async fn reasons(
         ))
         .reduce(|a, b| a.or(b))
         .expect("labels");
-    let Some(events) = data
-        .events(month.first(), month.last(), Some(filter))
-        .await?
-    else {
-        return Ok(BTreeMap::new());
-    };
     let wanted = DataFrame::new(
         ids.len(),
         vec![polars::prelude::Column::new(ACCOUNT_ID.into(), ids)],
     )?;
-    let frame = events
-        .join(
-            wanted.lazy(),
-            [col(ACCOUNT_ID)],
-            [col(ACCOUNT_ID)],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .select([
-            col(EVENT_TIME),
-            col(ACCOUNT_ID),
-            col(ACTIVITY),
-            col(EVENT_NAME),
-            col(RAW),
-        ]);
+    let Some(events) = data
+        .events_of(month.first(), month.last(), Some(filter), Some(wanted))
+        .await?
+    else {
+        return Ok(BTreeMap::new());
+    };
+    let frame = events.select([
+        col(EVENT_TIME),
+        col(ACCOUNT_ID),
+        col(ACTIVITY),
+        col(EVENT_NAME),
+        col(RAW),
+    ]);
     let df = collect(frame)?;
     let (time, account) = (times(&df, EVENT_TIME)?, strings(&df, ACCOUNT_ID)?);
     let (activity, raw) = (strings(&df, ACTIVITY)?, strings(&df, RAW)?);
-    let mut out: BTreeMap<String, Vec<Reason>> = BTreeMap::new();
-    for i in 0..df.height() {
-        let (Some(time), Some(account)) = (time[i], account[i].clone()) else {
+    // Per account in time order; only the first few are read (a launch call's JSON parsed), the
+    // rest counted.
+    let mut rows: Vec<(&str, DateTime<Utc>, usize)> = (0..df.height())
+        .filter_map(|i| Some((account[i].as_deref()?, time[i]?, i)))
+        .collect();
+    rows.sort_unstable();
+    let mut out: BTreeMap<String, Reasons> = BTreeMap::new();
+    for (id, at, i) in rows {
+        let reasons = out.entry(id.to_string()).or_default();
+        if reasons.first.len() >= REASONS {
+            reasons.more += 1;
             continue;
+        }
+        let text = match activity[i].as_deref() {
+            Some(label) if lifecycle.iter().any(|l| l == label) => label.to_string(),
+            _ => match raw[i].as_deref().and_then(crate::launches::parse) {
+                Some(launch) => {
+                    let what: Vec<String> = launch
+                        .launched
+                        .iter()
+                        .map(|l| format!("{} {}", l.count, l.key))
+                        .collect();
+                    let what = if what.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", what.join(", "))
+                    };
+                    format!(
+                        "{}{what} in {} by {}",
+                        launch.event, launch.region, launch.actor
+                    )
+                }
+                None => continue,
+            },
         };
-        let launch = raw[i].as_deref().and_then(crate::launches::parse);
-        let text = match (&activity[i], launch) {
-            (Some(label), _) if lifecycle.contains(label) => label.clone(),
-            (_, Some(launch)) => {
-                let what: Vec<String> = launch
-                    .launched
-                    .iter()
-                    .map(|l| format!("{} {}", l.count, l.key))
-                    .collect();
-                let what = if what.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", what.join(", "))
-                };
-                format!(
-                    "{}{what} in {} by {}",
-                    launch.event, launch.region, launch.actor
-                )
-            }
-            _ => continue,
-        };
-        out.entry(account).or_default().push(Reason { time, text });
-    }
-    for list in out.values_mut() {
-        list.sort();
-        list.dedup();
+        let reason = Reason { time: at, text };
+        if reasons.first.last() != Some(&reason) {
+            reasons.first.push(reason);
+        }
     }
     Ok(out)
 }
@@ -293,6 +318,14 @@ pub async fn load(
     previous: Option<&MonthCosts>,
     accounts: BTreeMap<String, AccountInfo>,
 ) -> Result<Facts, DataError> {
+    let started = std::time::Instant::now();
+    let step = |what: &str| {
+        tracing::debug!(
+            step = what,
+            seconds = started.elapsed().as_secs_f64(),
+            "pages' facts"
+        )
+    };
     let mut history = Vec::new();
     // Oldest first: the 10 months before the previous one are read here; the previous month
     // and this one are already summed in their lines.
@@ -319,10 +352,16 @@ pub async fn load(
         history.push((month.previous(), spend_by_group(&p.lines)));
     }
     history.push((month, spend_by_group(&current.lines)));
+    step("history");
     let movers = movers(current, previous);
-    let reasons = reasons(data, month, &shown_movers(&movers)).await?;
+    step("movers");
+    let shown: BTreeSet<&str> = movers.shown.iter().map(|m| m.account.as_str()).collect();
+    let reasons = reasons(data, month, &shown).await?;
+    step("reasons");
     let exceptions = crate::exceptions::load(data, month).await?;
+    step("exceptions");
     let seen = crate::inventory::seen(data, month.last()).await?;
+    step("sign-ins and transitions");
     let end = month
         .last()
         .and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("valid time"))

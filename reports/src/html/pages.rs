@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, Duration};
 use rust_decimal::Decimal;
 use spa_core::Settings;
-use spa_core::organization::State;
+use spa_core::organization::{NO_COST_TAG, State};
 use spa_core::period::Month;
 
 use super::chart::{ChartData, Series};
@@ -14,8 +14,9 @@ use super::facts::{
     COST_CENTER_MOVERS, Facts, HISTORY_MONTHS, Mover, ORGANIZATION_MOVERS, spend_by_group,
 };
 use super::{Chart, Figure, Page, Section, cents};
+use crate::accounts::AccountInfo;
 use crate::anomalies::{self, Anomaly};
-use crate::costs::MonthCosts;
+use crate::costs::{Line, MonthCosts};
 use crate::exceptions::{ExceptionRow, cost_center_of};
 use crate::forecast::{self, Backtest, Estimate, Forecast};
 use crate::inventory::Seen;
@@ -23,8 +24,6 @@ use crate::table::{Cell, Column, Kind, Row, Table};
 
 /// Groups drawn on a chart; the rest are summed as "Other".
 const CHART_GROUPS: usize = 8;
-/// Reasons listed per mover.
-const REASONS: usize = 3;
 /// Rows of the exceptions table.
 const EXCEPTIONS_SHOWN: usize = 100;
 
@@ -44,11 +43,118 @@ enum Scope<'a> {
     CostCenter(&'a str),
 }
 
-impl Scope<'_> {
-    fn holds(&self, cost_center: &str) -> bool {
-        match self {
-            Scope::Organization => true,
-            Scope::CostCenter(cc) => *cc == cost_center,
+/// The facts split by cost center once, so that each page reads only its own rows.
+struct Grouped<'a> {
+    movers: BTreeMap<&'a str, Vec<&'a Mover>>,
+    all_movers: Vec<&'a Mover>,
+    exceptions: BTreeMap<&'a str, Vec<&'a ExceptionRow>>,
+    all_exceptions: Vec<&'a ExceptionRow>,
+    accounts: BTreeMap<&'a str, Vec<(&'a String, &'a AccountInfo)>>,
+    all_accounts: Vec<(&'a String, &'a AccountInfo)>,
+    lines: BTreeMap<&'a str, Vec<&'a Line>>,
+    /// Spend per day (days 1 to the last held) of the month and of the month before, per cost
+    /// center and for the organization.
+    days: BTreeMap<&'a str, [Vec<Decimal>; 2]>,
+    all_days: [Vec<Decimal>; 2],
+    /// Whether the lake holds days of the month before.
+    before_held: bool,
+}
+
+impl<'a> Grouped<'a> {
+    fn new(month: Month, current: &'a MonthCosts, facts: &'a Facts, forecast: &Forecast) -> Self {
+        let center = |id: &str| -> &'a str {
+            facts
+                .accounts
+                .get(id)
+                .map_or(NO_COST_TAG, |a| a.cost_center.as_str())
+        };
+        let mut movers: BTreeMap<&str, Vec<&Mover>> = BTreeMap::new();
+        for m in &facts.movers.shown {
+            movers.entry(m.cost_center.as_str()).or_default().push(m);
+        }
+        let mut exceptions: BTreeMap<&str, Vec<&ExceptionRow>> = BTreeMap::new();
+        for r in &facts.exceptions {
+            if let Some(cc) = cost_center_of(r, &facts.accounts) {
+                exceptions.entry(cc).or_default().push(r);
+            }
+        }
+        let mut accounts: BTreeMap<&str, Vec<(&String, &AccountInfo)>> = BTreeMap::new();
+        for (id, info) in &facts.accounts {
+            accounts
+                .entry(info.cost_center.as_str())
+                .or_default()
+                .push((id, info));
+        }
+        let mut lines: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
+        for l in current.lines.iter().filter(|l| l.per_cost_center()) {
+            lines.entry(l.cost_center.as_str()).or_default().push(l);
+        }
+        let held = forecast.through.map_or(0, |t| t.day()) as usize;
+        let before = month.previous();
+        let empty = || [vec![Decimal::ZERO; held], vec![Decimal::ZERO; held]];
+        let mut days: BTreeMap<&str, [Vec<Decimal>; 2]> = BTreeMap::new();
+        let mut all_days = empty();
+        for (id, series) in &forecast.days.by_account {
+            let sums = days.entry(center(id)).or_insert_with(empty);
+            for (date, amount) in series {
+                let which = if Month::of(*date) == month {
+                    0
+                } else if Month::of(*date) == before {
+                    1
+                } else {
+                    continue;
+                };
+                let d = date.day() as usize;
+                if d <= held {
+                    sums[which][d - 1] += *amount;
+                    all_days[which][d - 1] += *amount;
+                }
+            }
+        }
+        Grouped {
+            movers,
+            all_movers: facts
+                .movers
+                .shown
+                .iter()
+                .take(ORGANIZATION_MOVERS)
+                .collect(),
+            exceptions,
+            all_exceptions: facts.exceptions.iter().collect(),
+            accounts,
+            all_accounts: facts.accounts.iter().collect(),
+            lines,
+            days,
+            all_days,
+            before_held: forecast.days.held.iter().any(|d| Month::of(*d) == before),
+        }
+    }
+
+    fn movers(&self, scope: Scope<'_>) -> &[&'a Mover] {
+        match scope {
+            Scope::Organization => &self.all_movers,
+            Scope::CostCenter(cc) => self.movers.get(cc).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    fn exceptions(&self, scope: Scope<'_>) -> &[&'a ExceptionRow] {
+        match scope {
+            Scope::Organization => &self.all_exceptions,
+            Scope::CostCenter(cc) => self.exceptions.get(cc).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    fn accounts(&self, scope: Scope<'_>) -> &[(&'a String, &'a AccountInfo)] {
+        match scope {
+            Scope::Organization => &self.all_accounts,
+            Scope::CostCenter(cc) => self.accounts.get(cc).map_or(&[], Vec::as_slice),
+        }
+    }
+
+    fn days(&self, scope: Scope<'_>) -> Option<&[Vec<Decimal>; 2]> {
+        match scope {
+            Scope::Organization => Some(&self.all_days),
+            Scope::CostCenter(cc) => self.days.get(cc),
         }
     }
 }
@@ -102,39 +208,26 @@ fn history_chart(
 }
 
 /// Spend per day of the month through the last day held, and the month before's on the same
-/// days of the month, over the accounts `keep` accepts (credits and refunds left out).
+/// days of the month (credits and refunds left out).
 fn daily_chart(
     title: String,
-    (month, forecast): (Month, &Forecast),
+    month: Month,
+    (grouped, scope): (&Grouped<'_>, Scope<'_>),
     currency: &str,
-    keep: impl Fn(&str) -> bool,
 ) -> Chart {
-    let held = forecast.through.map_or(0, |t| chrono::Datelike::day(&t));
-    let days = &forecast.days;
-    let per_day = |m: Month| -> Vec<Decimal> {
-        (1..=held)
-            .map(|d| {
-                let Some(date) = m.first().with_day(d) else {
-                    return Decimal::ZERO;
-                };
-                days.by_account
-                    .iter()
-                    .filter(|(id, _)| keep(id))
-                    .filter_map(|(_, series)| series.get(&date))
-                    .copied()
-                    .sum()
-            })
-            .collect()
-    };
+    let held = grouped.all_days[0].len();
+    let [now, before] = grouped
+        .days(scope)
+        .cloned()
+        .unwrap_or_else(|| [vec![Decimal::ZERO; held], vec![Decimal::ZERO; held]]);
     let mut series = vec![Series {
         name: month.to_string(),
-        values: per_day(month),
+        values: now,
     }];
-    let before = month.previous();
-    if days.held.iter().any(|d| Month::of(*d) == before) {
+    if grouped.before_held {
         series.push(Series {
-            name: before.to_string(),
-            values: per_day(before),
+            name: month.previous().to_string(),
+            values: before,
         });
     }
     Chart::Lines(ChartData {
@@ -228,7 +321,12 @@ fn anomalies_section(found: &[Anomaly], currency: &str, cost_center: Option<&str
     }
 }
 
-fn movers_section(facts: &Facts, scope: Scope<'_>, currency: &str) -> Section {
+fn movers_section(
+    facts: &Facts,
+    grouped: &Grouped<'_>,
+    scope: Scope<'_>,
+    currency: &str,
+) -> Section {
     let limit = match scope {
         Scope::Organization => ORGANIZATION_MOVERS,
         Scope::CostCenter(_) => COST_CENTER_MOVERS,
@@ -247,26 +345,26 @@ fn movers_section(facts: &Facts, scope: Scope<'_>, currency: &str) -> Section {
     ]);
     let mut table = Table::new("Top movers", columns);
     table.totals = false;
-    let chosen: Vec<&Mover> = facts
-        .movers
-        .iter()
-        .filter(|m| scope.holds(&m.cost_center))
-        .collect();
+    let chosen = grouped.movers(scope);
+    let changed = match scope {
+        Scope::Organization => facts.movers.all,
+        Scope::CostCenter(cc) => facts.movers.per_center.get(cc).copied().unwrap_or(0),
+    };
     for m in chosen.iter().take(limit) {
-        let reasons = facts.reasons.get(&m.account).map_or_else(
-            || "no lifecycle event or launch recorded".to_string(),
-            |list| {
-                let mut shown: Vec<String> = list
+        let reasons = match facts.reasons.get(&m.account) {
+            Some(r) if !r.first.is_empty() => {
+                let mut shown: Vec<String> = r
+                    .first
                     .iter()
-                    .take(REASONS)
                     .map(|r| format!("{} {}", r.time.format("%m-%d %H:%M"), r.text))
                     .collect();
-                if list.len() > REASONS {
-                    shown.push(format!("and {} more", list.len() - REASONS));
+                if r.more > 0 {
+                    shown.push(format!("and {} more events", r.more));
                 }
                 shown.join("; ")
-            },
-        );
+            }
+            _ => "no lifecycle event or launch recorded".to_string(),
+        };
         table.rows.push(Row::new(vec![
             m.account.clone().into(),
             m.name.clone().into(),
@@ -287,11 +385,11 @@ fn movers_section(facts: &Facts, scope: Scope<'_>, currency: &str) -> Section {
             .into(),
         empty: "No account's cost changed.".into(),
         table,
-        more: chosen.len().saturating_sub(limit),
+        more: changed.saturating_sub(chosen.len().min(limit)),
     }
 }
 
-fn exceptions_section(facts: &Facts, scope: Scope<'_>) -> (Section, usize) {
+fn exceptions_section(facts: &Facts, grouped: &Grouped<'_>, scope: Scope<'_>) -> (Section, usize) {
     let mut table = Table::new(
         "Exceptions",
         vec![
@@ -305,14 +403,7 @@ fn exceptions_section(facts: &Facts, scope: Scope<'_>) -> (Section, usize) {
         ],
     );
     table.totals = false;
-    let rows: Vec<&ExceptionRow> = facts
-        .exceptions
-        .iter()
-        .filter(|r| match scope {
-            Scope::Organization => true,
-            Scope::CostCenter(cc) => cost_center_of(r, &facts.accounts) == Some(cc),
-        })
-        .collect();
+    let rows = grouped.exceptions(scope);
     let text = |v: &Option<String>| v.clone().map_or(Cell::Empty, Cell::from);
     for r in rows.iter().rev().take(EXCEPTIONS_SHOWN) {
         table.rows.push(Row::new(vec![
@@ -326,7 +417,7 @@ fn exceptions_section(facts: &Facts, scope: Scope<'_>) -> (Section, usize) {
         ]));
     }
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in &rows {
+    for r in rows {
         *counts.entry(r.label.as_str()).or_default() += 1;
     }
     let summary: Vec<String> = counts.iter().map(|(l, n)| format!("{l} {n}")).collect();
@@ -355,7 +446,7 @@ fn exceptions_section(facts: &Facts, scope: Scope<'_>) -> (Section, usize) {
 fn health_sections(
     settings: &Settings,
     facts: &Facts,
-    scope: Scope<'_>,
+    (grouped, scope): (&Grouped<'_>, Scope<'_>),
     spend: &BTreeMap<&str, Decimal>,
     currency: &str,
 ) -> (Section, Section) {
@@ -386,8 +477,8 @@ fn health_sections(
     stuck.totals = false;
     let none = Seen::default();
     let mut idle_rows = Vec::new();
-    for (id, info) in &facts.accounts {
-        if !scope.holds(&info.cost_center) || info.status != "ACTIVE" {
+    for &(id, info) in grouped.accounts(scope) {
+        if info.status != "ACTIVE" {
             continue;
         }
         let seen = facts.seen.get(id).unwrap_or(&none);
@@ -501,10 +592,11 @@ pub fn pages(
     let footer = "Made by the sandbox reports from the data lake. The CSV files and the workbook \
                   beside this page hold every row; the figures here are the same, rounded to the \
                   cent.";
+    let grouped = Grouped::new(month, current, facts, forecast);
     let organization = {
         let scope = Scope::Organization;
-        let (exceptions, raised) = exceptions_section(facts, scope);
-        let (idle, stuck) = health_sections(settings, facts, scope, &spend, currency);
+        let (exceptions, raised) = exceptions_section(facts, &grouped, scope);
+        let (idle, stuck) = health_sections(settings, facts, (&grouped, scope), &spend, currency);
         let figures = vec![
             Figure {
                 label: "Total".into(),
@@ -567,9 +659,9 @@ pub fn pages(
                 ),
                 daily_chart(
                     format!("Cost per day, {month} against the month before ({currency})"),
-                    (month, forecast),
+                    month,
+                    (&grouped, scope),
                     currency,
-                    |_| true,
                 ),
             ],
             sections: vec![
@@ -586,7 +678,7 @@ pub fn pages(
                 },
                 forecast_section(forecast, currency, None),
                 anomalies_section(anomalies, currency, None),
-                movers_section(facts, scope, currency),
+                movers_section(facts, &grouped, scope, currency),
                 exceptions,
                 idle,
                 stuck,
@@ -608,8 +700,8 @@ pub fn pages(
     let centers_before = previous.map(|p| crate::costs::cost_center_totals(&p.lines));
     for (cc, amount) in &centers_now {
         let scope = Scope::CostCenter(cc);
-        let (exceptions, raised) = exceptions_section(facts, scope);
-        let (idle, stuck) = health_sections(settings, facts, scope, &spend, currency);
+        let (exceptions, raised) = exceptions_section(facts, &grouped, scope);
+        let (idle, stuck) = health_sections(settings, facts, (&grouped, scope), &spend, currency);
         let mut accounts = Table::new(
             "Accounts",
             vec![
@@ -622,11 +714,7 @@ pub fn pages(
             ],
         );
         let mut rows: BTreeMap<(&str, &str, &str), Decimal> = BTreeMap::new();
-        for l in current
-            .lines
-            .iter()
-            .filter(|l| l.per_cost_center() && l.cost_center == *cc)
-        {
+        for l in grouped.lines.get(cc.as_str()).into_iter().flatten() {
             *rows
                 .entry((l.ou.as_str(), l.account.as_str(), l.name.as_str()))
                 .or_default() += l.amount;
@@ -696,9 +784,9 @@ pub fn pages(
                 ),
                 daily_chart(
                     format!("Cost of {cc} per day, {month} against the month before ({currency})"),
-                    (month, forecast),
+                    month,
+                    (&grouped, scope),
                     currency,
-                    |id| forecast.accounts.get(id).is_some_and(|(c, ..)| c == cc),
                 ),
             ],
             sections: vec![
@@ -714,7 +802,7 @@ pub fn pages(
                 },
                 forecast_section(forecast, currency, Some(cc)),
                 anomalies_section(anomalies, currency, Some(cc)),
-                movers_section(facts, scope, currency),
+                movers_section(facts, &grouped, scope, currency),
                 exceptions,
                 idle,
                 stuck,
