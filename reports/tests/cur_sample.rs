@@ -84,4 +84,42 @@ async fn cur_sample_to_cost_reports() {
             .iter()
             .any(|r| matches!(&r.cells[usage], reports::table::Cell::Text(t) if !t.is_empty()))
     );
+
+    // The page's "What was used": the usages sheet's rows summed per service and usage type
+    // here, largest first, the first 15.
+    use reports::table::Cell;
+    let (service, amount) = (
+        usages.column("Service").unwrap(),
+        usages.column("Amount").unwrap(),
+    );
+    let text = |c: &Cell| match c {
+        Cell::Text(t) => t.clone(),
+        other => panic!("{other:?}"),
+    };
+    let mut per: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for r in &usages.rows {
+        let kind = text(&r.cells[usage]);
+        if !kind.is_empty() {
+            *per.entry((text(&r.cells[service]), kind)).or_default() +=
+                r.cells[amount].decimal().unwrap();
+        }
+    }
+    let mut ranked: Vec<((String, String), Decimal)> = per.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let page = unknown.page.as_ref().expect("the cost center's page");
+    let section = page.sections.iter().find(|s| s.id == "usage").unwrap();
+    let shown: Vec<((String, String), Decimal)> = section
+        .table
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                (text(&r.cells[0]), text(&r.cells[1])),
+                r.cells[2].decimal().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shown.len(), 15.min(ranked.len()));
+    assert_eq!(shown, ranked[..shown.len()]);
+    assert_eq!(section.more, ranked.len() - shown.len());
 }

@@ -310,6 +310,7 @@ fn cost_pages_in_a_browser() {
         "Cost centers",
         "Month-end forecast",
         "Anomalies",
+        "What was used",
         "Top movers",
         "Exceptions",
         "Idle accounts",
@@ -317,6 +318,8 @@ fn cost_pages_in_a_browser() {
     ] {
         assert!(text.contains(heading), "{heading} not in:\n{text}");
     }
+    // Cost Explorer's costs (the fixtures') have no usage type: the section says so.
+    assert!(text.contains("carry no usage types"), "{text}");
 
     // The cost centers table is the CSV file's rows, amounts to the cent.
     let centers = csv(&costs.join("all/2026/2026-10-all-cost-centers.csv"));

@@ -52,6 +52,7 @@ struct Grouped<'a> {
     accounts: BTreeMap<&'a str, Vec<(&'a String, &'a AccountInfo)>>,
     all_accounts: Vec<(&'a String, &'a AccountInfo)>,
     lines: BTreeMap<&'a str, Vec<&'a Line>>,
+    all_lines: Vec<&'a Line>,
     /// Spend per day (days 1 to the last held) of the month and of the month before, per cost
     /// center and for the organization.
     days: BTreeMap<&'a str, [Vec<Decimal>; 2]>,
@@ -86,7 +87,12 @@ impl<'a> Grouped<'a> {
                 .push((id, info));
         }
         let mut lines: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
-        for l in current.lines.iter().filter(|l| l.per_cost_center()) {
+        let all_lines: Vec<&Line> = current
+            .lines
+            .iter()
+            .filter(|l| l.per_cost_center())
+            .collect();
+        for l in &all_lines {
             lines.entry(l.cost_center.as_str()).or_default().push(l);
         }
         let held = forecast.through.map_or(0, |t| t.day()) as usize;
@@ -124,6 +130,7 @@ impl<'a> Grouped<'a> {
             accounts,
             all_accounts: facts.accounts.iter().collect(),
             lines,
+            all_lines,
             days,
             all_days,
             before_held: forecast.days.held.iter().any(|d| Month::of(*d) == before),
@@ -302,6 +309,62 @@ fn forecast_section(forecast: &Forecast, currency: &str, cost_center: Option<&st
         empty: "No costs this month.".into(),
         table: forecast::summary(forecast, currency, cost_center),
         more: 0,
+    }
+}
+
+/// Usage types shown on a page.
+const USAGES_SHOWN: usize = 15;
+
+/// What was used: the largest services and usage types of `lines` (the scope's, credits and
+/// refunds left out), with their share of the scope's spend.
+fn usage_section(lines: &[&Line], currency: &str) -> Section {
+    let mut sums: BTreeMap<(&str, &str), Decimal> = BTreeMap::new();
+    let mut total = Decimal::ZERO;
+    for l in lines.iter().filter(|l| !l.usage_type.is_empty()) {
+        *sums
+            .entry((l.service.as_str(), l.usage_type.as_str()))
+            .or_default() += l.amount;
+        total += l.amount;
+    }
+    let mut ranked: Vec<((&str, &str), Decimal)> = sums.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut table = Table::new(
+        "What was used",
+        vec![
+            Column::text("Service"),
+            Column::text("Usage Type"),
+            Column::money("Amount", currency),
+            Column::of("Share %", Kind::Number),
+        ],
+    );
+    table.totals = false;
+    for ((service, usage), amount) in ranked.iter().take(USAGES_SHOWN) {
+        let share = if total.is_zero() {
+            Cell::Empty
+        } else {
+            Cell::Decimal((*amount / total * Decimal::ONE_HUNDRED).round_dp(1))
+        };
+        table.rows.push(Row::new(vec![
+            service.to_string().into(),
+            usage.to_string().into(),
+            Cell::Decimal(*amount),
+            share,
+        ]));
+    }
+    Section {
+        id: "usage",
+        title: "What was used".into(),
+        intro: format!(
+            "The {} largest services and usage types of the month (instance hours, storage, \
+             transfer, ...), with their share of the spend that has a usage type; the usages \
+             CSV file holds every one.",
+            USAGES_SHOWN
+        ),
+        empty: "The month's costs carry no usage types: their source grouped them by service \
+                only (Cost Explorer); CUR and FOCUS exports have them."
+            .into(),
+        table,
+        more: ranked.len().saturating_sub(USAGES_SHOWN),
     }
 }
 
@@ -678,6 +741,7 @@ pub fn pages(
                 },
                 forecast_section(forecast, currency, None),
                 anomalies_section(anomalies, currency, None),
+                usage_section(&grouped.all_lines, currency),
                 movers_section(facts, &grouped, scope, currency),
                 exceptions,
                 idle,
@@ -802,6 +866,10 @@ pub fn pages(
                 },
                 forecast_section(forecast, currency, Some(cc)),
                 anomalies_section(anomalies, currency, Some(cc)),
+                usage_section(
+                    grouped.lines.get(cc.as_str()).map_or(&[], Vec::as_slice),
+                    currency,
+                ),
                 movers_section(facts, &grouped, scope, currency),
                 exceptions,
                 idle,
