@@ -12,6 +12,8 @@ use spa_core::lake::columns::{
 use spa_core::organization::NO_COST_TAG;
 
 use crate::data::DataError;
+use spa_core::settings::SpendLimits;
+
 use crate::engine::Datasets;
 use crate::frames::texts;
 
@@ -40,6 +42,15 @@ pub struct AccountInfo {
 }
 
 impl AccountInfo {
+    /// The spend thresholds of account `id` placed as the snapshot places it (an id that is
+    /// not an account id gets the defaults).
+    pub fn spend_limits(&self, id: &str, settings: &spa_core::Settings) -> SpendLimits {
+        match (id.parse(), self.ou_id.parse().ok()) {
+            (Ok(account), ou) => settings.spend_limits(&account, ou.as_ref()),
+            (Err(_), _) => SpendLimits::merge([&settings.defaults.spend]),
+        }
+    }
+
     /// What reports show for an account the snapshot does not know.
     pub fn unknown() -> Self {
         AccountInfo {

@@ -8,14 +8,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::NaiveDate;
 use polars::prelude::*;
 use rust_decimal::Decimal;
 use spa_core::Settings;
 use spa_core::lake::columns::{ACCOUNT_ID, DAY, SERVICE, UNBLENDED};
 use spa_core::period::{Day, Month};
 use spa_core::settings::SpendLimits;
-use spa_core::spend::{Figures, Kind, Scope, TRAILING_DAYS, decide};
+use spa_core::spend::{Figures, Kind, Scope, decide};
 
 use crate::accounts::AccountInfo;
 use crate::costs::{DaySpend, is_spend};
@@ -59,23 +59,10 @@ pub struct Anomaly {
 
 /// The jump rule's limits of an account (nothing else of its thresholds).
 fn jump_of(settings: &Settings, id: &str, info: &AccountInfo) -> SpendLimits {
-    let merged = match (id.parse(), info.ou_id.parse().ok()) {
-        (Ok(account), ou) => settings.spend_limits(&account, ou.as_ref()),
-        (Err(_), _) => SpendLimits::merge([&settings.defaults.spend]),
-    };
     SpendLimits {
-        jump: merged.jump,
+        jump: info.spend_limits(id, settings).jump,
         ..SpendLimits::default()
     }
-}
-
-/// The days before `day` that count in its mean: up to [`TRAILING_DAYS`], those `held`.
-fn trailing(day: NaiveDate, held: &BTreeSet<NaiveDate>) -> Vec<NaiveDate> {
-    (1..=TRAILING_DAYS as i64)
-        .rev()
-        .map(|k| day - TimeDelta::days(k))
-        .filter(|d| held.contains(d))
-        .collect()
 }
 
 /// The month's anomalies, largest spend first, found in `days` (the month's and the month
@@ -106,7 +93,7 @@ pub async fn find(
         }
         let on = |d: &NaiveDate| series.get(d).copied().unwrap_or_default();
         for day in &in_month {
-            let before = trailing(*day, &days.held);
+            let before = days.trailing(*day);
             let figures = Figures {
                 day: Day::of(*day),
                 spend: on(day),
@@ -133,7 +120,7 @@ pub async fn find(
             .cmp(&a.spend)
             .then_with(|| (a.day, &a.account).cmp(&(b.day, &b.account)))
     });
-    drivers(data, month, &days.held, &mut found).await?;
+    drivers(data, month, days, &mut found).await?;
     Ok(found)
 }
 
@@ -142,7 +129,7 @@ pub async fn find(
 async fn drivers(
     data: &Datasets<'_>,
     month: Month,
-    held: &BTreeSet<NaiveDate>,
+    days: &DaySpend,
     found: &mut [Anomaly],
 ) -> Result<(), DataError> {
     if found.is_empty() {
@@ -154,10 +141,7 @@ async fn drivers(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let wanted = DataFrame::new(
-        ids.len(),
-        vec![polars::prelude::Column::new(ACCOUNT_ID.into(), ids)],
-    )?;
+    let wanted = crate::frames::account_ids(ids)?;
     let mut per: BTreeMap<(String, String), BTreeMap<NaiveDate, Decimal>> = BTreeMap::new();
     for m in [month.previous(), month] {
         let Some(costs) = data.costs(m).await? else {
@@ -192,7 +176,7 @@ async fn drivers(
         }
     }
     for anomaly in found.iter_mut() {
-        let before = trailing(anomaly.day, held);
+        let before = days.trailing(anomaly.day);
         let mut list: Vec<Driver> = per
             .range((anomaly.account.clone(), String::new())..)
             .take_while(|((a, _), _)| *a == anomaly.account)

@@ -580,6 +580,18 @@ pub struct DaySpend {
     pub held: BTreeSet<chrono::NaiveDate>,
 }
 
+impl DaySpend {
+    /// The days before `day` whose spend makes its trailing mean: up to
+    /// [`spa_core::spend::TRAILING_DAYS`] of them, those the costs hold.
+    pub fn trailing(&self, day: chrono::NaiveDate) -> Vec<chrono::NaiveDate> {
+        (1..=spa_core::spend::TRAILING_DAYS as i64)
+            .rev()
+            .map(|k| day - chrono::TimeDelta::days(k))
+            .filter(|d| self.held.contains(d))
+            .collect()
+    }
+}
+
 /// Adds the days of `month` through `until` to `out` (nothing when the lake lacks the month).
 /// Read with Polars.
 pub async fn day_spend(

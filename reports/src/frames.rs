@@ -114,6 +114,14 @@ pub fn decimals(
         .collect())
 }
 
+/// A one-column frame of account ids, to keep a query's rows to those accounts (an inner join).
+pub(crate) fn account_ids(ids: Vec<String>) -> Result<DataFrame, PolarsError> {
+    DataFrame::new(
+        ids.len(),
+        vec![Column::new(spa_core::lake::columns::ACCOUNT_ID.into(), ids)],
+    )
+}
+
 /// Runs a query on Polars' streaming engine: the lake's files are read in morsels, so a month
 /// of costs or events is summed without holding every row in memory at once. The query runs on
 /// a thread of its own: the engine blocks on Tokio when it finds itself inside a runtime, which

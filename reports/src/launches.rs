@@ -57,6 +57,18 @@ fn count(v: &Value) -> Option<u32> {
         .and_then(|n| u32::try_from(n).ok())
 }
 
+/// The events of successful launch calls, as a Polars predicate on the events dataset.
+pub(crate) fn succeeded() -> polars::prelude::Expr {
+    use polars::prelude::{col, lit};
+    use spa_core::lake::columns::{ERROR_CODE, EVENT_NAME};
+    spa_core::events::LAUNCH_EVENTS
+        .iter()
+        .map(|n| col(EVENT_NAME).eq(lit(*n)))
+        .reduce(|a, b| a.or(b))
+        .expect("launch event names")
+        .and(col(ERROR_CODE).is_null())
+}
+
 /// The launch an event's raw JSON records, if it is a successful launch call.
 pub fn parse(raw: &str) -> Option<Launch> {
     let value: Value = serde_json::from_str(raw).ok()?;

@@ -5,6 +5,8 @@
 //! parser, the workbook with calamine, and the holder's e-mail and the FinOps digest parsed
 //! back from the outbox.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -15,7 +17,6 @@ use mail_parser::MessageParser;
 use reports::daily::{self, DailyError};
 use reports::engine::Datasets;
 use rust_decimal::Decimal;
-use serde_json::json;
 use spa_core::Settings;
 use spa_core::lake::{Lake, Store};
 use spa_core::period::Day;
@@ -71,23 +72,6 @@ fn costs(last: u32) -> Vec<CostRow> {
     rows
 }
 
-/// A run of two p4d.24xlarge in eu-west-1 by Zoe on the 14th, through EventBridge.
-fn gpu_launch() -> serde_json::Value {
-    json!({"version": "0", "id": "eb-gpu-1", "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.ec2", "account": ZOE, "time": "2026-10-14T09:12:00Z", "region": "eu-west-1",
-        "resources": [], "detail": {
-            "eventVersion": "1.08", "eventID": "gpu-1", "eventTime": "2026-10-14T09:12:00Z",
-            "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "awsRegion": "eu-west-1",
-            "recipientAccountId": ZOE, "sourceIPAddress": "203.0.113.5",
-            "userIdentity": {"type": "AssumedRole", "accountId": ZOE,
-                "arn": format!("arn:aws:sts::{ZOE}:assumed-role/AWSReservedSSO_Admin/zoe")},
-            "requestParameters": {"instanceType": "p4d.24xlarge",
-                "instancesSet": {"items": [{"imageId": "ami-1", "minCount": 2, "maxCount": 2}]}},
-            "responseElements": {"instancesSet": {"items": [
-                {"instanceId": "i-1", "instanceType": "p4d.24xlarge"},
-                {"instanceId": "i-2", "instanceType": "p4d.24xlarge"}]}}}})
-}
-
 /// The shipped settings in `dir` (defaults: daily limit 25, budget 500, jump 3x above 10),
 /// Research with a daily limit of 150 as a cost center.
 async fn lake_with(dir: &std::path::Path, last_cost_day: u32) -> (Settings, Lake) {
@@ -113,7 +97,7 @@ async fn lake_with(dir: &std::path::Path, last_cost_day: u32) -> (Settings, Lake
     ingest::events::append_events(
         &lake,
         &ingest::events::Policy::of(&settings),
-        &[gpu_launch()],
+        &[common::gpu_launch(ZOE, "zoe")],
     )
     .await
     .unwrap();

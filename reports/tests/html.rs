@@ -9,6 +9,8 @@
 //! Chromium comes from `SPA_TEST_CHROMIUM` (set by `.ci/run`, which installs the Debian package
 //! when missing) or `chromium` on the PATH.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -167,23 +169,6 @@ fn lifecycle(label: &str, account: &str, time: &str, id: &str) -> Value {
         "detail": {"Account": account, "Environment": "test", "Message": format!("{label} {account}")}})
 }
 
-/// Two p4d.24xlarge started by Beatriz on the 14th, through EventBridge.
-fn gpu_launch() -> Value {
-    json!({"version": "0", "id": "eb-gpu-1", "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.ec2", "account": BEATRIZ, "time": "2026-10-14T09:12:00Z", "region": "eu-west-1",
-        "resources": [], "detail": {
-            "eventVersion": "1.08", "eventID": "gpu-1", "eventTime": "2026-10-14T09:12:00Z",
-            "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "awsRegion": "eu-west-1",
-            "recipientAccountId": BEATRIZ, "sourceIPAddress": "203.0.113.5",
-            "userIdentity": {"type": "AssumedRole", "accountId": BEATRIZ,
-                "arn": format!("arn:aws:sts::{BEATRIZ}:assumed-role/AWSReservedSSO_Admin/beatriz")},
-            "requestParameters": {"instanceType": "p4d.24xlarge",
-                "instancesSet": {"items": [{"imageId": "ami-1", "minCount": 2, "maxCount": 2}]}},
-            "responseElements": {"instancesSet": {"items": [
-                {"instanceId": "i-1", "instanceType": "p4d.24xlarge"},
-                {"instanceId": "i-2", "instanceType": "p4d.24xlarge"}]}}}})
-}
-
 /// The fixtures' October (costs, snapshot, events), plus September and August costs written
 /// here, a launch and two transitions; idle after 10 days without a sign-in.
 async fn lake(dir: &Path) -> (Settings, Lake, PathBuf) {
@@ -220,7 +205,7 @@ async fn lake(dir: &Path) -> (Settings, Lake, PathBuf) {
         .await
         .unwrap();
     let events = [
-        gpu_launch(),
+        common::gpu_launch(BEATRIZ, "beatriz"),
         lifecycle("ExpiredAccount", XAVIER, "2026-10-20T06:00:00Z", "t-1"),
         lifecycle("AssignedAccount", BEATRIZ, "2026-10-31T20:00:00Z", "t-2"),
     ];

@@ -15,8 +15,7 @@ use rust_decimal::Decimal;
 use spa_core::Settings;
 use spa_core::events::ExceptionLabel;
 use spa_core::lake::columns::{
-    ACCOUNT_ID, ACCOUNT_NAME, DAY, ERROR_CODE, EVENT_NAME, EVENT_TIME, LABEL, MESSAGE, RAW,
-    SERVICE, UNBLENDED,
+    ACCOUNT_ID, ACCOUNT_NAME, DAY, EVENT_TIME, LABEL, MESSAGE, RAW, SERVICE, UNBLENDED,
 };
 use spa_core::period::{Day, Month};
 use spa_core::settings::SpendLimits;
@@ -209,10 +208,7 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
     if Month::of(first_trailing) != month {
         months.insert(0, month.previous());
     }
-    let mut spend = DaySpend {
-        by_account: BTreeMap::new(),
-        held: BTreeSet::new(),
-    };
+    let mut spend = DaySpend::default();
     for m in &months {
         day_spend(data, *m, date, &mut spend).await?;
     }
@@ -245,11 +241,7 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
     // Every account with spend in the window, a launch today, or in the snapshot.
     let mut ids: BTreeSet<String> = spend.by_account.keys().cloned().collect();
     ids.extend(launches.iter().map(|l| l.launch.account.clone()));
-    let trailing_days: Vec<NaiveDate> = (1..=TRAILING_DAYS as i64)
-        .rev()
-        .map(|k| date - TimeDelta::days(k))
-        .filter(|d| spend.held.contains(d))
-        .collect();
+    let trailing_days = spend.trailing(date);
     let mut accounts_out = Vec::new();
     let mut centers: BTreeMap<String, Figures> = BTreeMap::new();
     for id in &ids {
@@ -289,10 +281,7 @@ pub async fn run(settings: &Settings, data: &Datasets<'_>, day: Day) -> Result<D
         if let Some(e) = figures.estimate {
             center.estimate = Some(center.estimate.unwrap_or_default() + e);
         }
-        let limits = match (id.parse(), info.ou_id.parse().ok()) {
-            (Ok(account), ou) => settings.spend_limits(&account, ou.as_ref()),
-            (Err(_), _) => SpendLimits::merge([&settings.defaults.spend]),
-        };
+        let limits = info.spend_limits(id, settings);
         accounts_out.push(ScopeDay {
             scope: Scope::Account(id.clone()),
             info,

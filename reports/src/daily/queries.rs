@@ -22,13 +22,7 @@ pub(super) async fn service_spend(
     if accounts.is_empty() {
         return Ok(out);
     }
-    let wanted = DataFrame::new(
-        accounts.len(),
-        vec![polars::prelude::Column::new(
-            ACCOUNT_ID.into(),
-            accounts.iter().cloned().collect::<Vec<String>>(),
-        )],
-    )?;
+    let wanted = crate::frames::account_ids(accounts.iter().cloned().collect())?;
     for month in months {
         let Some(costs) = data.costs(*month).await? else {
             continue;
@@ -84,12 +78,7 @@ pub(super) async fn launches_of(
     day: NaiveDate,
     prices: &Prices,
 ) -> Result<Vec<Priced>, DailyError> {
-    let named = spa_core::events::LAUNCH_EVENTS
-        .iter()
-        .map(|n| col(EVENT_NAME).eq(lit(*n)))
-        .reduce(|a, b| a.or(b))
-        .expect("launch event names");
-    let filter = named.and(col(ERROR_CODE).is_null());
+    let filter = crate::launches::succeeded();
     let Some(frame) = data.events(day, day, Some(filter)).await? else {
         return Ok(Vec::new());
     };

@@ -13,10 +13,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use polars::prelude::*;
 use rust_decimal::Decimal;
 use spa_core::events::{Activity, LifecycleEvent};
-use spa_core::lake::NOT_SPEND;
-use spa_core::lake::columns::{
-    ACCOUNT_ID, ACTIVITY, ERROR_CODE, EVENT_NAME, EVENT_TIME, RAW, RECORD_TYPE, UNBLENDED,
-};
+use spa_core::lake::columns::{ACCOUNT_ID, ACTIVITY, EVENT_NAME, EVENT_TIME, RAW, UNBLENDED};
 use spa_core::organization::NO_COST_TAG;
 use spa_core::period::Month;
 
@@ -61,7 +58,7 @@ impl Mover {
 }
 
 /// Something the lake recorded about an account during the month.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     /// When.
     pub time: DateTime<Utc>,
@@ -106,7 +103,7 @@ pub struct Facts {
 
 /// Spend per (cost center, OU) of `lines` (credits and refunds left out, as on the cost
 /// centers' rows).
-pub(super) fn spend_by_group(lines: &[Line]) -> GroupSpend {
+fn spend_by_group(lines: &[Line]) -> GroupSpend {
     let mut sums: HashMap<(&str, &str), Decimal> = HashMap::default();
     for l in lines.iter().filter(|l| l.per_cost_center()) {
         *sums
@@ -198,14 +195,9 @@ async fn month_spend(
     let Some(costs) = data.costs(month).await? else {
         return Ok(None);
     };
-    let spend = NOT_SPEND
-        .iter()
-        .map(|t| col(RECORD_TYPE).neq(lit(*t)))
-        .reduce(|a, b| a.and(b))
-        .expect("NOT_SPEND is not empty");
     let df = collect(
         costs
-            .filter(spend)
+            .filter(crate::costs::is_spend())
             .group_by([col(ACCOUNT_ID)])
             .agg([col(UNBLENDED).sum()]),
     )?;
@@ -228,28 +220,9 @@ async fn reasons(
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let lifecycle: Vec<String> = LifecycleEvent::ALL
-        .iter()
-        .map(|e| Activity::from(*e).to_string())
-        .collect();
-    let launches = spa_core::events::LAUNCH_EVENTS;
-    let filter = lifecycle
-        .iter()
-        .map(|l| col(ACTIVITY).eq(lit(l.as_str())))
-        .chain(std::iter::once(
-            launches
-                .iter()
-                .map(|n| col(EVENT_NAME).eq(lit(*n)))
-                .reduce(|a, b| a.or(b))
-                .expect("launch event names")
-                .and(col(ERROR_CODE).is_null()),
-        ))
-        .reduce(|a, b| a.or(b))
-        .expect("labels");
-    let wanted = DataFrame::new(
-        ids.len(),
-        vec![polars::prelude::Column::new(ACCOUNT_ID.into(), ids)],
-    )?;
+    let lifecycle = LifecycleEvent::ALL.map(Activity::from);
+    let filter = crate::activities::labelled(&lifecycle).or(crate::launches::succeeded());
+    let wanted = crate::frames::account_ids(ids)?;
     let Some(events) = data
         .events_of(month.first(), month.last(), Some(filter), Some(wanted))
         .await?
@@ -280,7 +253,7 @@ async fn reasons(
             continue;
         }
         let text = match activity[i].as_deref() {
-            Some(label) if lifecycle.iter().any(|l| l == label) => label.to_string(),
+            Some(label) if lifecycle.iter().any(|l| l.as_str() == label) => label.to_string(),
             _ => match raw[i].as_deref().and_then(crate::launches::parse) {
                 Some(launch) => {
                     let what: Vec<String> = launch

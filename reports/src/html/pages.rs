@@ -10,9 +10,7 @@ use spa_core::organization::{NO_COST_TAG, State};
 use spa_core::period::Month;
 
 use super::chart::{ChartData, Series};
-use super::facts::{
-    COST_CENTER_MOVERS, Facts, HISTORY_MONTHS, Mover, ORGANIZATION_MOVERS, spend_by_group,
-};
+use super::facts::{COST_CENTER_MOVERS, Facts, HISTORY_MONTHS, Mover, ORGANIZATION_MOVERS};
 use super::{Chart, Figure, Page, Section, cents};
 use crate::accounts::AccountInfo;
 use crate::anomalies::{self, Anomaly};
@@ -565,28 +563,19 @@ fn health_sections(
             None
         };
         let Some(limit) = limit else { continue };
-        match &seen.last_transition {
-            Some((_, since)) if facts.at - *since > Duration::hours(i64::from(limit)) => {
-                stuck.rows.push(Row::new(vec![
-                    id.clone().into(),
-                    info.name.clone().into(),
-                    info.cost_center.clone().into(),
-                    info.state.clone().into(),
-                    Cell::Time(*since),
-                    Cell::Count((facts.at - *since).num_hours()),
-                ]));
-            }
-            Some(_) => {}
-            // In a transitional state with no transition in the lake: since when is unknown.
-            None => stuck.rows.push(Row::new(vec![
-                id.clone().into(),
-                info.name.clone().into(),
-                info.cost_center.clone().into(),
-                info.state.clone().into(),
-                Cell::Empty,
-                Cell::Empty,
-            ])),
+        // In a transitional state with no transition in the lake, since when is unknown.
+        let since = seen.last_transition.as_ref().map(|(_, t)| *t);
+        if since.is_some_and(|t| facts.at - t <= Duration::hours(i64::from(limit))) {
+            continue;
         }
+        stuck.rows.push(Row::new(vec![
+            id.clone().into(),
+            info.name.clone().into(),
+            info.cost_center.clone().into(),
+            info.state.clone().into(),
+            since.map_or(Cell::Empty, Cell::Time),
+            since.map_or(Cell::Empty, |t| Cell::Count((facts.at - t).num_hours())),
+        ]));
     }
     idle_rows.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     for (amount, id, info, seen, days) in idle_rows {
@@ -676,17 +665,7 @@ pub fn pages(
             Figure {
                 label: "Accounts with costs".into(),
                 value: spend.len().to_string(),
-                note: format!(
-                    "in {}",
-                    counted(
-                        spend_by_group(&current.lines)
-                            .keys()
-                            .map(|(cc, _)| cc)
-                            .collect::<BTreeSet<_>>()
-                            .len(),
-                        "cost center"
-                    )
-                ),
+                note: format!("in {}", counted(grouped.lines.len(), "cost center")),
             },
             Figure {
                 label: "Exceptions".into(),

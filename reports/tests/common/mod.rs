@@ -87,3 +87,21 @@ pub async fn month_lake_with(
 pub async fn month_lake(dir: &std::path::Path) -> (Settings, Lake, Decimal) {
     month_lake_with(dir, |y| y).await
 }
+
+/// A run of two p4d.24xlarge in eu-west-1 on 2026-10-14 at 09:12 in `account`, by the SSO
+/// user `who`, as EventBridge delivers the CloudTrail record.
+pub fn gpu_launch(account: &str, who: &str) -> serde_json::Value {
+    serde_json::json!({"version": "0", "id": "eb-gpu-1", "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2", "account": account, "time": "2026-10-14T09:12:00Z", "region": "eu-west-1",
+        "resources": [], "detail": {
+            "eventVersion": "1.08", "eventID": "gpu-1", "eventTime": "2026-10-14T09:12:00Z",
+            "eventSource": "ec2.amazonaws.com", "eventName": "RunInstances", "awsRegion": "eu-west-1",
+            "recipientAccountId": account, "sourceIPAddress": "203.0.113.5",
+            "userIdentity": {"type": "AssumedRole", "accountId": account,
+                "arn": format!("arn:aws:sts::{account}:assumed-role/AWSReservedSSO_Admin/{who}")},
+            "requestParameters": {"instanceType": "p4d.24xlarge",
+                "instancesSet": {"items": [{"imageId": "ami-1", "minCount": 2, "maxCount": 2}]}},
+            "responseElements": {"instancesSet": {"items": [
+                {"instanceId": "i-1", "instanceType": "p4d.24xlarge"},
+                {"instanceId": "i-2", "instanceType": "p4d.24xlarge"}]}}}})
+}
