@@ -3,8 +3,8 @@
 beside DuckDB on the same Parquet, same run.
 
 1. Cost Explorer: the `fixtures` generator writes the GetCostAndUsage pages of an organization
-   of --accounts accounts (default 10,000) x 31 days x 30 services (both queries: by service and
-   by record type). A stub on 127.0.0.1 answers the SDK's requests with those pages, following
+   of --accounts accounts (default 10,000) x 31 days x 30 services (the three queries: by
+   service, by record type and by usage type). A stub on 127.0.0.1 answers the SDK's requests with those pages, following
    NextPageToken exactly as Cost Explorer does. `ingest costs --month 2026-10` with
    `costs.source: aws` fetches and stores the month; the same pages read from disk
    (`costs.source: local`) show what the HTTP and SDK layers cost.
@@ -94,7 +94,8 @@ def stub(pages: Path):
         def do_POST(self):  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             keys = [g["Key"] for g in body.get("GroupBy", [])]
-            folder = "by-service" if "SERVICE" in keys else "by-record-type"
+            folder = {"SERVICE": "by-service", "RECORD_TYPE": "by-record-type",
+                      "USAGE_TYPE": "by-usage-type"}[keys[1]]
             token = body.get("NextPageToken") or "page-1"
             n = int(re.fullmatch(r"page-(\d+)", token).group(1))
             data = (pages / folder / f"page-{n:05}.json").read_bytes()
@@ -137,7 +138,7 @@ def smoke_summary(args, line: str, out: str):
 
 def cost_explorer(args, work, target, env, table):
     corpus = work / f"ce-{args.accounts}"
-    if not (corpus / "costs" / "by-record-type").exists():
+    if not (corpus / "costs" / "by-usage-type").exists():
         subprocess.run([str(target / "fixtures"), "--out", str(corpus), "--accounts", str(args.accounts),
                         "--units", "50", "--cost-centers", "200", "--services", "30", "--month", MONTH,
                         "--only", "costs"], check=True)
@@ -158,6 +159,7 @@ def cost_explorer(args, work, target, env, table):
         rows = int(re.search(r": (\d+) rows", line).group(1))
         table.append(("Cost Explorer", label, wall, cpu, rss, rows, folder_bytes(work / "lake" / "costs")))
         print(f"  {label}: {line}")
+        print(f"  {label}: {cpu / n_pages * 1000:.1f} ms of CPU per page ({n_pages} pages)")
     print(f"  stub answered {count['requests']} requests for {n_pages} pages")
     server.shutdown()
 

@@ -112,6 +112,13 @@ pub async fn costs(
         lake.location(),
         s.key
     )?;
+    if s.usage_rows > 0 {
+        writeln!(
+            out,
+            "usage types {month}{until}: {} rows (the detail of the usage rows, in no total)",
+            s.usage_rows
+        )?;
+    }
     Ok(Ended::Done)
 }
 

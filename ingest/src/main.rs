@@ -46,8 +46,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Store a month of costs: one row per day, account, service and record type, amounts as
-    /// exact decimals, from `costs.source`: `aws` (Cost Explorer, two daily queries, every page
-    /// followed, requests counted), `local` (saved GetCostAndUsage responses in `costs.path`),
+    /// exact decimals, from `costs.source`: `aws` (Cost Explorer, three daily queries, every
+    /// page followed, requests counted; the third, by usage type, goes to usage_types/),
+    /// `local` (saved GetCostAndUsage responses in `costs.path`),
     /// `cur` or `focus` (exports in `costs.path`), or the export given here. Running it again
     /// replaces the month. With --day, the month to date: its days up to that day (Cost
     /// Explorer is asked for those days only; later rows of a source are counted and left out).

@@ -13,10 +13,7 @@ use spa_core::testing::{self, strings};
 use spa_fixtures::{Spec, costs, org};
 
 fn write_pages(dir: &std::path::Path, spec: &Spec, o: &spa_core::organization::Organization) {
-    for (grouping, name) in [
-        (costs::Grouping::Service, "by-service"),
-        (costs::Grouping::RecordType, "by-record-type"),
-    ] {
+    for (grouping, name) in costs::Grouping::FOLDERS {
         for (n, page) in costs::cost_explorer_pages(spec, o, grouping, 50).enumerate() {
             let path = dir.join(format!(
                 "{}/{name}/page-{n:05}.json",
@@ -97,6 +94,62 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
     assert!(
         types.contains("Usage") && types.contains("Tax") && types.contains("Credit"),
         "{types:?}"
+    );
+    assert!(
+        strings(&back, "usage_type").iter().all(String::is_empty),
+        "the costs rows of Cost Explorer have no usage type"
+    );
+
+    // The usage-type query's rows: the generator's usage rows per account and usage type,
+    // stored beside the costs and naming the costs object's version.
+    let mut by_usage: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for r in truth.iter().filter(|r| r.record_type == "Usage") {
+        *by_usage
+            .entry((r.account.clone(), r.usage_type.unwrap().to_string()))
+            .or_default() += r.amount;
+    }
+    let usages = lake
+        .read_partition(Dataset::UsageTypes, "2026-10")
+        .await
+        .unwrap();
+    let mut stored: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for ((account, usage), value) in strings(&usages, "account_id")
+        .into_iter()
+        .zip(strings(&usages, "usage_type"))
+        .zip(amounts(&usages))
+    {
+        *stored.entry((account, usage)).or_default() += value;
+    }
+    assert_eq!(stored, by_usage);
+    // Per account, the usage types add up to the usage rows of the costs (query A's services).
+    let mut usage_of: BTreeMap<String, Decimal> = BTreeMap::new();
+    for ((account, kind), value) in strings(&back, "account_id")
+        .into_iter()
+        .zip(strings(&back, "record_type"))
+        .zip(amounts(&back))
+    {
+        if kind == "Usage" {
+            *usage_of.entry(account).or_default() += value;
+        }
+    }
+    let mut detailed: BTreeMap<String, Decimal> = BTreeMap::new();
+    for ((account, _), value) in &stored {
+        *detailed.entry(account.clone()).or_default() += value;
+    }
+    assert_eq!(detailed, usage_of);
+    let rows: usize = usages.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(summary.usage_rows, rows);
+    let version = lake
+        .objects_versioned(Dataset::Costs, "2026-10")
+        .await
+        .unwrap()
+        .remove(0)
+        .version;
+    assert!(
+        strings(&usages, "costs_version")
+            .iter()
+            .all(|v| *v == version),
+        "every usage row names the costs object {version}"
     );
 
     // Running the month again replaces it.
@@ -374,19 +427,17 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
         ..Spec::default()
     };
     let o = org::organization(&spec);
-    // moto answers queued results in call order: query A's pages, then query B's.
-    let mut pages: Vec<serde_json::Value> =
-        costs::cost_explorer_pages(&spec, &o, costs::Grouping::Service, 400).collect();
-    let a_pages = pages.len();
-    pages.extend(costs::cost_explorer_pages(
-        &spec,
-        &o,
-        costs::Grouping::RecordType,
-        400,
-    ));
+    // moto answers queued results in call order: query A's pages, then B's, then C's.
+    let mut pages: Vec<serde_json::Value> = Vec::new();
+    let mut counts = Vec::new();
+    for (grouping, _) in costs::Grouping::FOLDERS {
+        let before = pages.len();
+        pages.extend(costs::cost_explorer_pages(&spec, &o, grouping, 400));
+        counts.push(pages.len() - before);
+    }
     assert!(
-        a_pages > 1 && pages.len() > a_pages + 1,
-        "both queries have several pages"
+        counts.iter().all(|n| *n > 1),
+        "every query has several pages: {counts:?}"
     );
     let body = serde_json::json!({ "results": pages }).to_string();
     let status = testing::moto_post(
@@ -417,6 +468,16 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
     let summary = writer.finish().await.unwrap();
     let truth: Decimal = costs::rows(&spec, &o).map(|r| r.amount).sum();
     assert_eq!(summary.total, truth);
+    let usage: Decimal = costs::rows(&spec, &o)
+        .filter(|r| r.record_type == "Usage")
+        .map(|r| r.amount)
+        .sum();
+    let usages = lake
+        .read_partition(Dataset::UsageTypes, "2026-10")
+        .await
+        .unwrap();
+    assert_eq!(amounts(&usages).into_iter().sum::<Decimal>(), usage);
+    assert!(summary.usage_rows > 400, "{}", summary.usage_rows);
 }
 
 #[test]
@@ -449,7 +510,7 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
     let endpoint = format!("http://{}", server.server_addr());
     let answering = std::thread::spawn(move || {
         let mut periods = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..3 {
             let mut request = server.recv().unwrap();
             let mut body = String::new();
             request.as_reader().read_to_string(&mut body).unwrap();
@@ -458,6 +519,10 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
                 body["TimePeriod"]["Start"].as_str().unwrap().to_string(),
                 body["TimePeriod"]["End"].as_str().unwrap().to_string(),
                 body["GroupBy"][1]["Key"].as_str().unwrap().to_string(),
+                body["Filter"]["Dimensions"]["Values"][0]
+                    .as_str()
+                    .unwrap_or("-")
+                    .to_string(),
             ));
             let page = serde_json::json!({
                 "GroupDefinitions": [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, body["GroupBy"][1].clone()],
@@ -492,22 +557,29 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
     )
     .await
     .unwrap();
-    assert_eq!(requests, 2);
+    assert_eq!(requests, 3);
     let periods = answering.join().unwrap();
+    let asked = |key: &str, filter: &str| {
+        (
+            "2026-11-01".to_string(),
+            "2026-11-25".to_string(),
+            key.to_string(),
+            filter.to_string(),
+        )
+    };
     assert_eq!(
         periods,
         [
-            ("2026-11-01".into(), "2026-11-25".into(), "SERVICE".into()),
-            (
-                "2026-11-01".into(),
-                "2026-11-25".into(),
-                "RECORD_TYPE".into()
-            )
+            asked("SERVICE", "Usage"),
+            asked("RECORD_TYPE", "-"),
+            asked("USAGE_TYPE", "Usage")
         ]
     );
     // The service query's groups are usage; the record type query's Tax is kept: two rows.
+    // The usage type query's group is the detail of usage, in no total.
     let summary = writer.finish().await.unwrap();
     assert_eq!(summary.rows, 2);
+    assert_eq!(summary.usage_rows, 1);
     assert_eq!(summary.total, Decimal::new(50, 2));
 }
 

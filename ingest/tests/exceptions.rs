@@ -651,6 +651,7 @@ async fn month_to_date_comes_from_the_totals_only_while_they_sum_the_stored_cost
         amortized: None,
         currency: "USD".into(),
         estimated: None,
+        by_usage_type: false,
     };
     ingest::costs::write_month(&lake, month, vec![row], "cost-explorer")
         .await

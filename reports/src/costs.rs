@@ -82,12 +82,107 @@ fn placing(month: bool) -> Vec<Column> {
 pub struct MonthCosts {
     /// Sums, in cost center, OU, account, service, usage type and record type order.
     pub lines: Vec<Line>,
+    /// With Cost Explorer as the source, whose rows per service carry no usage type: its
+    /// usage-type rows (`usage_types/`, service empty) in place of the `Usage` lines, beside the
+    /// lines of every other record type, in the same order. `None` when the lines carry their
+    /// usage types (CUR, FOCUS) or the lake has no usage types for the month.
+    pub by_usage_type: Option<Vec<Line>>,
     /// Currency of every amount.
     pub currency: String,
     /// Date of the accounts snapshot.
     pub snapshot: String,
     /// Time the Polars query took (reading, summing, joining; not building the lines).
     pub query: std::time::Duration,
+}
+
+impl MonthCosts {
+    /// The lines by usage type: [`MonthCosts::by_usage_type`] when the month has them, else
+    /// the lines.
+    pub fn usage_lines(&self) -> &[Line] {
+        self.by_usage_type.as_deref().unwrap_or(&self.lines)
+    }
+}
+
+/// The columns the month's queries give, in order.
+const SUMMED: [&str; 6] = [
+    ACCOUNT_ID,
+    SERVICE,
+    USAGE_TYPE,
+    RECORD_TYPE,
+    CURRENCY,
+    UNBLENDED,
+];
+
+/// `frame`'s sums (columns [`SUMMED`]) named from the accounts snapshot.
+fn named(frame: LazyFrame, accounts: LazyFrame) -> LazyFrame {
+    frame
+        .join(
+            accounts,
+            [col(ACCOUNT_ID)],
+            [col(ACCOUNT_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            col(USAGE_TYPE).fill_null(lit("")),
+            col(COST_CENTER).fill_null(lit(NO_COST_TAG)),
+            col(NAME).fill_null(lit(UNKNOWN)),
+            col(OU_NAME).fill_null(lit(UNKNOWN)),
+        ])
+}
+
+/// The lines of a query's result, sorted.
+fn lines_of(df: &DataFrame) -> Result<(Vec<Line>, BTreeSet<String>), DataError> {
+    let text = |name: &str| texts(df, name).map_err(DataError::from);
+    let (cc, ou, account, name) = (
+        text(COST_CENTER)?,
+        text(OU_NAME)?,
+        text(ACCOUNT_ID)?,
+        text(NAME)?,
+    );
+    let (service, usage, kind, currency) = (
+        text(SERVICE)?,
+        text(USAGE_TYPE)?,
+        text(RECORD_TYPE)?,
+        text(CURRENCY)?,
+    );
+    let amounts = decimals(df, UNBLENDED)?;
+    let currencies: BTreeSet<String> = currency.into_iter().collect();
+    let mut lines: Vec<Line> = (0..df.height())
+        .map(|i| Line {
+            cost_center: cc[i].clone(),
+            ou: ou[i].clone(),
+            account: account[i].clone(),
+            name: name[i].clone(),
+            service: service[i].clone(),
+            usage_type: usage[i].clone(),
+            record_type: kind[i].clone(),
+            amount: amounts[i].unwrap_or_default(),
+        })
+        .collect();
+    sort(&mut lines);
+    Ok((lines, currencies))
+}
+
+/// Cost center, OU, account, service, usage type and record type order.
+fn sort(lines: &mut [Line]) {
+    lines.sort_by(|a, b| {
+        (
+            &a.cost_center,
+            &a.ou,
+            &a.account,
+            &a.service,
+            &a.usage_type,
+            &a.record_type,
+        )
+            .cmp(&(
+                &b.cost_center,
+                &b.ou,
+                &b.account,
+                &b.service,
+                &b.usage_type,
+                &b.record_type,
+            ))
+    });
 }
 
 /// Runs the month's query.
@@ -108,113 +203,105 @@ pub async fn load(
     // account, service, usage type and record type instead of one per day.
     let started = std::time::Instant::now();
     let sql = athena_sql(month, &snapshot);
+    let keys = [
+        col(ACCOUNT_ID),
+        col(SERVICE),
+        col(USAGE_TYPE),
+        col(RECORD_TYPE),
+        col(CURRENCY),
+    ];
     let local = costs
-        .select([
-            col(ACCOUNT_ID),
-            col(SERVICE),
-            col(USAGE_TYPE),
-            col(RECORD_TYPE),
-            col(CURRENCY),
-            col(UNBLENDED),
-        ])
-        .group_by([
-            col(ACCOUNT_ID),
-            col(SERVICE),
-            col(USAGE_TYPE),
-            col(RECORD_TYPE),
-            col(CURRENCY),
-        ])
-        .agg([col(UNBLENDED).sum()])
-        .join(
-            accounts,
-            [col(ACCOUNT_ID)],
-            [col(ACCOUNT_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns([
-            col(USAGE_TYPE).fill_null(lit("")),
-            col(COST_CENTER).fill_null(lit(NO_COST_TAG)),
-            col(NAME).fill_null(lit(UNKNOWN)),
-            col(OU_NAME).fill_null(lit(UNKNOWN)),
-        ]);
-    let df = data.aggregate(local, &sql).await?;
+        .select(SUMMED.map(col))
+        .group_by(keys)
+        .agg([col(UNBLENDED).sum()]);
+    let df = data.aggregate(named(local, accounts.clone()), &sql).await?;
     let query = started.elapsed();
-    let text = |name: &str| texts(&df, name).map_err(DataError::from);
-    let (cc, ou, account, name) = (
-        text(COST_CENTER)?,
-        text(OU_NAME)?,
-        text(ACCOUNT_ID)?,
-        text(NAME)?,
-    );
-    let (service, usage, kind, currency) = (
-        text(SERVICE)?,
-        text(USAGE_TYPE)?,
-        text(RECORD_TYPE)?,
-        text(CURRENCY)?,
-    );
-    let amounts = decimals(&df, UNBLENDED).map_err(DataError::from)?;
-    let currencies: BTreeSet<&String> = currency.iter().collect();
+    let (lines, mut currencies) = lines_of(&df)?;
+    let mut by_usage_type = None;
+    if lines.iter().all(|l| l.usage_type.is_empty())
+        && let Some((usages, versions)) = data.usage_types(month).await?
+    {
+        let local = usages
+            .group_by([col(ACCOUNT_ID), col(USAGE_TYPE), col(CURRENCY)])
+            .agg([col(UNBLENDED).sum()])
+            .with_columns([lit("").alias(SERVICE), lit("Usage").alias(RECORD_TYPE)])
+            .select(SUMMED.map(col));
+        let sql = usage_types_sql(month, &snapshot, &versions);
+        let df = data.aggregate(named(local, accounts), &sql).await?;
+        let (usage_lines, more) = lines_of(&df)?;
+        currencies.extend(more);
+        if !usage_lines.is_empty() {
+            let mut detail: Vec<Line> = lines
+                .iter()
+                .filter(|l| l.record_type != "Usage")
+                .cloned()
+                .chain(usage_lines)
+                .collect();
+            sort(&mut detail);
+            by_usage_type = Some(detail);
+        }
+    }
     if currencies.len() > 1 {
         return Err(Error::Currencies {
             month: month.to_string(),
-            found: currencies.into_iter().cloned().collect(),
+            found: currencies.into_iter().collect(),
         });
     }
     let the_currency = currencies
         .into_iter()
         .next()
-        .cloned()
         .unwrap_or_else(|| "USD".into());
-    let mut lines: Vec<Line> = (0..df.height())
-        .map(|i| Line {
-            cost_center: cc[i].clone(),
-            ou: ou[i].clone(),
-            account: account[i].clone(),
-            name: name[i].clone(),
-            service: service[i].clone(),
-            usage_type: usage[i].clone(),
-            record_type: kind[i].clone(),
-            amount: amounts[i].unwrap_or_default(),
-        })
-        .collect();
-    lines.sort_by(|a, b| {
-        (
-            &a.cost_center,
-            &a.ou,
-            &a.account,
-            &a.service,
-            &a.usage_type,
-            &a.record_type,
-        )
-            .cmp(&(
-                &b.cost_center,
-                &b.ou,
-                &b.account,
-                &b.service,
-                &b.usage_type,
-                &b.record_type,
-            ))
-    });
     Ok(Some(MonthCosts {
         lines,
+        by_usage_type,
         currency: the_currency,
         snapshot,
         query,
     }))
 }
 
-/// The month's sums in Athena's dialect (the same as the Polars query of [`load`]).
-pub fn athena_sql(month: Month, snapshot: &str) -> String {
+/// `sums` (a query giving the columns of [`SUMMED`]) named from the accounts snapshot, in
+/// Athena's dialect.
+fn named_sql(sums: &str, snapshot: &str) -> String {
     format!(
         "SELECT account_id, service, usage_type, record_type, currency, unblended, \
                 COALESCE(name, '{UNKNOWN}') AS name, COALESCE(ou_name, '{UNKNOWN}') AS ou_name, \
                 COALESCE(cost_center, '{NO_COST_TAG}') AS cost_center \
-         FROM (SELECT c.account_id, c.service, COALESCE(c.usage_type, '') AS usage_type, \
-                      c.record_type, c.currency, SUM(c.unblended) AS unblended \
-               FROM costs c WHERE c.month = '{month}' \
-               GROUP BY c.account_id, c.service, COALESCE(c.usage_type, ''), c.record_type, c.currency) s \
+         FROM ({sums}) s \
          LEFT JOIN (SELECT account_id AS id, name, ou_name, cost_center FROM accounts \
                     WHERE snapshot = '{snapshot}') a ON a.id = s.account_id"
+    )
+}
+
+/// The month's sums in Athena's dialect (the same as the Polars query of [`load`]).
+pub fn athena_sql(month: Month, snapshot: &str) -> String {
+    named_sql(
+        &format!(
+            "SELECT c.account_id, c.service, COALESCE(c.usage_type, '') AS usage_type, \
+                    c.record_type, c.currency, SUM(c.unblended) AS unblended \
+             FROM costs c WHERE c.month = '{month}' \
+             GROUP BY c.account_id, c.service, COALESCE(c.usage_type, ''), c.record_type, c.currency"
+        ),
+        snapshot,
+    )
+}
+
+/// The month's usage-type sums in Athena's dialect, of the rows written with one of the costs
+/// object's `versions` (the Polars query of [`load`]).
+pub fn usage_types_sql(month: Month, snapshot: &str, versions: &[String]) -> String {
+    let versions: Vec<String> = versions
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect();
+    named_sql(
+        &format!(
+            "SELECT u.account_id, '' AS service, u.usage_type, 'Usage' AS record_type, \
+                    u.currency, SUM(u.unblended) AS unblended \
+             FROM usage_types u WHERE u.month = '{month}' AND u.costs_version IN ({}) \
+             GROUP BY u.account_id, u.usage_type, u.currency",
+            versions.join(", ")
+        ),
+        snapshot,
     )
 }
 
@@ -334,7 +421,9 @@ fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
     table
 }
 
-/// A flat sheet of amounts per account and service (and usage type when `usages`).
+/// A flat sheet of amounts per account and service (and usage type when `usages`). With Cost
+/// Explorer's usage types ([`MonthCosts::by_usage_type`]) the usage rows have an empty service:
+/// the source cannot say which service a usage type was billed under.
 fn details(name: &str, month: Month, lines: &[&Line], money: &Money, usages: bool) -> Table {
     let mut columns = placing(true);
     columns.push(Column::text("Service"));
@@ -504,10 +593,20 @@ pub fn reports(
         .filter(|l| l.per_cost_center())
         .collect();
     let mut out = Vec::new();
+    let mut usages: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
+    if current.by_usage_type.is_some() {
+        for l in current.usage_lines().iter().filter(|l| l.per_cost_center()) {
+            usages.entry(l.cost_center.as_str()).or_default().push(l);
+        }
+    }
     // Each cost center's lines as one run (`load` sorts them already; this is linear then).
     own.sort_by(|a, b| a.cost_center.cmp(&b.cost_center));
     for lines in own.chunk_by(|a, b| a.cost_center == b.cost_center) {
         let cc = lines[0].cost_center.as_str();
+        let by_usage = match &current.by_usage_type {
+            Some(_) => usages.get(cc).map_or(&[][..], Vec::as_slice),
+            None => lines,
+        };
         out.push(Report {
             family: Family::Costs,
             cost_center: cc.to_string(),
@@ -518,7 +617,7 @@ pub fn reports(
             tables: vec![
                 outline("Summary", month, lines, &money),
                 details("Services", month, lines, &money, false),
-                details("Usages", month, lines, &money, true),
+                details("Usages", month, by_usage, &money, true),
             ],
             csv: vec![1, 2],
             charts: Vec::new(),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use polars::prelude::*;
 use spa_core::Settings;
-use spa_core::lake::columns::{ACCOUNT_ID, EVENT_ID};
+use spa_core::lake::columns::{ACCOUNT_ID, COSTS_VERSION, EVENT_ID};
 use spa_core::lake::{Dataset, Lake};
 use spa_core::period::{Day, Month};
 
@@ -204,6 +204,40 @@ impl<'l> Datasets<'l> {
     /// The costs of a month, if the lake has them.
     pub async fn costs(&self, month: Month) -> Result<Option<LazyFrame>, DataError> {
         self.scan(Dataset::Costs, &[month.to_string()]).await
+    }
+
+    /// Cost Explorer's usage-type rows of a month written with the costs object stored now
+    /// (rows naming another version are stale: left out), and the versions they may name; `None`
+    /// when the lake has none for the month. On Athena the frame is empty: the versions go into
+    /// the query.
+    pub async fn usage_types(
+        &self,
+        month: Month,
+    ) -> Result<Option<(LazyFrame, Vec<String>)>, DataError> {
+        let month = month.to_string();
+        let versions: Vec<String> = self
+            .lake()
+            .objects_versioned(Dataset::Costs, &month)
+            .await?
+            .into_iter()
+            .map(|o| o.version)
+            .collect();
+        if versions.is_empty() {
+            return Ok(None);
+        }
+        let Some(frame) = self.scan(Dataset::UsageTypes, &[month]).await? else {
+            return Ok(None);
+        };
+        let current = versions
+            .iter()
+            .map(|v| col(COSTS_VERSION).eq(lit(v.as_str())))
+            .reduce(|a, b| a.or(b))
+            .expect("at least one version");
+        let frame = match self.engine {
+            Engine::Local => frame.filter(current),
+            Engine::Athena(_) => frame,
+        };
+        Ok(Some((frame, versions)))
     }
 
     /// The costs of a month, or an error that says how to fill them.

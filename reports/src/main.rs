@@ -15,8 +15,9 @@ use spa_core::process::SettingsArg;
 /// --month YYYY-MM (default: the previous month) writes the month's cost and activity reports;
 /// --week YYYY-Www writes the week's inventory; --only picks one family.
 ///
-/// Costs: per cost center a workbook (summary by OU and account, services, usages) with the
-/// services and usages as CSV; for the organization (folder `all`) a workbook with the cost per
+/// Costs: per cost center a workbook (summary by OU and account, services, usages: by usage
+/// type, from CUR or FOCUS per service, from Cost Explorer per account without the service)
+/// with the services and usages as CSV; for the organization (folder `all`) a workbook with the cost per
 /// cost center (change against the previous month, chart), the summary by cost center, OU and
 /// account, and the charges per account and record type (credits and refunds appear only
 /// there), each also as CSV. Every cost workbook has the month-end forecast (its backtest error

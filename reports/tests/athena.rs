@@ -356,44 +356,59 @@ async fn reports_on_athena(endpoint: &str, group: &str) {
         .await
         .unwrap();
 
-    // Athena's answers: the sums of October, then of September (the month-over-month change).
+    // Athena's answers: the sums of October, then of September (the month-over-month change);
+    // after each month's costs, its usage types.
     let data = reports::engine::Datasets::local(&lake);
     let mut answers = Vec::new();
     for m in [month, month.previous()] {
         let sums = reports::costs::load(&data, m, true).await.unwrap().unwrap();
-        let mut rows: Vec<Vec<Option<String>>> = vec![
-            [
-                "account_id",
-                "service",
-                "usage_type",
-                "record_type",
-                "currency",
-                "unblended",
-                "name",
-                "ou_name",
-                "cost_center",
-            ]
-            .map(|h| Some(h.to_string()))
-            .to_vec(),
-        ];
-        for l in &sums.lines {
-            rows.push(
+        let answer = |lines: &mut dyn Iterator<Item = &reports::costs::Line>| {
+            let mut rows: Vec<Vec<Option<String>>> = vec![
                 [
-                    &l.account,
-                    &l.service,
-                    &l.usage_type,
-                    &l.record_type,
-                    &sums.currency,
-                    &l.amount.to_string(),
-                    &l.name,
-                    &l.ou,
-                    &l.cost_center,
+                    "account_id",
+                    "service",
+                    "usage_type",
+                    "record_type",
+                    "currency",
+                    "unblended",
+                    "name",
+                    "ou_name",
+                    "cost_center",
                 ]
-                .map(|v| Some(v.to_string()))
+                .map(|h| Some(h.to_string()))
                 .to_vec(),
-            );
+            ];
+            for l in lines {
+                rows.push(
+                    [
+                        &l.account,
+                        &l.service,
+                        &l.usage_type,
+                        &l.record_type,
+                        &sums.currency,
+                        &l.amount.to_string(),
+                        &l.name,
+                        &l.ou,
+                        &l.cost_center,
+                    ]
+                    .map(|v| Some(v.to_string()))
+                    .to_vec(),
+                );
+            }
+            rows
+        };
+        answers.push(answer(&mut sums.lines.iter()));
+        // Costs without usage types (Cost Explorer's, and the hand-written September, whose
+        // writer stored an empty usage types object) make Athena sum the usage types.
+        if sums.lines.iter().all(|l| l.usage_type.is_empty()) {
+            answers.push(answer(
+                &mut sums
+                    .by_usage_type
+                    .iter()
+                    .flatten()
+                    .filter(|l| l.record_type == "Usage"),
+            ));
         }
-        answers.push(rows);
     }
     let owned: Vec<Option<Vec<Vec<Option<&str>>>>> = answers
         .iter()

@@ -45,6 +45,7 @@ fn row(d: u32, account: &str, service: &str, kind: &str, amount: &str) -> CostRo
         amortized: None,
         currency: "USD".into(),
         estimated: None,
+        by_usage_type: false,
     }
 }
 

@@ -44,6 +44,7 @@ fn row(day: &str, account: &str, service: &str, amount: &str) -> CostRow {
         amortized: None,
         currency: "USD".into(),
         estimated: None,
+        by_usage_type: false,
     }
 }
 
@@ -303,8 +304,38 @@ fn cost_pages_in_a_browser() {
     ] {
         assert!(text.contains(heading), "{heading} not in:\n{text}");
     }
-    // Cost Explorer's costs (the fixtures') have no usage type: the section says so.
-    assert!(text.contains("carry no usage types"), "{text}");
+    // What was used: Cost Explorer's usage-type query, summed here from the saved responses
+    // (fixtures/costs/by-usage-type), the 15 largest with their share; no Service column (the
+    // query does not name the service).
+    let mut usages: BTreeMap<String, Decimal> = BTreeMap::new();
+    let pages = repo_root().join("fixtures/costs/by-usage-type");
+    for entry in std::fs::read_dir(pages).unwrap() {
+        let page: Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        for result in page["ResultsByTime"].as_array().unwrap() {
+            for g in result["Groups"].as_array().unwrap() {
+                *usages
+                    .entry(g["Keys"][1].as_str().unwrap().to_string())
+                    .or_default() += dec(g["Metrics"]["UnblendedCost"]["Amount"].as_str().unwrap());
+            }
+        }
+    }
+    let usage_total: Decimal = usages.values().copied().sum();
+    let mut ranked: Vec<(String, Decimal)> = usages.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    assert!(ranked.iter().any(|(u, _)| u == "BoxUsage:p4d.24xlarge"));
+    let shown_usages = body(&seen, "usage");
+    assert_eq!(
+        seen["tables"]["usage"]["head"],
+        json!(["Usage Type", "Amount USD", "Share %"])
+    );
+    assert_eq!(shown_usages.len(), ranked.len().min(15));
+    for (row, (usage, amount)) in shown_usages.iter().zip(&ranked) {
+        let share = (amount / usage_total * Decimal::ONE_HUNDRED)
+            .round_dp(1)
+            .normalize();
+        assert_eq!(row, &vec![usage.clone(), shown(*amount), share.to_string()]);
+    }
 
     // The cost centers table is the CSV file's rows, amounts to the cent.
     let centers = csv(&costs.join("all/2026/2026-10-all-cost-centers.csv"));

@@ -88,6 +88,27 @@ fn month_of_fixtures_from_an_empty_lake() {
             .sum();
         assert_eq!(sum.to_string(), row["Amount"], "{cc}");
         assert_eq!(services.last().unwrap()["Amount"], row["Amount"], "{cc}");
+        // Its usages file: Cost Explorer's usage types (no service) in place of the usage per
+        // service, the other record types as in the services file; the same total.
+        let usages = csv(&lake.join(format!("costs/{cc}/2026/2026-10-{cc}-usages.csv")));
+        let (usage_total, usage_rows) = usages.split_last().unwrap();
+        assert_eq!(usage_total["Amount"], row["Amount"], "{cc}");
+        let sum: Decimal = usage_rows
+            .iter()
+            .map(|r| r["Amount"].parse::<Decimal>().unwrap())
+            .sum();
+        assert_eq!(sum.to_string(), row["Amount"], "{cc}");
+        assert!(
+            usage_rows
+                .iter()
+                .filter(|r| !r["Usage Type"].is_empty())
+                .all(|r| r["Service"].is_empty()),
+            "{cc}"
+        );
+        assert!(
+            usage_rows.iter().any(|r| !r["Usage Type"].is_empty()),
+            "{cc}"
+        );
     }
 
     // Activities: counts from the raw events.

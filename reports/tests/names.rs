@@ -42,6 +42,7 @@ fn every_cost_center_gets_its_own_files_and_the_organization_keeps_all() {
             .enumerate()
             .map(|(i, n)| line(n, &format!("30000000000{i}"), 100 + i as i64))
             .collect(),
+        by_usage_type: None,
         currency: "USD".into(),
         snapshot: "2026-10-31".into(),
         query: std::time::Duration::ZERO,

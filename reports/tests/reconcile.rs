@@ -51,7 +51,7 @@ proptest! {
     fn totals_reconcile(lines in proptest::collection::vec(line(), 1..80)) {
         let settings = spa_core::testing::shipped_settings();
         let month = "2026-10".parse().unwrap();
-        let costs = MonthCosts { lines: lines.clone(), currency: "USD".into(), snapshot: "2026-10-31".into(), query: Default::default() };
+        let costs = MonthCosts { lines: lines.clone(), by_usage_type: None, currency: "USD".into(), snapshot: "2026-10-31".into(), query: Default::default() };
         let list = reports(&settings, month, &costs, None);
         let source: Decimal = lines.iter().map(|l| l.amount).sum();
         prop_assert_eq!(total(&costs), source);

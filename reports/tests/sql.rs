@@ -427,6 +427,52 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
     assert!(!from_lines.is_empty());
     assert_eq!(sorted_rows(&on_sql, &names), from_lines);
 
+    // The usage types of Cost Explorer's third query, with the costs object's version.
+    let versions: Vec<String> = lake
+        .objects_versioned(spa_core::lake::Dataset::Costs, &month.to_string())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.version)
+        .collect();
+    let on_sql = run(
+        "usage_types",
+        reports::costs::usage_types_sql(month, &costs.snapshot, &versions),
+    )
+    .await;
+    let mut from_usages: Vec<Vec<String>> = costs
+        .by_usage_type
+        .as_ref()
+        .expect("the fixture month has usage types")
+        .iter()
+        .filter(|l| l.record_type == "Usage")
+        .map(|l| {
+            assert_eq!(l.service, "");
+            vec![
+                l.cost_center.clone(),
+                l.ou.clone(),
+                l.account.clone(),
+                l.name.clone(),
+                l.service.clone(),
+                l.usage_type.clone(),
+                l.record_type.clone(),
+                l.amount.normalize().to_string(),
+            ]
+        })
+        .collect();
+    from_usages.sort();
+    assert!(from_usages.len() > from_lines.len() / 2);
+    assert_eq!(sorted_rows(&on_sql, &names), from_usages);
+    let stale = run(
+        "usage_types",
+        reports::costs::usage_types_sql(month, &costs.snapshot, &["\"other\"".into()]),
+    )
+    .await;
+    assert!(
+        sorted_rows(&stale, &names).is_empty(),
+        "rows of another costs version are left out"
+    );
+
     let from = month.first() - chrono::Days::new(7);
     let events = reports::activities::load(&data, month).await.unwrap();
     let on_sql = run(

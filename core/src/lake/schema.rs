@@ -134,6 +134,10 @@ pub enum Dataset {
     /// One row per account x service: the month's spend so far in `costs`, written with it
     /// (the month-to-date a live exception shows, without reading the month's every row).
     CostTotals,
+    /// One row per day x account x usage type of the `Usage` record type, from Cost Explorer
+    /// (which groups by service or by usage type, not both): the detail of the month's usage
+    /// rows in `costs`, written with them and counted in no total, partitioned by month.
+    UsageTypes,
     /// One row per account of the organization, partitioned by snapshot day.
     Accounts,
     /// One row per input that could not be parsed, partitioned by the day it arrived.
@@ -155,10 +159,11 @@ pub enum PartitionFormat {
 
 impl Dataset {
     /// Every dataset.
-    pub const ALL: [Dataset; 7] = [
+    pub const ALL: [Dataset; 8] = [
         Dataset::Events,
         Dataset::Costs,
         Dataset::CostTotals,
+        Dataset::UsageTypes,
         Dataset::Accounts,
         Dataset::Quarantine,
         Dataset::Exceptions,
@@ -171,6 +176,7 @@ impl Dataset {
             Dataset::Events => "events",
             Dataset::Costs => "costs",
             Dataset::CostTotals => "cost_totals",
+            Dataset::UsageTypes => "usage_types",
             Dataset::Accounts => "accounts",
             Dataset::Quarantine => "quarantine",
             Dataset::Exceptions => "exceptions",
@@ -184,7 +190,7 @@ impl Dataset {
             Dataset::Events | Dataset::Quarantine | Dataset::Exceptions | Dataset::Deliveries => {
                 "dt"
             }
-            Dataset::Costs | Dataset::CostTotals => "month",
+            Dataset::Costs | Dataset::CostTotals | Dataset::UsageTypes => "month",
             Dataset::Accounts => "snapshot",
         }
     }
@@ -192,7 +198,7 @@ impl Dataset {
     /// Format of the partition value.
     pub fn partition_format(self) -> PartitionFormat {
         match self {
-            Dataset::Costs | Dataset::CostTotals => PartitionFormat::Month,
+            Dataset::Costs | Dataset::CostTotals | Dataset::UsageTypes => PartitionFormat::Month,
             _ => PartitionFormat::Day,
         }
     }
@@ -203,6 +209,7 @@ impl Dataset {
             Dataset::Events => EVENTS.clone(),
             Dataset::Costs => COSTS.clone(),
             Dataset::CostTotals => COST_TOTALS.clone(),
+            Dataset::UsageTypes => USAGE_TYPES.clone(),
             Dataset::Accounts => ACCOUNTS.clone(),
             Dataset::Quarantine => QUARANTINE.clone(),
             Dataset::Exceptions => EXCEPTIONS.clone(),
@@ -280,6 +287,19 @@ static COST_TOTALS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(columns::SPEND, money(), false),
         text(columns::CURRENCY, false),
         Field::new(columns::THROUGH, DataType::Date32, false),
+        text(columns::COSTS_VERSION, false),
+    ]))
+});
+
+static USAGE_TYPES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new(columns::DAY, DataType::Date32, false),
+        text(columns::ACCOUNT_ID, false),
+        text(columns::USAGE_TYPE, false),
+        Field::new(columns::UNBLENDED, money(), false),
+        Field::new(columns::AMORTIZED, money(), true),
+        text(columns::CURRENCY, false),
+        Field::new(columns::ESTIMATED, DataType::Boolean, true),
         text(columns::COSTS_VERSION, false),
     ]))
 });

@@ -1,5 +1,5 @@
 //! Cost Explorer: `GetCostAndUsage` responses (saved in files, or read from the API) into cost
-//! rows. The API side asks the month's two daily queries (see [`crate::costs`]) for
+//! rows. The API side asks the month's three daily queries (see [`crate::costs`]) for
 //! unblended and amortized costs (a second metric costs no extra request), every page followed,
 //! every request counted (each one is billed).
 
@@ -85,10 +85,9 @@ pub async fn fetch_month(
         )
         .build();
     let mut requests = 0;
-    for (grouping, second, filter) in [
-        (Grouping::Service, "SERVICE", Some(usage_only)),
-        (Grouping::RecordType, "RECORD_TYPE", None),
-    ] {
+    for grouping in Grouping::ALL {
+        let second = grouping.key();
+        let filter = (grouping != Grouping::RecordType).then(|| usage_only.clone());
         let mut token: Option<String> = None;
         loop {
             let request = client
@@ -132,6 +131,23 @@ pub enum Grouping {
     Service,
     /// `[LINKED_ACCOUNT, RECORD_TYPE]` (query B).
     RecordType,
+    /// `[LINKED_ACCOUNT, USAGE_TYPE]` (query C, filtered to `Usage` like A): rows for
+    /// `usage_types/`.
+    UsageType,
+}
+
+impl Grouping {
+    /// Every grouping, in the order the queries are sent.
+    pub const ALL: [Grouping; 3] = [Grouping::Service, Grouping::RecordType, Grouping::UsageType];
+
+    /// The second `GroupBy` key (`SERVICE`, `RECORD_TYPE`, `USAGE_TYPE`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Grouping::Service => "SERVICE",
+            Grouping::RecordType => "RECORD_TYPE",
+            Grouping::UsageType => "USAGE_TYPE",
+        }
+    }
 }
 
 /// One group of a response: its two keys and its metrics as Cost Explorer wrote them.
@@ -143,9 +159,10 @@ pub(crate) struct Group<'a> {
     pub amortized: Option<&'a str>,
 }
 
-/// The row of a group (record type `Usage` for the service query), or `None` when the
-/// combination rule leaves it out (`Usage` of the record type query, counted by the service
-/// query) and `all` is false.
+/// The row of a group (record type `Usage` for the service and usage type queries; the usage
+/// type query's rows have an empty service and are marked [`CostRef::by_usage_type`]), or `None`
+/// when the combination rule leaves it out (`Usage` of the record type query, counted by the
+/// service query) and `all` is false.
 pub(crate) fn group_row<'a>(
     grouping: Grouping,
     day: NaiveDate,
@@ -155,10 +172,11 @@ pub(crate) fn group_row<'a>(
     origin: &str,
 ) -> Result<Option<CostRef<'a>>, CostError> {
     let [account, second] = group.keys;
-    let (service, record_type) = match grouping {
-        Grouping::Service => (second, "Usage"),
+    let (service, record_type, usage_type) = match grouping {
+        Grouping::Service => (second, "Usage", None),
         Grouping::RecordType if second == "Usage" && !all => return Ok(None),
-        Grouping::RecordType => (second, second),
+        Grouping::RecordType => (second, second, None),
+        Grouping::UsageType => ("", "Usage", Some(second)),
     };
     let (text, unit) = group
         .unblended
@@ -173,11 +191,12 @@ pub(crate) fn group_row<'a>(
         account,
         service,
         record_type,
-        usage_type: None,
+        usage_type,
         unblended,
         amortized,
         currency: unit.unwrap_or("USD"),
         estimated,
+        by_usage_type: grouping == Grouping::UsageType,
     }))
 }
 
@@ -186,10 +205,11 @@ pub(crate) fn grouping_of(keys: &[&str], origin: &str) -> Result<Grouping, CostE
     match keys {
         ["LINKED_ACCOUNT", "SERVICE"] => Ok(Grouping::Service),
         ["LINKED_ACCOUNT", "RECORD_TYPE"] => Ok(Grouping::RecordType),
+        ["LINKED_ACCOUNT", "USAGE_TYPE"] => Ok(Grouping::UsageType),
         other => Err(bad(
             origin,
             format!(
-                "grouped by {other:?}; expected [LINKED_ACCOUNT, SERVICE] or [LINKED_ACCOUNT, RECORD_TYPE]"
+                "grouped by {other:?}; expected [LINKED_ACCOUNT, SERVICE], [LINKED_ACCOUNT, RECORD_TYPE] or [LINKED_ACCOUNT, USAGE_TYPE]"
             ),
         )),
     }
@@ -213,7 +233,7 @@ pub fn read_response(
 ) -> Result<Grouping, CostError> {
     let keys: Vec<&str> = response["GroupDefinitions"]
         .as_array()
-        .ok_or_else(|| bad(origin, "no GroupDefinitions: expected a GetCostAndUsage response grouped by LINKED_ACCOUNT and SERVICE or RECORD_TYPE"))?
+        .ok_or_else(|| bad(origin, "no GroupDefinitions: expected a GetCostAndUsage response grouped by LINKED_ACCOUNT and SERVICE, RECORD_TYPE or USAGE_TYPE"))?
         .iter()
         .map(|d| d["Key"].as_str().unwrap_or_default())
         .collect();
@@ -272,12 +292,12 @@ pub fn parse(response: &Value, origin: &str) -> Result<(Grouping, Vec<CostRow>),
     Ok((grouping, rows))
 }
 
-/// The month's rows from the responses of both queries (see the module docs).
+/// The month's rows from the responses of the queries (see the module docs).
 pub fn combine(responses: Vec<(Grouping, Vec<CostRow>)>) -> Vec<CostRow> {
     let mut rows = Vec::new();
     for (grouping, part) in responses {
         match grouping {
-            Grouping::Service => rows.extend(part),
+            Grouping::Service | Grouping::UsageType => rows.extend(part),
             Grouping::RecordType => {
                 rows.extend(part.into_iter().filter(|r| r.record_type != "Usage"))
             }

@@ -514,6 +514,7 @@ pub fn load(
             amortized: None,
             currency: sums.currencies.get(currency),
             estimated: None,
+            by_usage_type: false,
         })?;
     }
     Ok(sums.rows)

@@ -8,6 +8,10 @@
 //! A's rows (record type `Usage`, one per service) and B's rows of every other record type
 //! (`Tax`, `Credit`, `Refund`, `Support`, ...; their service column holds the record type). So
 //! the month's total is B's total, and every amount keeps the decimal digits Cost Explorer wrote.
+//! A third query, C, grouped by linked account and usage type and filtered to `Usage` like A,
+//! says what was used; Cost Explorer groups by two dimensions at most, so C's rows cannot name
+//! their service. They go to `usage_types/month=YYYY-MM/` ([`CostRef::by_usage_type`]), the
+//! detail of A's rows, and into no total.
 
 pub mod cost_explorer;
 pub mod cur;
@@ -45,6 +49,8 @@ pub struct CostRow {
     pub currency: String,
     /// Whether Cost Explorer marked the day as estimated.
     pub estimated: Option<bool>,
+    /// A row of Cost Explorer's usage-type query (see [`CostRef::by_usage_type`]).
+    pub by_usage_type: bool,
 }
 
 /// What exports sum over: day, account, service, record type, usage type, currency.
@@ -64,6 +70,7 @@ pub(crate) fn rows_from_sums(sums: std::collections::BTreeMap<SumKey, Decimal>) 
                 amortized: None,
                 currency,
                 estimated: None,
+                by_usage_type: false,
             },
         )
         .collect()
@@ -149,6 +156,10 @@ pub struct CostRef<'a> {
     pub currency: &'a str,
     /// Whether Cost Explorer marked the day as estimated.
     pub estimated: Option<bool>,
+    /// A row of Cost Explorer's usage-type query: its account's `Usage` on that day by usage
+    /// type, with an empty service. It details rows of the service query, so it is written to
+    /// `usage_types/` and counted in no total.
+    pub by_usage_type: bool,
 }
 
 impl CostRow {
@@ -164,6 +175,7 @@ impl CostRow {
             amortized: self.amortized,
             currency: &self.currency,
             estimated: self.estimated,
+            by_usage_type: self.by_usage_type,
         }
     }
 }
@@ -180,6 +192,7 @@ impl From<CostRef<'_>> for CostRow {
             amortized: r.amortized,
             currency: r.currency.to_string(),
             estimated: r.estimated,
+            by_usage_type: r.by_usage_type,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The rows of one month on their way into `costs/month=YYYY-MM/`, column by column, into the
-//! month's one object, and the month's spend per account and service into `cost_totals/`.
+//! month's one object; Cost Explorer's usage-type rows into `usage_types/`, and the month's spend
+//! per account and service into `cost_totals/`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,6 +93,81 @@ impl Columns {
     }
 }
 
+/// Cost Explorer's usage-type rows, column by column; the costs version is added when the
+/// costs object is stored.
+struct UsageColumns {
+    day: Date32Builder,
+    account: StringBuilder,
+    usage_type: StringBuilder,
+    unblended: Decimal128Builder,
+    amortized: Decimal128Builder,
+    currency: StringBuilder,
+    estimated: BooleanBuilder,
+    /// Batches finished, without their version column.
+    done: Vec<Vec<ArrayRef>>,
+    rows: usize,
+}
+
+impl UsageColumns {
+    fn new() -> Self {
+        let text = StringBuilder::new;
+        UsageColumns {
+            day: Date32Builder::new(),
+            account: text(),
+            usage_type: text(),
+            unblended: money_builder(),
+            amortized: money_builder(),
+            currency: text(),
+            estimated: BooleanBuilder::new(),
+            done: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    fn push(&mut self, r: &CostRef<'_>, unblended: i128) {
+        self.day.append_value((r.day - EPOCH).num_days() as i32);
+        self.account.append_value(r.account);
+        self.usage_type
+            .append_value(r.usage_type.unwrap_or_default());
+        self.unblended.append_value(unblended);
+        self.amortized.append_option(r.amortized.map(mantissa));
+        self.currency.append_value(r.currency);
+        self.estimated.append_option(r.estimated);
+        self.rows += 1;
+        if self.day.len() >= BATCH_ROWS {
+            self.cut();
+        }
+    }
+
+    fn cut(&mut self) {
+        self.done.push(vec![
+            Arc::new(self.day.finish()),
+            Arc::new(self.account.finish()),
+            Arc::new(self.usage_type.finish()),
+            Arc::new(self.unblended.finish()),
+            Arc::new(self.amortized.finish()),
+            Arc::new(self.currency.finish()),
+            Arc::new(self.estimated.finish()),
+        ]);
+    }
+
+    /// The batches, each row naming the costs object it was written with.
+    fn batches(mut self, costs_version: &str) -> Vec<RecordBatch> {
+        if self.day.len() > 0 || self.done.is_empty() {
+            self.cut();
+        }
+        self.done
+            .into_iter()
+            .map(|mut columns| {
+                let n = columns[0].len();
+                columns.push(Arc::new(StringArray::from(vec![costs_version; n])));
+                RecordBatch::try_new(Dataset::UsageTypes.schema(), columns)
+                    .expect("columns follow the usage_types schema")
+            })
+            .collect()
+    }
+}
+
 /// One account's spend so far, per service, in the money scale.
 struct AccountSpend {
     /// The currency of the account's first spend row.
@@ -176,10 +252,14 @@ const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"
 /// and left out. The month's spend per account and service goes to `cost_totals/` after the
 /// costs, naming the version of the costs object it sums: a reader trusts it only while that
 /// version is the one stored, so a crash between the two writes or a later rewrite of the
-/// costs leaves totals that are ignored, never wrong ones.
+/// costs leaves totals that are ignored, never wrong ones. Cost Explorer's usage-type rows
+/// ([`CostRef::by_usage_type`]) are held until then and go to `usage_types/` between the two,
+/// naming the costs version the same way (every month gets that object, empty for sources whose
+/// costs rows carry their usage type).
 pub struct MonthWriter<'l> {
     lake: &'l Lake,
     totals: Totals,
+    usages: UsageColumns,
     month: Month,
     source: String,
     columns: Columns,
@@ -197,6 +277,7 @@ impl<'l> MonthWriter<'l> {
         Ok(MonthWriter {
             lake,
             totals: Totals::default(),
+            usages: UsageColumns::new(),
             month,
             source: source.to_string(),
             columns: Columns::new(),
@@ -217,15 +298,20 @@ impl<'l> MonthWriter<'l> {
 
     /// Adds one row.
     pub fn push(&mut self, row: CostRef<'_>) -> Result<(), CostError> {
+        // Usage-type rows detail rows counted here already: left out without a count.
         if Month::of(row.day) != self.month {
-            self.other_months += 1;
+            self.other_months += usize::from(!row.by_usage_type);
             return Ok(());
         }
         if self.until.is_some_and(|until| row.day > until) {
-            self.later += 1;
+            self.later += usize::from(!row.by_usage_type);
             return Ok(());
         }
         let unblended = mantissa(row.unblended);
+        if row.by_usage_type {
+            self.usages.push(&row, unblended);
+            return Ok(());
+        }
         self.columns.push(&row, unblended, &self.source);
         self.totals.add(&row, unblended);
         self.rows += 1;
@@ -243,6 +329,15 @@ impl<'l> MonthWriter<'l> {
         }
         let (key, version) = self.writer.finish_versioned().await?;
         let month = self.month.to_string();
+        let usage_rows = self.usages.rows;
+        self.lake
+            .write(
+                Dataset::UsageTypes,
+                &month,
+                "usage_types",
+                &self.usages.batches(&version),
+            )
+            .await?;
         self.lake
             .write(
                 Dataset::CostTotals,
@@ -253,6 +348,7 @@ impl<'l> MonthWriter<'l> {
             .await?;
         Ok(MonthSummary {
             rows: self.rows,
+            usage_rows,
             other_months: self.other_months,
             later_days: self.later,
             total: self.total,
@@ -264,8 +360,10 @@ impl<'l> MonthWriter<'l> {
 /// What a month's ingestion did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MonthSummary {
-    /// Rows written.
+    /// Rows written to `costs/`.
     pub rows: usize,
+    /// Usage-type rows written to `usage_types/` (Cost Explorer's query C).
+    pub usage_rows: usize,
     /// Rows of other months, counted and left out.
     pub other_months: usize,
     /// Rows of the month after the day it was written up to, counted and left out.

@@ -50,7 +50,9 @@ struct Grouped<'a> {
     accounts: BTreeMap<&'a str, Vec<(&'a String, &'a AccountInfo)>>,
     all_accounts: Vec<(&'a String, &'a AccountInfo)>,
     lines: BTreeMap<&'a str, Vec<&'a Line>>,
-    all_lines: Vec<&'a Line>,
+    /// The lines by usage type ([`MonthCosts::usage_lines`]), per cost center and for all.
+    usages: BTreeMap<&'a str, Vec<&'a Line>>,
+    all_usages: Vec<&'a Line>,
     /// Spend per day (days 1 to the last held) of the month and of the month before, per cost
     /// center and for the organization.
     days: BTreeMap<&'a str, [Vec<Decimal>; 2]>,
@@ -93,6 +95,15 @@ impl<'a> Grouped<'a> {
         for l in &all_lines {
             lines.entry(l.cost_center.as_str()).or_default().push(l);
         }
+        let all_usages: Vec<&Line> = current
+            .usage_lines()
+            .iter()
+            .filter(|l| l.per_cost_center() && !l.usage_type.is_empty())
+            .collect();
+        let mut usages: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
+        for l in &all_usages {
+            usages.entry(l.cost_center.as_str()).or_default().push(l);
+        }
         let held = forecast.through.map_or(0, |t| t.day()) as usize;
         let before = month.previous();
         let empty = || [vec![Decimal::ZERO; held], vec![Decimal::ZERO; held]];
@@ -128,7 +139,8 @@ impl<'a> Grouped<'a> {
             accounts,
             all_accounts: facts.accounts.iter().collect(),
             lines,
-            all_lines,
+            usages,
+            all_usages,
             days,
             all_days,
             before_held: forecast.days.held.iter().any(|d| Month::of(*d) == before),
@@ -313,8 +325,10 @@ fn forecast_section(forecast: &Forecast, currency: &str, cost_center: Option<&st
 /// Usage types shown on a page.
 const USAGES_SHOWN: usize = 15;
 
-/// What was used: the largest services and usage types of `lines` (the scope's, credits and
-/// refunds left out), with their share of the scope's spend.
+/// What was used: the largest services and usage types of `lines` (the scope's lines by usage
+/// type, credits and refunds left out), with their share of the scope's spend that has a usage
+/// type. Without a service on any line (Cost Explorer's usage types) the table has no Service
+/// column.
 fn usage_section(lines: &[&Line], currency: &str) -> Section {
     let mut sums: BTreeMap<(&str, &str), Decimal> = BTreeMap::new();
     let mut total = Decimal::ZERO;
@@ -324,17 +338,19 @@ fn usage_section(lines: &[&Line], currency: &str) -> Section {
             .or_default() += l.amount;
         total += l.amount;
     }
+    let with_service = sums.keys().any(|(service, _)| !service.is_empty());
     let mut ranked: Vec<((&str, &str), Decimal)> = sums.into_iter().collect();
     ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let mut table = Table::new(
-        "What was used",
-        vec![
-            Column::text("Service"),
-            Column::text("Usage Type"),
-            Column::money("Amount", currency),
-            Column::of("Share %", Kind::Number),
-        ],
-    );
+    let mut columns = Vec::new();
+    if with_service {
+        columns.push(Column::text("Service"));
+    }
+    columns.extend([
+        Column::text("Usage Type"),
+        Column::money("Amount", currency),
+        Column::of("Share %", Kind::Number),
+    ]);
+    let mut table = Table::new("What was used", columns);
     table.totals = false;
     for ((service, usage), amount) in ranked.iter().take(USAGES_SHOWN) {
         let share = if total.is_zero() {
@@ -342,24 +358,28 @@ fn usage_section(lines: &[&Line], currency: &str) -> Section {
         } else {
             Cell::Decimal((*amount / total * Decimal::ONE_HUNDRED).round_dp(1))
         };
-        table.rows.push(Row::new(vec![
-            service.to_string().into(),
-            usage.to_string().into(),
-            Cell::Decimal(*amount),
-            share,
-        ]));
+        let mut cells: Vec<Cell> = Vec::new();
+        if with_service {
+            cells.push(service.to_string().into());
+        }
+        cells.extend([usage.to_string().into(), Cell::Decimal(*amount), share]);
+        table.rows.push(Row::new(cells));
     }
+    let what = if with_service {
+        "services and usage types"
+    } else {
+        "usage types (Cost Explorer gives them per account, not per service)"
+    };
     Section {
         id: "usage",
         title: "What was used".into(),
         intro: format!(
-            "The {} largest services and usage types of the month (instance hours, storage, \
-             transfer, ...), with their share of the spend that has a usage type; the usages \
-             CSV file holds every one.",
-            USAGES_SHOWN
+            "The {USAGES_SHOWN} largest {what} of the month (instance hours, storage, requests, \
+             transfer, ...), with their share of the usage; the usages CSV file holds every one."
         ),
-        empty: "The month's costs carry no usage types: their source grouped them by service \
-                only (Cost Explorer); CUR and FOCUS exports have them."
+        empty: "The month's costs carry no usage types: they were ingested from Cost Explorer \
+                without its usage-type query. `cargo run -p ingest -- costs --month YYYY-MM` \
+                asks for them."
             .into(),
         table,
         more: ranked.len().saturating_sub(USAGES_SHOWN),
@@ -720,7 +740,7 @@ pub fn pages(
                 },
                 forecast_section(forecast, currency, None),
                 anomalies_section(anomalies, currency, None),
-                usage_section(&grouped.all_lines, currency),
+                usage_section(&grouped.all_usages, currency),
                 movers_section(facts, &grouped, scope, currency),
                 exceptions,
                 idle,
@@ -846,7 +866,7 @@ pub fn pages(
                 forecast_section(forecast, currency, Some(cc)),
                 anomalies_section(anomalies, currency, Some(cc)),
                 usage_section(
-                    grouped.lines.get(cc.as_str()).map_or(&[], Vec::as_slice),
+                    grouped.usages.get(cc.as_str()).map_or(&[], Vec::as_slice),
                     currency,
                 ),
                 movers_section(facts, &grouped, scope, currency),

@@ -34,6 +34,7 @@ pub fn row(day: &str, account: &str, service: &str, kind: &str, amount: &str) ->
         amortized: None,
         currency: "USD".into(),
         estimated: None,
+        by_usage_type: false,
     }
 }
 
