@@ -160,6 +160,10 @@ def cost_explorer(args, work, target, env, table):
         table.append(("Cost Explorer", label, wall, cpu, rss, rows, folder_bytes(work / "lake" / "costs")))
         print(f"  {label}: {line}")
         print(f"  {label}: {cpu / n_pages * 1000:.1f} ms of CPU per page ({n_pages} pages)")
+        ours = re.search(r"(\d+) GetCostAndUsage requests; reading their pages into rows took ([\d.]+) ms", out)
+        if ours:
+            print(f"  {label}: {ours.group(1)} requests; our reading of a page into rows (the SDK's "
+                  f"HTTP and JSON parse not counted): {ours.group(2)} ms")
     print(f"  stub answered {count['requests']} requests for {n_pages} pages")
     server.shutdown()
 

@@ -459,7 +459,8 @@ async fn cost_explorer_on_moto_follows_every_page_and_counts_requests() {
         &mut |r| writer.push(r),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .requests;
     assert_eq!(
         requests,
         pages.len() as u64,
@@ -556,7 +557,8 @@ async fn month_to_date_asks_for_the_days_up_to_the_day() {
         &mut |r| writer.push(r),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .requests;
     assert_eq!(requests, 3);
     let periods = answering.join().unwrap();
     let asked = |key: &str, filter: &str| {
@@ -646,4 +648,43 @@ fn amounts_out_of_range_are_refused_and_empty_costs_counted() {
             "{err}"
         );
     }
+}
+
+/// Saved responses are read borrowing from the file's bytes: a key with an escape, fields we do
+/// not read and metrics we do not ask for change nothing; a file of another shape is refused
+/// with its name.
+#[test]
+fn saved_responses_with_escapes_and_other_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = r#"{"GroupDefinitions": [{"Type": "DIMENSION", "Key": "LINKED_ACCOUNT"}, {"Type": "DIMENSION", "Key": "SERVICE"}],
+        "ResultsByTime": [{"TimePeriod": {"Start": "2026-10-02", "End": "2026-10-03"}, "Total": {}, "Estimated": false,
+            "Groups": [{"Keys": ["300001010101", "Amazon \"Elastic\" \u00c9"], "Metrics": {"BlendedCost": {"Amount": "9", "Unit": "USD"},
+                "UnblendedCost": {"Amount": "1.2E-7", "Unit": "EUR"}}}]}],
+        "DimensionValueAttributes": [], "ResponseMetadata": {"RequestId": "x"}}"#;
+    std::fs::write(dir.path().join("a.json"), page).unwrap();
+    let mut rows = Vec::new();
+    ingest::costs::load_saved(dir.path(), &mut |r| {
+        rows.push(ingest::costs::CostRow::from(r));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].service, "Amazon \"Elastic\" É");
+    assert_eq!(rows[0].unblended, Decimal::new(12, 8));
+    assert_eq!(rows[0].currency, "EUR");
+    assert_eq!(rows[0].estimated, Some(false));
+    assert_eq!(rows[0].amortized, None);
+
+    std::fs::write(
+        dir.path().join("b.json"),
+        r#"{"GroupDefinitions": "LINKED_ACCOUNT", "ResultsByTime": []}"#,
+    )
+    .unwrap();
+    let err = ingest::costs::load_saved(dir.path(), &mut |_| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("b.json: not JSON, or not a GetCostAndUsage response: invalid type"),
+        "{err}"
+    );
 }

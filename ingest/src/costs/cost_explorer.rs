@@ -3,6 +3,7 @@
 //! unblended and amortized costs (a second metric costs no extra request), every page followed,
 //! every request counted (each one is billed).
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use aws_sdk_costexplorer::Client;
@@ -11,6 +12,7 @@ use aws_sdk_costexplorer::types::{
     GroupDefinitionType,
 };
 use chrono::NaiveDate;
+use serde::Deserialize;
 use serde_json::Value;
 use spa_core::period::{Day, Month};
 
@@ -59,14 +61,24 @@ fn read_page(
     Ok(())
 }
 
+/// What fetching a month did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fetched {
+    /// Requests made (pages read), each billed.
+    pub requests: u64,
+    /// Time spent reading the SDK's pages into rows and pushing them into the sink (ours: the
+    /// SDK's HTTP and JSON parsing not counted).
+    pub reading: std::time::Duration,
+}
+
 /// Fetches the month that starts on `first` (a first of month), or its days up to `until`, into
-/// `sink`; returns the number of requests made.
+/// `sink`.
 pub async fn fetch_month(
     client: &Client,
     month: Month,
     until: Option<NaiveDate>,
     sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
-) -> Result<u64, CostError> {
+) -> Result<Fetched, CostError> {
     let next = match until {
         Some(day) => day.succ_opt().expect("a valid day"),
         None => month.next().first(),
@@ -85,6 +97,7 @@ pub async fn fetch_month(
         )
         .build();
     let mut requests = 0;
+    let mut reading = std::time::Duration::ZERO;
     for grouping in Grouping::ALL {
         let second = grouping.key();
         let filter = (grouping != Grouping::RecordType).then(|| usage_only.clone());
@@ -105,7 +118,9 @@ pub async fn fetch_month(
                 message: spa_core::aws::ApiError::new("GetCostAndUsage", &e).message,
             })?;
             requests += 1;
+            let started = std::time::Instant::now();
             read_page(&output, grouping, sink)?;
+            reading += started.elapsed();
             tracing::info!(query = second, request = requests, "GetCostAndUsage");
             token = output.next_page_token().map(str::to_string);
             if token.is_none() {
@@ -113,7 +128,7 @@ pub async fn fetch_month(
             }
         }
     }
-    Ok(requests)
+    Ok(Fetched { requests, reading })
 }
 
 /// A Cost Explorer client: the API lives in us-east-1 whatever the automation's region.
@@ -223,6 +238,67 @@ pub(crate) fn day_of(start: &str, origin: &str) -> Result<NaiveDate, CostError> 
         .map_err(|_| bad(origin, format!("bad TimePeriod.Start `{start}`")))
 }
 
+/// A saved `GetCostAndUsage` response, its strings borrowed from the file's bytes where they
+/// have no escape (unknown fields are skipped unread).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Saved<'a> {
+    #[serde(borrow)]
+    group_definitions: Option<Vec<SavedDefinition<'a>>>,
+    #[serde(borrow)]
+    results_by_time: Option<Vec<SavedPeriod<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SavedDefinition<'a> {
+    #[serde(borrow)]
+    key: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SavedPeriod<'a> {
+    #[serde(borrow)]
+    time_period: Option<SavedInterval<'a>>,
+    estimated: Option<bool>,
+    #[serde(borrow)]
+    groups: Option<Vec<SavedGroup<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SavedInterval<'a> {
+    #[serde(borrow)]
+    start: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SavedGroup<'a> {
+    #[serde(borrow)]
+    keys: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    metrics: Option<SavedMetrics<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct SavedMetrics<'a> {
+    #[serde(borrow, rename = "UnblendedCost")]
+    unblended: Option<SavedMetric<'a>>,
+    #[serde(borrow, rename = "AmortizedCost")]
+    amortized: Option<SavedMetric<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SavedMetric<'a> {
+    #[serde(borrow)]
+    amount: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    unit: Option<Cow<'a, str>>,
+}
+
 /// Reads one `GetCostAndUsage` response into `sink`: every group when `all`, else the rows the
 /// lake keeps (see the module docs).
 pub fn read_response(
@@ -231,50 +307,65 @@ pub fn read_response(
     all: bool,
     sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
 ) -> Result<Grouping, CostError> {
-    let keys: Vec<&str> = response["GroupDefinitions"]
-        .as_array()
-        .ok_or_else(|| bad(origin, "no GroupDefinitions: expected a GetCostAndUsage response grouped by LINKED_ACCOUNT and SERVICE, RECORD_TYPE or USAGE_TYPE"))?
+    let saved = Saved::deserialize(response)
+        .map_err(|e| bad(origin, format!("not a GetCostAndUsage response: {e}")))?;
+    read_saved(saved, origin, all, sink)
+}
+
+fn read_saved(
+    saved: Saved<'_>,
+    origin: &str,
+    all: bool,
+    sink: &mut dyn FnMut(CostRef<'_>) -> Result<(), CostError>,
+) -> Result<Grouping, CostError> {
+    let definitions = saved.group_definitions.ok_or_else(|| {
+        bad(
+            origin,
+            "no GroupDefinitions: expected a GetCostAndUsage response grouped by LINKED_ACCOUNT and SERVICE, RECORD_TYPE or USAGE_TYPE",
+        )
+    })?;
+    let keys: Vec<&str> = definitions
         .iter()
-        .map(|d| d["Key"].as_str().unwrap_or_default())
+        .map(|d| d.key.as_deref().unwrap_or_default())
         .collect();
     let grouping = grouping_of(&keys, origin)?;
-    for result in response["ResultsByTime"]
-        .as_array()
+    for result in saved
+        .results_by_time
         .ok_or_else(|| bad(origin, "no ResultsByTime"))?
     {
-        let day = day_of(
-            result["TimePeriod"]["Start"].as_str().unwrap_or_default(),
-            origin,
-        )?;
-        let estimated = result["Estimated"].as_bool();
-        for group in result["Groups"].as_array().into_iter().flatten() {
-            let key = |i: usize| {
-                group["Keys"][i]
-                    .as_str()
-                    .ok_or_else(|| bad(origin, "a group without its two keys"))
+        let start = result.time_period.as_ref().and_then(|t| t.start.as_deref());
+        let day = day_of(start.unwrap_or_default(), origin)?;
+        for group in result.groups.iter().flatten() {
+            let (Some(account), Some(second)) = (
+                group.keys.as_ref().and_then(|k| k.first()),
+                group.keys.as_ref().and_then(|k| k.get(1)),
+            ) else {
+                return Err(bad(origin, "a group without its two keys"));
             };
-            let metric = |name: &str| group["Metrics"].get(name);
-            let unblended = metric("UnblendedCost")
+            let metrics = group.metrics.as_ref();
+            let unblended = metrics
+                .and_then(|m| m.unblended.as_ref())
                 .map(|m| {
-                    m["Amount"]
-                        .as_str()
-                        .map(|a| (a, m["Unit"].as_str()))
+                    m.amount
+                        .as_deref()
+                        .map(|a| (a, m.unit.as_deref()))
                         .ok_or_else(|| bad(origin, "UnblendedCost without Amount"))
                 })
                 .transpose()?;
-            let amortized = metric("AmortizedCost")
+            let amortized = metrics
+                .and_then(|m| m.amortized.as_ref())
                 .map(|m| {
-                    m["Amount"]
-                        .as_str()
+                    m.amount
+                        .as_deref()
                         .ok_or_else(|| bad(origin, "AmortizedCost without Amount"))
                 })
                 .transpose()?;
             let g = Group {
-                keys: [key(0)?, key(1)?],
+                keys: [account, second],
                 unblended,
                 amortized,
             };
-            if let Some(row) = group_row(grouping, day, estimated, &g, all, origin)? {
+            if let Some(row) = group_row(grouping, day, result.estimated, &g, all, origin)? {
                 sink(row)?;
             }
         }
@@ -331,9 +422,13 @@ pub fn load_saved(
             source,
         })?;
         let origin = path.display().to_string();
-        let value: Value =
-            serde_json::from_slice(&text).map_err(|e| bad(&origin, format!("not JSON: {e}")))?;
-        read_response(&value, &origin, false, sink)?;
+        let saved: Saved<'_> = serde_json::from_slice(&text).map_err(|e| {
+            bad(
+                &origin,
+                format!("not JSON, or not a GetCostAndUsage response: {e}"),
+            )
+        })?;
+        read_saved(saved, &origin, false, sink)?;
     }
     Ok(())
 }

@@ -9,7 +9,13 @@ use arrow::array::{
     ArrayBuilder, ArrayRef, BooleanBuilder, Date32Array, Date32Builder, Decimal128Builder,
     RecordBatch, StringArray, StringBuilder,
 };
+use arrow::datatypes::{Schema, SchemaRef};
+use bytes::Bytes;
 use chrono::NaiveDate;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
 use rust_decimal::Decimal;
 use spa_core::lake::{Dataset, Lake, MONEY_PRECISION, MONEY_SCALE, NOT_SPEND, ObjectWriter};
 use spa_core::period::Month;
@@ -93,8 +99,10 @@ impl Columns {
     }
 }
 
-/// Cost Explorer's usage-type rows, column by column; the costs version is added when the
-/// costs object is stored.
+/// Cost Explorer's usage-type rows, column by column, then batch by batch into a compressed
+/// spill (zstd Parquet in memory, without the version column): the costs version each row names
+/// is known only once the costs object is stored, and millions of rows held as Arrow arrays
+/// would cost a gigabyte where the spill costs tens of megabytes.
 struct UsageColumns {
     day: Date32Builder,
     account: StringBuilder,
@@ -103,28 +111,38 @@ struct UsageColumns {
     amortized: Decimal128Builder,
     currency: StringBuilder,
     estimated: BooleanBuilder,
-    /// Batches finished, without their version column.
-    done: Vec<Vec<ArrayRef>>,
+    spill: ArrowWriter<Vec<u8>>,
     rows: usize,
+}
+
+/// The usage_types schema without its last column, `costs_version`.
+fn unversioned() -> SchemaRef {
+    let schema = Dataset::UsageTypes.schema();
+    let fields = &schema.fields()[..schema.fields().len() - 1];
+    Arc::new(Schema::new(fields.to_vec()))
 }
 
 impl UsageColumns {
     fn new() -> Self {
-        let text = StringBuilder::new;
+        let text = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16);
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
         UsageColumns {
-            day: Date32Builder::new(),
+            day: Date32Builder::with_capacity(BATCH_ROWS),
             account: text(),
             usage_type: text(),
             unblended: money_builder(),
             amortized: money_builder(),
             currency: text(),
-            estimated: BooleanBuilder::new(),
-            done: Vec::new(),
+            estimated: BooleanBuilder::with_capacity(BATCH_ROWS),
+            spill: ArrowWriter::try_new(Vec::new(), unversioned(), Some(props))
+                .expect("a valid spill schema"),
             rows: 0,
         }
     }
 
-    fn push(&mut self, r: &CostRef<'_>, unblended: i128) {
+    fn push(&mut self, r: &CostRef<'_>, unblended: i128) -> Result<(), CostError> {
         self.day.append_value((r.day - EPOCH).num_days() as i32);
         self.account.append_value(r.account);
         self.usage_type
@@ -135,12 +153,13 @@ impl UsageColumns {
         self.estimated.append_option(r.estimated);
         self.rows += 1;
         if self.day.len() >= BATCH_ROWS {
-            self.cut();
+            self.cut()?;
         }
+        Ok(())
     }
 
-    fn cut(&mut self) {
-        self.done.push(vec![
+    fn cut(&mut self) -> Result<(), CostError> {
+        let columns: Vec<ArrayRef> = vec![
             Arc::new(self.day.finish()),
             Arc::new(self.account.finish()),
             Arc::new(self.usage_type.finish()),
@@ -148,23 +167,51 @@ impl UsageColumns {
             Arc::new(self.amortized.finish()),
             Arc::new(self.currency.finish()),
             Arc::new(self.estimated.finish()),
-        ]);
+        ];
+        let batch =
+            RecordBatch::try_new(unversioned(), columns).expect("columns follow the schema");
+        self.spill.write(&batch).map_err(spill_error)
     }
 
-    /// The batches, each row naming the costs object it was written with.
-    fn batches(mut self, costs_version: &str) -> Vec<RecordBatch> {
-        if self.day.len() > 0 || self.done.is_empty() {
-            self.cut();
+    /// Stores the rows in `usage_types/month=.../`, each naming `costs_version`, replacing
+    /// the month's earlier object.
+    async fn store(
+        mut self,
+        lake: &Lake,
+        month: &str,
+        costs_version: &str,
+    ) -> Result<(), CostError> {
+        if self.day.len() > 0 {
+            self.cut()?;
         }
-        self.done
-            .into_iter()
-            .map(|mut columns| {
-                let n = columns[0].len();
-                columns.push(Arc::new(StringArray::from(vec![costs_version; n])));
-                RecordBatch::try_new(Dataset::UsageTypes.schema(), columns)
-                    .expect("columns follow the usage_types schema")
-            })
-            .collect()
+        let spilled = Bytes::from(self.spill.into_inner().map_err(spill_error)?);
+        let mut writer = lake.writer(Dataset::UsageTypes, month, "usage_types")?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(spilled)
+            .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
+            .map_err(spill_error)?;
+        for batch in reader {
+            let batch = batch.map_err(|e| spill_error(e.into()))?;
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(StringArray::from(vec![
+                costs_version;
+                batch.num_rows()
+            ])));
+            let batch = RecordBatch::try_new(Dataset::UsageTypes.schema(), columns)
+                .expect("columns follow the usage_types schema");
+            writer.write(&batch)?;
+        }
+        if writer.rows() == 0 {
+            writer.write(&RecordBatch::new_empty(Dataset::UsageTypes.schema()))?;
+        }
+        writer.finish().await?;
+        Ok(())
+    }
+}
+
+fn spill_error(e: parquet::errors::ParquetError) -> CostError {
+    CostError::Response {
+        origin: "usage types spill".into(),
+        message: e.to_string(),
     }
 }
 
@@ -253,7 +300,8 @@ const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"
 /// costs, naming the version of the costs object it sums: a reader trusts it only while that
 /// version is the one stored, so a crash between the two writes or a later rewrite of the
 /// costs leaves totals that are ignored, never wrong ones. Cost Explorer's usage-type rows
-/// ([`CostRef::by_usage_type`]) are held until then and go to `usage_types/` between the two,
+/// ([`CostRef::by_usage_type`]) are spilled compressed until then and go to `usage_types/`
+/// between the two,
 /// naming the costs version the same way (every month gets that object, empty for sources whose
 /// costs rows carry their usage type).
 pub struct MonthWriter<'l> {
@@ -309,8 +357,7 @@ impl<'l> MonthWriter<'l> {
         }
         let unblended = mantissa(row.unblended);
         if row.by_usage_type {
-            self.usages.push(&row, unblended);
-            return Ok(());
+            return self.usages.push(&row, unblended);
         }
         self.columns.push(&row, unblended, &self.source);
         self.totals.add(&row, unblended);
@@ -330,14 +377,7 @@ impl<'l> MonthWriter<'l> {
         let (key, version) = self.writer.finish_versioned().await?;
         let month = self.month.to_string();
         let usage_rows = self.usages.rows;
-        self.lake
-            .write(
-                Dataset::UsageTypes,
-                &month,
-                "usage_types",
-                &self.usages.batches(&version),
-            )
-            .await?;
+        self.usages.store(self.lake, &month, &version).await?;
         self.lake
             .write(
                 Dataset::CostTotals,
