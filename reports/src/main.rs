@@ -10,6 +10,12 @@ use spa_core::lake::{Lake, Store};
 use spa_core::period::Day;
 use spa_core::process::SettingsArg;
 
+/// mimalloc instead of the system allocator: on the 10,000-account month the reports peak at
+/// 0.68x the memory (glibc's per-thread arenas keep the Polars scans' freed buffers) and run in
+/// 0.94x the time (three runs each, in turn).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Produce the reports of the sandbox accounts from the lake.
 ///
 /// --month YYYY-MM (default: the previous month) writes the month's cost and activity reports;

@@ -2,7 +2,7 @@
 //! query runs locally on the fixture lake, and the ones behind a report give the report's
 //! figures.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -302,6 +302,50 @@ async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
         }
     }
     assert_eq!(from_sql, from_report);
+
+    // Top services per cost center: the report's lines (credits and refunds left out) summed
+    // per cost center and service here, the largest `top` of each.
+    let top: usize = params()["top"].parse().unwrap();
+    let mut sums: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for l in current
+        .lines
+        .iter()
+        .filter(|l| !matches!(l.record_type.as_str(), "Credit" | "Refund"))
+    {
+        *sums
+            .entry((l.cost_center.clone(), l.service.clone()))
+            .or_default() += l.amount;
+    }
+    let mut per_cc: BTreeMap<String, Vec<(String, Decimal)>> = BTreeMap::new();
+    for ((cc, service), amount) in sums {
+        per_cc
+            .entry(cc)
+            .or_default()
+            .push((service, amount.normalize()));
+    }
+    let mut expected = BTreeSet::new();
+    for (cc, mut services) in per_cc {
+        services.sort_by_key(|s| std::cmp::Reverse(s.1));
+        for (rank, (service, amount)) in services.into_iter().take(top).enumerate() {
+            expected.insert((cc.clone(), (rank + 1).to_string(), service, amount));
+        }
+    }
+    let rows = &results["top_services_per_cost_center"];
+    let from_sql: BTreeSet<(String, String, String, Decimal)> = column(rows, "cost_center")
+        .iter()
+        .zip(column(rows, "rank_in_cost_center"))
+        .zip(column(rows, "service"))
+        .zip(column(rows, "amount"))
+        .map(|(((cc, r), s), v)| {
+            (
+                cc.clone().unwrap(),
+                r.clone().unwrap(),
+                s.clone().unwrap(),
+                decimal(v),
+            )
+        })
+        .collect();
+    assert_eq!(from_sql, expected);
 
     // On-boardings and maintenances: the activity report's durations.
     let events = reports::activities::load(&data, month).await.unwrap();

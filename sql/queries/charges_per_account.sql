@@ -2,20 +2,22 @@
 -- credits and refunds included: the organization's charges sheet, one row per pair.
 -- param month (month): the month, YYYY-MM
 -- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD
-SELECT cost_center, ou_name, account_id, name, record_type, currency, SUM(unblended) AS amount
+-- The costs are summed per account first, then named: the join sees one row per account and
+-- record type instead of one per day and service.
+SELECT
+  COALESCE(a.cost_center, 'NoCostTag') AS cost_center,
+  COALESCE(a.ou_name, 'Unknown') AS ou_name,
+  s.account_id,
+  COALESCE(a.name, 'Unknown') AS name,
+  s.record_type,
+  s.currency,
+  s.amount
 FROM (
-  SELECT
-    COALESCE(a.cost_center, 'NoCostTag') AS cost_center,
-    COALESCE(a.ou_name, 'Unknown') AS ou_name,
-    c.account_id,
-    COALESCE(a.name, 'Unknown') AS name,
-    c.record_type,
-    c.currency,
-    c.unblended
-  FROM costs c
-  LEFT JOIN (SELECT account_id, name, cost_center, ou_name FROM accounts WHERE snapshot = '${snapshot}') a
-    ON a.account_id = c.account_id
-  WHERE c.month = '${month}'
-) t
-GROUP BY cost_center, ou_name, account_id, name, record_type, currency
+  SELECT account_id, record_type, currency, SUM(unblended) AS amount
+  FROM costs
+  WHERE month = '${month}'
+  GROUP BY account_id, record_type, currency
+) s
+LEFT JOIN (SELECT account_id, name, cost_center, ou_name FROM accounts WHERE snapshot = '${snapshot}') a
+  ON a.account_id = s.account_id
 ORDER BY cost_center, ou_name, account_id, record_type

@@ -3,17 +3,22 @@
 -- Accounts the snapshot does not know count under NoCostTag / Unknown.
 -- param month (month): the month, YYYY-MM
 -- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD (the latest at or before the month's last day)
-SELECT cost_center, ou_name, currency, SUM(unblended) AS amount
+-- The costs are summed per account first, then named and summed again per cost center and OU.
+SELECT cost_center, ou_name, currency, SUM(amount) AS amount
 FROM (
   SELECT
     COALESCE(a.cost_center, 'NoCostTag') AS cost_center,
     COALESCE(a.ou_name, 'Unknown') AS ou_name,
-    c.currency,
-    c.unblended
-  FROM costs c
+    s.currency,
+    s.amount
+  FROM (
+    SELECT account_id, currency, SUM(unblended) AS amount
+    FROM costs
+    WHERE month = '${month}' AND record_type NOT IN ('Credit', 'Refund')
+    GROUP BY account_id, currency
+  ) s
   LEFT JOIN (SELECT account_id, cost_center, ou_name FROM accounts WHERE snapshot = '${snapshot}') a
-    ON a.account_id = c.account_id
-  WHERE c.month = '${month}' AND c.record_type NOT IN ('Credit', 'Refund')
+    ON a.account_id = s.account_id
 ) t
 GROUP BY cost_center, ou_name, currency
 ORDER BY cost_center, ou_name
