@@ -286,28 +286,29 @@ impl<'l> Datasets<'l> {
         self.events_of(from, to, filter, None).await
     }
 
-    /// Like [`Datasets::events`], keeping only the events of `accounts` (a frame of distinct
-    /// `account_id`s), before the deduplication: what it holds in memory is those accounts'.
+    /// Like [`Datasets::events`], keeping only the events of `accounts`, before the
+    /// deduplication: what it holds in memory is those accounts'. The accounts are a predicate of
+    /// the scan (`is_in`), so the Parquet reader decodes the other columns (the raw JSON) of
+    /// their rows only.
     pub async fn events_of(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         filter: Option<Expr>,
-        accounts: Option<DataFrame>,
+        accounts: Option<Vec<String>>,
     ) -> Result<Option<LazyFrame>, DataError> {
         let days = self.data.event_days(Day::of(from), Day::of(to)).await?;
+        let keep = accounts.map(|ids| {
+            let ids = Series::new(ACCOUNT_ID.into(), ids);
+            col(ACCOUNT_ID).is_in(lit(ids).implode(false), false)
+        });
+        let filter = match (keep, filter) {
+            (Some(keep), Some(filter)) => Some(keep.and(filter)),
+            (keep, filter) => keep.or(filter),
+        };
         Ok(self.scan(Dataset::Events, &days).await?.map(|frame| {
             let frame = match filter {
                 Some(f) => frame.filter(f),
-                None => frame,
-            };
-            let frame = match accounts {
-                Some(ids) => frame.join(
-                    ids.lazy(),
-                    [col(ACCOUNT_ID)],
-                    [col(ACCOUNT_ID)],
-                    JoinArgs::new(JoinType::Inner),
-                ),
                 None => frame,
             };
             frame.unique_stable_generic(Some(vec![col(EVENT_ID)]), UniqueKeepStrategy::First)

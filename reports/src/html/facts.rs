@@ -222,9 +222,8 @@ async fn reasons(
     }
     let lifecycle = LifecycleEvent::ALL.map(Activity::from);
     let filter = crate::activities::labelled(&lifecycle).or(crate::launches::succeeded());
-    let wanted = crate::frames::account_ids(ids)?;
     let Some(events) = data
-        .events_of(month.first(), month.last(), Some(filter), Some(wanted))
+        .events_of(month.first(), month.last(), Some(filter), Some(ids))
         .await?
     else {
         return Ok(BTreeMap::new());
