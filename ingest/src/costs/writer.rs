@@ -208,11 +208,15 @@ impl UsageColumns {
     }
 }
 
-fn spill_error(e: parquet::errors::ParquetError) -> CostError {
-    CostError::Response {
-        origin: "usage types spill".into(),
-        message: e.to_string(),
-    }
+/// An error of the in-memory spill, named as the object it is on its way to.
+fn spill_error(source: parquet::errors::ParquetError) -> CostError {
+    CostError::Lake(spa_core::lake::LakeError::Parquet {
+        key: format!(
+            "{}/ (usage types held until the costs are stored)",
+            Dataset::UsageTypes.name()
+        ),
+        source,
+    })
 }
 
 /// One account's spend so far, per service, in the money scale.
