@@ -328,6 +328,17 @@ pub fn cost_center_totals(lines: &[Line]) -> BTreeMap<String, Decimal> {
     sum_by(&own, |l| l.cost_center.clone())
 }
 
+/// `lines` per cost center, in cost center order.
+pub(crate) fn by_cost_center<'a>(
+    lines: impl IntoIterator<Item = &'a Line>,
+) -> BTreeMap<&'a str, Vec<&'a Line>> {
+    let mut out: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
+    for l in lines {
+        out.entry(l.cost_center.as_str()).or_default().push(l);
+    }
+    out
+}
+
 /// Sums `lines` by a key, in key order.
 fn sum_by<K: Ord>(lines: &[&Line], key: impl Fn(&Line) -> K) -> BTreeMap<K, Decimal> {
     let mut sums = BTreeMap::new();
@@ -593,12 +604,13 @@ pub fn reports(
         .filter(|l| l.per_cost_center())
         .collect();
     let mut out = Vec::new();
-    let mut usages: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
-    if current.by_usage_type.is_some() {
-        for l in current.usage_lines().iter().filter(|l| l.per_cost_center()) {
-            usages.entry(l.cost_center.as_str()).or_default().push(l);
-        }
-    }
+    let usages = by_cost_center(
+        current
+            .by_usage_type
+            .iter()
+            .flatten()
+            .filter(|l| l.per_cost_center()),
+    );
     // Each cost center's lines as one run (`load` sorts them already; this is linear then).
     own.sort_by(|a, b| a.cost_center.cmp(&b.cost_center));
     for lines in own.chunk_by(|a, b| a.cost_center == b.cost_center) {

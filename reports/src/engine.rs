@@ -228,11 +228,10 @@ impl<'l> Datasets<'l> {
         let Some(frame) = self.scan(Dataset::UsageTypes, &[month]).await? else {
             return Ok(None);
         };
-        let current = versions
-            .iter()
-            .map(|v| col(COSTS_VERSION).eq(lit(v.as_str())))
-            .reduce(|a, b| a.or(b))
-            .expect("at least one version");
+        let current = col(COSTS_VERSION).is_in(
+            lit(Series::new(COSTS_VERSION.into(), versions.clone())).implode(false),
+            false,
+        );
         let frame = match self.engine {
             Engine::Local => frame.filter(current),
             Engine::Athena(_) => frame,

@@ -448,26 +448,21 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
         "record_type",
         "unblended",
     ];
-    let from_lines: Vec<Vec<String>> = {
-        let mut rows: Vec<Vec<String>> = costs
-            .lines
-            .iter()
-            .map(|l| {
-                vec![
-                    l.cost_center.clone(),
-                    l.ou.clone(),
-                    l.account.clone(),
-                    l.name.clone(),
-                    l.service.clone(),
-                    l.usage_type.clone(),
-                    l.record_type.clone(),
-                    l.amount.normalize().to_string(),
-                ]
-            })
-            .collect();
-        rows.sort();
-        rows
+    // A line as the query's row, in `names` order.
+    let row_of = |l: &reports::costs::Line| {
+        vec![
+            l.cost_center.clone(),
+            l.ou.clone(),
+            l.account.clone(),
+            l.name.clone(),
+            l.service.clone(),
+            l.usage_type.clone(),
+            l.record_type.clone(),
+            l.amount.normalize().to_string(),
+        ]
     };
+    let mut from_lines: Vec<Vec<String>> = costs.lines.iter().map(row_of).collect();
+    from_lines.sort();
     assert!(!from_lines.is_empty());
     assert_eq!(sorted_rows(&on_sql, &names), from_lines);
 
@@ -492,16 +487,7 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
         .filter(|l| l.record_type == "Usage")
         .map(|l| {
             assert_eq!(l.service, "");
-            vec![
-                l.cost_center.clone(),
-                l.ou.clone(),
-                l.account.clone(),
-                l.name.clone(),
-                l.service.clone(),
-                l.usage_type.clone(),
-                l.record_type.clone(),
-                l.amount.normalize().to_string(),
-            ]
+            row_of(l)
         })
         .collect();
     from_usages.sort();

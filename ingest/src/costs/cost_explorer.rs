@@ -40,10 +40,7 @@ fn read_page(
         for group in result.groups() {
             let keys = group.keys();
             let (Some(account), Some(second)) = (keys.first(), keys.get(1)) else {
-                return Err(CostError::Response {
-                    origin: ORIGIN.into(),
-                    message: "a group without its two keys".into(),
-                });
+                return Err(bad(ORIGIN, "a group without its two keys"));
             };
             let metric = |name: &str| group.metrics().and_then(|m| m.get(name));
             let g = Group {
@@ -240,7 +237,7 @@ pub(crate) fn day_of(start: &str, origin: &str) -> Result<NaiveDate, CostError> 
 
 /// A saved `GetCostAndUsage` response, its strings borrowed from the file's bytes where they
 /// have no escape (unknown fields are skipped unread).
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Saved<'a> {
     #[serde(borrow)]
@@ -249,14 +246,14 @@ struct Saved<'a> {
     results_by_time: Option<Vec<SavedPeriod<'a>>>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SavedDefinition<'a> {
     #[serde(borrow)]
     key: Option<Cow<'a, str>>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SavedPeriod<'a> {
     #[serde(borrow)]
@@ -266,14 +263,14 @@ struct SavedPeriod<'a> {
     groups: Option<Vec<SavedGroup<'a>>>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SavedInterval<'a> {
     #[serde(borrow)]
     start: Option<Cow<'a, str>>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SavedGroup<'a> {
     #[serde(borrow)]
@@ -282,7 +279,7 @@ struct SavedGroup<'a> {
     metrics: Option<SavedMetrics<'a>>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 struct SavedMetrics<'a> {
     #[serde(borrow, rename = "UnblendedCost")]
     unblended: Option<SavedMetric<'a>>,
@@ -290,13 +287,22 @@ struct SavedMetrics<'a> {
     amortized: Option<SavedMetric<'a>>,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct SavedMetric<'a> {
     #[serde(borrow)]
     amount: Option<Cow<'a, str>>,
     #[serde(borrow)]
     unit: Option<Cow<'a, str>>,
+}
+
+impl SavedMetric<'_> {
+    /// The amount of the metric `name`, which a response always writes.
+    fn amount(&self, name: &str, origin: &str) -> Result<&str, CostError> {
+        self.amount
+            .as_deref()
+            .ok_or_else(|| bad(origin, format!("{name} without Amount")))
+    }
 }
 
 /// Reads one `GetCostAndUsage` response into `sink`: every group when `all`, else the rows the
@@ -336,29 +342,21 @@ fn read_saved(
         let start = result.time_period.as_ref().and_then(|t| t.start.as_deref());
         let day = day_of(start.unwrap_or_default(), origin)?;
         for group in result.groups.iter().flatten() {
-            let (Some(account), Some(second)) = (
-                group.keys.as_ref().and_then(|k| k.first()),
-                group.keys.as_ref().and_then(|k| k.get(1)),
-            ) else {
+            let keys = group.keys.as_deref().unwrap_or_default();
+            let (Some(account), Some(second)) = (keys.first(), keys.get(1)) else {
                 return Err(bad(origin, "a group without its two keys"));
             };
             let metrics = group.metrics.as_ref();
             let unblended = metrics
                 .and_then(|m| m.unblended.as_ref())
                 .map(|m| {
-                    m.amount
-                        .as_deref()
+                    m.amount("UnblendedCost", origin)
                         .map(|a| (a, m.unit.as_deref()))
-                        .ok_or_else(|| bad(origin, "UnblendedCost without Amount"))
                 })
                 .transpose()?;
             let amortized = metrics
                 .and_then(|m| m.amortized.as_ref())
-                .map(|m| {
-                    m.amount
-                        .as_deref()
-                        .ok_or_else(|| bad(origin, "AmortizedCost without Amount"))
-                })
+                .map(|m| m.amount("AmortizedCost", origin))
                 .transpose()?;
             let g = Group {
                 keys: [account, second],

@@ -111,20 +111,19 @@ struct UsageColumns {
     amortized: Decimal128Builder,
     currency: StringBuilder,
     estimated: BooleanBuilder,
+    /// The usage_types schema without its last column, `costs_version`.
+    schema: SchemaRef,
     spill: ArrowWriter<Vec<u8>>,
     rows: usize,
-}
-
-/// The usage_types schema without its last column, `costs_version`.
-fn unversioned() -> SchemaRef {
-    let schema = Dataset::UsageTypes.schema();
-    let fields = &schema.fields()[..schema.fields().len() - 1];
-    Arc::new(Schema::new(fields.to_vec()))
 }
 
 impl UsageColumns {
     fn new() -> Self {
         let text = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16);
+        let full = Dataset::UsageTypes.schema();
+        let schema = Arc::new(Schema::new(
+            full.fields()[..full.fields().len() - 1].to_vec(),
+        ));
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .build();
@@ -136,8 +135,9 @@ impl UsageColumns {
             amortized: money_builder(),
             currency: text(),
             estimated: BooleanBuilder::with_capacity(BATCH_ROWS),
-            spill: ArrowWriter::try_new(Vec::new(), unversioned(), Some(props))
+            spill: ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
                 .expect("a valid spill schema"),
+            schema,
             rows: 0,
         }
     }
@@ -169,7 +169,7 @@ impl UsageColumns {
             Arc::new(self.estimated.finish()),
         ];
         let batch =
-            RecordBatch::try_new(unversioned(), columns).expect("columns follow the schema");
+            RecordBatch::try_new(self.schema.clone(), columns).expect("columns follow the schema");
         self.spill.write(&batch).map_err(spill_error)
     }
 

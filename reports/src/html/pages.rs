@@ -14,7 +14,7 @@ use super::facts::{COST_CENTER_MOVERS, Facts, HISTORY_MONTHS, Mover, ORGANIZATIO
 use super::{Chart, Figure, Page, Section, cents};
 use crate::accounts::AccountInfo;
 use crate::anomalies::{self, Anomaly};
-use crate::costs::{Line, MonthCosts};
+use crate::costs::{Line, MonthCosts, by_cost_center};
 use crate::exceptions::{ExceptionRow, cost_center_of};
 use crate::forecast::{self, Backtest, Estimate, Forecast};
 use crate::inventory::Seen;
@@ -86,24 +86,13 @@ impl<'a> Grouped<'a> {
                 .or_default()
                 .push((id, info));
         }
-        let mut lines: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
-        let all_lines: Vec<&Line> = current
-            .lines
-            .iter()
-            .filter(|l| l.per_cost_center())
-            .collect();
-        for l in &all_lines {
-            lines.entry(l.cost_center.as_str()).or_default().push(l);
-        }
+        let lines = by_cost_center(current.lines.iter().filter(|l| l.per_cost_center()));
         let all_usages: Vec<&Line> = current
             .usage_lines()
             .iter()
-            .filter(|l| l.per_cost_center() && !l.usage_type.is_empty())
+            .filter(|l| l.per_cost_center())
             .collect();
-        let mut usages: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
-        for l in &all_usages {
-            usages.entry(l.cost_center.as_str()).or_default().push(l);
-        }
+        let usages = by_cost_center(all_usages.iter().copied());
         let held = forecast.through.map_or(0, |t| t.day()) as usize;
         let before = month.previous();
         let empty = || [vec![Decimal::ZERO; held], vec![Decimal::ZERO; held]];
