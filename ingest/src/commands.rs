@@ -269,6 +269,19 @@ pub async fn backfill(
         stats.records as f64 / secs,
         stats.json_bytes as f64 / 1e6 / secs
     )?;
+    let stages = stats.stages.named();
+    let spent: f64 = stages.iter().map(|(_, d)| d.as_secs_f64()).sum();
+    let shown: Vec<String> = stages
+        .iter()
+        .map(|(name, d)| {
+            let secs = d.as_secs_f64();
+            format!(
+                "{name} {secs:.2} s ({:.0} %)",
+                100.0 * secs / spent.max(1e-9)
+            )
+        })
+        .collect();
+    writeln!(out, "stages: {}", shown.join(", "))?;
     Ok(if stats.quarantined > 0 {
         Ended::Quarantined
     } else {

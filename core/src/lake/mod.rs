@@ -170,12 +170,24 @@ impl Lake {
         idempotency_key: &str,
         batches: &[RecordBatch],
     ) -> Result<String, LakeError> {
+        let (key, bytes) = Self::encode(dataset, partition, idempotency_key, batches)?;
+        self.put_bytes(&key, bytes).await?;
+        tracing::debug!(%key, rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(), "wrote");
+        Ok(key)
+    }
+
+    /// The key and the Parquet bytes [`Lake::write`] would store, for a writer that encodes
+    /// on one thread and stores on another (with [`Lake::put_bytes`]).
+    pub fn encode(
+        dataset: Dataset,
+        partition: &str,
+        idempotency_key: &str,
+        batches: &[RecordBatch],
+    ) -> Result<(String, Bytes), LakeError> {
         check_partition(dataset, partition)?;
         let key = Self::object_key(dataset, partition, idempotency_key);
         let bytes = encode(dataset, &key, batches)?;
-        self.store.put(&key, bytes).await?;
-        tracing::debug!(%key, rows = batches.iter().map(RecordBatch::num_rows).sum::<usize>(), "wrote");
-        Ok(key)
+        Ok((key, bytes))
     }
 
     /// A writer of one object, for data written batch by batch (see [`ObjectWriter`]). Nothing

@@ -12,8 +12,10 @@
 //! S3 listing), and a group whose files inflate past [`Policy::part_json_bytes`] is written in
 //! parts (each keyed by its first file), to bound memory and every Arrow column.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use spa_core::lake::{Lake, LakeError, Store};
 use spa_core::settings::{Location, Settings};
@@ -48,53 +50,45 @@ pub enum BackfillError {
     BadInput(String),
 }
 
-/// Where one input file is.
+/// Where one input file is. The list of a large backfill holds hundreds of thousands of
+/// these, so the name is not repeated: a local file's path is its name (unless the path is not
+/// UTF-8), an S3 object's key the end of its `s3://bucket/key` name.
 #[derive(Debug, Clone)]
 enum Place {
-    Local(PathBuf),
-    S3 { bucket: Store, key: String },
+    Local,
+    /// A local file whose path the name shows with replacement characters.
+    LocalPath(PathBuf),
+    S3(Arc<Store>),
 }
 
 /// One input file.
 #[derive(Debug, Clone)]
 pub struct InputFile {
     /// Its name in the summary and the `origin` column: an absolute path or an `s3://` URL.
-    pub name: String,
+    pub name: Box<str>,
     /// Stored size in bytes.
     pub size: u64,
     place: Place,
 }
 
-/// The order of files: day first for CloudTrail's layout, else the name.
-fn sort_key(name: &str) -> String {
+/// The order of files: day first for CloudTrail's layout
+/// (`<root>/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>` sorts as
+/// `<root>/YYYY/MM/DD/<account>/<region>/<file>`), else the name; as the bytes of that text,
+/// yielded without building it.
+fn sort_key(name: &str) -> impl Iterator<Item = u8> + '_ {
     let parts: Vec<&str> = name.split('/').collect();
-    match parts.iter().rposition(|p| *p == "CloudTrail") {
-        Some(i) if parts.len() >= i + 6 => {
-            let (account, region) = (parts[i - 1], parts[i + 1]);
-            let (date, file) = (parts[i + 2..i + 5].join("/"), parts[i + 5..].join("/"));
-            format!(
-                "{}/{date}/{account}/{region}/{file}",
-                parts[..i - 1].join("/")
-            )
-        }
-        _ => name.to_string(),
-    }
-}
-
-impl InputFile {
-    async fn read(&self) -> Result<Vec<u8>, BackfillError> {
-        match &self.place {
-            Place::Local(path) => {
-                tokio::fs::read(path)
-                    .await
-                    .map_err(|source| BackfillError::Read {
-                        path: path.clone(),
-                        source,
-                    })
-            }
-            Place::S3 { bucket, key } => Ok(bucket.get(key).await?.to_vec()),
-        }
-    }
+    let order: Vec<usize> = match parts.iter().rposition(|p| *p == "CloudTrail") {
+        Some(i) if i >= 1 && parts.len() >= i + 6 => (0..i - 1)
+            .chain(i + 2..i + 5)
+            .chain([i - 1, i + 1])
+            .chain(i + 5..parts.len())
+            .collect(),
+        _ => (0..parts.len()).collect(),
+    };
+    order.into_iter().enumerate().flat_map(move |(n, at)| {
+        let separator: &[u8] = if n == 0 { b"" } else { b"/" };
+        separator.iter().chain(parts[at].as_bytes()).copied()
+    })
 }
 
 /// Whether a file found in a folder or under a prefix holds events, by its name: `.json`,
@@ -121,10 +115,17 @@ fn walk(
             return Ok(());
         }
         let abs = std::path::absolute(path).map_err(err)?;
+        let (name, place) = match abs.into_os_string().into_string() {
+            Ok(name) => (name, Place::Local),
+            Err(raw) => {
+                let path = PathBuf::from(raw);
+                (path.display().to_string(), Place::LocalPath(path))
+            }
+        };
         out.push(InputFile {
-            name: abs.display().to_string(),
+            name: name.into_boxed_str(),
             size: meta.len(),
-            place: Place::Local(abs),
+            place,
         });
         return Ok(());
     }
@@ -159,19 +160,20 @@ pub async fn collect(
                     let config = spa_core::aws::sdk_config(settings).await;
                     s3 = Some(spa_core::aws::s3_client(settings, &config));
                 }
-                let store = Store::s3(s3.clone().expect("client made above"), &bucket, "");
+                let store = Arc::new(Store::s3(
+                    s3.clone().expect("client made above"),
+                    &bucket,
+                    "",
+                ));
                 for (key, size) in store.list_sized(&prefix).await? {
                     if !is_event_file(&key) {
                         skipped += 1;
                         continue;
                     }
                     files.push(InputFile {
-                        name: format!("s3://{bucket}/{key}"),
+                        name: format!("s3://{bucket}/{key}").into_boxed_str(),
                         size,
-                        place: Place::S3 {
-                            bucket: store.clone(),
-                            key,
-                        },
+                        place: Place::S3(store.clone()),
                     });
                 }
             }
@@ -183,7 +185,7 @@ pub async fn collect(
             "files skipped: not named .json, .jsonl or .gz of those"
         );
     }
-    files.sort_by_cached_key(|f| sort_key(&f.name));
+    files.sort_by(|a, b| sort_key(&a.name).cmp(sort_key(&b.name)));
     files.dedup_by(|a, b| a.name == b.name);
     Ok(files)
 }
@@ -219,6 +221,13 @@ pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
     out
 }
 
+/// An input's bytes once fetched (S3 objects, read before decoding starts) or where to read
+/// them (local files, read one at a time by the decoding thread into a buffer it reuses).
+enum Content {
+    Fetched(Vec<u8>),
+    Local(PathBuf),
+}
+
 /// Reads, decodes and writes one group, in parts of about [`Policy::part_json_bytes`] of JSON
 /// at most (plus one input, itself bounded by [`Policy::max_input_bytes`]); returns its counts.
 pub(crate) async fn ingest_group(
@@ -227,30 +236,58 @@ pub(crate) async fn ingest_group(
     group: Vec<InputFile>,
 ) -> Result<Stats, BackfillError> {
     let mut contents = std::collections::VecDeque::with_capacity(group.len());
-    for file in &group {
-        contents.push_back((file.name.clone(), file.read().await?));
-    }
     let mut total = Stats::default();
+    let started = Instant::now();
+    for file in group {
+        let content = match file.place {
+            Place::Local => Content::Local(PathBuf::from(&*file.name)),
+            Place::LocalPath(path) => Content::Local(path),
+            Place::S3(store) => {
+                // `s3://<bucket>/<key>`: the key is what follows the third slash.
+                let key = file.name.splitn(4, '/').nth(3).unwrap_or_default();
+                Content::Fetched(store.get(key).await?.to_vec())
+            }
+        };
+        contents.push_back((file.name, content));
+    }
+    total.stages.read = started.elapsed();
+    let mut buffer = Vec::new();
     while let Some((first, _)) = contents.front() {
         let key = format!("backfill:{first}");
         let received_at = super::now_micros();
         let policy = policy.clone();
         // Decoding is CPU work: off the async threads, one part at a time.
-        let (batches, rest) = tokio::task::spawn_blocking(move || {
+        let (encoded, stats, rest, kept) = tokio::task::spawn_blocking(move || {
             let mut rows = Rows::new(received_at, &policy);
-            while let Some((name, bytes)) = contents.pop_front() {
+            while let Some((name, content)) = contents.pop_front() {
+                let bytes = match content {
+                    Content::Fetched(bytes) => bytes,
+                    Content::Local(path) => {
+                        let started = Instant::now();
+                        buffer.clear();
+                        std::fs::File::open(&path)
+                            .and_then(|mut f| f.read_to_end(&mut buffer))
+                            .map_err(|source| BackfillError::Read { path, source })?;
+                        rows.stats.stages.read += started.elapsed();
+                        std::mem::take(&mut buffer)
+                    }
+                };
                 super::input::decode(&name, &bytes, &mut rows);
+                buffer = bytes;
                 if rows.stats.json_bytes >= rows.policy.part_json_bytes {
                     break;
                 }
             }
-            (rows.finish(), contents)
+            let batches = rows.finish();
+            let encoded = super::encode(&key, &batches, received_at)?;
+            Ok::<_, BackfillError>((encoded, batches.stats, contents, buffer))
         })
         .await
-        .expect("decoding does not panic");
-        contents = rest;
-        super::write(lake, &key, &batches, received_at).await?;
-        total += batches.stats;
+        .expect("decoding does not panic")?;
+        (contents, buffer) = (rest, kept);
+        total += stats;
+        total.stages.encode += encoded.encode;
+        total.stages.store += super::store(lake, encoded).await?;
     }
     Ok(total)
 }
@@ -297,13 +334,10 @@ mod tests {
     /// Group sizes of 2,000 files named alike under `root`.
     fn cuts(root: &str) -> Vec<usize> {
         let files = (0..2_000)
-            .map(|i| {
-                let name = format!("{root}/2026/10/03/f{i:05}.json.gz");
-                InputFile {
-                    name: name.clone(),
-                    size: 1,
-                    place: Place::Local(name.into()),
-                }
+            .map(|i| InputFile {
+                name: format!("{root}/2026/10/03/f{i:05}.json.gz").into_boxed_str(),
+                size: 1,
+                place: Place::Local,
             })
             .collect();
         groups(files).iter().map(Vec::len).collect()
@@ -319,12 +353,21 @@ mod tests {
         assert!((5..=40).contains(&here.len()), "{here:?}");
     }
 
+    fn key(name: &str) -> String {
+        String::from_utf8(sort_key(name).collect()).unwrap()
+    }
+
     #[test]
     fn trail_files_sort_day_first() {
         assert_eq!(
-            sort_key("/t/AWSLogs/o-abc/111111111111/CloudTrail/eu-west-1/2026/10/03/f.json.gz"),
+            key("/t/AWSLogs/o-abc/111111111111/CloudTrail/eu-west-1/2026/10/03/f.json.gz"),
             "/t/AWSLogs/o-abc/2026/10/03/111111111111/eu-west-1/f.json.gz"
         );
-        assert_eq!(sort_key("/t/events/a.json"), "/t/events/a.json");
+        assert_eq!(key("/t/events/a.json"), "/t/events/a.json");
+        assert_eq!(
+            key("CloudTrail/a/2026/10/03/f"),
+            "CloudTrail/a/2026/10/03/f"
+        );
+        assert_eq!(key(""), "");
     }
 }

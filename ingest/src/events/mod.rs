@@ -11,68 +11,101 @@ pub mod normalize;
 pub mod policy;
 pub mod rows;
 
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
 use chrono::Utc;
 use spa_core::lake::{Dataset, Lake, LakeError};
 
 pub use policy::Policy;
-pub use rows::{Batches, Rows, Stats};
+pub use rows::{Batches, Rows, Stages, Stats};
 
-/// Writes a unit's batches: events into their days, quarantine rows into the day they arrived;
-/// then counts them (metrics `EventsIngested`, by `Label` too, `RecordsIngested`,
-/// `RecordsQuarantined`).
+/// A unit's objects encoded as Parquet, ready to store: events into their days, quarantine rows
+/// into the day they arrived.
+pub struct Encoded {
+    /// `(key, bytes, rows)` of each object.
+    objects: Vec<(String, Bytes, usize)>,
+    /// Events per activity label.
+    labels: BTreeMap<String, u64>,
+    written: u64,
+    quarantined: u64,
+    /// The time spent encoding.
+    pub encode: Duration,
+}
+
+/// Encodes a unit's batches (CPU work, for a blocking thread).
+pub fn encode(
+    idempotency_key: &str,
+    batches: &Batches,
+    received_at: i64,
+) -> Result<Encoded, LakeError> {
+    let started = Instant::now();
+    let quarantine_day = Rows::day_of(received_at);
+    let objects = batches
+        .events
+        .iter()
+        .map(|(day, batch)| (Dataset::Events, day, batch))
+        .chain(
+            batches
+                .quarantine
+                .iter()
+                .map(|batch| (Dataset::Quarantine, &quarantine_day, batch)),
+        )
+        .map(|(dataset, day, batch)| {
+            Lake::encode(dataset, day, idempotency_key, std::slice::from_ref(batch))
+                .map(|(key, bytes)| (key, bytes, batch.num_rows()))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut labels = BTreeMap::new();
+    for (_, batch) in &batches.events {
+        let activity = batch
+            .column_by_name(spa_core::lake::columns::ACTIVITY)
+            .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>());
+        for label in activity.into_iter().flatten().flatten() {
+            *labels.entry(label.to_string()).or_default() += 1;
+        }
+    }
+    Ok(Encoded {
+        objects,
+        labels,
+        written: batches.stats.written,
+        quarantined: batches.stats.quarantined,
+        encode: started.elapsed(),
+    })
+}
+
+/// Stores encoded objects, then counts them (metrics `EventsIngested`, by `Label` too,
+/// `RecordsIngested`, `RecordsQuarantined`). Returns the time spent storing.
+pub async fn store(lake: &Lake, encoded: Encoded) -> Result<Duration, LakeError> {
+    let started = Instant::now();
+    for (key, bytes, rows) in encoded.objects {
+        lake.put_bytes(&key, bytes).await?;
+        tracing::debug!(%key, rows, "wrote");
+    }
+    if encoded.written > 0 {
+        metrics::counter!(spa_core::metrics::EVENTS_INGESTED).increment(encoded.written);
+        metrics::counter!(spa_core::metrics::RECORDS_INGESTED).increment(encoded.written);
+    }
+    for (label, n) in encoded.labels {
+        metrics::counter!(spa_core::metrics::EVENTS_INGESTED, "Label" => label).increment(n);
+    }
+    if encoded.quarantined > 0 {
+        metrics::counter!(spa_core::metrics::RECORDS_QUARANTINED).increment(encoded.quarantined);
+    }
+    Ok(started.elapsed())
+}
+
+/// Writes a unit's batches: [`encode`], then [`store`].
 pub async fn write(
     lake: &Lake,
     idempotency_key: &str,
     batches: &Batches,
     received_at: i64,
 ) -> Result<(), LakeError> {
-    for (day, batch) in &batches.events {
-        lake.write(
-            Dataset::Events,
-            day,
-            idempotency_key,
-            std::slice::from_ref(batch),
-        )
-        .await?;
-    }
-    if let Some(quarantine) = &batches.quarantine {
-        let day = Rows::day_of(received_at);
-        lake.write(
-            Dataset::Quarantine,
-            &day,
-            idempotency_key,
-            std::slice::from_ref(quarantine),
-        )
-        .await?;
-    }
-    count(batches);
+    store(lake, encode(idempotency_key, batches, received_at)?).await?;
     Ok(())
-}
-
-/// The metrics of batches written.
-fn count(batches: &Batches) {
-    let mut labels: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-    for (_, batch) in &batches.events {
-        let activity = batch
-            .column_by_name(spa_core::lake::columns::ACTIVITY)
-            .and_then(|c| c.as_any().downcast_ref::<arrow::array::StringArray>());
-        for label in activity.into_iter().flatten().flatten() {
-            *labels.entry(label).or_default() += 1;
-        }
-    }
-    let rows = batches.stats.written;
-    if rows > 0 {
-        metrics::counter!(spa_core::metrics::EVENTS_INGESTED).increment(rows);
-        metrics::counter!(spa_core::metrics::RECORDS_INGESTED).increment(rows);
-    }
-    for (label, n) in labels {
-        metrics::counter!(spa_core::metrics::EVENTS_INGESTED, "Label" => label.to_string())
-            .increment(n);
-    }
-    if batches.stats.quarantined > 0 {
-        metrics::counter!(spa_core::metrics::RECORDS_QUARANTINED)
-            .increment(batches.stats.quarantined);
-    }
 }
 
 /// Microseconds since the epoch, now.

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::{
     ArrayRef, BinaryBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
@@ -38,6 +39,51 @@ pub struct Stats {
     pub digests: u64,
     /// Empty inputs (no bytes, or a trail file with no records).
     pub empty: u64,
+    /// Where the time went.
+    pub stages: Stages,
+}
+
+/// Time spent in each stage of an ingestion, summed over its inputs and writes (with several
+/// groups in flight, over all of them: CPU time rather than wall time, I/O waits included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stages {
+    /// Reading the inputs (files, S3 objects).
+    pub read: Duration,
+    /// Inflating gzip inputs.
+    pub gunzip: Duration,
+    /// Parsing the JSON and normalizing records into events.
+    pub parse: Duration,
+    /// Dropping repeated ids and appending events to the Arrow columns.
+    pub columns: Duration,
+    /// Encoding the Parquet objects (zstd included).
+    pub encode: Duration,
+    /// Storing the objects.
+    pub store: Duration,
+}
+
+impl Stages {
+    /// The stages in order, named.
+    pub fn named(&self) -> [(&'static str, Duration); 6] {
+        [
+            ("read", self.read),
+            ("gunzip", self.gunzip),
+            ("parse", self.parse),
+            ("columns", self.columns),
+            ("encode", self.encode),
+            ("store", self.store),
+        ]
+    }
+}
+
+impl std::ops::AddAssign for Stages {
+    fn add_assign(&mut self, o: Stages) {
+        self.read += o.read;
+        self.gunzip += o.gunzip;
+        self.parse += o.parse;
+        self.columns += o.columns;
+        self.encode += o.encode;
+        self.store += o.store;
+    }
 }
 
 impl std::ops::AddAssign for Stats {
@@ -51,6 +97,7 @@ impl std::ops::AddAssign for Stats {
         self.quarantined += o.quarantined;
         self.digests += o.digests;
         self.empty += o.empty;
+        self.stages += o.stages;
     }
 }
 
@@ -131,9 +178,12 @@ struct Quarantine {
 /// Rows of one write unit (a file, a group of files, a message batch), ready for the lake.
 pub struct Rows {
     days: BTreeMap<i64, Columns>,
-    seen: HashSet<Box<str>>,
+    /// Ids so far (foldhash, seeded per process: the ids come from the inputs).
+    seen: HashSet<Box<str>, foldhash::fast::RandomState>,
     quarantine: Quarantine,
     received_at: i64,
+    /// The decoders' buffer for inflated inputs, reused from one input to the next.
+    pub(super) inflated: Vec<u8>,
     /// The limits and trust the decoders apply.
     pub policy: Policy,
     /// Counts so far.
@@ -156,26 +206,28 @@ impl Rows {
     pub fn new(received_at: i64, policy: &Policy) -> Self {
         Self {
             days: BTreeMap::new(),
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             quarantine: Quarantine::default(),
             received_at,
+            inflated: Vec::new(),
             policy: policy.clone(),
             stats: Stats::default(),
         }
     }
 
-    /// Adds an event unless its id is already in this unit.
+    /// Adds an event unless its id is already in this unit (the caller times it as the
+    /// `columns` stage).
     pub fn push(&mut self, event: &Event<'_>, origin: &str) {
         self.stats.records += 1;
-        if !self.seen.insert(Box::from(event.event_id.as_ref())) {
+        if self.seen.insert(Box::from(event.event_id.as_ref())) {
+            self.stats.written += 1;
+            self.days
+                .entry(event.event_time.div_euclid(MICROS_PER_DAY))
+                .or_default()
+                .push(event, origin);
+        } else {
             self.stats.duplicates += 1;
-            return;
         }
-        self.stats.written += 1;
-        self.days
-            .entry(event.event_time.div_euclid(MICROS_PER_DAY))
-            .or_default()
-            .push(event, origin);
     }
 
     /// Keeps an unusable input with the reason, so nothing is lost.
@@ -199,6 +251,7 @@ impl Rows {
 
     /// Finishes the Arrow batches.
     pub fn finish(mut self) -> Batches {
+        let started = Instant::now();
         let events = std::mem::take(&mut self.days)
             .into_iter()
             .map(|(day, columns)| (Self::day_of(day * MICROS_PER_DAY), columns.finish()))
@@ -216,6 +269,7 @@ impl Rows {
             )
             .expect("columns follow the quarantine schema")
         });
+        self.stats.stages.columns += started.elapsed();
         Batches {
             events,
             quarantine,
