@@ -371,7 +371,9 @@ fn check_schema(dataset: Dataset, batch: &RecordBatch) -> Result<(), LakeError> 
 }
 
 /// zstd, page statistics, and neither a dictionary nor statistics for columns whose values are
-/// all different (`raw`, `event_id`): building them costs time and saves nothing.
+/// all different (`raw`, `event_id`): building them costs time and saves nothing. zstd level 1
+/// by measurement: on a million real-shaped CloudTrail records, level -1 encoded 13 % faster
+/// (ingest 6 % faster) but wrote 39 % more bytes, which S3 stores and Athena bills per scan.
 fn writer_properties(dataset: Dataset) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
