@@ -162,12 +162,19 @@ pub fn write(
     book.save_to_buffer()
 }
 
+/// The deflate level of the workbooks' zip: 3 instead of the zip default 6. On the
+/// 10,000-account month (405 workbooks) the run took 0.87x the wall time and 0.85x the CPU
+/// (Excel's deflate was the largest part of it) for 6.4 % more bytes (45.2 vs 42.5 MB); level 1
+/// saved little more and wrote 57 % more.
+const ZIP_LEVEL: u8 = 3;
+
 fn write_split(
     tables: &[&Table],
     charts: &[ChartSpec],
     sheet_rows: usize,
 ) -> Result<Workbook, XlsxError> {
     let mut book = Workbook::new();
+    book.set_zip_compression_level(ZIP_LEVEL);
     let mut continued = Vec::new();
     for table in tables {
         if table.rows.len() <= sheet_rows {
