@@ -152,3 +152,36 @@ fn costs_up_to_a_day_keep_the_month_to_date() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--month"), "{err}");
 }
+
+/// A backfill's summary ends with where the time went: the six stages in order, each with its
+/// seconds and its share, the shares adding up to the whole (to their rounding).
+#[test]
+fn a_backfill_prints_its_stages() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let trail = spa_core::testing::shared_data().join("invictus_aws_dataset");
+    let (code, out, err) = ingest(&["--settings", s.to_str().unwrap(), trail.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("records 2900,"), "{out}");
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("stages: "))
+        .unwrap_or_else(|| panic!("no stages line in {out}"));
+    let stages: Vec<(&str, f64, f64)> = line
+        .split(", ")
+        .map(|part| {
+            let words: Vec<&str> = part.split(' ').collect();
+            assert_eq!((words.len(), words[2], words[4]), (5, "s", "%)"), "{part}");
+            let share = words[3].trim_start_matches('(').parse().unwrap();
+            (words[0], words[1].parse().unwrap(), share)
+        })
+        .collect();
+    let names: Vec<&str> = stages.iter().map(|s| s.0).collect();
+    assert_eq!(
+        names,
+        ["read", "gunzip", "parse", "columns", "encode", "store"]
+    );
+    assert!(stages.iter().all(|s| s.1 >= 0.0), "{line}");
+    let shares: f64 = stages.iter().map(|s| s.2).sum();
+    assert!((97.0..=103.0).contains(&shares), "{line}");
+}
