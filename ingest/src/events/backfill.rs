@@ -73,22 +73,100 @@ pub struct InputFile {
 
 /// The order of files: day first for CloudTrail's layout
 /// (`<root>/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>` sorts as
-/// `<root>/YYYY/MM/DD/<account>/<region>/<file>`), else the name; as the bytes of that text,
-/// yielded without building it.
-fn sort_key(name: &str) -> impl Iterator<Item = u8> + '_ {
-    let parts: Vec<&str> = name.split('/').collect();
-    let order: Vec<usize> = match parts.iter().rposition(|p| *p == "CloudTrail") {
-        Some(i) if i >= 1 && parts.len() >= i + 6 => (0..i - 1)
-            .chain(i + 2..i + 5)
-            .chain([i - 1, i + 1])
-            .chain(i + 5..parts.len())
-            .collect(),
-        _ => (0..parts.len()).collect(),
-    };
-    order.into_iter().enumerate().flat_map(move |(n, at)| {
-        let separator: &[u8] = if n == 0 { b"" } else { b"/" };
-        separator.iter().chain(parts[at].as_bytes()).copied()
-    })
+/// `<root>/YYYY/MM/DD/<account>/<region>/<file>`), else the name. The key text is not built:
+/// it is the name's pieces (byte ranges, at most five) joined by `/`, compared piece by piece.
+#[derive(Debug, Clone, Copy)]
+struct SortKey {
+    pieces: [(u32, u32); 5],
+    count: u8,
+}
+
+impl SortKey {
+    fn of(name: &str) -> SortKey {
+        let mut bounds = Vec::new();
+        let mut start = 0;
+        for (at, _) in name.match_indices('/') {
+            bounds.push((start, at));
+            start = at + 1;
+        }
+        bounds.push((start, name.len()));
+        let segment = |k: usize| &name[bounds[k].0..bounds[k].1];
+        let span = |from: usize, to: usize| (bounds[from].0 as u32, bounds[to].1 as u32);
+        let trail = (0..bounds.len())
+            .rev()
+            .find(|&k| segment(k) == "CloudTrail");
+        match trail {
+            Some(i) if i >= 1 && bounds.len() >= i + 6 => SortKey {
+                pieces: [
+                    // `parts[..i - 1]` joined: empty when the account is the first segment.
+                    if i >= 2 { span(0, i - 2) } else { (0, 0) },
+                    span(i + 2, i + 4),
+                    span(i - 1, i - 1),
+                    span(i + 1, i + 1),
+                    span(i + 5, bounds.len() - 1),
+                ],
+                count: 5,
+            },
+            _ => SortKey {
+                pieces: [(0, name.len() as u32), (0, 0), (0, 0), (0, 0), (0, 0)],
+                count: 1,
+            },
+        }
+    }
+
+    /// The key's text as slices: the pieces with `/` between them.
+    fn slices<'a>(&self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let bytes = name.as_bytes();
+        let pieces = self.pieces;
+        (0..usize::from(self.count)).flat_map(move |n| {
+            let (from, to) = pieces[n];
+            let separator: &'a [u8] = if n == 0 { b"" } else { b"/" };
+            [separator, &bytes[from as usize..to as usize]]
+        })
+    }
+
+    /// Compares two names by their keys, as their key texts compare byte by byte.
+    fn compare(a: (&str, &SortKey), b: (&str, &SortKey)) -> std::cmp::Ordering {
+        let (mut left, mut right) = (a.1.slices(a.0), b.1.slices(b.0));
+        let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
+        loop {
+            while x.is_empty() {
+                match left.next() {
+                    Some(next) => x = next,
+                    None => break,
+                }
+            }
+            while y.is_empty() {
+                match right.next() {
+                    Some(next) => y = next,
+                    None => break,
+                }
+            }
+            if x.is_empty() || y.is_empty() {
+                return x.len().cmp(&y.len());
+            }
+            let n = x.len().min(y.len());
+            match x[..n].cmp(&y[..n]) {
+                std::cmp::Ordering::Equal => (x, y) = (&x[n..], &y[n..]),
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Sorts files by their [`SortKey`]s, computed once per file.
+fn sort_files(files: Vec<InputFile>) -> Vec<InputFile> {
+    let keys: Vec<SortKey> = files.iter().map(|f| SortKey::of(&f.name)).collect();
+    let mut order: Vec<u32> = (0..files.len() as u32).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        SortKey::compare((&files[a].name, &keys[a]), (&files[b].name, &keys[b]))
+    });
+    let mut slots: Vec<Option<InputFile>> = files.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|at| slots[at as usize].take())
+        .collect()
 }
 
 /// Whether a file found in a folder or under a prefix holds events, by its name: `.json`,
@@ -185,7 +263,7 @@ pub async fn collect(
             "files skipped: not named .json, .jsonl or .gz of those"
         );
     }
-    files.sort_by(|a, b| sort_key(&a.name).cmp(sort_key(&b.name)));
+    let mut files = sort_files(files);
     files.dedup_by(|a, b| a.name == b.name);
     Ok(files)
 }
@@ -329,7 +407,8 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::{InputFile, Place, groups, sort_key};
+    use super::{InputFile, Place, SortKey, groups, sort_files};
+    use proptest::prelude::*;
 
     /// Group sizes of 2,000 files named alike under `root`.
     fn cuts(root: &str) -> Vec<usize> {
@@ -353,8 +432,26 @@ mod tests {
         assert!((5..=40).contains(&here.len()), "{here:?}");
     }
 
+    /// A name's key text, as the backfill wrote it before the key was compared in pieces.
+    fn key_text(name: &str) -> String {
+        let parts: Vec<&str> = name.split('/').collect();
+        match parts.iter().rposition(|p| *p == "CloudTrail") {
+            Some(i) if i >= 1 && parts.len() >= i + 6 => {
+                let (account, region) = (parts[i - 1], parts[i + 1]);
+                let (date, file) = (parts[i + 2..i + 5].join("/"), parts[i + 5..].join("/"));
+                format!(
+                    "{}/{date}/{account}/{region}/{file}",
+                    parts[..i - 1].join("/")
+                )
+            }
+            _ => name.to_string(),
+        }
+    }
+
     fn key(name: &str) -> String {
-        String::from_utf8(sort_key(name).collect()).unwrap()
+        let k = SortKey::of(name);
+        let text: Vec<u8> = k.slices(name).flatten().copied().collect();
+        String::from_utf8(text).unwrap()
     }
 
     #[test]
@@ -363,11 +460,45 @@ mod tests {
             key("/t/AWSLogs/o-abc/111111111111/CloudTrail/eu-west-1/2026/10/03/f.json.gz"),
             "/t/AWSLogs/o-abc/2026/10/03/111111111111/eu-west-1/f.json.gz"
         );
+        assert_eq!(
+            key("111111111111/CloudTrail/eu-west-1/2026/10/03/a/f"),
+            "/2026/10/03/111111111111/eu-west-1/a/f"
+        );
         assert_eq!(key("/t/events/a.json"), "/t/events/a.json");
         assert_eq!(
             key("CloudTrail/a/2026/10/03/f"),
             "CloudTrail/a/2026/10/03/f"
         );
         assert_eq!(key(""), "");
+    }
+
+    proptest! {
+        /// Files sort as their key texts would (slashes, dashes and dots placed where a
+        /// piece-wise comparison could go wrong), and every file is kept.
+        #[test]
+        fn files_sort_as_their_key_texts(names in prop::collection::vec(
+            prop::collection::vec(prop::sample::select(vec![
+                "CloudTrail", "a", "a-b", "a.b", "ab", "1", "2026", "-", ".", "",
+            ]), 1..12).prop_map(|segments| segments.join("/")),
+            0..40,
+        )) {
+            let files: Vec<InputFile> = names
+                .iter()
+                .map(|n| InputFile { name: n.as_str().into(), size: 1, place: Place::Local })
+                .collect();
+            let sorted: Vec<String> = sort_files(files).iter().map(|f| f.name.to_string()).collect();
+            let mut expected = names.clone();
+            expected.sort_by_cached_key(|n| key_text(n));
+            let keys = |list: &[String]| list.iter().map(|n| key_text(n)).collect::<Vec<_>>();
+            prop_assert_eq!(keys(&sorted), keys(&expected));
+            let mut all = sorted.clone();
+            all.sort();
+            let mut given = names.clone();
+            given.sort();
+            prop_assert_eq!(all, given);
+            for n in &names {
+                prop_assert_eq!(key(n), key_text(n));
+            }
+        }
     }
 }
