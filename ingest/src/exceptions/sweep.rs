@@ -95,6 +95,35 @@ pub async fn with_context(
     Ok(out)
 }
 
+/// Days read at once by a sweep.
+const DAYS_IN_FLIGHT: usize = 2;
+
+/// The events read on `day` and the exceptions they (and, when alerts are queued, the day's
+/// quarantine rows) imply.
+async fn classify_day(
+    lake: &Lake,
+    rules: &Rules,
+    day: Day,
+) -> Result<(u64, Vec<Candidate>), LakeError> {
+    // Only the rows classify looks at are read whole.
+    let (batches, read) = lake
+        .read_partition_where(Dataset::Events, &day.to_string(), &candidates())
+        .await?;
+    let mut found = Vec::new();
+    for batch in &batches {
+        found.extend(classify(rules, batch));
+    }
+    if rules.alert_queue.is_some() {
+        for batch in lake
+            .read_partition(Dataset::Quarantine, &day.to_string())
+            .await?
+        {
+            found.extend(unreadable(rules, &batch));
+        }
+    }
+    Ok((read, found))
+}
+
 /// Raises and stores what the events of `from..=to` imply and the lake does not hold yet.
 pub async fn sweep(
     lake: &Lake,
@@ -106,35 +135,38 @@ pub async fn sweep(
     let rules = Rules::of(settings);
     let mut report = Sweep::default();
     let mut new = Vec::new();
-    let filter = candidates();
-    for day in from.through(to) {
-        report.days += 1;
-        // Only the rows classify looks at are read whole.
-        let (batches, read) = lake
-            .read_partition_where(Dataset::Events, &day.to_string(), &filter)
-            .await?;
-        report.events += read;
-        let mut candidates = Vec::new();
-        for batch in &batches {
-            candidates.extend(classify(&rules, batch));
+    // The days are read and classified [`DAYS_IN_FLIGHT`] at a time (decoding is CPU work, on
+    // the runtime's threads); what is not stored yet is then looked up in day order.
+    let all: Vec<Day> = from.through(to).collect();
+    let mut days = all.iter().copied();
+    let mut reading = tokio::task::JoinSet::new();
+    let mut read: std::collections::BTreeMap<Day, (u64, Vec<Candidate>)> = Default::default();
+    let mut stored = 0;
+    loop {
+        while reading.len() < DAYS_IN_FLIGHT {
+            let Some(day) = days.next() else { break };
+            let (lake, rules) = (lake.clone(), rules.clone());
+            reading.spawn(async move { (day, classify_day(&lake, &rules, day).await) });
         }
-        if rules.alert_queue.is_some() {
-            for batch in lake
-                .read_partition(Dataset::Quarantine, &day.to_string())
-                .await?
-            {
-                candidates.extend(unreadable(&rules, &batch));
+        let Some(done) = reading.join_next().await else {
+            break;
+        };
+        let (day, found) = done.expect("classifying a day does not panic");
+        read.insert(day, found?);
+        // Stored in day order: each day once the days before it are.
+        while let Some((events, candidates)) = all.get(stored).and_then(|d| read.remove(d)) {
+            report.days += 1;
+            report.events += events;
+            if !candidates.is_empty() {
+                report.found += candidates
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<HashSet<_>>()
+                    .len();
+                new.extend(store::unstored(lake, all[stored], candidates).await?);
             }
+            stored += 1;
         }
-        if candidates.is_empty() {
-            continue;
-        }
-        report.found += candidates
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect::<HashSet<_>>()
-            .len();
-        new.extend(store::unstored(lake, day, candidates).await?);
     }
     // Context for every new exception at once: the month's costs are read once, for their
     // accounts only.
