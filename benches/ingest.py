@@ -304,6 +304,10 @@ def main():
     import duckdb  # noqa: F401  (fail early if missing)
 
     cores = os.cpu_count()
+    settings = work / "settings.yaml"
+    base = Path.cwd() / "settings.yaml"
+    settings.write_text(base.read_text().replace("lake: ./lake", f"lake: {work / 'lake'}")
+                        .replace("fixtures/accounts-overlay.csv", str(Path.cwd() / "fixtures/accounts-overlay.csv")))
     rows, profiles = [], []
     for kind in args.corpus:
         for size in args.sizes:
@@ -314,10 +318,6 @@ def main():
             print(f"\n{kind} corpus, {size:,} records in {files:,} files: {gz / 1e6:.0f} MB gzip, "
                   f"{raw / 1e6:.0f} MB JSON")
 
-            settings = work / "settings.yaml"
-            base = Path.cwd() / "settings.yaml"
-            settings.write_text(base.read_text().replace("lake: ./lake", f"lake: {work / 'lake'}")
-                                .replace("fixtures/accounts-overlay.csv", str(Path.cwd() / "fixtures/accounts-overlay.csv")))
             for label, parallel in (("ours, 1 core", 1), (f"ours, {cores} cores", cores)):
                 shutil.rmtree(work / "lake", ignore_errors=True)
                 wall, cpu, rss, out = run([str(target / "ingest"), "--settings", str(settings),

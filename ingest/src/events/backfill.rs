@@ -156,17 +156,12 @@ impl SortKey {
 
 /// Sorts files by their [`SortKey`]s, computed once per file.
 fn sort_files(files: Vec<InputFile>) -> Vec<InputFile> {
-    let keys: Vec<SortKey> = files.iter().map(|f| SortKey::of(&f.name)).collect();
-    let mut order: Vec<u32> = (0..files.len() as u32).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        SortKey::compare((&files[a].name, &keys[a]), (&files[b].name, &keys[b]))
-    });
-    let mut slots: Vec<Option<InputFile>> = files.into_iter().map(Some).collect();
-    order
+    let mut keyed: Vec<(SortKey, InputFile)> = files
         .into_iter()
-        .filter_map(|at| slots[at as usize].take())
-        .collect()
+        .map(|f| (SortKey::of(&f.name), f))
+        .collect();
+    keyed.sort_by(|(ka, a), (kb, b)| SortKey::compare((&a.name, ka), (&b.name, kb)));
+    keyed.into_iter().map(|(_, f)| f).collect()
 }
 
 /// Whether a file found in a folder or under a prefix holds events, by its name: `.json`,

@@ -215,9 +215,16 @@ impl Rows {
         }
     }
 
-    /// Adds an event unless its id is already in this unit (the caller times it as the
-    /// `columns` stage).
-    pub fn push(&mut self, event: &Event<'_>, origin: &str) {
+    /// Adds events, each unless its id is already in this unit; timed as the `columns` stage.
+    pub fn push_all(&mut self, events: &[Event<'_>], origin: &str) {
+        let started = Instant::now();
+        for event in events {
+            self.push(event, origin);
+        }
+        self.stats.stages.columns += started.elapsed();
+    }
+
+    fn push(&mut self, event: &Event<'_>, origin: &str) {
         self.stats.records += 1;
         if self.seen.insert(Box::from(event.event_id.as_ref())) {
             self.stats.written += 1;

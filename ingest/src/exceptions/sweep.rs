@@ -136,37 +136,34 @@ pub async fn sweep(
     let mut report = Sweep::default();
     let mut new = Vec::new();
     // The days are read and classified [`DAYS_IN_FLIGHT`] at a time (decoding is CPU work, on
-    // the runtime's threads); what is not stored yet is then looked up in day order.
-    let all: Vec<Day> = from.through(to).collect();
-    let mut days = all.iter().copied();
-    let mut reading = tokio::task::JoinSet::new();
-    let mut read: std::collections::BTreeMap<Day, (u64, Vec<Candidate>)> = Default::default();
-    let mut stored = 0;
+    // the runtime's threads), and taken in day order: what is not stored yet is looked up then.
+    let mut days = from.through(to);
+    let mut reading = std::collections::VecDeque::new();
     loop {
         while reading.len() < DAYS_IN_FLIGHT {
             let Some(day) = days.next() else { break };
             let (lake, rules) = (lake.clone(), rules.clone());
-            reading.spawn(async move { (day, classify_day(&lake, &rules, day).await) });
+            reading.push_back(tokio::spawn(async move {
+                classify_day(&lake, &rules, day)
+                    .await
+                    .map(|found| (day, found))
+            }));
         }
-        let Some(done) = reading.join_next().await else {
+        let Some(next) = reading.pop_front() else {
             break;
         };
-        let (day, found) = done.expect("classifying a day does not panic");
-        read.insert(day, found?);
-        // Stored in day order: each day once the days before it are.
-        while let Some((events, candidates)) = all.get(stored).and_then(|d| read.remove(d)) {
-            report.days += 1;
-            report.events += events;
-            if !candidates.is_empty() {
-                report.found += candidates
-                    .iter()
-                    .map(|c| c.id.as_str())
-                    .collect::<HashSet<_>>()
-                    .len();
-                new.extend(store::unstored(lake, all[stored], candidates).await?);
-            }
-            stored += 1;
+        let (day, (events, candidates)) = next.await.expect("classifying a day does not panic")?;
+        report.days += 1;
+        report.events += events;
+        if candidates.is_empty() {
+            continue;
         }
+        report.found += candidates
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect::<HashSet<_>>()
+            .len();
+        new.extend(store::unstored(lake, day, candidates).await?);
     }
     // Context for every new exception at once: the month's costs are read once, for their
     // accounts only.
