@@ -142,21 +142,33 @@ def run(cmd, env=None):
     return run_full(cmd, env)[:4]
 
 
+# GNU time, to read a command's peak RSS: the one wait4 reports for a child of this process is
+# at least this process's own, since exec records the high-water mark of the memory the child
+# started with (a copy, or with vfork the very memory, of this process), which grows with the
+# corpora this harness reads.
+GNU_TIME = "/usr/bin/time"
+
+
 def run_full(cmd, env=None):
     """Runs a command; returns (wall s, cpu s, peak RSS MB, stdout, stderr). Its output goes to
-    temporary files, not pipes: a pipe nobody reads while we wait would stall a chatty child."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    temporary files, not pipes: a pipe nobody reads while we wait would stall a chatty child.
+    The peak RSS is the one GNU time reads for the command (see GNU_TIME), if installed."""
+    timed = os.path.exists(GNU_TIME)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r") as peak:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, text=True)
+        wrapped = [GNU_TIME, "-q", "-f", "%M", "-o", peak.name, *cmd] if timed else cmd
+        proc = subprocess.Popen(wrapped, stdout=out, stderr=err, env=env, text=True)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
+        rss = int(peak.read().strip() or 0) / 1024 if timed else usage.ru_maxrss / 1024
     code = os.waitstatus_to_exitcode(status)
     if code not in EXIT_OK:
         sys.exit(f"{cmd[0]} failed ({code}):\n{stderr}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, stdout, stderr
+    return wall, usage.ru_utime + usage.ru_stime, rss, stdout, stderr
 
 
 def folder_bytes(path):

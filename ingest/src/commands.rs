@@ -220,20 +220,15 @@ pub async fn backfill(
         ));
     }
     let started = Instant::now();
-    let files = backfill::collect(inputs, settings).await?;
-    if files.is_empty() {
+    let walk = backfill::Walk::new(inputs, settings).await?;
+    let count = walk.files();
+    if count == 0 {
         return Err(CommandError::Usage(format!(
             "no files under {}",
             inputs.join(", ")
         )));
     }
-    let count = files.len() as u64;
-    let groups = backfill::groups(files);
-    eprintln!(
-        "ingest: {count} files in {} groups into {}",
-        groups.len(),
-        lake.location()
-    );
+    eprintln!("ingest: {count} files into {}", lake.location());
     let bar = ProgressBar::new(count).with_style(
         ProgressStyle::with_template(
             "{bar:40} {pos}/{len} files, {msg} [{elapsed_precise}, eta {eta}]",
@@ -242,7 +237,7 @@ pub async fn backfill(
     );
     let records = std::cell::Cell::new(0u64);
     let policy = crate::events::Policy::of(settings);
-    let stats = backfill::run(lake, &policy, groups, parallel, |s, files| {
+    let stats = backfill::run(lake, &policy, walk, parallel, |s, files| {
         records.set(records.get() + s.records);
         bar.inc(files as u64);
         bar.set_message(format!("{} records", records.get()));

@@ -101,9 +101,9 @@ pub async fn events(lake: &Lake, settings: &Settings) -> Result<String, SeedErro
         return Ok("events: no seed.events in the settings".into());
     };
     let folder = seed.events.display().to_string();
-    let files = backfill::collect(std::slice::from_ref(&folder), settings).await?;
+    let walk = backfill::Walk::new(std::slice::from_ref(&folder), settings).await?;
     let policy = crate::events::Policy::of(settings);
-    let stats = backfill::run(lake, &policy, backfill::groups(files), 2, |_, _| {}).await?;
+    let stats = backfill::run(lake, &policy, walk, 2, |_, _| {}).await?;
     Ok(format!(
         "events from {folder}: {} records, {} quarantined",
         stats.records, stats.quarantined

@@ -40,6 +40,33 @@ fn amounts(batches: &[RecordBatch]) -> Vec<Decimal> {
         .collect()
 }
 
+/// The `day` column of batches, as days since 1970-01-01.
+fn days(batches: &[RecordBatch]) -> Vec<i32> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            b.column_by_name("day")
+                .unwrap()
+                .as_primitive::<arrow::datatypes::Date32Type>()
+                .values()
+                .to_vec()
+        })
+        .collect()
+}
+
+/// Asserts that each account's rows come together (in one run); returns how many accounts.
+fn one_run_each<'a>(accounts: impl Iterator<Item = &'a str>) -> usize {
+    let mut runs: Vec<&str> = accounts.collect();
+    runs.dedup();
+    let distinct: std::collections::BTreeSet<&str> = runs.iter().copied().collect();
+    assert_eq!(
+        runs.len(),
+        distinct.len(),
+        "an account's rows apart: {runs:?}"
+    );
+    distinct.len()
+}
+
 #[tokio::test]
 async fn month_totals_equal_the_rows_the_responses_come_from() {
     let spec = Spec {
@@ -161,6 +188,105 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
         lake.objects(Dataset::Costs, "2026-10").await.unwrap().len(),
         1
     );
+}
+
+/// Cost Explorer gives a month day by day; the object holds each account's rows together
+/// (sorted by service, record type, usage type and day), the same rows as given, and the same
+/// bytes when the month is written again.
+#[tokio::test]
+async fn rows_are_stored_account_by_account_and_alike_each_time() {
+    let spec = Spec {
+        accounts: 60,
+        units: 2,
+        cost_centers: 4,
+        services: 5,
+        ..Spec::default()
+    };
+    let o = org::organization(&spec);
+    let input = tempfile::tempdir().unwrap();
+    write_pages(input.path(), &spec, &o);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    type Row = (String, String, String, String, i32, Decimal);
+    let mut given: Vec<Row> = Vec::new();
+    let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
+    ingest::costs::load_saved(input.path(), &mut |r| {
+        if !r.by_usage_type && r.day.format("%Y-%m").to_string() == "2026-10" {
+            let day = (r.day - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32;
+            given.push((
+                r.account.into(),
+                r.service.into(),
+                r.record_type.into(),
+                r.usage_type.unwrap_or_default().into(),
+                day,
+                r.unblended,
+            ));
+        }
+        writer.push(r)
+    })
+    .unwrap();
+    let summary = writer.finish().await.unwrap();
+    // As given: day by day, every account on each day, so each account's rows lie apart.
+    let mut given_runs: Vec<&str> = given.iter().map(|r| r.0.as_str()).collect();
+    given_runs.dedup();
+    assert!(given_runs.len() >= 62 * 31, "{}", given_runs.len());
+
+    let back = lake
+        .read_partition(Dataset::Costs, "2026-10")
+        .await
+        .unwrap();
+    let stored: Vec<Row> = strings(&back, "account_id")
+        .into_iter()
+        .zip(strings(&back, "service"))
+        .zip(strings(&back, "record_type"))
+        .zip(strings(&back, "usage_type"))
+        .zip(days(&back))
+        .zip(amounts(&back))
+        .map(|(((((a, s), r), u), d), m)| (a, s, r, u, d, m))
+        .collect();
+    // Each account in one run, its rows in order.
+    assert_eq!(
+        one_run_each(stored.iter().map(|r| r.0.as_str())),
+        60 + 2,
+        "the members and the two fixed accounts"
+    );
+    for pair in stored.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            let key = |r: &Row| (r.1.clone(), r.2.clone(), r.3.clone(), r.4);
+            assert!(key(&pair[0]) <= key(&pair[1]), "{pair:?}");
+        }
+    }
+    // The same rows as given.
+    let mut a = given.clone();
+    a.sort();
+    let mut b = stored.clone();
+    b.sort();
+    assert_eq!(a, b);
+    // The usage-type rows likewise: each account in one run, by usage type and day.
+    let usages = lake
+        .read_partition(Dataset::UsageTypes, "2026-10")
+        .await
+        .unwrap();
+    let usage_rows: Vec<(String, String, i32)> = strings(&usages, "account_id")
+        .into_iter()
+        .zip(strings(&usages, "usage_type"))
+        .zip(days(&usages))
+        .map(|((a, u), d)| (a, u, d))
+        .collect();
+    assert_eq!(usage_rows.len(), summary.usage_rows);
+    one_run_each(usage_rows.iter().map(|r| r.0.as_str()));
+    assert!(
+        usage_rows
+            .windows(2)
+            .all(|p| p[0].0 != p[1].0 || p[0] <= p[1])
+    );
+    // Written again: the same bytes (the partitions do not depend on the run).
+    let path = dir.path().join(&summary.key);
+    let first = std::fs::read(&path).unwrap();
+    let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
+    ingest::costs::load_saved(input.path(), &mut |r| writer.push(r)).unwrap();
+    writer.finish().await.unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), first);
 }
 
 #[test]

@@ -33,18 +33,12 @@ fn trail_file(dir: &Path, name: &str, records: &[Value]) -> PathBuf {
 }
 
 async fn backfill(lake: &Lake, inputs: &[String]) -> ingest::events::Stats {
-    let files = ingest::events::backfill::collect(inputs, &settings())
+    let walk = ingest::events::backfill::Walk::new(inputs, &settings())
         .await
         .unwrap();
-    ingest::events::backfill::run(
-        lake,
-        &policy(),
-        ingest::events::backfill::groups(files),
-        2,
-        |_, _| {},
-    )
-    .await
-    .unwrap()
+    ingest::events::backfill::run(lake, &policy(), walk, 2, |_, _| {})
+        .await
+        .unwrap()
 }
 
 /// (objects, rows, distinct ids) of one day.
@@ -303,6 +297,89 @@ async fn backfill_reads_s3_prefixes_on_moto() {
             .iter()
             .all(|o| o.starts_with(&format!("s3://{bucket}/"))),
         "{origins:?}"
+    );
+}
+
+/// A trail on moto, listed a day at a time: the files of every account and region of a day
+/// together, days in order, as sorting the whole listing day first would give them; a prefix
+/// that ends inside a day gives only its files.
+#[tokio::test]
+async fn s3_trails_are_walked_a_day_at_a_time_on_moto() {
+    let settings = testing::settings_with_endpoint(&testing::moto_endpoint(), |y| y);
+    let s3 = testing::s3_client(&settings).await;
+    let bucket = testing::create_bucket(&s3, "walk").await;
+    let mut keys = Vec::new();
+    for account in ["111111111111", "222222222222"] {
+        for region in ["eu-west-1", "us-east-1"] {
+            for day in ["2026/10/02", "2026/10/03"] {
+                for n in 0..2 {
+                    keys.push(format!(
+                        "AWSLogs/o-1/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{}_{n}.json.gz",
+                        day.replace('/', "")
+                    ));
+                }
+            }
+        }
+    }
+    keys.push("AWSLogs/o-1/2026/10/03/stray.json".into());
+    keys.push("AWSLogs/o-1/notes.txt".into());
+    for key in &keys {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(b"{}".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let names = |prefix: &str| {
+        let settings = settings.clone();
+        let (input, bucket) = (format!("s3://{bucket}/{prefix}"), bucket.clone());
+        async move {
+            let mut walk = ingest::events::backfill::Walk::new(&[input], &settings)
+                .await
+                .unwrap();
+            let mut batches = Vec::new();
+            while let Some(batch) = walk.next_batch().await.unwrap() {
+                batches.push(
+                    batch
+                        .iter()
+                        .map(|f| {
+                            f.name
+                                .strip_prefix(&format!("s3://{bucket}/"))
+                                .unwrap()
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>(),
+                );
+            }
+            batches
+        }
+    };
+    let batches = names("AWSLogs/").await;
+    // Day first, then account, region and file; the stray file's name sorts within 10/03.
+    let day_first = |k: &String| {
+        let p: Vec<&str> = k.split('/').collect();
+        if p.len() == 9 {
+            format!("{}/{}/{}/{}", p[5..8].join("/"), p[2], p[4], p[8])
+        } else {
+            p[2..].join("/")
+        }
+    };
+    let mut want: Vec<String> = keys
+        .iter()
+        .filter(|k| !k.ends_with(".txt"))
+        .cloned()
+        .collect();
+    want.sort_by_key(day_first);
+    assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [8, 9]);
+    assert_eq!(batches.concat(), want);
+    assert!(batches[0].iter().all(|k| k.contains("/2026/10/02/")));
+    // A prefix that ends inside a day folder: that day's matching files only.
+    let partial = "AWSLogs/o-1/111111111111/CloudTrail/eu-west-1/2026/10/03/111111111111_CloudTrail_eu-west-1_20261003_1";
+    assert_eq!(
+        names(partial).await.concat(),
+        [format!("{partial}.json.gz")]
     );
 }
 

@@ -346,56 +346,109 @@ impl Store {
             Backend::Local { root } => {
                 let root = root.clone();
                 let prefix = prefix.to_string();
-                tokio::task::spawn_blocking(move || list_local(&root, &prefix))
+                let mut keys = tokio::task::spawn_blocking(move || list_local(&root, &prefix))
                     .await
                     .map_err(|e| LakeError::Io {
                         path: PathBuf::new(),
                         source: std::io::Error::other(e),
-                    })??
+                    })??;
+                keys.retain(|o| !is_temporary(&o.key));
+                keys
             }
             Backend::S3 {
                 client,
                 bucket,
                 prefix: root,
             } => {
-                let full = Self::s3_key(root, prefix);
-                let mut pages = client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(&full)
-                    .into_paginator()
-                    .send();
                 let mut keys = Vec::new();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
-                    for object in page.contents() {
-                        if let Some(key) = object.key() {
-                            let rel = if root.is_empty() {
-                                key
-                            } else {
-                                &key[root.len() + 1..]
-                            };
-                            keys.push(Listed {
-                                key: rel.to_string(),
-                                size: object.size().unwrap_or(0).max(0) as u64,
-                                version: object.e_tag().unwrap_or_default().to_string(),
-                            });
-                        }
-                    }
-                }
+                each_s3_object(client, bucket, root, prefix, |key, size, version| {
+                    keys.push(Listed {
+                        key: key.to_string(),
+                        size,
+                        version: version.to_string(),
+                    })
+                })
+                .await?;
                 keys
             }
         };
-        keys.retain(|o| {
-            !o.key
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .starts_with(TEMP_PREFIX)
-        });
         keys.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(keys)
     }
+
+    /// Calls `visit` with the key and size of every object below `prefix`, page by page as S3
+    /// lists them (in key order), holding no more than one page: for listings too large to
+    /// keep. On a local store the listing is read first, then visited.
+    pub async fn for_each_object(
+        &self,
+        prefix: &str,
+        mut visit: impl FnMut(&str, u64),
+    ) -> Result<(), LakeError> {
+        match &self.backend {
+            Backend::Local { .. } => {
+                for o in self.list_objects(prefix).await? {
+                    visit(&o.key, o.size);
+                }
+                Ok(())
+            }
+            Backend::S3 {
+                client,
+                bucket,
+                prefix: root,
+            } => {
+                each_s3_object(client, bucket, root, prefix, |key, size, _| {
+                    visit(key, size)
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// The S3 listing below `prefix` (relative to the store's `root`), page by page, without the
+/// lake's temporary objects: `visit` gets each key (relative), size and ETag.
+async fn each_s3_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    root: &str,
+    prefix: &str,
+    mut visit: impl FnMut(&str, u64, &str),
+) -> Result<(), LakeError> {
+    let full = Store::s3_key(root, prefix);
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(&full)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| s3_error("ListObjectsV2", prefix, e))?;
+        for object in page.contents() {
+            if let Some(key) = object.key() {
+                let rel = if root.is_empty() {
+                    key
+                } else {
+                    &key[root.len() + 1..]
+                };
+                if !is_temporary(rel) {
+                    visit(
+                        rel,
+                        object.size().unwrap_or(0).max(0) as u64,
+                        object.e_tag().unwrap_or_default(),
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a key names one of the lake's temporary files (a write in progress).
+fn is_temporary(key: &str) -> bool {
+    key.rsplit('/')
+        .next()
+        .unwrap_or("")
+        .starts_with(TEMP_PREFIX)
 }
 
 /// Writes through a temporary file in the target's folder, flushed to disk, then renamed over

@@ -3,6 +3,7 @@
 //! per account and service into `cost_totals/`.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -36,8 +37,8 @@ struct Columns {
     source: StringBuilder,
 }
 
-fn money_builder() -> Decimal128Builder {
-    Decimal128Builder::with_capacity(BATCH_ROWS)
+fn money_builder(rows: usize) -> Decimal128Builder {
+    Decimal128Builder::with_capacity(rows)
         .with_precision_and_scale(MONEY_PRECISION, MONEY_SCALE)
         .expect("valid money type")
 }
@@ -48,18 +49,18 @@ fn mantissa(mut d: Decimal) -> i128 {
 }
 
 impl Columns {
-    fn new() -> Self {
-        let text = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16);
+    fn with_capacity(rows: usize) -> Self {
+        let text = || StringBuilder::with_capacity(rows, rows * 16);
         Columns {
-            day: Date32Builder::with_capacity(BATCH_ROWS),
+            day: Date32Builder::with_capacity(rows),
             account: text(),
             service: text(),
             record_type: text(),
             usage_type: text(),
-            unblended: money_builder(),
-            amortized: money_builder(),
+            unblended: money_builder(rows),
+            amortized: money_builder(rows),
             currency: text(),
-            estimated: BooleanBuilder::with_capacity(BATCH_ROWS),
+            estimated: BooleanBuilder::with_capacity(rows),
             source: text(),
         }
     }
@@ -99,10 +100,8 @@ impl Columns {
     }
 }
 
-/// Cost Explorer's usage-type rows, column by column, then batch by batch into a compressed
-/// spill (zstd Parquet in memory, without the version column): the costs version each row names
-/// is known only once the costs object is stored, and millions of rows held as Arrow arrays
-/// would cost a gigabyte where the spill costs tens of megabytes.
+/// Cost Explorer's usage-type rows, column by column (without the version column: the costs
+/// version each row names is known only once the costs object is stored).
 struct UsageColumns {
     day: Date32Builder,
     account: StringBuilder,
@@ -113,36 +112,24 @@ struct UsageColumns {
     estimated: BooleanBuilder,
     /// The usage_types schema without its last column, `costs_version`.
     schema: SchemaRef,
-    spill: ArrowWriter<Vec<u8>>,
-    rows: usize,
 }
 
 impl UsageColumns {
-    fn new() -> Self {
-        let text = || StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 16);
-        let full = Dataset::UsageTypes.schema();
-        let schema = Arc::new(Schema::new(
-            full.fields()[..full.fields().len() - 1].to_vec(),
-        ));
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .build();
+    fn with_capacity(rows: usize) -> Self {
+        let text = || StringBuilder::with_capacity(rows, rows * 16);
         UsageColumns {
-            day: Date32Builder::with_capacity(BATCH_ROWS),
+            day: Date32Builder::with_capacity(rows),
             account: text(),
             usage_type: text(),
-            unblended: money_builder(),
-            amortized: money_builder(),
+            unblended: money_builder(rows),
+            amortized: money_builder(rows),
             currency: text(),
-            estimated: BooleanBuilder::with_capacity(BATCH_ROWS),
-            spill: ArrowWriter::try_new(Vec::new(), schema.clone(), Some(props))
-                .expect("a valid spill schema"),
-            schema,
-            rows: 0,
+            estimated: BooleanBuilder::with_capacity(rows),
+            schema: usages_spilled(),
         }
     }
 
-    fn push(&mut self, r: &CostRef<'_>, unblended: i128) -> Result<(), CostError> {
+    fn push(&mut self, r: &CostRef<'_>, unblended: i128) {
         self.day.append_value((r.day - EPOCH).num_days() as i32);
         self.account.append_value(r.account);
         self.usage_type
@@ -151,14 +138,39 @@ impl UsageColumns {
         self.amortized.append_option(r.amortized.map(mantissa));
         self.currency.append_value(r.currency);
         self.estimated.append_option(r.estimated);
-        self.rows += 1;
-        if self.day.len() >= BATCH_ROWS {
-            self.cut()?;
-        }
-        Ok(())
+    }
+}
+
+/// The usage_types schema without its last column, `costs_version`.
+fn usages_spilled() -> SchemaRef {
+    let full = Dataset::UsageTypes.schema();
+    Arc::new(Schema::new(
+        full.fields()[..full.fields().len() - 1].to_vec(),
+    ))
+}
+
+/// Builders of a batch of rows.
+trait Batch {
+    fn len(&self) -> usize;
+    fn finish(&mut self) -> RecordBatch;
+}
+
+impl Batch for Columns {
+    fn len(&self) -> usize {
+        Columns::len(self)
     }
 
-    fn cut(&mut self) -> Result<(), CostError> {
+    fn finish(&mut self) -> RecordBatch {
+        Columns::finish(self)
+    }
+}
+
+impl Batch for UsageColumns {
+    fn len(&self) -> usize {
+        self.day.len()
+    }
+
+    fn finish(&mut self) -> RecordBatch {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(self.day.finish()),
             Arc::new(self.account.finish()),
@@ -168,53 +180,166 @@ impl UsageColumns {
             Arc::new(self.currency.finish()),
             Arc::new(self.estimated.finish()),
         ];
-        let batch =
-            RecordBatch::try_new(self.schema.clone(), columns).expect("columns follow the schema");
-        self.spill.write(&batch).map_err(spill_error)
+        RecordBatch::try_new(self.schema.clone(), columns).expect("columns follow the schema")
+    }
+}
+
+/// Partitions of a month's rows by account (see [`MonthWriter`]).
+const PARTS: usize = 32;
+/// Rows a partition holds as Arrow arrays before it compresses them into its spill.
+const PART_ROWS: usize = 8_192;
+/// Rows of a row group of a partition's spill.
+const SPILL_ROW_GROUP: usize = 65_536;
+
+/// The partition of an account's rows: a hash fixed across runs, so the same rows make the
+/// same object.
+fn part_of(account: &str) -> usize {
+    (foldhash::fast::FixedState::with_seed(0).hash_one(account) % PARTS as u64) as usize
+}
+
+/// A month's rows of one dataset held until the month is complete: [`PARTS`] partitions by
+/// account, each built [`PART_ROWS`] rows at a time and compressed into an in-memory spill
+/// (zstd Parquet: millions of rows held as Arrow arrays would cost a gigabyte where the spill
+/// costs tens of megabytes), then given back partition by partition, sorted.
+struct Parts<B> {
+    parts: Vec<(B, ArrowWriter<Vec<u8>>)>,
+    schema: SchemaRef,
+    dataset: Dataset,
+    held: &'static str,
+    rows: usize,
+}
+
+impl<B: Batch> Parts<B> {
+    fn new(dataset: Dataset, held: &'static str, schema: SchemaRef, make: impl Fn() -> B) -> Self {
+        Parts {
+            parts: (0..PARTS)
+                .map(|_| (make(), spill_writer(schema.clone())))
+                .collect(),
+            schema,
+            dataset,
+            held,
+            rows: 0,
+        }
     }
 
-    /// Stores the rows in `usage_types/month=.../`, each naming `costs_version`, replacing
-    /// the month's earlier object.
-    async fn store(
-        mut self,
-        lake: &Lake,
-        month: &str,
-        costs_version: &str,
+    /// Adds a row of `account` with `push`.
+    fn push(&mut self, account: &str, push: impl FnOnce(&mut B)) -> Result<(), CostError> {
+        let (columns, spill) = &mut self.parts[part_of(account)];
+        push(columns);
+        self.rows += 1;
+        if columns.len() >= PART_ROWS {
+            let batch = columns.finish();
+            spill
+                .write(&batch)
+                .map_err(|e| spill_error(self.dataset, self.held, e))?;
+        }
+        Ok(())
+    }
+
+    /// Gives every row to `write`, partition by partition, each sorted by the columns `keys`,
+    /// in batches of at most [`BATCH_ROWS`].
+    fn drain_sorted(
+        self,
+        keys: &[&str],
+        mut write: impl FnMut(RecordBatch) -> Result<(), CostError>,
     ) -> Result<(), CostError> {
-        if self.day.len() > 0 {
-            self.cut()?;
+        let arrow = |e: arrow::error::ArrowError| spill_error(self.dataset, self.held, e.into());
+        for (mut columns, mut spill) in self.parts {
+            if columns.len() > 0 {
+                spill
+                    .write(&columns.finish())
+                    .map_err(|e| spill_error(self.dataset, self.held, e))?;
+            }
+            let batches = unspill(spill)
+                .map_err(|e| spill_error(self.dataset, self.held, e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(arrow)?;
+            let rows = arrow::compute::concat_batches(&self.schema, &batches).map_err(arrow)?;
+            drop(batches);
+            let sort: Vec<arrow::compute::SortColumn> = keys
+                .iter()
+                .map(|name| arrow::compute::SortColumn {
+                    values: rows
+                        .column_by_name(name)
+                        .expect("a sort column of the schema")
+                        .clone(),
+                    options: None,
+                })
+                .collect();
+            let order = arrow::compute::lexsort_to_indices(&sort, None).map_err(arrow)?;
+            drop(sort);
+            let sorted = arrow::compute::take_record_batch(&rows, &order).map_err(arrow)?;
+            drop(rows);
+            let mut offset = 0;
+            while offset < sorted.num_rows() {
+                let len = BATCH_ROWS.min(sorted.num_rows() - offset);
+                write(sorted.slice(offset, len))?;
+                offset += len;
+            }
         }
-        let spilled = Bytes::from(self.spill.into_inner().map_err(spill_error)?);
-        let mut writer = lake.writer(Dataset::UsageTypes, month, "usage_types")?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(spilled)
-            .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
-            .map_err(spill_error)?;
-        for batch in reader {
-            let batch = batch.map_err(|e| spill_error(e.into()))?;
-            let mut columns = batch.columns().to_vec();
-            columns.push(Arc::new(StringArray::from(vec![
-                costs_version;
-                batch.num_rows()
-            ])));
-            let batch = RecordBatch::try_new(Dataset::UsageTypes.schema(), columns)
-                .expect("columns follow the usage_types schema");
-            writer.write(&batch)?;
-        }
-        if writer.rows() == 0 {
-            writer.write(&RecordBatch::new_empty(Dataset::UsageTypes.schema()))?;
-        }
-        writer.finish().await?;
         Ok(())
     }
 }
 
-/// An error of the in-memory spill, named as the object it is on its way to.
-fn spill_error(source: parquet::errors::ParquetError) -> CostError {
+/// Stores the usage-type rows in `usage_types/month=.../`, each naming `costs_version`,
+/// replacing the month's earlier object.
+async fn store_usages(
+    usages: Parts<UsageColumns>,
+    lake: &Lake,
+    month: &str,
+    costs_version: &str,
+) -> Result<(), CostError> {
+    let mut writer = lake.writer(Dataset::UsageTypes, month, "usage_types")?;
+    usages.drain_sorted(&["account_id", "usage_type", "day"], |batch| {
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(StringArray::from(vec![
+            costs_version;
+            batch.num_rows()
+        ])));
+        let batch = RecordBatch::try_new(Dataset::UsageTypes.schema(), columns)
+            .expect("columns follow the usage_types schema");
+        Ok(writer.write(&batch)?)
+    })?;
+    if writer.rows() == 0 {
+        writer.write(&RecordBatch::new_empty(Dataset::UsageTypes.schema()))?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+/// A compressed in-memory spill of batches of `schema` (zstd Parquet, no statistics). The
+/// writer holds a row group's pages and every column's dictionary until the row group is
+/// complete, for each of the [`PARTS`] spills at once: row groups of [`SPILL_ROW_GROUP`] rows,
+/// pages and dictionaries of at most 64 KiB, and no dictionary for the amounts, whose values
+/// rarely repeat.
+fn spill_writer(schema: SchemaRef) -> ArrowWriter<Vec<u8>> {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+        .set_max_row_group_row_count(Some(SPILL_ROW_GROUP))
+        .set_data_page_size_limit(64 << 10)
+        .set_dictionary_page_size_limit(64 << 10);
+    for amount in ["unblended", "amortized"] {
+        props = props.set_column_dictionary_enabled(amount.into(), false);
+    }
+    let props = props.build();
+    ArrowWriter::try_new(Vec::new(), schema, Some(props)).expect("a valid spill schema")
+}
+
+/// The batches of a spill, in the order written.
+fn unspill(
+    spill: ArrowWriter<Vec<u8>>,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, parquet::errors::ParquetError> {
+    let spilled = Bytes::from(spill.into_inner()?);
+    ParquetRecordBatchReaderBuilder::try_new(spilled)?
+        .with_batch_size(BATCH_ROWS)
+        .build()
+}
+
+/// An error of an in-memory spill, named as the object it is on its way to.
+fn spill_error(dataset: Dataset, held: &str, source: parquet::errors::ParquetError) -> CostError {
     CostError::Lake(spa_core::lake::LakeError::Parquet {
-        key: format!(
-            "{}/ (usage types held until the costs are stored)",
-            Dataset::UsageTypes.name()
-        ),
+        key: format!("{}/ ({held})", dataset.name()),
         source,
     })
 }
@@ -276,7 +401,7 @@ impl Totals {
             .collect();
         rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let through = self.through.map_or(0, |d| (d - EPOCH).num_days() as i32);
-        let mut spend = money_builder();
+        let mut spend = money_builder(rows.len());
         for r in &rows {
             spend.append_value(r.2);
         }
@@ -297,9 +422,13 @@ impl Totals {
 const BATCH_ROWS: usize = 65_536;
 const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
 
-/// The rows of one month on their way into `costs/month=YYYY-MM/`: built column by column and
-/// compressed batch by batch into the month's one object, which replaces what an earlier run
-/// wrote for that month when [`MonthWriter::finish`] stores it. Rows of other months are counted
+/// The rows of one month on their way into `costs/month=YYYY-MM/`: built column by column into
+/// [`PARTS`] partitions by account, each compressed batch by batch, then written partition after
+/// partition, each sorted by account, service, record type, usage type and day, into the month's
+/// one object, which replaces what an earlier run wrote for that month when
+/// [`MonthWriter::finish`] stores it. The sources give the month day by day; stored so, every
+/// 100,000 rows a reader takes in hold 100,000 different (account, service) sums, and a
+/// streaming group-by holds them all; grouped by account, they hold a few thousand. Rows of other months are counted
 /// and left out. The month's spend per account and service goes to `cost_totals/` after the
 /// costs, naming the version of the costs object it sums: a reader trusts it only while that
 /// version is the one stored, so a crash between the two writes or a later rewrite of the
@@ -311,10 +440,10 @@ const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"
 pub struct MonthWriter<'l> {
     lake: &'l Lake,
     totals: Totals,
-    usages: UsageColumns,
+    usages: Parts<UsageColumns>,
     month: Month,
     source: String,
-    columns: Columns,
+    costs: Parts<Columns>,
     writer: ObjectWriter<'l>,
     rows: usize,
     other_months: usize,
@@ -329,10 +458,20 @@ impl<'l> MonthWriter<'l> {
         Ok(MonthWriter {
             lake,
             totals: Totals::default(),
-            usages: UsageColumns::new(),
+            usages: Parts::new(
+                Dataset::UsageTypes,
+                "usage types held until the costs are stored",
+                usages_spilled(),
+                || UsageColumns::with_capacity(PART_ROWS),
+            ),
             month,
             source: source.to_string(),
-            columns: Columns::new(),
+            costs: Parts::new(
+                Dataset::Costs,
+                "rows held until the month is complete",
+                Dataset::Costs.schema(),
+                || Columns::with_capacity(PART_ROWS),
+            ),
             writer: lake.writer(Dataset::Costs, &month.to_string(), "costs")?,
             rows: 0,
             other_months: 0,
@@ -361,27 +500,32 @@ impl<'l> MonthWriter<'l> {
         }
         let unblended = mantissa(row.unblended);
         if row.by_usage_type {
-            return self.usages.push(&row, unblended);
+            return self.usages.push(row.account, |u| u.push(&row, unblended));
         }
-        self.columns.push(&row, unblended, &self.source);
+        let source = &self.source;
+        self.costs
+            .push(row.account, |c| c.push(&row, unblended, source))?;
         self.totals.add(&row, unblended);
         self.rows += 1;
         self.total += row.unblended;
-        if self.columns.len() >= BATCH_ROWS {
-            self.writer.write(&self.columns.finish())?;
-        }
         Ok(())
     }
 
     /// Stores the month's object, then its totals; nothing of either is visible before.
     pub async fn finish(mut self) -> Result<MonthSummary, CostError> {
-        if self.columns.len() > 0 || self.rows == 0 {
-            self.writer.write(&self.columns.finish())?;
+        let writer = &mut self.writer;
+        self.costs.drain_sorted(
+            &["account_id", "service", "record_type", "usage_type", "day"],
+            |batch| Ok(writer.write(&batch)?),
+        )?;
+        if self.rows == 0 {
+            self.writer
+                .write(&RecordBatch::new_empty(Dataset::Costs.schema()))?;
         }
         let (key, version) = self.writer.finish_versioned().await?;
         let month = self.month.to_string();
         let usage_rows = self.usages.rows;
-        self.usages.store(self.lake, &month, &version).await?;
+        store_usages(self.usages, self.lake, &month, &version).await?;
         self.lake
             .write(
                 Dataset::CostTotals,

@@ -1,9 +1,9 @@
 //! Backfills: files, folders and `s3://` prefixes, read recursively, in groups written in
 //! parallel.
 //!
-//! Files are sorted day first (a trail's `.../<account>/CloudTrail/<region>/YYYY/MM/DD/<file>`
+//! Files come day first (a trail's `.../<account>/CloudTrail/<region>/YYYY/MM/DD/<file>`
 //! sorts as `YYYY/MM/DD/<account>/<region>/<file>`, so a group holds one day of many accounts and
-//! writes few, large objects) and cut into groups at the files whose file name (the last segment
+//! writes few, large objects), one day at a time ([`Walk`]), and are cut into groups at the files whose file name (the last segment
 //! of the path, so a corpus is grouped alike wherever it lies) hashes to a boundary (about one in
 //! [`GROUP_FILES`]). A group's idempotency key is its first file, so running the
 //! same backfill again replaces its objects, and a file added later joins one group without
@@ -12,17 +12,21 @@
 //! S3 listing), and a group whose files inflate past [`Policy::part_json_bytes`] is written in
 //! parts (each keyed by its first file), to bound memory and every Arrow column.
 
+use std::collections::VecDeque;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use spa_core::lake::{Lake, LakeError, Store};
-use spa_core::settings::{Location, Settings};
 use tokio::task::JoinSet;
 
 use super::policy::Policy;
 use super::rows::{Rows, Stats};
+
+mod walk;
+
+pub use walk::{Walk, collect, is_event_file};
 
 /// Average number of files in a group (the boundary modulus).
 pub(crate) const GROUP_FILES: u64 = 128;
@@ -50,8 +54,8 @@ pub enum BackfillError {
     BadInput(String),
 }
 
-/// Where one input file is. The list of a large backfill holds hundreds of thousands of
-/// these, so the name is not repeated: a local file's path is its name (unless the path is not
+/// Where one input file is. A day of a large backfill holds hundreds of thousands of these,
+/// so the name is not repeated: a local file's path is its name (unless the path is not
 /// UTF-8), an S3 object's key the end of its `s3://bucket/key` name.
 #[derive(Debug, Clone)]
 enum Place {
@@ -71,227 +75,114 @@ pub struct InputFile {
     place: Place,
 }
 
-/// The order of files: day first for CloudTrail's layout
-/// (`<root>/<account>/CloudTrail/<region>/YYYY/MM/DD/<file>` sorts as
-/// `<root>/YYYY/MM/DD/<account>/<region>/<file>`), else the name. The key text is not built:
-/// it is the name's pieces (byte ranges, at most five) joined by `/`, compared piece by piece.
-#[derive(Debug, Clone, Copy)]
-struct SortKey {
-    pieces: [(u32, u32); 5],
-    count: u8,
-}
-
-impl SortKey {
-    fn of(name: &str) -> SortKey {
-        let mut bounds = Vec::new();
-        let mut start = 0;
-        for (at, _) in name.match_indices('/') {
-            bounds.push((start, at));
-            start = at + 1;
-        }
-        bounds.push((start, name.len()));
-        let segment = |k: usize| &name[bounds[k].0..bounds[k].1];
-        let span = |from: usize, to: usize| (bounds[from].0 as u32, bounds[to].1 as u32);
-        let trail = (0..bounds.len())
-            .rev()
-            .find(|&k| segment(k) == "CloudTrail");
-        match trail {
-            Some(i) if i >= 1 && bounds.len() >= i + 6 => SortKey {
-                pieces: [
-                    // `parts[..i - 1]` joined: empty when the account is the first segment.
-                    if i >= 2 { span(0, i - 2) } else { (0, 0) },
-                    span(i + 2, i + 4),
-                    span(i - 1, i - 1),
-                    span(i + 1, i + 1),
-                    span(i + 5, bounds.len() - 1),
-                ],
-                count: 5,
-            },
-            _ => SortKey {
-                pieces: [(0, name.len() as u32), (0, 0), (0, 0), (0, 0), (0, 0)],
-                count: 1,
-            },
-        }
-    }
-
-    /// The key's text as slices: the pieces with `/` between them.
-    fn slices<'a>(&self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let bytes = name.as_bytes();
-        let pieces = self.pieces;
-        (0..usize::from(self.count)).flat_map(move |n| {
-            let (from, to) = pieces[n];
-            let separator: &'a [u8] = if n == 0 { b"" } else { b"/" };
-            [separator, &bytes[from as usize..to as usize]]
-        })
-    }
-
-    /// Compares two names by their keys, as their key texts compare byte by byte.
-    fn compare(a: (&str, &SortKey), b: (&str, &SortKey)) -> std::cmp::Ordering {
-        let (mut left, mut right) = (a.1.slices(a.0), b.1.slices(b.0));
-        let (mut x, mut y): (&[u8], &[u8]) = (&[], &[]);
-        loop {
-            while x.is_empty() {
-                match left.next() {
-                    Some(next) => x = next,
-                    None => break,
-                }
-            }
-            while y.is_empty() {
-                match right.next() {
-                    Some(next) => y = next,
-                    None => break,
-                }
-            }
-            if x.is_empty() || y.is_empty() {
-                return x.len().cmp(&y.len());
-            }
-            let n = x.len().min(y.len());
-            match x[..n].cmp(&y[..n]) {
-                std::cmp::Ordering::Equal => (x, y) = (&x[n..], &y[n..]),
-                other => return other,
-            }
-        }
-    }
-}
-
-/// Sorts files by their [`SortKey`]s, computed once per file.
-fn sort_files(files: Vec<InputFile>) -> Vec<InputFile> {
-    let mut keyed: Vec<(SortKey, InputFile)> = files
-        .into_iter()
-        .map(|f| (SortKey::of(&f.name), f))
-        .collect();
-    keyed.sort_by(|(ka, a), (kb, b)| SortKey::compare((&a.name, ka), (&b.name, kb)));
-    keyed.into_iter().map(|(_, f)| f).collect()
-}
-
-/// Whether a file found in a folder or under a prefix holds events, by its name: `.json`,
-/// `.jsonl`, and their `.gz`. Files named explicitly are always read.
-pub fn is_event_file(name: &str) -> bool {
-    let name = name.strip_suffix(".gz").unwrap_or(name);
-    name.ends_with(".json") || name.ends_with(".jsonl")
-}
-
-fn walk(
-    path: &Path,
-    out: &mut Vec<InputFile>,
-    skipped: &mut usize,
-    inside: bool,
-) -> Result<(), BackfillError> {
-    let err = |source| BackfillError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(err)?;
-    if meta.is_file() {
-        if inside && !is_event_file(&path.to_string_lossy()) {
-            *skipped += 1;
-            return Ok(());
-        }
-        let abs = std::path::absolute(path).map_err(err)?;
-        let (name, place) = match abs.into_os_string().into_string() {
-            Ok(name) => (name, Place::Local),
-            Err(raw) => {
-                let path = PathBuf::from(raw);
-                (path.display().to_string(), Place::LocalPath(path))
-            }
-        };
-        out.push(InputFile {
-            name: name.into_boxed_str(),
-            size: meta.len(),
-            place,
-        });
-        return Ok(());
-    }
-    for entry in std::fs::read_dir(path).map_err(err)? {
-        let entry = entry.map_err(err)?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        walk(&entry.path(), out, skipped, true)?;
-    }
-    Ok(())
-}
-
-/// Every file under the inputs, sorted by name, without repeats. Inside folders and prefixes,
-/// only files named like event files are taken (see [`is_event_file`]); the others are counted
-/// in a warning.
-pub async fn collect(
-    inputs: &[String],
-    settings: &Settings,
-) -> Result<Vec<InputFile>, BackfillError> {
-    let mut files = Vec::new();
-    let mut skipped = 0;
-    let mut s3 = None;
-    for input in inputs {
-        match input
-            .parse::<Location>()
-            .map_err(|_| BackfillError::BadInput(input.clone()))?
-        {
-            Location::Local(path) => walk(&path, &mut files, &mut skipped, false)?,
-            Location::S3 { bucket, prefix } => {
-                if s3.is_none() {
-                    let config = spa_core::aws::sdk_config(settings).await;
-                    s3 = Some(spa_core::aws::s3_client(settings, &config));
-                }
-                let store = Arc::new(Store::s3(
-                    s3.clone().expect("client made above"),
-                    &bucket,
-                    "",
-                ));
-                for (key, size) in store.list_sized(&prefix).await? {
-                    if !is_event_file(&key) {
-                        skipped += 1;
-                        continue;
-                    }
-                    files.push(InputFile {
-                        name: format!("s3://{bucket}/{key}").into_boxed_str(),
-                        size,
-                        place: Place::S3(store.clone()),
-                    });
-                }
-            }
-        }
-    }
-    if skipped > 0 {
-        tracing::warn!(
-            skipped,
-            "files skipped: not named .json, .jsonl or .gz of those"
-        );
-    }
-    let mut files = sort_files(files);
-    files.dedup_by(|a, b| a.name == b.name);
-    Ok(files)
-}
-
 fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 
-/// Cuts sorted files into groups at content-defined boundaries (see the module docs).
-pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
-    let mut out: Vec<Vec<InputFile>> = Vec::new();
-    let mut bytes = 0;
-    for file in files {
+/// Cuts files, given in order, into groups at content-defined boundaries (see the module docs).
+#[derive(Debug, Default)]
+struct Grouper {
+    group: Vec<InputFile>,
+    bytes: u64,
+}
+
+impl Grouper {
+    /// Adds the next file; returns the group it closes, if any.
+    fn push(&mut self, file: InputFile) -> Option<Vec<InputFile>> {
         let base = file.name.rsplit('/').next().unwrap_or(&file.name);
         let boundary = fnv(base).is_multiple_of(GROUP_FILES);
-        match out.last_mut() {
-            Some(group)
-                if !boundary
-                    && group.len() < MAX_GROUP_FILES
-                    && bytes + file.size <= MAX_GROUP_BYTES =>
-            {
-                bytes += file.size;
-                group.push(file);
-            }
-            _ => {
-                bytes = file.size;
-                out.push(vec![file]);
-            }
+        if !self.group.is_empty()
+            && !boundary
+            && self.group.len() < MAX_GROUP_FILES
+            && self.bytes + file.size <= MAX_GROUP_BYTES
+        {
+            self.bytes += file.size;
+            self.group.push(file);
+            return None;
+        }
+        self.bytes = file.size;
+        let closed = std::mem::replace(&mut self.group, vec![file]);
+        (!closed.is_empty()).then_some(closed)
+    }
+
+    /// The last group.
+    fn finish(&mut self) -> Option<Vec<InputFile>> {
+        let last = std::mem::take(&mut self.group);
+        (!last.is_empty()).then_some(last)
+    }
+}
+
+/// Cuts sorted files into groups at content-defined boundaries (see the module docs).
+pub fn groups(files: Vec<InputFile>) -> Vec<Vec<InputFile>> {
+    let mut grouper = Grouper::default();
+    let mut out: Vec<Vec<InputFile>> = files.into_iter().filter_map(|f| grouper.push(f)).collect();
+    out.extend(grouper.finish());
+    out
+}
+
+/// Where [`run`] takes its groups from: a list made beforehand (`From<Vec<Vec<InputFile>>>`),
+/// or a [`Walk`] cut into groups as it goes, one day's files held at a time (`From<Walk>`).
+#[derive(Debug)]
+pub struct Groups(Source);
+
+#[derive(Debug)]
+enum Source {
+    Listed(std::vec::IntoIter<Vec<InputFile>>),
+    Walked {
+        walk: Box<Walk>,
+        grouper: Grouper,
+        /// Groups closed and not yet taken.
+        ready: VecDeque<Vec<InputFile>>,
+        /// Whether the walk has given its last file.
+        ended: bool,
+    },
+}
+
+impl Groups {
+    async fn next(&mut self) -> Result<Option<Vec<InputFile>>, BackfillError> {
+        match &mut self.0 {
+            Source::Listed(groups) => Ok(groups.next()),
+            Source::Walked {
+                walk,
+                grouper,
+                ready,
+                ended,
+            } => loop {
+                if let Some(group) = ready.pop_front() {
+                    return Ok(Some(group));
+                }
+                if *ended {
+                    return Ok(None);
+                }
+                match walk.next_batch().await? {
+                    Some(files) => ready.extend(files.into_iter().filter_map(|f| grouper.push(f))),
+                    None => {
+                        *ended = true;
+                        ready.extend(grouper.finish());
+                    }
+                }
+            },
         }
     }
-    out
+}
+
+impl From<Vec<Vec<InputFile>>> for Groups {
+    fn from(groups: Vec<Vec<InputFile>>) -> Self {
+        Groups(Source::Listed(groups.into_iter()))
+    }
+}
+
+impl From<Walk> for Groups {
+    fn from(walk: Walk) -> Self {
+        Groups(Source::Walked {
+            walk: Box::new(walk),
+            grouper: Grouper::default(),
+            ready: VecDeque::new(),
+            ended: false,
+        })
+    }
 }
 
 /// An input's bytes once fetched (S3 objects, read before decoding starts) or where to read
@@ -370,18 +261,20 @@ pub(crate) async fn ingest_group(
 pub async fn run(
     lake: &Lake,
     policy: &Policy,
-    groups: Vec<Vec<InputFile>>,
+    groups: impl Into<Groups>,
     parallel: usize,
     progress: impl Fn(&Stats, usize),
 ) -> Result<Stats, BackfillError> {
     let lake = Arc::new(lake.clone());
     let policy = Arc::new(policy.clone());
-    let mut pending = groups.into_iter();
+    let mut pending = groups.into();
     let mut running = JoinSet::new();
     let mut total = Stats::default();
     loop {
         while running.len() < parallel.max(1) {
-            let Some(group) = pending.next() else { break };
+            let Some(group) = pending.next().await? else {
+                break;
+            };
             let (lake, policy) = (lake.clone(), policy.clone());
             let files = group.len();
             running.spawn(async move {
@@ -402,7 +295,8 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::{InputFile, Place, SortKey, groups, sort_files};
+    use super::walk::{SortKey, sort_files};
+    use super::{InputFile, Place, groups};
     use proptest::prelude::*;
 
     /// Group sizes of 2,000 files named alike under `root`.
