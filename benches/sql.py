@@ -7,7 +7,7 @@ of costs, 10.3 million events). For each query file, with the same parameters:
 
   ours     release `reports query FILE --format csv`; the time is the one the command prints
            (registering the lake's tables, planning, running, collecting); the median of
-           three runs, each beside DuckDB's (also medians)
+           five runs, each beside DuckDB's (also medians)
   duckdb   the lake's datasets as views (read_parquet with hive partitions as text, the
            partition column as the DDL declares it), then the same file's text; the time is
            the query's execution and fetch, threads=1 and every core
@@ -106,10 +106,10 @@ def main():
         cmd = [str(target / "reports"), "--settings", str(settings), "query", str(path), "--format", "csv"]
         for name in declared(text):
             cmd += ["--param", f"{name}={PARAMS[name]}"]
-        # Each run three times (once with --smoke), the median: a single run varies by a
+        # Each run five times (once with --smoke), the median: a single run varies by a
         # third here (the first touch of the binary's code and of the lake's pages).
         ours_runs, d1_runs, d2_runs = [], [], []
-        for _ in range(1 if args.smoke else 3):
+        for _ in range(1 if args.smoke else 5):
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if proc.returncode != 0:
                 sys.exit(f"{path.name}: {proc.stderr}")

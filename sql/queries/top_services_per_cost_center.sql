@@ -3,14 +3,19 @@
 -- param month (month): the month, YYYY-MM
 -- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD
 -- param top (integer): how many services per cost center, e.g. 5
-WITH sums AS (
-  SELECT cost_center, service, SUM(unblended) AS amount
+-- The costs are summed per account and service first, then named and summed per cost center.
+WITH per_account AS (
+  SELECT account_id, service, SUM(unblended) AS amount
+  FROM costs
+  WHERE month = '${month}' AND record_type NOT IN ('Credit', 'Refund')
+  GROUP BY account_id, service
+), sums AS (
+  SELECT cost_center, service, SUM(amount) AS amount
   FROM (
-    SELECT COALESCE(a.cost_center, 'NoCostTag') AS cost_center, c.service, c.unblended
-    FROM costs c
+    SELECT COALESCE(a.cost_center, 'NoCostTag') AS cost_center, p.service, p.amount
+    FROM per_account p
     LEFT JOIN (SELECT account_id, cost_center FROM accounts WHERE snapshot = '${snapshot}') a
-      ON a.account_id = c.account_id
-    WHERE c.month = '${month}' AND c.record_type NOT IN ('Credit', 'Refund')
+      ON a.account_id = p.account_id
   ) t
   GROUP BY cost_center, service
 ), ranked AS (
