@@ -19,7 +19,9 @@ use spa_core::process::SettingsArg;
 /// status is 3 instead of 0.
 ///
 /// Running the same backfill again replaces what it wrote, and repeated events inside a write
-/// are dropped, so nothing is duplicated.
+/// are dropped, so nothing is duplicated. Files are taken a day at a time (a trail's files of
+/// every account and region for one day together, after a first pass over the inputs that
+/// counts them), so a trail of any length is read in the same memory.
 ///
 ///   ingest compact --day YYYY-MM-DD   merge a day's small files into one, one row per event id
 ///   ingest compact --from D --to D    the same for every day of a range
