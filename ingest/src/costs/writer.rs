@@ -77,27 +77,6 @@ impl Columns {
         self.estimated.append_option(r.estimated);
         self.source.append_value(source);
     }
-
-    fn len(&self) -> usize {
-        self.day.len()
-    }
-
-    fn finish(&mut self) -> RecordBatch {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.day.finish()),
-            Arc::new(self.account.finish()),
-            Arc::new(self.service.finish()),
-            Arc::new(self.record_type.finish()),
-            Arc::new(self.usage_type.finish()),
-            Arc::new(self.unblended.finish()),
-            Arc::new(self.amortized.finish()),
-            Arc::new(self.currency.finish()),
-            Arc::new(self.estimated.finish()),
-            Arc::new(self.source.finish()),
-        ];
-        RecordBatch::try_new(Dataset::Costs.schema(), columns)
-            .expect("columns follow the costs schema")
-    }
 }
 
 /// Cost Explorer's usage-type rows, column by column (without the version column: the costs
@@ -157,11 +136,24 @@ trait Batch {
 
 impl Batch for Columns {
     fn len(&self) -> usize {
-        Columns::len(self)
+        self.day.len()
     }
 
     fn finish(&mut self) -> RecordBatch {
-        Columns::finish(self)
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.day.finish()),
+            Arc::new(self.account.finish()),
+            Arc::new(self.service.finish()),
+            Arc::new(self.record_type.finish()),
+            Arc::new(self.usage_type.finish()),
+            Arc::new(self.unblended.finish()),
+            Arc::new(self.amortized.finish()),
+            Arc::new(self.currency.finish()),
+            Arc::new(self.estimated.finish()),
+            Arc::new(self.source.finish()),
+        ];
+        RecordBatch::try_new(Dataset::Costs.schema(), columns)
+            .expect("columns follow the costs schema")
     }
 }
 
@@ -243,15 +235,14 @@ impl<B: Batch> Parts<B> {
         keys: &[&str],
         mut write: impl FnMut(RecordBatch) -> Result<(), CostError>,
     ) -> Result<(), CostError> {
-        let arrow = |e: arrow::error::ArrowError| spill_error(self.dataset, self.held, e.into());
+        let parquet = |e| spill_error(self.dataset, self.held, e);
+        let arrow = |e: arrow::error::ArrowError| parquet(e.into());
         for (mut columns, mut spill) in self.parts {
             if columns.len() > 0 {
-                spill
-                    .write(&columns.finish())
-                    .map_err(|e| spill_error(self.dataset, self.held, e))?;
+                spill.write(&columns.finish()).map_err(parquet)?;
             }
             let batches = unspill(spill)
-                .map_err(|e| spill_error(self.dataset, self.held, e))?
+                .map_err(parquet)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(arrow)?;
             let rows = arrow::compute::concat_batches(&self.schema, &batches).map_err(arrow)?;

@@ -75,6 +75,16 @@ pub struct InputFile {
     place: Place,
 }
 
+impl InputFile {
+    fn new(name: String, size: u64, place: Place) -> Self {
+        InputFile {
+            name: name.into_boxed_str(),
+            size,
+            place,
+        }
+    }
+}
+
 fn fnv(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)

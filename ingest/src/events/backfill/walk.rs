@@ -139,12 +139,23 @@ impl SortKey {
 
 /// Sorts files by their [`SortKey`]s, computed once per file.
 pub(super) fn sort_files(files: Vec<InputFile>) -> Vec<InputFile> {
-    let mut keyed: Vec<(SortKey, InputFile)> = files
-        .into_iter()
-        .map(|f| (SortKey::of(&f.name), f))
-        .collect();
+    sort_keyed(
+        files
+            .into_iter()
+            .map(|f| (SortKey::of(&f.name), f))
+            .collect(),
+    )
+}
+
+/// Sorts files by the keys they come with.
+fn sort_keyed(mut keyed: Vec<(SortKey, InputFile)>) -> Vec<InputFile> {
     keyed.sort_by(|(ka, a), (kb, b)| SortKey::compare((&a.name, ka), (&b.name, kb)));
     keyed.into_iter().map(|(_, f)| f).collect()
+}
+
+/// The whole key text of a file.
+fn key_text(file: &InputFile) -> String {
+    SortKey::of(&file.name).text(&file.name)
 }
 
 /// Whether a file found in a folder or under a prefix holds events, by its name: `.json`,
@@ -183,10 +194,12 @@ struct Day {
     regions: Vec<u32>,
 }
 
-/// Whether a file listed by the second pass is a trail file of `region` on `date`; the first
-/// pass placed any other file it lists (say, below a nested `CloudTrail` folder) elsewhere.
-fn belongs(name: &str, region: &str, date: &str) -> bool {
-    SortKey::of(name).trail(name) == Some((region, date))
+/// The key of a file listed by the second pass if it is a trail file of `region` on `date`;
+/// the first pass placed any other file it lists (say, below a nested `CloudTrail` folder)
+/// elsewhere.
+fn belongs(name: &str, region: &str, date: &str) -> Option<SortKey> {
+    let key = SortKey::of(name);
+    (key.trail(name) == Some((region, date))).then_some(key)
 }
 
 /// What the first pass keeps.
@@ -211,11 +224,7 @@ impl Found {
         self.files += 1;
         let key = SortKey::of(&name);
         let Some((scope, (region, date))) = scope.zip(key.trail(&name)) else {
-            self.singles.push(InputFile {
-                name: name.into_boxed_str(),
-                size,
-                place,
-            });
+            self.singles.push(InputFile::new(name, size, place));
             return;
         };
         if let Some((last_region, last_date)) = &self.last {
@@ -345,7 +354,7 @@ fn walk_folder(
 /// The files under a backfill's inputs, in order, a day at a time (see the module docs).
 #[derive(Debug)]
 pub struct Walk {
-    scopes: Arc<Vec<Scope>>,
+    scopes: Vec<Scope>,
     regions: Arc<Vec<Region>>,
     days: std::iter::Peekable<std::collections::btree_map::IntoIter<String, Day>>,
     singles: VecDeque<InputFile>,
@@ -403,7 +412,7 @@ impl Walk {
         }
         let singles = sort_files(found.singles).into();
         Ok(Walk {
-            scopes: Arc::new(found.scopes),
+            scopes: found.scopes,
             regions: Arc::new(found.regions),
             days: found.days.into_iter().peekable(),
             singles,
@@ -426,7 +435,7 @@ impl Walk {
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (Some(file), Some((run, _))) => {
-                    let text = SortKey::of(&file.name).text(&file.name);
+                    let text = key_text(file);
                     !text.starts_with(run) && text < *run
                 }
             };
@@ -444,12 +453,13 @@ impl Walk {
                     batch.extend(self.day_files(&day).await?);
                 }
                 while let Some(file) = self.singles.front() {
-                    if !SortKey::of(&file.name).text(&file.name).starts_with(&run) {
+                    if !key_text(file).starts_with(&run) {
                         break;
                     }
-                    batch.push(self.singles.pop_front().expect("peeked"));
+                    let file = self.singles.pop_front().expect("peeked");
+                    batch.push((SortKey::of(&file.name), file));
                 }
-                sort_files(batch)
+                sort_keyed(batch)
             };
             batch.dedup_by(|a, b| a.name == b.name);
             if batch.first().map(|f| &f.name) == self.last.as_ref() {
@@ -465,7 +475,7 @@ impl Walk {
     /// The second pass over one day: its folder in each region folder that has it, or the
     /// input itself where the input lies deeper (a day's folder given, or an S3 prefix that
     /// ends inside a day), keeping the files the first pass placed in this day.
-    async fn day_files(&self, day: &Day) -> Result<Vec<InputFile>, BackfillError> {
+    async fn day_files(&self, day: &Day) -> Result<Vec<(SortKey, InputFile)>, BackfillError> {
         let mut local = Vec::new();
         let mut listings = JoinSet::new();
         let mut files = Vec::new();
@@ -509,12 +519,11 @@ impl Walk {
                         store
                             .for_each_object(&deepest, |key, size| {
                                 let name = format!("s3://{bucket}/{key}");
-                                if is_event_file(key) && belongs(&name, region, &date) {
-                                    files.push(InputFile {
-                                        name: name.into_boxed_str(),
-                                        size,
-                                        place: Place::S3(store.clone()),
-                                    });
+                                if is_event_file(key)
+                                    && let Some(sort) = belongs(&name, region, &date)
+                                {
+                                    let place = Place::S3(store.clone());
+                                    files.push((sort, InputFile::new(name, size, place)));
                                 }
                             })
                             .await?;
@@ -535,13 +544,9 @@ impl Walk {
                     let region = &regions[id as usize].name;
                     match walk_folder(&folder, &mut skipped, &mut |path, size| {
                         if let Ok(name) = path.into_os_string().into_string()
-                            && belongs(&name, region, &date)
+                            && let Some(sort) = belongs(&name, region, &date)
                         {
-                            files.push(InputFile {
-                                name: name.into_boxed_str(),
-                                size,
-                                place: Place::Local,
-                            });
+                            files.push((sort, InputFile::new(name, size, Place::Local)));
                         }
                     }) {
                         Ok(()) => {}
