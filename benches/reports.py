@@ -9,16 +9,16 @@ cost centers, its month of Cost Explorer pages (31 days x 30 services) and its E
 events (the events schema, one object per day, one in 500 a console sign-in) to the same
 lake, since generating and ingesting that many records is the ingest benchmark's business.
 
-Then, each a child process measured with wait4 (wall, CPU, peak RSS):
+Then, each a child process measured for wall, CPU and peak RSS (GNU time's, when installed):
   ours     `reports --month 2026-10` (cost and activity reports, CSV, Excel and HTML for every cost
-           center and the organization); its progress lines give the time of each Polars query;
-           then, after a first run that warms the file cache, three runs with the pages and
-           three with --no-html in turn (medians), so that what the HTML pages add shows as a
-           ratio
+           center and the organization): after a first run that warms the file cache, three runs
+           with the pages and three with --no-html in turn (medians), so that what the HTML pages
+           add shows as a ratio; the progress lines of each run give the time of its two Polars
+           aggregations (median of the six runs)
   duckdb   the same two aggregations in SQL on the same files: costs joined with the snapshot
            and summed per cost center, OU, account, name, service, usage type, record type and
            currency; the month's labelled events (plus the 7 days before), one per event id;
-           threads=1, then every core
+           threads=1, then every core, three runs each (medians)
 
 Usage: python3 benches/reports.py [--work /var/tmp/spa-bench] [--events 10000000]
 Needs `cargo build --release -p reports -p ingest -p spa-fixtures` (found in $CARGO_TARGET_DIR/release)
@@ -39,7 +39,7 @@ import sys
 import time
 from pathlib import Path
 
-from ingest import ARROW_TABLE_DEF, arrow_table, binaries, folder_bytes, harness_parser, run, smoke_setup  # benches/ingest.py
+from ingest import ARROW_TABLE_DEF, arrow_table, binaries, folder_bytes, harness_parser, run, run_full, smoke_setup  # benches/ingest.py
 
 MONTH = "2026-10"
 # The tiny lake of --smoke (sql.py --smoke builds the same one).
@@ -168,32 +168,37 @@ def main():
     # also warms the file cache for the measured runs.
     proc = subprocess.run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
                            "--out", str(out_dir)], env=env, capture_output=True, text=True)
+    if args.smoke and proc.returncode != 0:
+        sys.exit(f"smoke: reports failed ({proc.returncode}) on its second run:\n{proc.stderr}")
+    # The aggregations, read from the progress lines of a run: the costs' Polars query (without
+    # turning its sums into report lines) and the activities' query.
+    patterns = (r"Polars ([\d.]+) s", r"activities .*query ([\d.]+) s")
+
+    def queries_of(stderr):
+        found = [re.search(pattern, stderr) for pattern in patterns]
+        if not all(found):
+            sys.exit(f"no '{patterns}' in the progress lines of reports:\n{stderr}")
+        return [float(f[1]) for f in found]
+
     # Then the runs measured, with and without the HTML pages in turn (3 of each; 1 with --smoke):
-    # the median of each figure.
+    # the median of each figure, the queries' over all six runs (single runs vary by 2x).
     def measured(extra, folder):
         shutil.rmtree(folder, ignore_errors=True)
-        return run([str(target / "reports"), "--settings", str(settings), "--month", MONTH,
-                    "--out", str(folder)] + extra, env=env)[:3]
+        wall, cpu, rss, _, stderr = run_full([str(target / "reports"), "--settings", str(settings), "--month",
+                                              MONTH, "--out", str(folder)] + extra, env=env)
+        return wall, cpu, rss, queries_of(stderr)
     pairs = [(measured([], out_dir), measured(["--no-html"], plain_dir)) for _ in range(1 if args.smoke else 3)]
     wall, cpu, rss = (statistics.median(p[0][i] for p in pairs) for i in range(3))
     wall_p, cpu_p, rss_p = (statistics.median(p[1][i] for p in pairs) for i in range(3))
-    if args.smoke:
-        if proc.returncode != 0:
-            sys.exit(f"smoke: reports failed ({proc.returncode}) on its second run:\n{proc.stderr}")
-        for pattern in (r"Polars ([\d.]+) s", r"activities .*query ([\d.]+) s"):
-            if not re.search(pattern, proc.stderr):
-                sys.exit(f"smoke: no '{pattern}' in the progress lines of reports:\n{proc.stderr}")
-    # The aggregations: the costs' Polars query (without turning its sums into report lines) and
-    # the activities' query.
-    queries = [float(re.search(r"Polars ([\d.]+) s", proc.stderr)[1]),
-               float(re.search(r"activities .*query ([\d.]+) s", proc.stderr)[1])]
+    queries = [statistics.median(r[3][i] for p in pairs for r in p) for i in range(2)]
     lines = [l for l in proc.stderr.splitlines() if l.startswith(("costs", "activities"))]
     files = sum(1 for f in out_dir.rglob("*") if f.is_file())
     if args.smoke and not files:
         sys.exit(f"smoke: reports wrote nothing into {out_dir}")
     print("\n".join(lines))
     print(f"ours: {files} files ({folder_bytes(out_dir) / 1e6:.0f} MB) in {wall:.1f} s wall, {cpu:.1f} s CPU, "
-          f"peak RSS {rss:.0f} MB; queries {queries[0]:.2f} s (costs) + {queries[1]:.2f} s (activities)")
+          f"peak RSS {rss:.0f} MB; queries {queries[0]:.2f} s (costs) + {queries[1]:.2f} s (activities), "
+          "medians of the measured runs")
     rows = [("ours: all monthly reports", wall, cpu, rss, sum(queries))]
     pages = sum(1 for f in out_dir.rglob("*.html"))
     if args.smoke and not pages:
@@ -220,10 +225,13 @@ def main():
                 f"b = arrow_table(c, {events_sql!r}); t2 = time.perf_counter(); "
                 "print(a.num_rows, b.num_rows, t1 - t, t2 - t1)"
             )
-            wall_d, cpu_d, rss_d, out = run([sys.executable, "-c", script])
-            if args.smoke and len(out.split()) != 4:
-                sys.exit(f"smoke: not the 4 figures expected in the output of DuckDB:\n{out}")
-            n_costs, n_events, q_costs, q_events = out.split()
+            # Three runs (one with --smoke): the median of each figure.
+            runs = [run([sys.executable, "-c", script]) for _ in range(1 if args.smoke else 3)]
+            if args.smoke and len(runs[0][3].split()) != 4:
+                sys.exit(f"smoke: not the 4 figures expected in the output of DuckDB:\n{runs[0][3]}")
+            wall_d, cpu_d, rss_d = (statistics.median(r[i] for r in runs) for i in range(3))
+            n_costs, n_events = runs[0][3].split()[:2]
+            q_costs, q_events = (statistics.median(float(r[3].split()[i]) for r in runs) for i in (2, 3))
             print(f"duckdb, {threads} thread(s): {n_costs} cost sums, {n_events} events; "
                   f"queries {float(q_costs):.2f} s (costs) + {float(q_events):.2f} s (events); "
                   f"process {wall_d:.1f} s, peak RSS {rss_d:.0f} MB")

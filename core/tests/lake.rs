@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, Date32Array, Decimal128Array, RecordBatch, StringArray,
-    TimestampMicrosecondArray,
+    TimestampMicrosecondArray, UInt32Array,
 };
 use bytes::Bytes;
 use parquet::basic::Compression;
@@ -535,6 +535,38 @@ async fn unique_columns_have_no_dictionary_and_raw_no_statistics() {
             "raw" => assert!(!dictionary && column.statistics().is_none(), "raw"),
             "event_id" => assert!(!dictionary && column.statistics().is_some(), "event_id"),
             "source" => assert!(dictionary && column.statistics().is_some(), "source"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn month_datasets_come_in_row_groups_of_65536_rows_and_amounts_without_dictionary() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(dir.path());
+    // 66,536 rows: the three of costs_batch over and over.
+    let rows = UInt32Array::from_iter_values((0..66_536u32).map(|i| i % 3));
+    let batch = arrow::compute::take_record_batch(&costs_batch(), &rows).unwrap();
+    let key = lake
+        .write(Dataset::Costs, "2026-10", "in", &[batch])
+        .await
+        .unwrap();
+    let reader =
+        SerializedFileReader::new(Bytes::from(std::fs::read(dir.path().join(key)).unwrap()))
+            .unwrap();
+    let groups: Vec<i64> = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    assert_eq!(groups, [65_536, 1_000]);
+    for column in reader.metadata().row_group(0).columns() {
+        let name = column.column_path().string();
+        let dictionary = column.dictionary_page_offset().is_some();
+        match name.as_str() {
+            "unblended" | "amortized" => assert!(!dictionary, "{name}"),
+            "account_id" | "service" => assert!(dictionary, "{name}"),
             _ => {}
         }
     }

@@ -6,7 +6,9 @@
 //! Credits and refunds stay out of the cost centers' totals and appear at organization level
 //! (the cost centers sheet and the charges sheet).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use polars::prelude::*;
 use rust_decimal::Decimal;
@@ -29,23 +31,24 @@ use crate::table::{Cell, Column, Kind, Row, Table};
 /// Record types shown at organization level only.
 pub const ORGANIZATION_LEVEL: [&str; 2] = spa_core::lake::NOT_SPEND;
 
-/// One sum of the month's query.
+/// One sum of the month's query. Its texts are shared (one allocation per distinct value of
+/// the month, cloned into every table cell that shows it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
     /// Cost center (`NoCostTag` when the account has none or is unknown).
-    pub cost_center: String,
+    pub cost_center: Arc<str>,
     /// OU name.
-    pub ou: String,
+    pub ou: Arc<str>,
     /// Account id.
-    pub account: String,
+    pub account: Arc<str>,
     /// Account name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Service (the record type for charges that are not usage).
-    pub service: String,
+    pub service: Arc<str>,
     /// Usage type, where the source has it.
-    pub usage_type: String,
+    pub usage_type: Arc<str>,
     /// Record type.
-    pub record_type: String,
+    pub record_type: Arc<str>,
     /// Unblended amount.
     pub amount: Decimal,
 }
@@ -53,11 +56,11 @@ pub struct Line {
 impl Line {
     /// Whether the line counts in its cost center's total (credits and refunds do not).
     pub(crate) fn per_cost_center(&self) -> bool {
-        !ORGANIZATION_LEVEL.contains(&self.record_type.as_str())
+        !ORGANIZATION_LEVEL.contains(&&*self.record_type)
     }
 
     /// Cost center, OU, account and name: the key of an account's row.
-    fn account_key(&self) -> (String, String, String, String) {
+    fn account_key(&self) -> (Arc<str>, Arc<str>, Arc<str>, Arc<str>) {
         (
             self.cost_center.clone(),
             self.ou.clone(),
@@ -132,7 +135,8 @@ fn named(frame: LazyFrame, accounts: LazyFrame) -> LazyFrame {
 
 /// The lines of a query's result, sorted.
 fn lines_of(df: &DataFrame) -> Result<(Vec<Line>, BTreeSet<String>), DataError> {
-    let text = |name: &str| texts(df, name).map_err(DataError::from);
+    let mut shared = Shared::default();
+    let mut text = |name: &str| shared.column(df, name).map_err(DataError::from);
     let (cc, ou, account, name) = (
         text(COST_CENTER)?,
         text(OU_NAME)?,
@@ -146,7 +150,7 @@ fn lines_of(df: &DataFrame) -> Result<(Vec<Line>, BTreeSet<String>), DataError> 
         text(CURRENCY)?,
     );
     let amounts = decimals(df, UNBLENDED)?;
-    let currencies: BTreeSet<String> = currency.into_iter().collect();
+    let currencies: BTreeSet<String> = currency.iter().map(|c| c.to_string()).collect();
     let mut lines: Vec<Line> = (0..df.height())
         .map(|i| Line {
             cost_center: cc[i].clone(),
@@ -163,25 +167,49 @@ fn lines_of(df: &DataFrame) -> Result<(Vec<Line>, BTreeSet<String>), DataError> 
     Ok((lines, currencies))
 }
 
+/// Texts read once per distinct value (a null as the empty text).
+#[derive(Default)]
+struct Shared(HashSet<Arc<str>, foldhash::fast::RandomState>);
+
+impl Shared {
+    /// The cells of a column (cast to text), each distinct value allocated once.
+    fn column(&mut self, df: &DataFrame, name: &str) -> PolarsResult<Vec<Arc<str>>> {
+        let column = df.column(name)?.cast(&DataType::String)?;
+        Ok(column
+            .str()?
+            .iter()
+            .map(|v| {
+                let v = v.unwrap_or_default();
+                match self.0.get(v) {
+                    Some(shared) => shared.clone(),
+                    None => {
+                        let shared: Arc<str> = Arc::from(v);
+                        self.0.insert(shared.clone());
+                        shared
+                    }
+                }
+            })
+            .collect())
+    }
+}
+
 /// Cost center, OU, account, service, usage type and record type order.
 fn sort(lines: &mut [Line]) {
+    // Texts of one query are shared, so equal ones are mostly the same allocation.
+    let field = |a: &Arc<str>, b: &Arc<str>| {
+        if Arc::ptr_eq(a, b) {
+            Ordering::Equal
+        } else {
+            a.cmp(b)
+        }
+    };
     lines.sort_by(|a, b| {
-        (
-            &a.cost_center,
-            &a.ou,
-            &a.account,
-            &a.service,
-            &a.usage_type,
-            &a.record_type,
-        )
-            .cmp(&(
-                &b.cost_center,
-                &b.ou,
-                &b.account,
-                &b.service,
-                &b.usage_type,
-                &b.record_type,
-            ))
+        field(&a.cost_center, &b.cost_center)
+            .then_with(|| field(&a.ou, &b.ou))
+            .then_with(|| field(&a.account, &b.account))
+            .then_with(|| field(&a.service, &b.service))
+            .then_with(|| field(&a.usage_type, &b.usage_type))
+            .then_with(|| field(&a.record_type, &b.record_type))
     });
 }
 
@@ -233,7 +261,7 @@ pub async fn load(
         if !usage_lines.is_empty() {
             let mut detail: Vec<Line> = lines
                 .iter()
-                .filter(|l| l.record_type != "Usage")
+                .filter(|l| &*l.record_type != "Usage")
                 .cloned()
                 .chain(usage_lines)
                 .collect();
@@ -323,7 +351,7 @@ pub enum Error {
 
 /// Each cost center's total over `lines`, credits and refunds left out (they stay at
 /// organization level).
-pub fn cost_center_totals(lines: &[Line]) -> BTreeMap<String, Decimal> {
+pub fn cost_center_totals(lines: &[Line]) -> BTreeMap<Arc<str>, Decimal> {
     let own: Vec<&Line> = lines.iter().filter(|l| l.per_cost_center()).collect();
     sum_by(&own, |l| l.cost_center.clone())
 }
@@ -334,7 +362,7 @@ pub(crate) fn by_cost_center<'a>(
 ) -> BTreeMap<&'a str, Vec<&'a Line>> {
     let mut out: BTreeMap<&str, Vec<&Line>> = BTreeMap::new();
     for l in lines {
-        out.entry(l.cost_center.as_str()).or_default().push(l);
+        out.entry(l.cost_center.as_ref()).or_default().push(l);
     }
     out
 }
@@ -377,6 +405,7 @@ fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
     let mut columns = placing(true);
     columns.extend(money.columns("Amount"));
     let mut table = Table::new(name, columns);
+    let month = Cell::from(month.to_string());
     let by_account = sum_by(lines, Line::account_key);
     let by_ou = sum_by(lines, |l| (l.cost_center.clone(), l.ou.clone()));
     let by_cc = sum_by(lines, |l| l.cost_center.clone());
@@ -384,7 +413,7 @@ fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
     for ((cc, ou, account, account_name), amount) in by_account {
         if last_cc.as_ref() != Some(&cc) {
             let mut cells = vec![
-                month.to_string().into(),
+                month.clone(),
                 cc.clone().into(),
                 Cell::Empty,
                 Cell::Empty,
@@ -401,7 +430,7 @@ fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
         }
         if last_ou.as_ref() != Some(&ou) {
             let mut cells = vec![
-                month.to_string().into(),
+                month.clone(),
                 cc.clone().into(),
                 ou.clone().into(),
                 Cell::Empty,
@@ -416,7 +445,7 @@ fn outline(name: &str, month: Month, lines: &[&Line], money: &Money) -> Table {
             last_ou = Some(ou.clone());
         }
         let mut cells = vec![
-            month.to_string().into(),
+            month.clone(),
             cc.into(),
             ou.into(),
             account.into(),
@@ -443,6 +472,8 @@ fn details(name: &str, month: Month, lines: &[&Line], money: &Money, usages: boo
     }
     columns.extend(money.columns("Amount"));
     let mut table = Table::new(name, columns);
+    let none: Arc<str> = Arc::from("");
+    let month = Cell::from(month.to_string());
     let sums = sum_by(lines, |l| {
         (
             l.cost_center.clone(),
@@ -453,13 +484,13 @@ fn details(name: &str, month: Month, lines: &[&Line], money: &Money, usages: boo
             if usages {
                 l.usage_type.clone()
             } else {
-                String::new()
+                none.clone()
             },
         )
     });
     for ((cc, ou, account, account_name, service, usage), amount) in sums {
         let mut cells: Vec<Cell> = vec![
-            month.to_string().into(),
+            month.clone(),
             cc.into(),
             ou.into(),
             account.into(),
@@ -477,7 +508,7 @@ fn details(name: &str, month: Month, lines: &[&Line], money: &Money, usages: boo
 
 /// Charges per account, one column per record type, and their total.
 fn charges(lines: &[&Line], currency: &str) -> Table {
-    let types: BTreeSet<&str> = lines.iter().map(|l| l.record_type.as_str()).collect();
+    let types: BTreeSet<&str> = lines.iter().map(|l| l.record_type.as_ref()).collect();
     // Usage first, then the others by name.
     let mut types: Vec<&str> = types.into_iter().collect();
     types.sort_by_key(|t| (*t != "Usage", *t));
@@ -485,8 +516,8 @@ fn charges(lines: &[&Line], currency: &str) -> Table {
     columns.extend(types.iter().map(|t| Column::money(t, currency)));
     columns.push(Column::money("Total", currency));
     let mut table = Table::new("Charges", columns);
-    let mut accounts: BTreeMap<(String, String, String, String), BTreeMap<String, Decimal>> =
-        BTreeMap::new();
+    type Account = (Arc<str>, Arc<str>, Arc<str>, Arc<str>);
+    let mut accounts: BTreeMap<Account, BTreeMap<Arc<str>, Decimal>> = BTreeMap::new();
     for line in lines {
         *accounts
             .entry(line.account_key())
@@ -530,11 +561,11 @@ fn cost_centers(
         .filter(|l| l.per_cost_center())
         .collect();
     let current = sum_by(&own, |l| l.cost_center.clone());
-    let accounts: BTreeMap<String, BTreeSet<&str>> =
+    let accounts: BTreeMap<Arc<str>, BTreeSet<&str>> =
         own.iter().fold(BTreeMap::new(), |mut m, l| {
             m.entry(l.cost_center.clone())
                 .or_default()
-                .insert(l.account.as_str());
+                .insert(l.account.as_ref());
             m
         });
     let before = previous.map(cost_center_totals);
@@ -565,7 +596,7 @@ fn cost_centers(
     for kind in ORGANIZATION_LEVEL {
         let amount: Decimal = lines
             .iter()
-            .filter(|l| l.record_type == kind)
+            .filter(|l| &*l.record_type == kind)
             .map(|l| l.amount)
             .sum();
         if amount.is_zero() {
@@ -614,7 +645,7 @@ pub fn reports(
     // Each cost center's lines as one run (`load` sorts them already; this is linear then).
     own.sort_by(|a, b| a.cost_center.cmp(&b.cost_center));
     for lines in own.chunk_by(|a, b| a.cost_center == b.cost_center) {
-        let cc = lines[0].cost_center.as_str();
+        let cc = lines[0].cost_center.as_ref();
         let by_usage = match &current.by_usage_type {
             Some(_) => usages.get(cc).map_or(&[][..], Vec::as_slice),
             None => lines,
@@ -748,4 +779,51 @@ pub async fn day_spend(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_come_sorted_each_distinct_text_allocated_once() {
+        let df = df!(
+            COST_CENTER => ["B", "A", "A"],
+            OU_NAME => ["Eng", "Eng", "Eng"],
+            ACCOUNT_ID => ["222", "111", "111"],
+            NAME => ["two", "one", "one"],
+            SERVICE => ["S3", "S3", "EC2"],
+            USAGE_TYPE => [Some("Requests"), None, None],
+            RECORD_TYPE => ["Usage", "Usage", "Usage"],
+            CURRENCY => ["USD", "USD", "USD"],
+            UNBLENDED => ["1.5", "-0.25", "2"],
+        )
+        .unwrap();
+        let (lines, currencies) = lines_of(&df).unwrap();
+        let row = |l: &Line| {
+            (
+                l.cost_center.to_string(),
+                l.account.to_string(),
+                l.service.to_string(),
+                l.usage_type.to_string(),
+                l.amount.to_string(),
+            )
+        };
+        let rows: Vec<_> = lines.iter().map(row).collect();
+        let expected = [
+            ("A", "111", "EC2", "", "2"),
+            ("A", "111", "S3", "", "-0.25"),
+            ("B", "222", "S3", "Requests", "1.5"),
+        ]
+        .map(|(cc, a, s, u, x)| (cc.into(), a.into(), s.into(), u.into(), x.into()));
+        assert_eq!(rows, expected);
+        assert_eq!(currencies, BTreeSet::from(["USD".to_string()]));
+        // One allocation per distinct value: the rows of account 111 share its id, cost
+        // center and name, every row the OU, the two S3 rows their service.
+        assert!(Arc::ptr_eq(&lines[0].account, &lines[1].account));
+        assert!(Arc::ptr_eq(&lines[0].name, &lines[1].name));
+        assert!(Arc::ptr_eq(&lines[0].ou, &lines[2].ou));
+        assert!(Arc::ptr_eq(&lines[1].service, &lines[2].service));
+        assert!(!Arc::ptr_eq(&lines[0].service, &lines[1].service));
+    }
 }

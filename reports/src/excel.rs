@@ -75,9 +75,9 @@ fn write_sheet(sheet: &mut Worksheet, table: &Table) -> Result<(), XlsxError> {
                 Cell::Text(t) => {
                     widths[col] = widths[col].max(t.chars().count() + 2);
                     if row.subtotal {
-                        sheet.write_string_with_format(r, c, t, &bold)?;
+                        sheet.write_string_with_format(r, c, t.as_ref(), &bold)?;
                     } else {
-                        sheet.write_string(r, c, t)?;
+                        sheet.write_string(r, c, t.as_ref())?;
                     }
                 }
                 Cell::Decimal(d) if row.subtotal && table.summed(col) => {

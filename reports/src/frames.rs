@@ -77,6 +77,12 @@ pub fn strings(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>, Polars
         .collect())
 }
 
+/// The cells of a text column, borrowed from the frame (no copy: for long texts such as
+/// `raw`, or many rows read once).
+pub fn borrowed<'a>(df: &'a DataFrame, name: &str) -> Result<Vec<Option<&'a str>>, PolarsError> {
+    Ok(df.column(name)?.str()?.iter().collect())
+}
+
 /// The text cells of a column, a null as the empty text.
 pub fn texts(df: &DataFrame, name: &str) -> Result<Vec<String>, PolarsError> {
     Ok(strings(df, name)?

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use spa_core::period::{Month, Week};
 
 use crate::engine::{Datasets, Engine};
-use crate::report::{Report, Written};
+use crate::report::{Report, Stored, Written};
 use crate::{Error, accounts, activities, costs, inventory_reports};
 
 /// The report families.
@@ -283,14 +283,15 @@ impl Schedule {
 }
 
 /// Runs a job: reads the lake, writes every report into `out`, mails the cost reports when
-/// asked; `progress` receives a line per step.
+/// asked; `progress` receives a line per step. Returns the files stored (their bytes are let go
+/// as soon as they are out).
 pub async fn run(
     settings: &Settings,
     lake: &Lake,
     out: &Store,
     job: &Job,
     progress: &mut (dyn FnMut(String) + Send),
-) -> Result<Vec<Written>, Error> {
+) -> Result<Vec<Stored>, Error> {
     let engine = Engine::new(settings, job.athena).await;
     let data = Datasets::new(lake, &engine);
     let mut written = Vec::new();
@@ -303,18 +304,26 @@ pub async fn run(
         let query = started.elapsed().as_secs_f64();
         let polars =
             current.query.as_secs_f64() + previous.as_ref().map_or(0.0, |p| p.query.as_secs_f64());
-        let mut list = costs::reports(settings, month, &current, previous.as_ref());
-        let tables = started.elapsed().as_secs_f64() - query;
         let pages = Instant::now();
         let sums = (month, &current, previous.as_ref());
-        crate::with_extras(settings, &data, sums, &mut list, job.html).await?;
+        let extras = crate::extras(settings, &data, sums, job.html).await?;
+        let mut pages = pages.elapsed().as_secs_f64();
+        let tables = Instant::now();
+        let mut list = costs::reports(settings, month, &current, previous.as_ref());
+        let tables = tables.elapsed().as_secs_f64();
+        let built = Instant::now();
+        crate::with_extras(settings, sums, &mut list, extras);
+        pages += built.elapsed().as_secs_f64();
         progress(format!(
-            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s of which Polars {polars:.2} s, tables {tables:.2} s, forecast and pages {:.2} s)",
+            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s of which Polars {polars:.2} s, tables {tables:.2} s, forecast and pages {pages:.2} s)",
             list.len() - 1,
             costs::total(&current),
-            pages.elapsed().as_secs_f64()
         ));
-        let files = write_each(settings, out, &list, progress).await?;
+        // The organization's files are mailed: their bytes are kept for the message.
+        let (stored, files) = write_each(settings, out, &list, progress, &|r| {
+            job.send && r.organization
+        })
+        .await?;
         if job.send {
             let folder = format!(
                 "{}/{}",
@@ -338,7 +347,7 @@ pub async fn run(
                 to.join(", ")
             ));
         }
-        written.extend(files);
+        written.extend(stored);
     }
     if let (Some(month), true) = (job.month, job.activities) {
         let started = Instant::now();
@@ -356,7 +365,11 @@ pub async fn run(
             list.len(),
             started.elapsed().as_secs_f64() - query
         ));
-        written.extend(write_each(settings, out, &list, progress).await?);
+        written.extend(
+            write_each(settings, out, &list, progress, &|_| false)
+                .await?
+                .0,
+        );
     }
     if let (Some(week), true) = (job.week, job.inventory) {
         let started = Instant::now();
@@ -366,20 +379,31 @@ pub async fn run(
             list.len() - 1,
             started.elapsed().as_secs_f64()
         ));
-        written.extend(write_each(settings, out, &list, progress).await?);
+        written.extend(
+            write_each(settings, out, &list, progress, &|_| false)
+                .await?
+                .0,
+        );
     }
     Ok(written)
 }
 
+/// Writes `list` with a progress line per report; returns every file stored and the bytes of
+/// those of the reports `keep` asks for.
 async fn write_each(
     settings: &Settings,
     out: &Store,
     list: &[Report],
     progress: &mut (dyn FnMut(String) + Send),
-) -> Result<Vec<Written>, Error> {
-    crate::write_with(settings, out, list, &mut |report, files| {
-        progress(format!("  {:<24} {files} files", report.cost_center))
-    })
+    keep: &(dyn Fn(&Report) -> bool + Sync),
+) -> Result<(Vec<Stored>, Vec<Written>), Error> {
+    crate::write_with(
+        settings,
+        out,
+        list,
+        &mut |report, files| progress(format!("  {:<24} {files} files", report.cost_center)),
+        keep,
+    )
     .await
 }
 

@@ -35,7 +35,7 @@ use spa_core::period::{Month, Week};
 
 use crate::data::DataError;
 use crate::engine::Datasets;
-use crate::report::{Report, Written};
+use crate::report::{Report, Stored, Written};
 
 /// What a run could not do.
 #[derive(Debug, thiserror::Error)]
@@ -75,24 +75,32 @@ pub async fn cost_reports(
         .await?
         .expect("required costs are present");
     let previous = costs::load(data, month.previous(), false).await?;
-    let mut list = costs::reports(settings, month, &current, previous.as_ref());
     let sums = (month, &current, previous.as_ref());
-    with_extras(settings, data, sums, &mut list, true).await?;
+    let extras = extras(settings, data, sums, true).await?;
+    let mut list = costs::reports(settings, month, &current, previous.as_ref());
+    with_extras(settings, sums, &mut list, extras);
     let summary = with_page(mail::summary(month, &current, previous.as_ref()), &list);
     Ok((list, summary))
 }
 
-/// Adds to the month's cost reports their month-end forecast (a sheet of every workbook, and
-/// the organization's `forecast` CSV file), the month's anomalies (a sheet of the
-/// organization's workbook) and, when `html`, their HTML pages: the
-/// organization's report (the last of [`costs::reports`]) and each cost center's.
-pub(crate) async fn with_extras(
+/// What the month's cost reports get beside their sums: the month-end forecast (a sheet of
+/// every workbook, and the organization's `forecast` CSV file), the month's anomalies (a sheet
+/// of the organization's workbook) and, for the HTML pages, what the lake recorded.
+pub(crate) struct Extras {
+    forecast: forecast::Forecast,
+    anomalies: Vec<anomalies::Anomaly>,
+    /// `None` without the pages.
+    facts: Option<html::facts::Facts>,
+}
+
+/// Reads the month's [`Extras`] (the facts when `html`). Read before the reports' tables are
+/// built: these reads' passing memory and the tables then do not add up.
+pub(crate) async fn extras(
     settings: &Settings,
     data: &Datasets<'_>,
     (month, current, previous): (Month, &costs::MonthCosts, Option<&costs::MonthCosts>),
-    list: &mut [Report],
     html: bool,
-) -> Result<(), Error> {
+) -> Result<Extras, Error> {
     // Read with Polars whatever the engine, as the daily run does: a few small reads beside
     // the month's aggregation, which is the part worth sending to Athena.
     let local = Datasets::local(data.lake());
@@ -100,6 +108,32 @@ pub(crate) async fn with_extras(
     let forecast = forecast::load(&local, month, &accounts).await?;
     let anomalies = anomalies::find(settings, &local, month, &forecast.days, &accounts).await?;
     tracing::debug!(anomalies = anomalies.len(), "forecast and anomalies");
+    let facts = if html {
+        Some(html::facts::load(&local, month, current, previous, accounts).await?)
+    } else {
+        None
+    };
+    Ok(Extras {
+        forecast,
+        anomalies,
+        facts,
+    })
+}
+
+/// Adds the [`Extras`] to the month's cost reports: the forecast and anomaly sheets and, with
+/// the facts, the HTML pages of the organization's report (the last of [`costs::reports`]) and
+/// of each cost center's.
+pub(crate) fn with_extras(
+    settings: &Settings,
+    (month, current, previous): (Month, &costs::MonthCosts, Option<&costs::MonthCosts>),
+    list: &mut [Report],
+    extras: Extras,
+) {
+    let Extras {
+        forecast,
+        anomalies,
+        facts,
+    } = extras;
     let currency = current.currency.as_str();
     for report in list.iter_mut() {
         let scope = (!report.organization).then_some(report.cost_center.as_str());
@@ -113,13 +147,10 @@ pub(crate) async fn with_extras(
                 .push(anomalies::table(&anomalies, currency, None));
         }
     }
-    if !html {
-        return Ok(());
-    }
-    let facts = html::facts::load(&local, month, current, previous, accounts).await?;
+    let Some(facts) = facts else { return };
     let started = std::time::Instant::now();
     let Some(organization) = list.iter().position(|r| r.organization) else {
-        return Ok(());
+        return;
     };
     let (page, mut per_cc) = html::pages::pages(
         settings,
@@ -133,7 +164,6 @@ pub(crate) async fn with_extras(
     for report in list.iter_mut().filter(|r| !r.organization) {
         report.page = per_cc.remove(&report.cost_center).map(Box::new);
     }
-    Ok(())
 }
 
 /// The summary with the organization page's figures and chart, when the reports have one.
@@ -153,33 +183,75 @@ pub async fn write(
     out: &Store,
     reports: &[Report],
 ) -> Result<Vec<Written>, Error> {
-    write_with(settings, out, reports, &mut |_, _| {}).await
+    let (_, kept) = write_with(settings, out, reports, &mut |_, _| {}, &|_| true).await?;
+    Ok(kept)
 }
 
 /// Reports rendered at once: enough to keep every core busy, few enough that their files do
 /// not pile up in memory before they are stored.
 const BATCH: usize = 16;
 
-/// Like [`write`], telling `done` of each report stored and its number of files. Workbooks and
-/// CSV files are rendered in parallel (rayon), then stored in order.
+/// Like [`write`], telling `done` of each report stored and its number of files; returns every
+/// file stored, and the bytes of those of the reports `keep` asks for (the others' are let go
+/// once stored). Workbooks and CSV files are rendered in parallel (rayon), a batch at a time,
+/// while the batch before is stored (a task: its files at once); `done` is told in order.
 pub(crate) async fn write_with(
     settings: &Settings,
     out: &Store,
     reports: &[Report],
     done: &mut (dyn FnMut(&Report, usize) + Send),
-) -> Result<Vec<Written>, Error> {
+    keep: &(dyn Fn(&Report) -> bool + Sync),
+) -> Result<(Vec<Stored>, Vec<Written>), Error> {
     use rayon::prelude::*;
-    let mut all = Vec::new();
+    let (mut stored, mut kept) = (Vec::new(), Vec::new());
+    let mut storing: Option<Storing<'_>> = None;
     for batch in reports.chunks(BATCH) {
-        // CPU-bound; a run handles one job at a time, so blocking this task is harmless.
-        let rendered: Vec<Result<Vec<Written>, report::WriteError>> =
+        // CPU-bound; a run handles one job at a time, so blocking this task is harmless (the
+        // store task runs on the runtime's other threads).
+        let rendered: Result<Vec<Vec<Written>>, report::WriteError> =
             batch.par_iter().map(|r| r.render(settings)).collect();
-        for (report, files) in batch.iter().zip(rendered) {
-            let files = files?;
-            report::store(out, &files).await?;
-            done(report, files.len());
-            all.extend(files);
+        if let Some(previous) = storing.take() {
+            previous.wait(done).await?;
         }
+        let rendered = rendered?;
+        let counts = rendered.iter().map(Vec::len).collect();
+        for (report, files) in batch.iter().zip(&rendered) {
+            stored.extend(files.iter().map(Stored::from));
+            if keep(report) {
+                kept.extend(files.iter().cloned());
+            }
+        }
+        let files: Vec<Written> = rendered.into_iter().flatten().collect();
+        let task = tokio::spawn(report::store(out.clone(), files));
+        storing = Some(Storing {
+            batch,
+            counts,
+            task,
+        });
     }
-    Ok(all)
+    if let Some(last) = storing {
+        last.wait(done).await?;
+    }
+    Ok((stored, kept))
+}
+
+/// A batch of reports whose files are being stored.
+struct Storing<'r> {
+    batch: &'r [Report],
+    /// Files per report.
+    counts: Vec<usize>,
+    task: tokio::task::JoinHandle<Result<(), report::WriteError>>,
+}
+
+impl Storing<'_> {
+    /// Waits for the files, then tells `done` of each report.
+    async fn wait(self, done: &mut (dyn FnMut(&Report, usize) + Send)) -> Result<(), Error> {
+        self.task
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
+        for (report, n) in self.batch.iter().zip(self.counts) {
+            done(report, n);
+        }
+        Ok(())
+    }
 }

@@ -97,7 +97,7 @@ pub fn summary(month: Month, current: &MonthCosts, previous: Option<&MonthCosts>
             previous: before
                 .as_ref()
                 .map(|b| b.get(&name).copied().unwrap_or_default()),
-            name,
+            name: name.to_string(),
             amount,
         })
         .collect();
@@ -108,7 +108,7 @@ pub fn summary(month: Month, current: &MonthCosts, previous: Option<&MonthCosts>
             amount: current
                 .lines
                 .iter()
-                .filter(|l| l.record_type == *kind)
+                .filter(|l| &*l.record_type == *kind)
                 .map(|l| l.amount)
                 .sum(),
             previous: None,

@@ -329,7 +329,7 @@ async fn report(args: &RunArgs, settings: &spa_core::Settings, job: &Job) -> any
         reports::jobs::run(settings, &lake, &out, job, &mut |line| eprintln!("{line}")).await?;
     println!("{} files written to {}:", written.len(), out.location());
     for file in &written {
-        println!("  {}  ({} bytes)", file.key, file.bytes.len());
+        println!("  {}  ({} bytes)", file.key, file.size);
     }
     Ok(())
 }

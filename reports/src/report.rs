@@ -137,13 +137,31 @@ pub fn cost_center_key(name: &str) -> String {
     format!("{readable}~{hex}")
 }
 
-/// A file written: its key and size.
+/// A file written: its key and bytes.
 #[derive(Debug, Clone)]
 pub struct Written {
     /// Key under the output (lake or folder).
     pub key: String,
     /// Bytes.
     pub bytes: Bytes,
+}
+
+/// A file stored: its key and size, all a run keeps of a file once it is out of memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Key under the output (lake or folder).
+    pub key: String,
+    /// Bytes.
+    pub size: usize,
+}
+
+impl From<&Written> for Stored {
+    fn from(file: &Written) -> Self {
+        Stored {
+            key: file.key.clone(),
+            size: file.bytes.len(),
+        }
+    }
 }
 
 impl Report {
@@ -226,9 +244,16 @@ impl Report {
 }
 
 /// Stores files atomically (a rerun replaces them).
-pub async fn store(out: &Store, files: &[Written]) -> Result<(), WriteError> {
+pub async fn store(out: Store, files: Vec<Written>) -> Result<(), WriteError> {
+    // All at once: each put is atomic by itself, and a local one spends most of its time
+    // waiting for the disk to flush.
+    let mut puts = tokio::task::JoinSet::new();
     for file in files {
-        out.put(&file.key, file.bytes.clone()).await?;
+        let out = out.clone();
+        puts.spawn(async move { out.put(&file.key, file.bytes).await });
+    }
+    while let Some(put) = puts.join_next().await {
+        put.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     }
     Ok(())
 }

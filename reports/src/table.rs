@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use std::sync::Arc;
 
 /// What a column holds; writers format by it.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,8 +60,9 @@ impl Column {
 pub enum Cell {
     /// Nothing.
     Empty,
-    /// Text.
-    Text(String),
+    /// Text, shared with the other cells that show it (a report's sums repeat their cost
+    /// center, OU, account and name on many rows).
+    Text(Arc<str>),
     /// An exact amount or number.
     Decimal(Decimal),
     /// A whole number.
@@ -71,13 +73,25 @@ pub enum Cell {
 
 impl From<&str> for Cell {
     fn from(s: &str) -> Self {
-        Cell::Text(s.to_string())
+        Cell::Text(s.into())
     }
 }
 
 impl From<String> for Cell {
     fn from(s: String) -> Self {
+        Cell::Text(s.into())
+    }
+}
+
+impl From<Arc<str>> for Cell {
+    fn from(s: Arc<str>) -> Self {
         Cell::Text(s)
+    }
+}
+
+impl From<&Arc<str>> for Cell {
+    fn from(s: &Arc<str>) -> Self {
+        Cell::Text(s.clone())
     }
 }
 

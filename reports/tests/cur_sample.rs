@@ -60,7 +60,7 @@ async fn cur_sample_to_cost_reports() {
     let mut seen = BTreeMap::new();
     for row in &charges.rows {
         let id = match &row.cells[account] {
-            reports::table::Cell::Text(t) => t.clone(),
+            reports::table::Cell::Text(t) => t.to_string(),
             other => panic!("{other:?}"),
         };
         seen.insert(id, row.cells[sum].decimal().unwrap());
@@ -93,7 +93,7 @@ async fn cur_sample_to_cost_reports() {
         usages.column("Amount").unwrap(),
     );
     let text = |c: &Cell| match c {
-        Cell::Text(t) => t.clone(),
+        Cell::Text(t) => t.to_string(),
         other => panic!("{other:?}"),
     };
     let mut per: BTreeMap<(String, String), Decimal> = BTreeMap::new();

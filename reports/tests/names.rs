@@ -14,9 +14,9 @@ fn line(cost_center: &str, account: &str, amount: i64) -> Line {
         cost_center: cost_center.into(),
         ou: "Eng".into(),
         account: account.into(),
-        name: format!("account {account}"),
+        name: format!("account {account}").into(),
         service: "EC2".into(),
-        usage_type: String::new(),
+        usage_type: "".into(),
         record_type: "Usage".into(),
         amount: Decimal::new(amount, 2),
     }

@@ -24,14 +24,14 @@ fn line() -> impl Strategy<Value = Line> {
             Line {
                 cost_center: ["Alpha", "Beta", "NoCostTag", "=x"][cc].into(),
                 ou: ["Eng", "Data", "Unknown"][ou].into(),
-                account: format!("10000000000{account}"),
-                name: format!("account {account}"),
+                account: format!("10000000000{account}").into(),
+                name: format!("account {account}").into(),
                 service: if kind == "Usage" {
                     ["EC2", "S3", "Lambda", "KMS", "RDS"][service].into()
                 } else {
                     kind.into()
                 },
-                usage_type: String::new(),
+                usage_type: "".into(),
                 record_type: kind.into(),
                 // Mantissas below 1e14 at any scale from 0 to 12 decimals, so that sums of 80
                 // rows stay within the 28 significant digits of an exact decimal.
@@ -63,7 +63,7 @@ proptest! {
         prop_assert_eq!(column_total(charges, "Total"), source);
         let kept: Decimal = lines
             .iter()
-            .filter(|l| !ORGANIZATION_LEVEL.contains(&l.record_type.as_str()))
+            .filter(|l| !ORGANIZATION_LEVEL.contains(&&*l.record_type))
             .map(|l| l.amount)
             .sum();
         prop_assert_eq!(column_total(&all.tables[1], "Amount"), kept);
@@ -71,8 +71,8 @@ proptest! {
         for report in list.iter().filter(|r| r.cost_center != ALL) {
             let own: Decimal = lines
                 .iter()
-                .filter(|l| l.cost_center == report.cost_center)
-                .filter(|l| !ORGANIZATION_LEVEL.contains(&l.record_type.as_str()))
+                .filter(|l| *l.cost_center == *report.cost_center)
+                .filter(|l| !ORGANIZATION_LEVEL.contains(&&*l.record_type))
                 .map(|l| l.amount)
                 .sum();
             for table in &report.tables {
@@ -81,7 +81,7 @@ proptest! {
             let row = centers
                 .rows
                 .iter()
-                .find(|r| r.cells[0] == reports::table::Cell::Text(report.cost_center.clone()))
+                .find(|r| r.cells[0] == reports::table::Cell::from(report.cost_center.as_str()))
                 .unwrap();
             prop_assert_eq!(row.cells[centers.column("Amount").unwrap()].decimal(), Some(own));
         }

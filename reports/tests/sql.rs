@@ -203,7 +203,7 @@ fn table_column(table: &Table, name: &str) -> Vec<Cell> {
 
 fn text(cell: &Cell) -> String {
     match cell {
-        Cell::Text(t) => t.clone(),
+        Cell::Text(t) => t.to_string(),
         other => panic!("text expected, got {other:?}"),
     }
 }
@@ -310,10 +310,10 @@ async fn every_query_runs_on_the_fixture_lake_and_matches_its_report() {
     for l in current
         .lines
         .iter()
-        .filter(|l| !matches!(l.record_type.as_str(), "Credit" | "Refund"))
+        .filter(|l| !matches!(&*l.record_type, "Credit" | "Refund"))
     {
         *sums
-            .entry((l.cost_center.clone(), l.service.clone()))
+            .entry((l.cost_center.to_string(), l.service.to_string()))
             .or_default() += l.amount;
     }
     let mut per_cc: BTreeMap<String, Vec<(String, Decimal)>> = BTreeMap::new();
@@ -451,13 +451,13 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
     // A line as the query's row, in `names` order.
     let row_of = |l: &reports::costs::Line| {
         vec![
-            l.cost_center.clone(),
-            l.ou.clone(),
-            l.account.clone(),
-            l.name.clone(),
-            l.service.clone(),
-            l.usage_type.clone(),
-            l.record_type.clone(),
+            l.cost_center.to_string(),
+            l.ou.to_string(),
+            l.account.to_string(),
+            l.name.to_string(),
+            l.service.to_string(),
+            l.usage_type.to_string(),
+            l.record_type.to_string(),
             l.amount.normalize().to_string(),
         ]
     };
@@ -484,9 +484,9 @@ async fn the_reports_athena_sql_matches_their_polars_queries() {
         .as_ref()
         .expect("the fixture month has usage types")
         .iter()
-        .filter(|l| l.record_type == "Usage")
+        .filter(|l| &*l.record_type == "Usage")
         .map(|l| {
-            assert_eq!(l.service, "");
+            assert_eq!(&*l.service, "");
             row_of(l)
         })
         .collect();

@@ -370,10 +370,21 @@ fn check_schema(dataset: Dataset, batch: &RecordBatch) -> Result<(), LakeError> 
     }
 }
 
-/// zstd, page statistics, and neither a dictionary nor statistics for columns whose values are
-/// all different (`raw`, `event_id`): building them costs time and saves nothing. zstd level 1
+/// Rows per row group of the month datasets (costs, usage types, cost totals).
+///
+/// Polars' streaming scan decodes whole row groups, several ahead: with the writer's default
+/// of a million rows, summing the 9.25 million cost rows of a 10,000-account month held about
+/// 900 MB, with 65,536 rows about 400 MB, at the same speed. Their amounts are nearly all
+/// different, so they get no dictionary (which, refilled in every small row group, made the
+/// object 30 % larger; without it the object is 2 % smaller than before).
+pub const MONTH_ROW_GROUP: usize = 65_536;
+
+/// zstd, page statistics, no dictionary for columns whose values are (nearly) all different
+/// (`raw`, `event_id`, the amounts) and no statistics for `raw`: building them costs time and
+/// saves nothing. zstd level 1
 /// by measurement: on a million real-shaped CloudTrail records, level -1 encoded 13 % faster
 /// (ingest 6 % faster) but wrote 39 % more bytes, which S3 stores and Athena bills per scan.
+/// The month datasets in row groups of [`MONTH_ROW_GROUP`] rows.
 fn writer_properties(dataset: Dataset) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -389,9 +400,17 @@ fn writer_properties(dataset: Dataset) -> WriterProperties {
                     .set_column_dictionary_enabled(path.clone(), false)
                     .set_column_statistics_enabled(path, EnabledStatistics::None);
             }
-            columns::EVENT_ID => props = props.set_column_dictionary_enabled(path, false),
+            columns::EVENT_ID | columns::UNBLENDED | columns::AMORTIZED | columns::SPEND => {
+                props = props.set_column_dictionary_enabled(path, false)
+            }
             _ => {}
         }
+    }
+    if matches!(
+        dataset,
+        Dataset::Costs | Dataset::UsageTypes | Dataset::CostTotals
+    ) {
+        props = props.set_max_row_group_row_count(Some(MONTH_ROW_GROUP));
     }
     props.build()
 }

@@ -9,7 +9,7 @@ use crate::table::{Cell, Column, Kind as CellKind, Row, Table};
 pub fn reports(daily: &Daily) -> Vec<Report> {
     let limit = |a: &Option<spa_core::settings::Amount>| {
         a.as_ref()
-            .map_or(Cell::Empty, |a| Cell::Text(a.to_string()))
+            .map_or(Cell::Empty, |a| Cell::from(a.to_string()))
     };
     let mut alerts = Table::new(
         "Alerts",

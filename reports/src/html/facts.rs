@@ -3,9 +3,10 @@
 //! the lake knows about why (lifecycle events, launches in CloudTrail), the month's exceptions,
 //! and what the accounts' health is judged on (sign-ins, transitions).
 //!
-//! Read with Polars whatever the engine of the run (see [`crate::with_extras`]).
+//! Read with Polars whatever the engine of the run (see [`crate::extras`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use foldhash::HashMap;
 
@@ -22,7 +23,7 @@ use crate::costs::{Line, MonthCosts};
 use crate::data::DataError;
 use crate::engine::Datasets;
 use crate::exceptions::ExceptionRow;
-use crate::frames::{collect, decimals, strings, texts, times};
+use crate::frames::{borrowed, collect, decimals, texts, times};
 use crate::inventory::Seen;
 
 /// Months of history on the charts (the month itself included).
@@ -35,15 +36,15 @@ pub(super) const COST_CENTER_MOVERS: usize = 10;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mover {
     /// Account id.
-    pub account: String,
+    pub account: Arc<str>,
     /// Account name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Cost center.
-    pub cost_center: String,
+    pub cost_center: Arc<str>,
     /// OU.
-    pub ou: String,
+    pub ou: Arc<str>,
     /// Service.
-    pub service: String,
+    pub service: Arc<str>,
     /// Previous month's amount.
     pub previous: Decimal,
     /// This month's amount.
@@ -107,7 +108,7 @@ fn spend_by_group(lines: &[Line]) -> GroupSpend {
     let mut sums: HashMap<(&str, &str), Decimal> = HashMap::default();
     for l in lines.iter().filter(|l| l.per_cost_center()) {
         *sums
-            .entry((l.cost_center.as_str(), l.ou.as_str()))
+            .entry((l.cost_center.as_ref(), l.ou.as_ref()))
             .or_default() += l.amount;
     }
     sums.into_iter()
@@ -119,7 +120,7 @@ fn spend_by_group(lines: &[Line]) -> GroupSpend {
 fn spend_by_service(lines: &[Line]) -> HashMap<(&str, &str), (&Line, Decimal)> {
     let mut out: HashMap<(&str, &str), (&Line, Decimal)> = HashMap::default();
     for l in lines.iter().filter(|l| l.per_cost_center()) {
-        out.entry((l.account.as_str(), l.service.as_str()))
+        out.entry((l.account.as_ref(), l.service.as_ref()))
             .or_insert((l, Decimal::ZERO))
             .1 += l.amount;
     }
@@ -134,7 +135,7 @@ pub struct Movers {
     /// The movers shown, largest change first.
     pub shown: Vec<Mover>,
     /// Per cost center, how many changed.
-    pub per_center: BTreeMap<String, usize>,
+    pub per_center: BTreeMap<Arc<str>, usize>,
     /// How many changed in the organization.
     pub all: usize,
 }
@@ -235,13 +236,19 @@ async fn reasons(
         col(EVENT_NAME),
         col(RAW),
     ]);
+    let started = std::time::Instant::now();
     let df = collect(frame)?;
-    let (time, account) = (times(&df, EVENT_TIME)?, strings(&df, ACCOUNT_ID)?);
-    let (activity, raw) = (strings(&df, ACTIVITY)?, strings(&df, RAW)?);
+    tracing::debug!(
+        rows = df.height(),
+        seconds = started.elapsed().as_secs_f64(),
+        "reasons' events read"
+    );
+    let (time, account) = (times(&df, EVENT_TIME)?, borrowed(&df, ACCOUNT_ID)?);
+    let (activity, raw) = (borrowed(&df, ACTIVITY)?, borrowed(&df, RAW)?);
     // Per account in time order; only the first few are read (a launch call's JSON parsed), the
     // rest counted.
     let mut rows: Vec<(&str, DateTime<Utc>, usize)> = (0..df.height())
-        .filter_map(|i| Some((account[i].as_deref()?, time[i]?, i)))
+        .filter_map(|i| Some((account[i]?, time[i]?, i)))
         .collect();
     rows.sort_unstable();
     let mut out: BTreeMap<String, Reasons> = BTreeMap::new();
@@ -251,9 +258,9 @@ async fn reasons(
             reasons.more += 1;
             continue;
         }
-        let text = match activity[i].as_deref() {
+        let text = match activity[i] {
             Some(label) if lifecycle.iter().any(|l| l.as_str() == label) => label.to_string(),
-            _ => match raw[i].as_deref().and_then(crate::launches::parse) {
+            _ => match raw[i].and_then(crate::launches::parse) {
                 Some(launch) => {
                     let what: Vec<String> = launch
                         .launched
@@ -327,7 +334,7 @@ pub async fn load(
     step("history");
     let movers = movers(current, previous);
     step("movers");
-    let shown: BTreeSet<&str> = movers.shown.iter().map(|m| m.account.as_str()).collect();
+    let shown: BTreeSet<&str> = movers.shown.iter().map(|m| m.account.as_ref()).collect();
     let reasons = reasons(data, month, &shown).await?;
     step("reasons");
     let exceptions = crate::exceptions::load(data, month).await?;

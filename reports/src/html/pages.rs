@@ -71,7 +71,7 @@ impl<'a> Grouped<'a> {
         };
         let mut movers: BTreeMap<&str, Vec<&Mover>> = BTreeMap::new();
         for m in &facts.movers.shown {
-            movers.entry(m.cost_center.as_str()).or_default().push(m);
+            movers.entry(m.cost_center.as_ref()).or_default().push(m);
         }
         let mut exceptions: BTreeMap<&str, Vec<&ExceptionRow>> = BTreeMap::new();
         for r in &facts.exceptions {
@@ -323,7 +323,7 @@ fn usage_section(lines: &[&Line], currency: &str) -> Section {
     let mut total = Decimal::ZERO;
     for l in lines.iter().filter(|l| !l.usage_type.is_empty()) {
         *sums
-            .entry((l.service.as_str(), l.usage_type.as_str()))
+            .entry((l.service.as_ref(), l.usage_type.as_ref()))
             .or_default() += l.amount;
         total += l.amount;
     }
@@ -421,7 +421,7 @@ fn movers_section(
         Scope::CostCenter(cc) => facts.movers.per_center.get(cc).copied().unwrap_or(0),
     };
     for m in chosen.iter().take(limit) {
-        let reasons = match facts.reasons.get(&m.account) {
+        let reasons = match facts.reasons.get(&*m.account) {
             Some(r) if !r.first.is_empty() => {
                 let mut shown: Vec<String> = r
                     .first
@@ -643,7 +643,7 @@ pub fn pages(
     let previous_total = previous.map(crate::costs::total);
     let mut spend: BTreeMap<&str, Decimal> = BTreeMap::new();
     for l in current.lines.iter().filter(|l| l.per_cost_center()) {
-        *spend.entry(l.account.as_str()).or_default() += l.amount;
+        *spend.entry(l.account.as_ref()).or_default() += l.amount;
     }
     let subtitle = format!(
         "{month}: amounts in {currency}, unblended, as the lake holds them; accounts as of the \
@@ -743,7 +743,7 @@ pub fn pages(
         .map(|p| {
             let mut m: BTreeMap<&str, Decimal> = BTreeMap::new();
             for l in p.lines.iter().filter(|l| l.per_cost_center()) {
-                *m.entry(l.account.as_str()).or_default() += l.amount;
+                *m.entry(l.account.as_ref()).or_default() += l.amount;
             }
             m
         })
@@ -766,9 +766,9 @@ pub fn pages(
             ],
         );
         let mut rows: BTreeMap<(&str, &str, &str), Decimal> = BTreeMap::new();
-        for l in grouped.lines.get(cc.as_str()).into_iter().flatten() {
+        for l in grouped.lines.get(cc.as_ref()).into_iter().flatten() {
             *rows
-                .entry((l.ou.as_str(), l.account.as_str(), l.name.as_str()))
+                .entry((l.ou.as_ref(), l.account.as_ref(), l.name.as_ref()))
                 .or_default() += l.amount;
         }
         for ((ou, account, name), now) in &rows {
@@ -793,7 +793,7 @@ pub fn pages(
             },
             forecast_figure(
                 forecast,
-                forecast.centers.get(cc.as_str()).map(|(e, b)| (e, b)),
+                forecast.centers.get(cc.as_ref()).map(|(e, b)| (e, b)),
                 currency,
             ),
             Figure {
@@ -832,7 +832,7 @@ pub fn pages(
                     ),
                     facts,
                     currency,
-                    |(c, ou)| (c == cc).then(|| ou.clone()),
+                    |(c, ou)| (**c == **cc).then(|| ou.clone()),
                 ),
                 daily_chart(
                     format!("Cost of {cc} per day, {month} against the month before ({currency})"),
@@ -855,7 +855,7 @@ pub fn pages(
                 forecast_section(forecast, currency, Some(cc)),
                 anomalies_section(anomalies, currency, Some(cc)),
                 usage_section(
-                    grouped.usages.get(cc.as_str()).map_or(&[], Vec::as_slice),
+                    grouped.usages.get(cc.as_ref()).map_or(&[], Vec::as_slice),
                     currency,
                 ),
                 movers_section(facts, &grouped, scope, currency),
@@ -865,7 +865,7 @@ pub fn pages(
             ],
             footer: footer.into(),
         };
-        per_cc.insert(cc.clone(), page);
+        per_cc.insert(cc.to_string(), page);
     }
     (organization, per_cc)
 }
