@@ -104,6 +104,9 @@ pub struct Answer {
     pub rows: usize,
     /// Where it ran (`local, Polars SQL` or the Athena query id).
     pub engine: String,
+    /// What the engine took: registering the lake's tables, planning, running and collecting
+    /// the result (not rendering it).
+    pub query: std::time::Duration,
 }
 
 /// The arguments of `reports query`.
@@ -139,11 +142,14 @@ pub async fn query_file(settings: &Settings, args: &QueryArgs) -> Result<Answer,
     let text = file.filled(&args.params.iter().cloned().collect())?;
     let lake = Lake::open(settings).await;
     let engine = Engine::new(settings, args.engine == "athena").await;
+    let started = std::time::Instant::now();
     let (df, engine) = engine.query(&lake, &file, &text).await?;
+    let query = started.elapsed();
     Ok(Answer {
         text: render(&df, format)?,
         rows: df.height(),
         engine,
+        query,
     })
 }
 
