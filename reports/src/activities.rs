@@ -15,7 +15,7 @@ use spa_core::period::Month;
 use crate::accounts::AccountInfo;
 use crate::data::DataError;
 use crate::engine::Datasets;
-use crate::frames::{strings, times};
+use crate::frames::{borrowed, times};
 use crate::report::{ALL, Family, Report};
 use crate::table::{Cell, Column, Kind, Row, Table};
 
@@ -97,7 +97,17 @@ pub fn athena_sql(from: chrono::NaiveDate, to: chrono::NaiveDate) -> String {
 
 /// Reads the labelled events of the month (and the days before it that can open a transaction).
 pub async fn load(data: &Datasets<'_>, month: Month) -> Result<Vec<Event>, DataError> {
+    Ok(load_timed(data, month).await?.0)
+}
+
+/// [`load`], with the time the query took (reading, filtering, deduplicating and sorting; not
+/// making the events).
+pub async fn load_timed(
+    data: &Datasets<'_>,
+    month: Month,
+) -> Result<(Vec<Event>, std::time::Duration), DataError> {
     let from = month.first() - Days::new(LOOKBACK_DAYS);
+    let started = std::time::Instant::now();
     let Some(events) = data
         .events(from, month.last(), Some(labelled(&LABELS)))
         .await?
@@ -123,27 +133,29 @@ pub async fn load(data: &Datasets<'_>, month: Month) -> Result<Vec<Event>, DataE
             &sql,
         )
         .await?;
+    let query = started.elapsed();
     let (time, account, activity) = (
         times(&df, EVENT_TIME)?,
-        strings(&df, ACCOUNT_ID)?,
-        strings(&df, ACTIVITY)?,
+        borrowed(&df, ACCOUNT_ID)?,
+        borrowed(&df, ACTIVITY)?,
     );
-    let (kind, name) = (strings(&df, ACTOR_TYPE)?, strings(&df, ACTOR_NAME)?);
-    Ok((0..df.height())
+    let (kind, name) = (borrowed(&df, ACTOR_TYPE)?, borrowed(&df, ACTOR_NAME)?);
+    let events = (0..df.height())
         .filter_map(|i| {
             Some(Event {
                 time: time[i]?,
-                account: account[i].clone()?,
-                activity: activity[i].as_deref()?.parse().ok()?,
-                actor: match (&kind[i], &name[i]) {
+                account: account[i]?.to_string(),
+                activity: activity[i]?.parse().ok()?,
+                actor: match (kind[i], name[i]) {
                     (Some(k), Some(n)) => format!("{k}: {n}"),
-                    (Some(k), None) => k.clone(),
-                    (None, Some(n)) => n.clone(),
+                    (Some(k), None) => k.to_string(),
+                    (None, Some(n)) => n.to_string(),
                     (None, None) => String::new(),
                 },
             })
         })
-        .collect())
+        .collect();
+    Ok((events, query))
 }
 
 fn minutes(from: DateTime<Utc>, to: DateTime<Utc>) -> Decimal {

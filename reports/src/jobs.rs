@@ -351,8 +351,8 @@ pub async fn run(
     }
     if let (Some(month), true) = (job.month, job.activities) {
         let started = Instant::now();
-        let events = activities::load(&data, month).await?;
-        let query = started.elapsed().as_secs_f64();
+        let (events, query) = activities::load_timed(&data, month).await?;
+        let query = query.as_secs_f64();
         let (_, accounts) = accounts::load(&data, month.last()).await?;
         let found = activities::activities(&events, month, &accounts);
         let raised = crate::exceptions::load(&data, month).await?;
