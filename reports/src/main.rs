@@ -23,11 +23,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Costs: per cost center a workbook (summary by OU and account, services, usages: by usage
 /// type, from CUR or FOCUS per service, from Cost Explorer per account without the service)
-/// with the services and usages as CSV; for the organization (folder `all`) a workbook with the cost per
-/// cost center (change against the previous month, chart), the summary by cost center, OU and
-/// account, and the charges per account and record type (credits and refunds appear only
-/// there), each also as CSV. Every cost workbook has the month-end forecast (its backtest error
-/// on earlier months), the organization's also the month's anomalies; the forecast is a CSV too.
+/// with the services and usages as CSV; for the organization (folder `all`) a workbook with the
+/// cost per cost center (change against the previous month, chart), the summary by cost center,
+/// OU and account, and the charges per account and record type (credits and refunds appear
+/// only there), each also as CSV. Every cost workbook has the month-end forecast (its backtest
+/// error on earlier months), the organization's also the month's anomalies; the forecast is a
+/// CSV too.
 /// Beside each cost workbook, an HTML page that opens in any browser: 12 months of cost per cost
 /// center and OU, cost per day, the forecast, anomalies, what was used, the largest changes and
 /// what the lake recorded about them, exceptions, idle and stuck accounts (--no-html: none).
@@ -36,8 +37,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Inventory: every account with cost center, owner, OU, state, last console login and last
 /// lifecycle transition.
 ///
-/// Files go to `<reporting prefix>/<cost center>/<YYYY>/<period>-<cost center>-<label>.<xlsx|html|csv>`
-/// in the lake, or under --out. A rerun replaces them.
+/// Files go to the lake, or under --out, as
+/// `<reporting prefix>/<cost center>/<YYYY>/<period>-<cost center>-<label>.<xlsx|html|csv>`;
+/// a rerun replaces them.
 ///
 /// With the shipped settings the lake is a local folder that is filled from the fixtures
 /// (through the ingest code) the first time a period is asked for:
@@ -47,7 +49,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// --send e-mails the month's cost summary (with its main chart inline) and the organization's
 /// workbook, HTML page and CSV files to features.cost_email_recipients, through
-/// mail.transport (an outbox folder of .eml files by default, SMTP or SES). Nothing is sent without --send; a rerun with --send sends again.
+/// mail.transport (an outbox folder of .eml files by default, SMTP or SES). Nothing is sent
+/// without --send; a rerun with --send sends again.
 #[derive(Debug, Parser)]
 #[command(version, verbatim_doc_comment)]
 struct Cli {
