@@ -8,10 +8,12 @@ of costs, 10.3 million events). For each query file, with the same parameters:
   ours     release `reports query FILE --format csv`; the time is the query's, which the
            command prints (registering the lake's tables, planning, running, collecting the
            result: what DuckDB's figure covers), beside the whole command's (with the rendering
-           of the CSV); the median of five runs, each beside DuckDB's (also medians)
-  duckdb   the lake's datasets as views (read_parquet with hive partitions as text, the
-           partition column as the DDL declares it), then the same file's text; the time is
-           the query's execution and fetch, threads=1 and every core
+           of the CSV) and the process's peak RSS (GNU time's, when installed); the median of
+           five runs, each beside DuckDB's (also medians)
+  duckdb   in a child process: the lake's datasets as views (read_parquet with hive
+           partitions as text, the partition column as the DDL declares it), then the same
+           file's text; the time is the query's execution and fetch, threads=1 and every core,
+           and the peak RSS the process's (every core)
 
 Both must return the same number of rows. Usage:
 
@@ -31,12 +33,10 @@ are then meaningless.
 import os
 import re
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from ingest import arrow_table, binaries, harness_parser, smoke_setup  # benches/ingest.py
+from ingest import ARROW_TABLE_DEF, binaries, harness_parser, run, run_full, smoke_setup  # benches/ingest.py
 from reports import SMOKE_SIZES, prepare  # benches/reports.py
 
 PARAMS = {
@@ -68,21 +68,24 @@ def fill(text):
 
 
 def duckdb_run(lake, text, threads):
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET threads={threads}")
-    con.execute("SET enable_progress_bar=false")
-    con.execute("SET TimeZone='UTC'")
-    for name, key in VIEWS.items():
-        con.execute(
-            f"CREATE VIEW {name} AS SELECT * REPLACE (CAST({key} AS VARCHAR) AS {key}) FROM "
-            f"read_parquet('{lake}/{name}/{key}=*/*.parquet', hive_partitioning=true, "
-            f"hive_types={{'{key}': 'VARCHAR'}})"
-        )
-    started = time.perf_counter()
-    table = arrow_table(con, text)
-    return time.perf_counter() - started, table.num_rows
+    """DuckDB in a child process (so that its peak RSS is its own): the lake's datasets as views,
+    then the query's execution and fetch, timed inside. Returns (seconds, rows, peak RSS MB)."""
+    views = [
+        f"CREATE VIEW {name} AS SELECT * REPLACE (CAST({key} AS VARCHAR) AS {key}) FROM "
+        f"read_parquet('{lake}/{name}/{key}=*/*.parquet', hive_partitioning=true, "
+        f"hive_types={{'{key}': 'VARCHAR'}})"
+        for name, key in VIEWS.items()
+    ]
+    script = (
+        f"import duckdb, time; {ARROW_TABLE_DEF}; con = duckdb.connect(); "
+        f"con.execute('SET threads={threads}'); con.execute('SET enable_progress_bar=false'); "
+        "con.execute(\"SET TimeZone='UTC'\"); "
+        f"[con.execute(v) for v in {views!r}]; started = time.perf_counter(); "
+        f"table = arrow_table(con, {text!r}); print(time.perf_counter() - started, table.num_rows)"
+    )
+    _, _, rss, out = run([sys.executable, "-c", script])
+    seconds, rows = out.split()
+    return float(seconds), int(rows), rss
 
 
 def main():
@@ -109,34 +112,37 @@ def main():
             cmd += ["--param", f"{name}={PARAMS[name]}"]
         # Each run five times (once with --smoke), the median: a single run varies by a
         # third here (the first touch of the binary's code and of the lake's pages).
-        ours_runs, whole_runs, d1_runs, d2_runs = [], [], [], []
+        ours_runs, whole_runs, rss_runs, d1_runs, d2_runs, d2_rss_runs = [], [], [], [], [], []
         for _ in range(1 if args.smoke else 5):
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.exit(f"{path.name}: {proc.stderr}")
-            m = re.search(r"(\d+) rows in ([\d.]+) s \(query ([\d.]+) s", proc.stderr)
+            _, _, rss, _, stderr = run_full(cmd, env=env)
+            m = re.search(r"(\d+) rows in ([\d.]+) s \(query ([\d.]+) s", stderr)
             if not m:
-                sys.exit(f"{path.name}: no 'N rows in T s (query Q s' in the progress lines of reports query:\n{proc.stderr}")
+                sys.exit(f"{path.name}: no 'N rows in T s (query Q s' in the progress lines of reports query:\n{stderr}")
             ours_rows = int(m[1])
             ours_runs.append(float(m[3]))
             whole_runs.append(float(m[2]))
+            rss_runs.append(rss)
             filled = fill(text)
-            d1, n1 = duckdb_run(lake, filled, 1)
-            d2, n2 = duckdb_run(lake, filled, os.cpu_count())
+            d1, n1, _ = duckdb_run(lake, filled, 1)
+            d2, n2, d2_rss = duckdb_run(lake, filled, os.cpu_count())
             d1_runs.append(d1)
             d2_runs.append(d2)
-        ours, whole, d1, d2 = (statistics.median(r) for r in (ours_runs, whole_runs, d1_runs, d2_runs))
+            d2_rss_runs.append(d2_rss)
+        ours, whole, rss, d1, d2, d2_rss = (statistics.median(r) for r in (
+            ours_runs, whole_runs, rss_runs, d1_runs, d2_runs, d2_rss_runs))
         same = "yes" if ours_rows == n1 == n2 else f"NO ({ours_rows} vs {n1})"
         if same != "yes":
             different.append(path.stem)
-        print(f"{path.stem}: ours {ours:.2f} s ({whole:.2f} s with the CSV), duckdb {d1:.2f} s (1 thread) / "
-              f"{d2:.2f} s; {ours_rows} rows, same count: {same}", flush=True)
-        rows_out.append((path.stem, ours_rows, ours, whole, d1, d2, same))
-    print("\n| query | rows | ours s | ours with the CSV s | DuckDB 1 thread s | DuckDB all cores s "
-          "| ours / DuckDB all cores | same rows |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
-    for name, n, ours, whole, d1, d2, same in rows_out:
-        print(f"| {name} | {n} | {ours:.2f} | {whole:.2f} | {d1:.2f} | {d2:.2f} | {ours / d2:.2f} | {same} |")
+        print(f"{path.stem}: ours {ours:.2f} s ({whole:.2f} s with the CSV, peak RSS {rss:.0f} MB), duckdb "
+              f"{d1:.2f} s (1 thread) / {d2:.2f} s (peak RSS {d2_rss:.0f} MB); {ours_rows} rows, same count: {same}",
+              flush=True)
+        rows_out.append((path.stem, ours_rows, ours, whole, rss, d1, d2, d2_rss, same))
+    print("\n| query | rows | ours s | ours with the CSV s | ours peak RSS MB | DuckDB 1 thread s | DuckDB all cores s "
+          "| DuckDB all cores peak RSS MB | ours / DuckDB all cores | same rows |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name, n, ours, whole, rss, d1, d2, d2_rss, same in rows_out:
+        print(f"| {name} | {n} | {ours:.2f} | {whole:.2f} | {rss:.0f} | {d1:.2f} | {d2:.2f} | {d2_rss:.0f} | "
+              f"{ours / d2:.2f} | {same} |")
     if args.smoke and different:
         sys.exit(f"smoke: ours and DuckDB return different row counts for {', '.join(different)}")
 
