@@ -435,7 +435,12 @@ pub(crate) fn polars_type(dtype: &arrow::datatypes::DataType) -> DataType {
 
 /// Runs a query file's filled text on the lake.
 pub async fn run_local(lake: &Lake, file: &SqlFile, text: &str) -> Result<DataFrame, SqlError> {
+    let started = std::time::Instant::now();
     let mut ctx = context(lake, &datasets_in(text)).await?;
+    tracing::debug!(
+        seconds = started.elapsed().as_secs_f64(),
+        "the query's tables registered"
+    );
     let query = |source| SqlError::Query {
         file: file.name.clone(),
         source,
