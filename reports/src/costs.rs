@@ -133,9 +133,11 @@ fn named(frame: LazyFrame, accounts: LazyFrame) -> LazyFrame {
         ])
 }
 
-/// The lines of a query's result, sorted.
-fn lines_of(df: &DataFrame) -> Result<(Vec<Line>, BTreeSet<String>), DataError> {
-    let mut shared = Shared::default();
+/// The lines of a query's result, sorted, their texts taken from `shared`.
+fn lines_of(
+    df: &DataFrame,
+    shared: &mut Shared,
+) -> Result<(Vec<Line>, BTreeSet<String>), DataError> {
     let mut text = |name: &str| shared.column(df, name).map_err(DataError::from);
     let (cc, ou, account, name) = (
         text(COST_CENTER)?,
@@ -244,7 +246,9 @@ pub async fn load(
         .agg([col(UNBLENDED).sum()]);
     let df = data.aggregate(named(local, accounts.clone()), &sql).await?;
     let query = started.elapsed();
-    let (lines, mut currencies) = lines_of(&df)?;
+    // One set of texts for both queries: the usage-type lines share the accounts' names.
+    let mut shared = Shared::default();
+    let (lines, mut currencies) = lines_of(&df, &mut shared)?;
     let mut by_usage_type = None;
     if lines.iter().all(|l| l.usage_type.is_empty())
         && let Some((usages, versions)) = data.usage_types(month).await?
@@ -256,7 +260,7 @@ pub async fn load(
             .select(SUMMED.map(col));
         let sql = usage_types_sql(month, &snapshot, &versions);
         let df = data.aggregate(named(local, accounts), &sql).await?;
-        let (usage_lines, more) = lines_of(&df)?;
+        let (usage_lines, more) = lines_of(&df, &mut shared)?;
         currencies.extend(more);
         if !usage_lines.is_empty() {
             let mut detail: Vec<Line> = lines
@@ -799,7 +803,7 @@ mod tests {
             UNBLENDED => ["1.5", "-0.25", "2"],
         )
         .unwrap();
-        let (lines, currencies) = lines_of(&df).unwrap();
+        let (lines, currencies) = lines_of(&df, &mut Shared::default()).unwrap();
         let row = |l: &Line| {
             (
                 l.cost_center.to_string(),

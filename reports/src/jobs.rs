@@ -296,31 +296,23 @@ pub async fn run(
     let data = Datasets::new(lake, &engine);
     let mut written = Vec::new();
     if let (Some(month), true) = (job.month, job.costs) {
-        let started = Instant::now();
-        let current = costs::load(&data, month, true)
-            .await?
-            .expect("required costs are present");
-        let previous = costs::load(&data, month.previous(), false).await?;
-        let query = started.elapsed().as_secs_f64();
-        let polars =
-            current.query.as_secs_f64() + previous.as_ref().map_or(0.0, |p| p.query.as_secs_f64());
-        let pages = Instant::now();
-        let sums = (month, &current, previous.as_ref());
-        let extras = crate::extras(settings, &data, sums, job.html).await?;
-        let mut pages = pages.elapsed().as_secs_f64();
-        let tables = Instant::now();
-        let mut list = costs::reports(settings, month, &current, previous.as_ref());
-        let tables = tables.elapsed().as_secs_f64();
-        let built = Instant::now();
-        crate::with_extras(settings, sums, &mut list, extras);
-        pages += built.elapsed().as_secs_f64();
+        let built = crate::build_cost_reports(settings, &data, month, job.html).await?;
+        let (list, current) = (&built.list, &built.current);
+        let polars = current.query.as_secs_f64()
+            + built
+                .previous
+                .as_ref()
+                .map_or(0.0, |p| p.query.as_secs_f64());
         progress(format!(
-            "costs {month}: {} cost centers and the organization, {} in all (query {query:.2} s of which Polars {polars:.2} s, tables {tables:.2} s, forecast and pages {pages:.2} s)",
+            "costs {month}: {} cost centers and the organization, {} in all (query {:.2} s of which Polars {polars:.2} s, tables {:.2} s, forecast and pages {:.2} s)",
             list.len() - 1,
-            costs::total(&current),
+            costs::total(current),
+            built.query,
+            built.tables,
+            built.extras,
         ));
         // The organization's files are mailed: their bytes are kept for the message.
-        let (stored, files) = write_each(settings, out, &list, progress, &|r| {
+        let (stored, files) = write_each(settings, out, list, progress, &|r| {
             job.send && r.organization
         })
         .await?;
@@ -330,10 +322,7 @@ pub async fn run(
                 out.location(),
                 settings.reporting.costs_prefix.trim_matches('/')
             );
-            let summary = crate::with_page(
-                crate::mail::summary(month, &current, previous.as_ref()),
-                &list,
-            );
+            let summary = built.summary();
             let message = crate::mail::compose(settings, &summary, &files, &folder)?;
             let via = crate::mail::send(settings, &message, &format!("{month}-costs")).await?;
             let to: Vec<&str> = settings

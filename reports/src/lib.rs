@@ -71,16 +71,70 @@ pub async fn cost_reports(
     data: &Datasets<'_>,
     month: Month,
 ) -> Result<(Vec<Report>, mail::Summary), Error> {
+    let built = build_cost_reports(settings, data, month, true).await?;
+    let summary = built.summary();
+    Ok((built.list, summary))
+}
+
+/// The month's cost reports, the sums they were built from and the time of each step.
+pub(crate) struct CostReports {
+    /// The month.
+    pub month: Month,
+    /// The reports, the organization's last.
+    pub list: Vec<Report>,
+    /// The month's sums.
+    pub current: costs::MonthCosts,
+    /// The previous month's, when the lake has it.
+    pub previous: Option<costs::MonthCosts>,
+    /// Seconds: the two months' queries (with their lines), building the tables, and reading
+    /// and building the forecast, anomalies and pages.
+    pub query: f64,
+    /// See `query`.
+    pub tables: f64,
+    /// See `query`.
+    pub extras: f64,
+}
+
+impl CostReports {
+    /// The month's summary (the e-mail's), with the organization page's figures.
+    pub fn summary(&self) -> mail::Summary {
+        with_page(
+            mail::summary(self.month, &self.current, self.previous.as_ref()),
+            &self.list,
+        )
+    }
+}
+
+/// Builds the month's cost reports (the HTML pages when `html`): the sums, then the extras
+/// (read before the tables, see [`extras`]), the tables, and the extras added to them.
+pub(crate) async fn build_cost_reports(
+    settings: &Settings,
+    data: &Datasets<'_>,
+    month: Month,
+    html: bool,
+) -> Result<CostReports, Error> {
+    let started = std::time::Instant::now();
     let current = costs::load(data, month, true)
         .await?
         .expect("required costs are present");
     let previous = costs::load(data, month.previous(), false).await?;
+    let query = started.elapsed().as_secs_f64();
     let sums = (month, &current, previous.as_ref());
-    let extras = extras(settings, data, sums, true).await?;
+    let extras_read = extras(settings, data, sums, html).await?;
+    let read = started.elapsed().as_secs_f64() - query;
     let mut list = costs::reports(settings, month, &current, previous.as_ref());
-    with_extras(settings, sums, &mut list, extras);
-    let summary = with_page(mail::summary(month, &current, previous.as_ref()), &list);
-    Ok((list, summary))
+    let tables = started.elapsed().as_secs_f64() - query - read;
+    with_extras(settings, sums, &mut list, extras_read);
+    let extras = started.elapsed().as_secs_f64() - query - tables;
+    Ok(CostReports {
+        month,
+        list,
+        current,
+        previous,
+        query,
+        tables,
+        extras,
+    })
 }
 
 /// What the month's cost reports get beside their sums: the month-end forecast (a sheet of
