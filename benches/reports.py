@@ -112,8 +112,9 @@ def prepare(args, work, target, env):
             if out.returncode not in ((0,) if args.smoke else (0, 3)):
                 sys.exit(f"ingest {cmd} failed:\n{out.stderr}")
             print(f"  ingest {cmd[0]}: {time.perf_counter() - started:.0f} s", flush=True)
-    if (lake / "costs").exists() and not (lake / "cost_totals").exists():
-        # A lake ingested before the month's totals were written beside its costs.
+    if (lake / "costs").exists() and not (lake / "monthly_costs").exists():
+        # A lake ingested before the month's sums (monthly_costs, cost_totals) were written
+        # beside its costs.
         subprocess.run([str(target / "ingest"), "--settings", str(settings), "costs", "--month", MONTH], env=env,
                        check=True, capture_output=True)
     if not any(lake.glob("events/dt=*/part-synthetic.parquet")):

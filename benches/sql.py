@@ -53,6 +53,7 @@ PARAMS = {
 VIEWS = {
     "events": "dt",
     "costs": "month",
+    "monthly_costs": "month",
     "accounts": "snapshot",
 }
 
@@ -133,15 +134,15 @@ def main():
         same = "yes" if ours_rows == n1 == n2 else f"NO ({ours_rows} vs {n1})"
         if same != "yes":
             different.append(path.stem)
-        print(f"{path.stem}: ours {ours:.2f} s ({whole:.2f} s with the CSV, peak RSS {rss:.0f} MB), duckdb "
-              f"{d1:.2f} s (1 thread) / {d2:.2f} s (peak RSS {d2_rss:.0f} MB); {ours_rows} rows, same count: {same}",
+        print(f"{path.stem}: ours {ours:.3f} s ({whole:.3f} s with the CSV, peak RSS {rss:.0f} MB), duckdb "
+              f"{d1:.3f} s (1 thread) / {d2:.3f} s (peak RSS {d2_rss:.0f} MB); {ours_rows} rows, same count: {same}",
               flush=True)
         rows_out.append((path.stem, ours_rows, ours, whole, rss, d1, d2, d2_rss, same))
     print("\n| query | rows | ours s | ours with the CSV s | ours peak RSS MB | DuckDB 1 thread s | DuckDB all cores s "
           "| DuckDB all cores peak RSS MB | ours / DuckDB all cores | same rows |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, n, ours, whole, rss, d1, d2, d2_rss, same in rows_out:
-        print(f"| {name} | {n} | {ours:.2f} | {whole:.2f} | {rss:.0f} | {d1:.2f} | {d2:.2f} | {d2_rss:.0f} | "
+        print(f"| {name} | {n} | {ours:.3f} | {whole:.3f} | {rss:.0f} | {d1:.3f} | {d2:.3f} | {d2_rss:.0f} | "
               f"{ours / d2:.2f} | {same} |")
     if args.smoke and different:
         sys.exit(f"smoke: ours and DuckDB return different row counts for {', '.join(different)}")

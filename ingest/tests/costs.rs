@@ -179,6 +179,71 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
         "every usage row names the costs object {version}"
     );
 
+    // The month's sums: the generator's rows per account, service and record type (all in
+    // USD), credits and refunds included; the spend per account and service leaves them out.
+    // Cost Explorer names the service of a row that is not usage by its record type.
+    let mut by_line: BTreeMap<(String, String, String), Decimal> = BTreeMap::new();
+    let mut spend: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+    for r in &truth {
+        let service = if r.record_type == "Usage" {
+            r.service
+        } else {
+            r.record_type
+        };
+        *by_line
+            .entry((r.account.clone(), service.into(), r.record_type.into()))
+            .or_default() += r.amount;
+        if !matches!(r.record_type, "Credit" | "Refund") {
+            *spend
+                .entry((r.account.clone(), service.into()))
+                .or_default() += r.amount;
+        }
+    }
+    let monthly = lake
+        .read_partition(Dataset::MonthlyCosts, "2026-10")
+        .await
+        .unwrap();
+    let lines: Vec<(String, String, String)> = strings(&monthly, "account_id")
+        .into_iter()
+        .zip(strings(&monthly, "service"))
+        .zip(strings(&monthly, "record_type"))
+        .map(|((a, s), t)| (a, s, t))
+        .collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted, "sorted by account, service and record type");
+    let stored: BTreeMap<(String, String, String), Decimal> =
+        lines.into_iter().zip(amounts(&monthly)).collect();
+    assert_eq!(stored, by_line);
+    assert!(strings(&monthly, "currency").iter().all(|c| c == "USD"));
+    assert!(
+        strings(&monthly, "costs_version")
+            .iter()
+            .all(|v| *v == version)
+    );
+    let totals = lake
+        .read_partition(Dataset::CostTotals, "2026-10")
+        .await
+        .unwrap();
+    let spend_of = |batches: &[RecordBatch]| -> Vec<Decimal> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let values = b.column_by_name("spend").unwrap();
+                let values = values.as_primitive::<Decimal128Type>();
+                (0..values.len())
+                    .map(|i| Decimal::from_i128_with_scale(values.value(i), 12))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let stored: BTreeMap<(String, String), Decimal> = strings(&totals, "account_id")
+        .into_iter()
+        .zip(strings(&totals, "service"))
+        .zip(spend_of(&totals))
+        .collect();
+    assert_eq!(stored, spend);
+
     // Running the month again replaces it.
     let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
     ingest::costs::load_saved(input.path(), &mut |r| writer.push(r)).unwrap();

@@ -155,7 +155,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             let answer = runtime.block_on(reports::engine::query_file(&settings, args))?;
             print!("{}", answer.text);
             eprintln!(
-                "{}: {} rows in {:.2} s (query {:.2} s, {})",
+                "{}: {} rows in {:.3} s (query {:.3} s, {})",
                 args.file.display(),
                 answer.rows,
                 started.elapsed().as_secs_f64(),

@@ -3,7 +3,8 @@
 -- Accounts the snapshot does not know count under NoCostTag / Unknown.
 -- param month (month): the month, YYYY-MM
 -- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD (the latest at or before the month's last day)
--- The costs are summed per account first, then named and summed again per cost center and OU.
+-- It reads monthly_costs, the month's costs already summed per account, service and record type,
+-- sums them per account, then names them and sums again per cost center and OU.
 SELECT cost_center, ou_name, currency, SUM(amount) AS amount
 FROM (
   SELECT
@@ -13,7 +14,7 @@ FROM (
     s.amount
   FROM (
     SELECT account_id, currency, SUM(unblended) AS amount
-    FROM costs
+    FROM monthly_costs
     WHERE month = '${month}' AND record_type NOT IN ('Credit', 'Refund')
     GROUP BY account_id, currency
   ) s

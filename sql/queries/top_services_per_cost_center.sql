@@ -3,10 +3,11 @@
 -- param month (month): the month, YYYY-MM
 -- param snapshot (day): the accounts snapshot that names the accounts, YYYY-MM-DD
 -- param top (integer): how many services per cost center, e.g. 5
--- The costs are summed per account and service first, then named and summed per cost center.
+-- It reads monthly_costs, the month's costs already summed per account, service and record type,
+-- sums them per account and service, then names them and sums per cost center.
 WITH per_account AS (
   SELECT account_id, service, SUM(unblended) AS amount
-  FROM costs
+  FROM monthly_costs
   WHERE month = '${month}' AND record_type NOT IN ('Credit', 'Refund')
   GROUP BY account_id, service
 ), sums AS (

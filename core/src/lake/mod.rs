@@ -407,7 +407,7 @@ fn writer_properties(dataset: Dataset) -> WriterProperties {
     }
     if matches!(
         dataset,
-        Dataset::Costs | Dataset::UsageTypes | Dataset::CostTotals
+        Dataset::Costs | Dataset::UsageTypes | Dataset::CostTotals | Dataset::MonthlyCosts
     ) {
         props = props.set_max_row_group_row_count(Some(MONTH_ROW_GROUP));
     }

@@ -134,6 +134,9 @@ pub enum Dataset {
     /// One row per account x service: the month's spend so far in `costs`, written with it
     /// (the month-to-date a live exception shows, without reading the month's every row).
     CostTotals,
+    /// One row per account x service x record type x currency: the month's `costs` summed, written
+    /// with them (the analysts' month without its every day, credits and refunds included).
+    MonthlyCosts,
     /// One row per day x account x usage type of the `Usage` record type, from Cost Explorer
     /// (which groups by service or by usage type, not both): the detail of the month's usage
     /// rows in `costs`, written with them and counted in no total, partitioned by month.
@@ -159,10 +162,11 @@ pub enum PartitionFormat {
 
 impl Dataset {
     /// Every dataset.
-    pub const ALL: [Dataset; 8] = [
+    pub const ALL: [Dataset; 9] = [
         Dataset::Events,
         Dataset::Costs,
         Dataset::CostTotals,
+        Dataset::MonthlyCosts,
         Dataset::UsageTypes,
         Dataset::Accounts,
         Dataset::Quarantine,
@@ -176,6 +180,7 @@ impl Dataset {
             Dataset::Events => "events",
             Dataset::Costs => "costs",
             Dataset::CostTotals => "cost_totals",
+            Dataset::MonthlyCosts => "monthly_costs",
             Dataset::UsageTypes => "usage_types",
             Dataset::Accounts => "accounts",
             Dataset::Quarantine => "quarantine",
@@ -190,7 +195,9 @@ impl Dataset {
             Dataset::Events | Dataset::Quarantine | Dataset::Exceptions | Dataset::Deliveries => {
                 "dt"
             }
-            Dataset::Costs | Dataset::CostTotals | Dataset::UsageTypes => "month",
+            Dataset::Costs | Dataset::CostTotals | Dataset::MonthlyCosts | Dataset::UsageTypes => {
+                "month"
+            }
             Dataset::Accounts => "snapshot",
         }
     }
@@ -198,7 +205,9 @@ impl Dataset {
     /// Format of the partition value.
     pub fn partition_format(self) -> PartitionFormat {
         match self {
-            Dataset::Costs | Dataset::CostTotals | Dataset::UsageTypes => PartitionFormat::Month,
+            Dataset::Costs | Dataset::CostTotals | Dataset::MonthlyCosts | Dataset::UsageTypes => {
+                PartitionFormat::Month
+            }
             _ => PartitionFormat::Day,
         }
     }
@@ -209,6 +218,7 @@ impl Dataset {
             Dataset::Events => EVENTS.clone(),
             Dataset::Costs => COSTS.clone(),
             Dataset::CostTotals => COST_TOTALS.clone(),
+            Dataset::MonthlyCosts => MONTHLY_COSTS.clone(),
             Dataset::UsageTypes => USAGE_TYPES.clone(),
             Dataset::Accounts => ACCOUNTS.clone(),
             Dataset::Quarantine => QUARANTINE.clone(),
@@ -285,6 +295,18 @@ static COST_TOTALS: LazyLock<SchemaRef> = LazyLock::new(|| {
         text(columns::ACCOUNT_ID, false),
         text(columns::SERVICE, false),
         Field::new(columns::SPEND, money(), false),
+        text(columns::CURRENCY, false),
+        Field::new(columns::THROUGH, DataType::Date32, false),
+        text(columns::COSTS_VERSION, false),
+    ]))
+});
+
+static MONTHLY_COSTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        text(columns::ACCOUNT_ID, false),
+        text(columns::SERVICE, false),
+        text(columns::RECORD_TYPE, false),
+        Field::new(columns::UNBLENDED, money(), false),
         text(columns::CURRENCY, false),
         Field::new(columns::THROUGH, DataType::Date32, false),
         text(columns::COSTS_VERSION, false),

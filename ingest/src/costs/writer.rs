@@ -1,6 +1,7 @@
 //! The rows of one month on their way into `costs/month=YYYY-MM/`, column by column, into the
-//! month's one object; Cost Explorer's usage-type rows into `usage_types/`, and the month's spend
-//! per account and service into `cost_totals/`.
+//! month's one object; Cost Explorer's usage-type rows into `usage_types/`, the month's sums per
+//! account, service, record type and currency into `monthly_costs/`, and its spend per account
+//! and service into `cost_totals/`.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -335,78 +336,128 @@ fn spill_error(dataset: Dataset, held: &str, source: parquet::errors::ParquetErr
     })
 }
 
-/// One account's spend so far, per service, in the money scale.
-struct AccountSpend {
-    /// The currency of the account's first spend row.
-    currency: String,
-    services: HashMap<String, i128>,
+/// One account's month so far, in the money scale.
+#[derive(Default)]
+struct AccountSums {
+    /// The currency of the account's first spend row (`cost_totals`' currency); `None` while the
+    /// account has credits or refunds only.
+    currency: Option<String>,
+    /// Per service, its (record type, currency, unblended sum): one entry for most services.
+    services: HashMap<String, Vec<(String, String, i128)>>,
 }
 
-/// The month's spend per account and service (credits and refunds left out), summed while the
-/// rows pass, for `cost_totals/`.
+/// The month's sums per account, service, record type and currency, added while the rows pass:
+/// `monthly_costs/` as they are, `cost_totals/` as the spend per account and service (credits
+/// and refunds left out).
 #[derive(Default)]
 struct Totals {
-    accounts: HashMap<String, AccountSpend>,
+    accounts: HashMap<String, AccountSums>,
     through: Option<NaiveDate>,
 }
 
 impl Totals {
     fn add(&mut self, r: &CostRef<'_>, unblended: i128) {
         self.through = self.through.max(Some(r.day));
-        if NOT_SPEND.contains(&r.record_type) {
-            return;
-        }
         let account = match self.accounts.get_mut(r.account) {
             Some(a) => a,
-            None => self
-                .accounts
-                .entry(r.account.to_string())
-                .or_insert_with(|| AccountSpend {
-                    currency: r.currency.to_string(),
-                    services: HashMap::new(),
-                }),
+            None => self.accounts.entry(r.account.to_string()).or_default(),
         };
-        match account.services.get_mut(r.service) {
-            Some(sum) => *sum = sum.saturating_add(unblended),
-            None => {
-                account.services.insert(r.service.to_string(), unblended);
-            }
+        if account.currency.is_none() && !NOT_SPEND.contains(&r.record_type) {
+            account.currency = Some(r.currency.to_string());
+        }
+        let lines = match account.services.get_mut(r.service) {
+            Some(lines) => lines,
+            None => account.services.entry(r.service.to_string()).or_default(),
+        };
+        match lines
+            .iter_mut()
+            .find(|l| l.0 == r.record_type && l.1 == r.currency)
+        {
+            Some(line) => line.2 = line.2.saturating_add(unblended),
+            None => lines.push((r.record_type.to_string(), r.currency.to_string(), unblended)),
         }
     }
 
-    /// The rows, sorted by account and service, each naming the costs object they sum.
-    fn batch(self, costs_version: &str) -> RecordBatch {
+    fn through(&self) -> i32 {
+        self.through.map_or(0, |d| (d - EPOCH).num_days() as i32)
+    }
+
+    /// The `cost_totals` rows: spend per account and service (services with spend rows only),
+    /// in the account's currency, sorted by account and service, each naming the costs object
+    /// they sum.
+    fn spend_batch(&self, costs_version: &str) -> RecordBatch {
         let mut rows: Vec<(&str, &str, i128, &str)> = self
             .accounts
             .iter()
-            .flat_map(|(account, spend)| {
-                spend.services.iter().map(|(service, sum)| {
-                    (
-                        account.as_str(),
-                        service.as_str(),
-                        *sum,
-                        spend.currency.as_str(),
-                    )
+            .filter_map(|(account, sums)| Some((account, sums, sums.currency.as_deref()?)))
+            .flat_map(|(account, sums, currency)| {
+                sums.services.iter().filter_map(move |(service, lines)| {
+                    let mut spend = lines
+                        .iter()
+                        .filter(|l| !NOT_SPEND.contains(&l.0.as_str()))
+                        .map(|l| l.2)
+                        .peekable();
+                    spend.peek()?;
+                    let sum = spend.fold(0i128, i128::saturating_add);
+                    Some((account.as_str(), service.as_str(), sum, currency))
                 })
             })
             .collect();
         rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let through = self.through.map_or(0, |d| (d - EPOCH).num_days() as i32);
-        let mut spend = money_builder(rows.len());
+        let n = rows.len();
+        let mut spend = money_builder(n);
         for r in &rows {
             spend.append_value(r.2);
         }
-        let n = rows.len();
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
             Arc::new(spend.finish()),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
-            Arc::new(Date32Array::from(vec![through; n])),
+            Arc::new(Date32Array::from(vec![self.through(); n])),
             Arc::new(StringArray::from(vec![costs_version; n])),
         ];
         RecordBatch::try_new(Dataset::CostTotals.schema(), columns)
             .expect("columns follow the cost_totals schema")
+    }
+
+    /// The `monthly_costs` rows: every sum, sorted by account, service, record type and
+    /// currency, each naming the costs object they sum.
+    fn monthly_batch(&self, costs_version: &str) -> RecordBatch {
+        let mut rows: Vec<(&str, &str, &str, &str, i128)> = self
+            .accounts
+            .iter()
+            .flat_map(|(account, sums)| {
+                sums.services.iter().flat_map(move |(service, lines)| {
+                    lines.iter().map(move |(record_type, currency, sum)| {
+                        (
+                            account.as_str(),
+                            service.as_str(),
+                            record_type.as_str(),
+                            currency.as_str(),
+                            *sum,
+                        )
+                    })
+                })
+            })
+            .collect();
+        rows.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+        let n = rows.len();
+        let mut unblended = money_builder(n);
+        for r in &rows {
+            unblended.append_value(r.4);
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(unblended.finish()),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(Date32Array::from(vec![self.through(); n])),
+            Arc::new(StringArray::from(vec![costs_version; n])),
+        ];
+        RecordBatch::try_new(Dataset::MonthlyCosts.schema(), columns)
+            .expect("columns follow the monthly_costs schema")
     }
 }
 
@@ -420,14 +471,14 @@ const EPOCH: NaiveDate = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"
 /// [`MonthWriter::finish`] stores it. The sources give the month day by day; stored so, every
 /// 100,000 rows a reader takes in hold 100,000 different (account, service) sums, and a
 /// streaming group-by holds them all; grouped by account, they hold a few thousand. Rows of other months are counted
-/// and left out. The month's spend per account and service goes to `cost_totals/` after the
-/// costs, naming the version of the costs object it sums: a reader trusts it only while that
-/// version is the one stored, so a crash between the two writes or a later rewrite of the
-/// costs leaves totals that are ignored, never wrong ones. Cost Explorer's usage-type rows
-/// ([`CostRef::by_usage_type`]) are spilled compressed until then and go to `usage_types/`
-/// between the two,
-/// naming the costs version the same way (every month gets that object, empty for sources whose
-/// costs rows carry their usage type).
+/// and left out. After the costs come Cost Explorer's usage-type rows
+/// ([`CostRef::by_usage_type`], spilled compressed until then) into `usage_types/` (every month
+/// gets that object, empty for sources whose costs rows carry their usage type), the month's sums
+/// per account, service, record type and currency into `monthly_costs/`, and last its spend per
+/// account and service into `cost_totals/`. Each names the version of the costs object it was
+/// written with: the exceptions trust the totals only while that version is the one stored, so a
+/// crash between the writes or a later rewrite of the costs leaves totals that are ignored, never
+/// wrong ones.
 pub struct MonthWriter<'l> {
     lake: &'l Lake,
     totals: Totals,
@@ -519,10 +570,18 @@ impl<'l> MonthWriter<'l> {
         store_usages(self.usages, self.lake, &month, &version).await?;
         self.lake
             .write(
+                Dataset::MonthlyCosts,
+                &month,
+                "monthly_costs",
+                &[self.totals.monthly_batch(&version)],
+            )
+            .await?;
+        self.lake
+            .write(
                 Dataset::CostTotals,
                 &month,
                 "cost_totals",
-                &[self.totals.batch(&version)],
+                &[self.totals.spend_batch(&version)],
             )
             .await?;
         Ok(MonthSummary {
