@@ -336,45 +336,75 @@ fn spill_error(dataset: Dataset, held: &str, source: parquet::errors::ParquetErr
     })
 }
 
-/// One account's month so far, in the money scale.
+/// Texts numbered in order of arrival (a month has some 10,000 accounts, a few dozen services
+/// and a handful of record types and currencies), so that the sums are keyed by numbers.
 #[derive(Default)]
-struct AccountSums {
-    /// The currency of the account's first spend row (`cost_totals`' currency); `None` while the
-    /// account has credits or refunds only.
-    currency: Option<String>,
-    /// Per service, its (record type, currency, unblended sum): one entry for most services.
-    services: HashMap<String, Vec<(String, String, i128)>>,
+struct Names {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+    last: Option<u32>,
 }
 
-/// The month's sums per account, service, record type and currency, added while the rows pass:
-/// `monthly_costs/` as they are, `cost_totals/` as the spend per account and service (credits
-/// and refunds left out).
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        // Record types and currencies repeat row after row.
+        if let Some(last) = self.last
+            && self.names[last as usize] == name
+        {
+            return last;
+        }
+        let id = match self.index.get(name) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                self.names.push(name.to_string());
+                self.index.insert(name.to_string(), id);
+                id
+            }
+        };
+        self.last = Some(id);
+        id
+    }
+
+    fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// The month's sums per account, service, record type and currency, in the money scale, added
+/// while the rows pass: `monthly_costs/` as they are, `cost_totals/` as the spend per account and
+/// service (credits and refunds left out) in the currency of the account's first spend row.
 #[derive(Default)]
 struct Totals {
-    accounts: HashMap<String, AccountSums>,
+    accounts: Names,
+    services: Names,
+    record_types: Names,
+    currencies: Names,
+    /// (account, service, record type, currency) -> unblended sum.
+    sums: HashMap<(u32, u32, u32, u32), i128>,
+    /// Per account, the currency of its first spend row (`None`: credits or refunds only).
+    spend_currency: Vec<Option<u32>>,
     through: Option<NaiveDate>,
 }
 
 impl Totals {
     fn add(&mut self, r: &CostRef<'_>, unblended: i128) {
         self.through = self.through.max(Some(r.day));
-        let account = match self.accounts.get_mut(r.account) {
-            Some(a) => a,
-            None => self.accounts.entry(r.account.to_string()).or_default(),
-        };
-        if account.currency.is_none() && !NOT_SPEND.contains(&r.record_type) {
-            account.currency = Some(r.currency.to_string());
+        let account = self.accounts.id(r.account);
+        let key = (
+            account,
+            self.services.id(r.service),
+            self.record_types.id(r.record_type),
+            self.currencies.id(r.currency),
+        );
+        let sum = self.sums.entry(key).or_default();
+        *sum = sum.saturating_add(unblended);
+        if self.spend_currency.len() <= account as usize {
+            self.spend_currency.resize(account as usize + 1, None);
         }
-        let lines = match account.services.get_mut(r.service) {
-            Some(lines) => lines,
-            None => account.services.entry(r.service.to_string()).or_default(),
-        };
-        match lines
-            .iter_mut()
-            .find(|l| l.0 == r.record_type && l.1 == r.currency)
-        {
-            Some(line) => line.2 = line.2.saturating_add(unblended),
-            None => lines.push((r.record_type.to_string(), r.currency.to_string(), unblended)),
+        let first = &mut self.spend_currency[account as usize];
+        if first.is_none() && !NOT_SPEND.contains(&r.record_type) {
+            *first = Some(key.3);
         }
     }
 
@@ -383,36 +413,38 @@ impl Totals {
     }
 
     /// The `cost_totals` rows: spend per account and service (services with spend rows only),
-    /// in the account's currency, sorted by account and service, each naming the costs object
-    /// they sum.
+    /// sorted by account and service, each naming the costs object they sum.
     fn spend_batch(&self, costs_version: &str) -> RecordBatch {
-        let mut rows: Vec<(&str, &str, i128, &str)> = self
-            .accounts
-            .iter()
-            .filter_map(|(account, sums)| Some((account, sums, sums.currency.as_deref()?)))
-            .flat_map(|(account, sums, currency)| {
-                sums.services.iter().filter_map(move |(service, lines)| {
-                    let mut spend = lines
-                        .iter()
-                        .filter(|l| !NOT_SPEND.contains(&l.0.as_str()))
-                        .map(|l| l.2)
-                        .peekable();
-                    spend.peek()?;
-                    let sum = spend.fold(0i128, i128::saturating_add);
-                    Some((account.as_str(), service.as_str(), sum, currency))
-                })
+        let mut spend: HashMap<(u32, u32), i128> = HashMap::new();
+        for (&(account, service, record_type, _), &sum) in &self.sums {
+            if !NOT_SPEND.contains(&self.record_types.name(record_type)) {
+                let total = spend.entry((account, service)).or_default();
+                *total = total.saturating_add(sum);
+            }
+        }
+        let mut rows: Vec<(&str, &str, i128, &str)> = spend
+            .into_iter()
+            .map(|((account, service), sum)| {
+                let currency = self.spend_currency[account as usize]
+                    .expect("an account with a spend row has its currency");
+                (
+                    self.accounts.name(account),
+                    self.services.name(service),
+                    sum,
+                    self.currencies.name(currency),
+                )
             })
             .collect();
         rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         let n = rows.len();
-        let mut spend = money_builder(n);
+        let mut amounts = money_builder(n);
         for r in &rows {
-            spend.append_value(r.2);
+            amounts.append_value(r.2);
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(spend.finish()),
+            Arc::new(amounts.finish()),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
             Arc::new(Date32Array::from(vec![self.through(); n])),
             Arc::new(StringArray::from(vec![costs_version; n])),
@@ -425,33 +457,29 @@ impl Totals {
     /// currency, each naming the costs object they sum.
     fn monthly_batch(&self, costs_version: &str) -> RecordBatch {
         let mut rows: Vec<(&str, &str, &str, &str, i128)> = self
-            .accounts
+            .sums
             .iter()
-            .flat_map(|(account, sums)| {
-                sums.services.iter().flat_map(move |(service, lines)| {
-                    lines.iter().map(move |(record_type, currency, sum)| {
-                        (
-                            account.as_str(),
-                            service.as_str(),
-                            record_type.as_str(),
-                            currency.as_str(),
-                            *sum,
-                        )
-                    })
-                })
+            .map(|(&(account, service, record_type, currency), &sum)| {
+                (
+                    self.accounts.name(account),
+                    self.services.name(service),
+                    self.record_types.name(record_type),
+                    self.currencies.name(currency),
+                    sum,
+                )
             })
             .collect();
         rows.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
         let n = rows.len();
-        let mut unblended = money_builder(n);
+        let mut amounts = money_builder(n);
         for r in &rows {
-            unblended.append_value(r.4);
+            amounts.append_value(r.4);
         }
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
-            Arc::new(unblended.finish()),
+            Arc::new(amounts.finish()),
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
             Arc::new(Date32Array::from(vec![self.through(); n])),
             Arc::new(StringArray::from(vec![costs_version; n])),
