@@ -337,10 +337,11 @@ fn spill_error(dataset: Dataset, held: &str, source: parquet::errors::ParquetErr
 }
 
 /// Texts numbered in order of arrival (a month has some 10,000 accounts, a few dozen services
-/// and a handful of record types and currencies), so that the sums are keyed by numbers.
+/// and a handful of record types and currencies), so that the sums are keyed by numbers
+/// (foldhash, seeded per process: the texts come from the sources).
 #[derive(Default)]
 struct Names {
-    index: HashMap<String, u32>,
+    index: HashMap<String, u32, foldhash::fast::RandomState>,
     names: Vec<String>,
     last: Option<u32>,
 }
@@ -380,8 +381,9 @@ struct Totals {
     services: Names,
     record_types: Names,
     currencies: Names,
-    /// (account, service, record type, currency) -> unblended sum.
-    sums: HashMap<(u32, u32, u32, u32), i128>,
+    /// Per account (by its number), its (service, record type, currency, unblended sum): a few
+    /// dozen each, searched in place, so that a row touches one account's memory only.
+    lines: Vec<Vec<(u32, u32, u32, i128)>>,
     /// Per account, the currency of its first spend row (`None`: credits or refunds only).
     spend_currency: Vec<Option<u32>>,
     through: Option<NaiveDate>,
@@ -390,22 +392,37 @@ struct Totals {
 impl Totals {
     fn add(&mut self, r: &CostRef<'_>, unblended: i128) {
         self.through = self.through.max(Some(r.day));
-        let account = self.accounts.id(r.account);
-        let key = (
-            account,
+        let account = self.accounts.id(r.account) as usize;
+        let (service, record_type, currency) = (
             self.services.id(r.service),
             self.record_types.id(r.record_type),
             self.currencies.id(r.currency),
         );
-        let sum = self.sums.entry(key).or_default();
-        *sum = sum.saturating_add(unblended);
-        if self.spend_currency.len() <= account as usize {
-            self.spend_currency.resize(account as usize + 1, None);
+        if self.lines.len() <= account {
+            self.lines.resize_with(account + 1, Vec::new);
+            self.spend_currency.resize(account + 1, None);
         }
-        let first = &mut self.spend_currency[account as usize];
+        let lines = &mut self.lines[account];
+        match lines
+            .iter_mut()
+            .find(|l| (l.0, l.1, l.2) == (service, record_type, currency))
+        {
+            Some(line) => line.3 = line.3.saturating_add(unblended),
+            None => lines.push((service, record_type, currency, unblended)),
+        }
+        let first = &mut self.spend_currency[account];
         if first.is_none() && !NOT_SPEND.contains(&r.record_type) {
-            *first = Some(key.3);
+            *first = Some(currency);
         }
+    }
+
+    /// Every sum: (account, service, record type, currency, unblended).
+    fn sums(&self) -> impl Iterator<Item = (u32, u32, u32, u32, i128)> + '_ {
+        self.lines.iter().enumerate().flat_map(|(account, lines)| {
+            lines
+                .iter()
+                .map(move |&(s, k, c, sum)| (account as u32, s, k, c, sum))
+        })
     }
 
     fn through(&self) -> i32 {
@@ -416,7 +433,7 @@ impl Totals {
     /// sorted by account and service, each naming the costs object they sum.
     fn spend_batch(&self, costs_version: &str) -> RecordBatch {
         let mut spend: HashMap<(u32, u32), i128> = HashMap::new();
-        for (&(account, service, record_type, _), &sum) in &self.sums {
+        for (account, service, record_type, _, sum) in self.sums() {
             if !NOT_SPEND.contains(&self.record_types.name(record_type)) {
                 let total = spend.entry((account, service)).or_default();
                 *total = total.saturating_add(sum);
@@ -457,9 +474,8 @@ impl Totals {
     /// currency, each naming the costs object they sum.
     fn monthly_batch(&self, costs_version: &str) -> RecordBatch {
         let mut rows: Vec<(&str, &str, &str, &str, i128)> = self
-            .sums
-            .iter()
-            .map(|(&(account, service, record_type, currency), &sum)| {
+            .sums()
+            .map(|(account, service, record_type, currency, sum)| {
                 (
                     self.accounts.name(account),
                     self.services.name(service),
