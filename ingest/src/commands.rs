@@ -70,6 +70,14 @@ pub struct CostsArgs {
     /// settings.yaml; rows of other providers than AWS are counted and left out.
     #[arg(long, value_name = "PATH")]
     pub from_focus: Option<PathBuf>,
+    /// Write the month's sums (monthly_costs, cost_totals) again from the costs already in the
+    /// lake, asking no source: for months stored before monthly_costs existed.
+    #[arg(
+        long,
+        requires = "month",
+        conflicts_with_all = ["day", "from_cur", "from_focus"]
+    )]
+    pub sums_from_lake: bool,
 }
 
 /// `ingest costs`: the month (or the month to `--day`) from its source, with the source's notes.
@@ -88,6 +96,21 @@ pub async fn costs(
             ));
         }
     };
+    if args.sums_from_lake {
+        let s = crate::costs::sum_stored_month(lake, month)
+            .await
+            .map_err(crate::costs::source::SourceError::from)?;
+        writeln!(
+            out,
+            "sums {month}: {} cost rows of {}/{} -> {} rows in monthly_costs, {} in cost_totals",
+            s.rows,
+            lake.location(),
+            s.key,
+            s.monthly_rows,
+            s.total_rows
+        )?;
+        return Ok(Ended::Done);
+    }
     let done = crate::costs::source::month(
         lake,
         settings,

@@ -153,6 +153,62 @@ fn costs_up_to_a_day_keep_the_month_to_date() {
     assert!(err.contains("--month"), "{err}");
 }
 
+/// `costs --sums-from-lake` writes a stored month's sums again without its source, and only
+/// for a whole month.
+#[test]
+fn a_stored_months_sums_are_written_again_from_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let s = s.to_str().unwrap();
+    let (code, out, err) = ingest(&["--settings", s, "costs", "--month", "2026-10"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: &str = out
+        .strip_prefix("costs 2026-10: ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{out}"));
+    let sums = dir.path().join("lake/monthly_costs/month=2026-10");
+    assert!(sums.exists());
+    std::fs::remove_dir_all(&sums).unwrap();
+    let (code, out, err) = ingest(&[
+        "--settings",
+        s,
+        "costs",
+        "--month",
+        "2026-10",
+        "--sums-from-lake",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!("sums 2026-10: {rows} cost rows of ")),
+        "{out}"
+    );
+    assert!(sums.exists());
+    for refused in [
+        vec!["costs", "--day", "2026-10-15", "--sums-from-lake"],
+        vec![
+            "costs",
+            "--month",
+            "2026-10",
+            "--sums-from-lake",
+            "--from-cur",
+            "x.parquet",
+        ],
+    ] {
+        let (code, _, err) = ingest(&[&["--settings", s][..], &refused[..]].concat());
+        assert_eq!(code, 2, "{refused:?}: {err}");
+    }
+    let (code, _, err) = ingest(&[
+        "--settings",
+        s,
+        "costs",
+        "--month",
+        "2026-09",
+        "--sums-from-lake",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("ingest costs --month 2026-09"), "{err}");
+}
+
 /// A backfill's summary ends with where the time went: the six stages in order, each with its
 /// seconds and its share, the shares adding up to the whole (to their rounding).
 #[test]

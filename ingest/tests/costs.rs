@@ -244,6 +244,42 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
         .collect();
     assert_eq!(stored, spend);
 
+    // A month stored before monthly_costs existed: both sums gone, then written again from the
+    // stored costs object, the same rows naming the same version.
+    for dataset in [Dataset::MonthlyCosts, Dataset::CostTotals] {
+        for key in lake.objects(dataset, "2026-10").await.unwrap() {
+            lake.delete(&key).await.unwrap();
+        }
+    }
+    let again = ingest::costs::sum_stored_month(&lake, "2026-10".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(again.rows as usize, summary.rows);
+    assert_eq!(again.key, summary.key);
+    assert_eq!(
+        (again.monthly_rows, again.total_rows),
+        (by_line.len(), spend.len())
+    );
+    for (dataset, before) in [
+        (Dataset::MonthlyCosts, &monthly),
+        (Dataset::CostTotals, &totals),
+    ] {
+        let after = lake.read_partition(dataset, "2026-10").await.unwrap();
+        assert_eq!(
+            arrow::compute::concat_batches(&after[0].schema(), &after).unwrap(),
+            arrow::compute::concat_batches(&before[0].schema(), before).unwrap(),
+            "{dataset:?}"
+        );
+    }
+    let err = ingest::costs::sum_stored_month(&lake, "2026-08".parse().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("0 costs objects") && err.contains("ingest costs --month 2026-08"),
+        "{err}"
+    );
+
     // Running the month again replaces it.
     let mut writer = MonthWriter::new(&lake, "2026-10".parse().unwrap(), "cost-explorer").unwrap();
     ingest::costs::load_saved(input.path(), &mut |r| writer.push(r)).unwrap();

@@ -4,8 +4,8 @@
 -- per day, so a month's query reads about thirty times fewer rows. Written beside each month of
 -- costs and replaced with it; `costs_version` names the costs object it sums (the object's
 -- ETag). A fetch that stops between the two writes leaves the previous run's sums until the
--- next fetch of the month; months stored before this table existed have none until their costs
--- are fetched again (`ingest costs --month YYYY-MM`).
+-- next fetch of the month; months stored before this table existed have none until
+-- `ingest costs --month YYYY-MM --sums-from-lake` sums their stored costs.
 CREATE EXTERNAL TABLE IF NOT EXISTS ${database}.monthly_costs (
   account_id string,
   service string,

@@ -26,7 +26,7 @@ use rust_decimal::Decimal;
 use spa_core::lake::{LakeError, MONEY_SCALE};
 
 pub use cost_explorer::{Grouping, combine, load_saved, parse, read_response};
-pub use writer::{MonthSummary, MonthWriter, write_month};
+pub use writer::{MonthSummary, MonthWriter, SumsSummary, sum_stored_month, write_month};
 
 /// One cost: a day, an account, a service and a record type.
 #[derive(Debug, Clone, PartialEq)]

@@ -612,22 +612,7 @@ impl<'l> MonthWriter<'l> {
         let month = self.month.to_string();
         let usage_rows = self.usages.rows;
         store_usages(self.usages, self.lake, &month, &version).await?;
-        self.lake
-            .write(
-                Dataset::MonthlyCosts,
-                &month,
-                "monthly_costs",
-                &[self.totals.monthly_batch(&version)],
-            )
-            .await?;
-        self.lake
-            .write(
-                Dataset::CostTotals,
-                &month,
-                "cost_totals",
-                &[self.totals.spend_batch(&version)],
-            )
-            .await?;
+        store_sums(self.lake, &month, &self.totals, &version).await?;
         Ok(MonthSummary {
             rows: self.rows,
             usage_rows,
@@ -637,6 +622,127 @@ impl<'l> MonthWriter<'l> {
             key,
         })
     }
+}
+
+/// Stores a month's sums, `monthly_costs` then `cost_totals`, naming the costs object they sum;
+/// returns how many rows each got.
+async fn store_sums(
+    lake: &Lake,
+    month: &str,
+    totals: &Totals,
+    version: &str,
+) -> Result<(usize, usize), CostError> {
+    let monthly = totals.monthly_batch(version);
+    lake.write(
+        Dataset::MonthlyCosts,
+        month,
+        "monthly_costs",
+        std::slice::from_ref(&monthly),
+    )
+    .await?;
+    let spend = totals.spend_batch(version);
+    lake.write(
+        Dataset::CostTotals,
+        month,
+        "cost_totals",
+        std::slice::from_ref(&spend),
+    )
+    .await?;
+    Ok((monthly.num_rows(), spend.num_rows()))
+}
+
+/// What [`sum_stored_month`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SumsSummary {
+    /// Rows of the costs object read.
+    pub rows: u64,
+    /// Rows written to `monthly_costs/`.
+    pub monthly_rows: usize,
+    /// Rows written to `cost_totals/`.
+    pub total_rows: usize,
+    /// The costs object summed.
+    pub key: String,
+}
+
+/// Writes a month's `monthly_costs` and `cost_totals` again from the costs object already in
+/// the lake, batch by batch, without asking any source: for months stored before
+/// `monthly_costs` existed. The sums are the ones [`MonthWriter`] adds while the rows pass, and
+/// name the version of the object read. A month without exactly one costs object is an error
+/// that says how to fetch it.
+pub async fn sum_stored_month(lake: &Lake, month: Month) -> Result<SumsSummary, CostError> {
+    use arrow::array::{AsArray, BooleanArray};
+    use arrow::datatypes::{Date32Type, Decimal128Type};
+    use spa_core::lake::{RowsWhere, columns};
+    let partition = month.to_string();
+    let objects = lake.objects_versioned(Dataset::Costs, &partition).await?;
+    let [costs] = objects.as_slice() else {
+        return Err(super::bad(
+            &format!("costs/month={partition}/"),
+            format!(
+                "{} costs objects stored, one expected: fetch the month with `ingest costs --month {partition}`",
+                objects.len()
+            ),
+        ));
+    };
+    const READ: &[&str] = &[
+        columns::DAY,
+        columns::ACCOUNT_ID,
+        columns::SERVICE,
+        columns::RECORD_TYPE,
+        columns::UNBLENDED,
+        columns::CURRENCY,
+    ];
+    let every_row = RowsWhere {
+        columns: &[columns::ACCOUNT_ID],
+        keep: Arc::new(|batch: &RecordBatch| BooleanArray::from(vec![true; batch.num_rows()])),
+        read: Some(READ),
+    };
+    let mut totals = Totals::default();
+    let bytes = lake.get_bytes(&costs.key).await?;
+    let rows = spa_core::lake::decode_each(&costs.key, bytes, &every_row, &mut |batch| {
+        let text = |name| {
+            batch
+                .column_by_name(name)
+                .expect("the costs schema")
+                .as_string::<i32>()
+        };
+        let (accounts, services, record_types, currencies) = (
+            text(columns::ACCOUNT_ID),
+            text(columns::SERVICE),
+            text(columns::RECORD_TYPE),
+            text(columns::CURRENCY),
+        );
+        let days = batch
+            .column_by_name(columns::DAY)
+            .expect("the costs schema")
+            .as_primitive::<Date32Type>();
+        let amounts = batch
+            .column_by_name(columns::UNBLENDED)
+            .expect("the costs schema")
+            .as_primitive::<Decimal128Type>();
+        for i in 0..batch.num_rows() {
+            let row = CostRef {
+                day: days.value_as_date(i).unwrap_or(EPOCH),
+                account: accounts.value(i),
+                service: services.value(i),
+                record_type: record_types.value(i),
+                usage_type: None,
+                unblended: Decimal::ZERO,
+                amortized: None,
+                currency: currencies.value(i),
+                estimated: None,
+                by_usage_type: false,
+            };
+            totals.add(&row, amounts.value(i));
+        }
+    })?;
+    let (monthly_rows, total_rows) = store_sums(lake, &partition, &totals, &costs.version).await?;
+    Ok(SumsSummary {
+        rows,
+        monthly_rows,
+        total_rows,
+        key: costs.key.clone(),
+    })
 }
 
 /// What a month's ingestion did.
