@@ -26,10 +26,15 @@ fn write_pages(dir: &std::path::Path, spec: &Spec, o: &spa_core::organization::O
 }
 
 fn amounts(batches: &[RecordBatch]) -> Vec<Decimal> {
+    decimals(batches, "unblended")
+}
+
+/// A money column of batches.
+fn decimals(batches: &[RecordBatch], column: &str) -> Vec<Decimal> {
     batches
         .iter()
         .flat_map(|b| {
-            b.column_by_name("unblended")
+            b.column_by_name(column)
                 .unwrap()
                 .as_primitive::<Decimal128Type>()
                 .values()
@@ -225,22 +230,10 @@ async fn month_totals_equal_the_rows_the_responses_come_from() {
         .read_partition(Dataset::CostTotals, "2026-10")
         .await
         .unwrap();
-    let spend_of = |batches: &[RecordBatch]| -> Vec<Decimal> {
-        batches
-            .iter()
-            .flat_map(|b| {
-                let values = b.column_by_name("spend").unwrap();
-                let values = values.as_primitive::<Decimal128Type>();
-                (0..values.len())
-                    .map(|i| Decimal::from_i128_with_scale(values.value(i), 12))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
     let stored: BTreeMap<(String, String), Decimal> = strings(&totals, "account_id")
         .into_iter()
         .zip(strings(&totals, "service"))
-        .zip(spend_of(&totals))
+        .zip(decimals(&totals, "spend"))
         .collect();
     assert_eq!(stored, spend);
 

@@ -164,12 +164,6 @@ fn body(seen: &Value, section: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn lifecycle(label: &str, account: &str, time: &str, id: &str) -> Value {
-    json!({"version": "0", "id": id, "detail-type": label, "source": "spa.lifecycle",
-        "account": "222222222222", "time": time, "region": "eu-west-1", "resources": [],
-        "detail": {"Account": account, "Environment": "test", "Message": format!("{label} {account}")}})
-}
-
 /// The fixtures' October (costs, snapshot, events), plus September and August costs written
 /// here, a launch and two transitions; idle after 10 days without a sign-in.
 async fn lake(dir: &Path) -> (Settings, Lake, PathBuf) {
@@ -207,8 +201,8 @@ async fn lake(dir: &Path) -> (Settings, Lake, PathBuf) {
         .unwrap();
     let events = [
         common::gpu_launch(BEATRIZ, "beatriz"),
-        lifecycle("ExpiredAccount", XAVIER, "2026-10-20T06:00:00Z", "t-1"),
-        lifecycle("AssignedAccount", BEATRIZ, "2026-10-31T20:00:00Z", "t-2"),
+        common::lifecycle("ExpiredAccount", XAVIER, "2026-10-20T06:00:00Z", "t-1"),
+        common::lifecycle("AssignedAccount", BEATRIZ, "2026-10-31T20:00:00Z", "t-2"),
     ];
     ingest::events::append_events(&lake, &ingest::events::Policy::of(&settings), &events)
         .await
@@ -240,8 +234,8 @@ fn raw_events() -> (
         *e = (*e).max(t);
     };
     let extra = [
-        lifecycle("ExpiredAccount", XAVIER, "2026-10-20T06:00:00Z", "t-1"),
-        lifecycle("AssignedAccount", BEATRIZ, "2026-10-31T20:00:00Z", "t-2"),
+        common::lifecycle("ExpiredAccount", XAVIER, "2026-10-20T06:00:00Z", "t-1"),
+        common::lifecycle("AssignedAccount", BEATRIZ, "2026-10-31T20:00:00Z", "t-2"),
     ];
     let lines: Vec<Value> = text
         .lines()

@@ -2,6 +2,8 @@
 //! query runs locally on the fixture lake, and the ones behind a report give the report's
 //! figures.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -687,11 +689,6 @@ async fn stuck_accounts_match_the_lake_rows() {
     // time; the others none.
     let c: Vec<&String> = candidates.iter().collect();
     assert!(c.len() >= 6, "{c:?}");
-    let transition = |label: &str, account: &str, time: &str, id: String| {
-        serde_json::json!({"version": "0", "id": id, "detail-type": label,
-            "source": "spa.lifecycle", "account": "222222222222", "time": time,
-            "region": "eu-west-1", "resources": [], "detail": {"Account": account}})
-    };
     let added = [
         ("AssignedAccount", c[0], "2026-10-03T10:00:00Z"),
         ("ExpiredAccount", c[0], "2026-10-20T06:00:00Z"),
@@ -705,7 +702,9 @@ async fn stuck_accounts_match_the_lake_rows() {
     let envelopes: Vec<serde_json::Value> = added
         .iter()
         .enumerate()
-        .map(|(n, (label, account, time))| transition(label, account, time, format!("t-{n}")))
+        .map(|(n, (label, account, time))| {
+            common::lifecycle(label, account, time, &format!("t-{n}"))
+        })
         .collect();
     ingest::events::append_events(&lake, &ingest::events::Policy::of(&settings), &envelopes)
         .await

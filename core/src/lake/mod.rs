@@ -506,12 +506,25 @@ pub fn decode(key: &str, bytes: Bytes) -> Result<Vec<RecordBatch>, LakeError> {
 /// columns it reads and, for a batch of those columns, which rows to keep.
 #[derive(Clone)]
 pub struct RowsWhere {
-    /// Columns the predicate needs (read first, for every row).
+    /// Columns the predicate needs (read first, for every row); none: every row is kept.
     pub columns: &'static [&'static str],
     /// Which rows of a batch of `columns` to keep.
     pub keep: std::sync::Arc<dyn Fn(&RecordBatch) -> arrow::array::BooleanArray + Send + Sync>,
     /// The columns read for the rows kept (`None`: every column).
     pub read: Option<&'static [&'static str]>,
+}
+
+impl RowsWhere {
+    /// Every row, with only the columns `read`: no predicate runs.
+    pub fn every(read: &'static [&'static str]) -> Self {
+        RowsWhere {
+            columns: &[],
+            keep: std::sync::Arc::new(|batch: &RecordBatch| {
+                arrow::array::BooleanArray::from(vec![true; batch.num_rows()])
+            }),
+            read: Some(read),
+        }
+    }
 }
 
 impl Lake {
@@ -670,10 +683,13 @@ pub fn decode_each(
             .filter_map(|c| schema.index_of(c).ok())
             .collect()
     };
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices(filter.columns));
-    let keep = filter.keep.clone();
-    let predicate = ArrowPredicateFn::new(mask, move |batch| Ok(keep(&batch)));
-    let mut builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    let mut builder = builder;
+    if !filter.columns.is_empty() {
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices(filter.columns));
+        let keep = filter.keep.clone();
+        let predicate = ArrowPredicateFn::new(mask, move |batch| Ok(keep(&batch)));
+        builder = builder.with_row_filter(RowFilter::new(vec![Box::new(predicate)]));
+    }
     if let Some(read) = filter.read {
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices(read));
         builder = builder.with_projection(mask);

@@ -17,6 +17,7 @@ pub mod cost_explorer;
 pub mod cur;
 pub mod focus;
 pub mod source;
+mod values;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,6 @@
 //! account, service, record type and currency into `monthly_costs/`, and its spend per account
 //! and service into `cost_totals/`.
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -22,6 +21,7 @@ use rust_decimal::Decimal;
 use spa_core::lake::{Dataset, Lake, MONEY_PRECISION, MONEY_SCALE, NOT_SPEND, ObjectWriter};
 use spa_core::period::Month;
 
+use super::values::Values;
 use super::{CostError, CostRef, CostRow};
 
 /// Rows of the costs dataset, column by column.
@@ -336,51 +336,15 @@ fn spill_error(dataset: Dataset, held: &str, source: parquet::errors::ParquetErr
     })
 }
 
-/// Texts numbered in order of arrival (a month has some 10,000 accounts, a few dozen services
-/// and a handful of record types and currencies), so that the sums are keyed by numbers
-/// (foldhash, seeded per process: the texts come from the sources).
-#[derive(Default)]
-struct Names {
-    index: HashMap<String, u32, foldhash::fast::RandomState>,
-    names: Vec<String>,
-    last: Option<u32>,
-}
-
-impl Names {
-    fn id(&mut self, name: &str) -> u32 {
-        // Record types and currencies repeat row after row.
-        if let Some(last) = self.last
-            && self.names[last as usize] == name
-        {
-            return last;
-        }
-        let id = match self.index.get(name) {
-            Some(&id) => id,
-            None => {
-                let id = self.names.len() as u32;
-                self.names.push(name.to_string());
-                self.index.insert(name.to_string(), id);
-                id
-            }
-        };
-        self.last = Some(id);
-        id
-    }
-
-    fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
-    }
-}
-
 /// The month's sums per account, service, record type and currency, in the money scale, added
 /// while the rows pass: `monthly_costs/` as they are, `cost_totals/` as the spend per account and
 /// service (credits and refunds left out) in the currency of the account's first spend row.
 #[derive(Default)]
 struct Totals {
-    accounts: Names,
-    services: Names,
-    record_types: Names,
-    currencies: Names,
+    accounts: Values,
+    services: Values,
+    record_types: Values,
+    currencies: Values,
     /// Per account (by its number), its (service, record type, currency, unblended sum): a few
     /// dozen each, searched in place, so that a row touches one account's memory only.
     lines: Vec<Vec<(u32, u32, u32, i128)>>,
@@ -389,119 +353,131 @@ struct Totals {
     through: Option<NaiveDate>,
 }
 
+/// A `monthly_costs` or `cost_totals` row as text: its key columns, amount and currency.
+type SumRow<'t, const KEYS: usize> = ([&'t str; KEYS], i128, &'t str);
+
 impl Totals {
-    fn add(&mut self, r: &CostRef<'_>, unblended: i128) {
-        self.through = self.through.max(Some(r.day));
-        let account = self.accounts.id(r.account) as usize;
-        let (service, record_type, currency) = (
-            self.services.id(r.service),
-            self.record_types.id(r.record_type),
-            self.currencies.id(r.currency),
+    fn add(
+        &mut self,
+        day: NaiveDate,
+        [account, service, record_type, currency]: [&str; 4],
+        unblended: i128,
+    ) {
+        self.through = self.through.max(Some(day));
+        let spend = !NOT_SPEND.contains(&record_type);
+        let account = self.accounts.id(account) as usize;
+        let key = (
+            self.services.id(service),
+            self.record_types.id(record_type),
+            self.currencies.id(currency),
         );
         if self.lines.len() <= account {
             self.lines.resize_with(account + 1, Vec::new);
             self.spend_currency.resize(account + 1, None);
         }
         let lines = &mut self.lines[account];
-        match lines
-            .iter_mut()
-            .find(|l| (l.0, l.1, l.2) == (service, record_type, currency))
-        {
+        match lines.iter_mut().find(|l| (l.0, l.1, l.2) == key) {
             Some(line) => line.3 = line.3.saturating_add(unblended),
-            None => lines.push((service, record_type, currency, unblended)),
+            None => lines.push((key.0, key.1, key.2, unblended)),
         }
-        let first = &mut self.spend_currency[account];
-        if first.is_none() && !NOT_SPEND.contains(&r.record_type) {
-            *first = Some(currency);
+        if spend && self.spend_currency[account].is_none() {
+            self.spend_currency[account] = Some(key.2);
         }
     }
 
-    /// Every sum: (account, service, record type, currency, unblended).
-    fn sums(&self) -> impl Iterator<Item = (u32, u32, u32, u32, i128)> + '_ {
-        self.lines.iter().enumerate().flat_map(|(account, lines)| {
-            lines
-                .iter()
-                .map(move |&(s, k, c, sum)| (account as u32, s, k, c, sum))
-        })
+    /// Every sum as (account, service, record type, currency, unblended), sorted by the texts
+    /// of the four (compared through their ranks).
+    fn sorted(&self) -> Vec<(u32, u32, u32, u32, i128)> {
+        let ranks = [
+            self.accounts.ranks(),
+            self.services.ranks(),
+            self.record_types.ranks(),
+            self.currencies.ranks(),
+        ];
+        let mut sums: Vec<(u32, u32, u32, u32, i128)> = self
+            .lines
+            .iter()
+            .enumerate()
+            .flat_map(|(account, lines)| {
+                lines
+                    .iter()
+                    .map(move |&(s, k, c, sum)| (account as u32, s, k, c, sum))
+            })
+            .collect();
+        sums.sort_unstable_by_key(|&(a, s, k, c, _)| {
+            (
+                ranks[0][a as usize],
+                ranks[1][s as usize],
+                ranks[2][k as usize],
+                ranks[3][c as usize],
+            )
+        });
+        sums
     }
 
-    fn through(&self) -> i32 {
-        self.through.map_or(0, |d| (d - EPOCH).num_days() as i32)
+    /// The `monthly_costs` rows: every sum, in `sorted` order.
+    fn monthly_rows<'t>(&'t self, sorted: &[(u32, u32, u32, u32, i128)]) -> Vec<SumRow<'t, 3>> {
+        sorted
+            .iter()
+            .map(|&(a, s, k, c, sum)| {
+                let keys = [
+                    self.accounts.get(a),
+                    self.services.get(s),
+                    self.record_types.get(k),
+                ];
+                (keys, sum, self.currencies.get(c))
+            })
+            .collect()
     }
 
-    /// The `cost_totals` rows: spend per account and service (services with spend rows only),
-    /// sorted by account and service, each naming the costs object they sum.
-    fn spend_batch(&self, costs_version: &str) -> RecordBatch {
-        let mut spend: HashMap<(u32, u32), i128> = HashMap::new();
-        for (account, service, record_type, _, sum) in self.sums() {
-            if !NOT_SPEND.contains(&self.record_types.name(record_type)) {
-                let total = spend.entry((account, service)).or_default();
-                *total = total.saturating_add(sum);
+    /// The `cost_totals` rows: the spend per account and service (services with spend rows
+    /// only) in the account's spend currency, folded from the `sorted` sums.
+    fn spend_rows<'t>(&'t self, sorted: &[(u32, u32, u32, u32, i128)]) -> Vec<SumRow<'t, 2>> {
+        let mut rows: Vec<SumRow<'t, 2>> = Vec::new();
+        let mut last = None;
+        for &(a, s, k, _, sum) in sorted {
+            if NOT_SPEND.contains(&self.record_types.get(k)) {
+                continue;
+            }
+            match rows.last_mut() {
+                Some(row) if last == Some((a, s)) => row.1 = row.1.saturating_add(sum),
+                _ => {
+                    let currency = self.spend_currency[a as usize]
+                        .expect("an account with a spend row has its currency");
+                    let keys = [self.accounts.get(a), self.services.get(s)];
+                    rows.push((keys, sum, self.currencies.get(currency)));
+                    last = Some((a, s));
+                }
             }
         }
-        let mut rows: Vec<(&str, &str, i128, &str)> = spend
-            .into_iter()
-            .map(|((account, service), sum)| {
-                let currency = self.spend_currency[account as usize]
-                    .expect("an account with a spend row has its currency");
-                (
-                    self.accounts.name(account),
-                    self.services.name(service),
-                    sum,
-                    self.currencies.name(currency),
-                )
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        let n = rows.len();
-        let mut amounts = money_builder(n);
-        for r in &rows {
-            amounts.append_value(r.2);
-        }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(amounts.finish()),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
-            Arc::new(Date32Array::from(vec![self.through(); n])),
-            Arc::new(StringArray::from(vec![costs_version; n])),
-        ];
-        RecordBatch::try_new(Dataset::CostTotals.schema(), columns)
-            .expect("columns follow the cost_totals schema")
+        rows
     }
 
-    /// The `monthly_costs` rows: every sum, sorted by account, service, record type and
-    /// currency, each naming the costs object they sum.
-    fn monthly_batch(&self, costs_version: &str) -> RecordBatch {
-        let mut rows: Vec<(&str, &str, &str, &str, i128)> = self
-            .sums()
-            .map(|(account, service, record_type, currency, sum)| {
-                (
-                    self.accounts.name(account),
-                    self.services.name(service),
-                    self.record_types.name(record_type),
-                    self.currencies.name(currency),
-                    sum,
-                )
-            })
-            .collect();
-        rows.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+    /// A sums dataset's batch: the rows' key columns, amount and currency, then the last day
+    /// summed and the version of the costs object summed on every row.
+    fn batch<const KEYS: usize>(
+        &self,
+        dataset: Dataset,
+        rows: &[SumRow<'_, KEYS>],
+        costs_version: &str,
+    ) -> RecordBatch {
         let n = rows.len();
+        let through = self.through.map_or(0, |d| (d - EPOCH).num_days() as i32);
         let mut amounts = money_builder(n);
-        for r in &rows {
-            amounts.append_value(r.4);
+        for r in rows {
+            amounts.append_value(r.1);
         }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
-            Arc::new(amounts.finish()),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
-            Arc::new(Date32Array::from(vec![self.through(); n])),
-            Arc::new(StringArray::from(vec![costs_version; n])),
-        ];
-        RecordBatch::try_new(Dataset::MonthlyCosts.schema(), columns)
-            .expect("columns follow the monthly_costs schema")
+        let mut columns: Vec<ArrayRef> = (0..KEYS)
+            .map(|k| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0[k]))) as _)
+            .collect();
+        columns.push(Arc::new(amounts.finish()));
+        columns.push(Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.2),
+        )));
+        columns.push(Arc::new(Date32Array::from(vec![through; n])));
+        columns.push(Arc::new(StringArray::from(vec![costs_version; n])));
+        RecordBatch::try_new(dataset.schema(), columns)
+            .expect("columns follow the sums dataset's schema")
     }
 }
 
@@ -591,7 +567,11 @@ impl<'l> MonthWriter<'l> {
         let source = &self.source;
         self.costs
             .push(row.account, |c| c.push(&row, unblended, source))?;
-        self.totals.add(&row, unblended);
+        self.totals.add(
+            row.day,
+            [row.account, row.service, row.record_type, row.currency],
+            unblended,
+        );
         self.rows += 1;
         self.total += row.unblended;
         Ok(())
@@ -632,23 +612,16 @@ async fn store_sums(
     totals: &Totals,
     version: &str,
 ) -> Result<(usize, usize), CostError> {
-    let monthly = totals.monthly_batch(version);
-    lake.write(
-        Dataset::MonthlyCosts,
-        month,
-        "monthly_costs",
-        std::slice::from_ref(&monthly),
-    )
-    .await?;
-    let spend = totals.spend_batch(version);
-    lake.write(
-        Dataset::CostTotals,
-        month,
-        "cost_totals",
-        std::slice::from_ref(&spend),
-    )
-    .await?;
-    Ok((monthly.num_rows(), spend.num_rows()))
+    let sorted = totals.sorted();
+    let monthly = totals.monthly_rows(&sorted);
+    let batch = totals.batch(Dataset::MonthlyCosts, &monthly, version);
+    lake.write(Dataset::MonthlyCosts, month, "monthly_costs", &[batch])
+        .await?;
+    let spend = totals.spend_rows(&sorted);
+    let batch = totals.batch(Dataset::CostTotals, &spend, version);
+    lake.write(Dataset::CostTotals, month, "cost_totals", &[batch])
+        .await?;
+    Ok((monthly.len(), spend.len()))
 }
 
 /// What [`sum_stored_month`] did.
@@ -670,7 +643,7 @@ pub struct SumsSummary {
 /// name the version of the object read. A month without exactly one costs object is an error
 /// that says how to fetch it.
 pub async fn sum_stored_month(lake: &Lake, month: Month) -> Result<SumsSummary, CostError> {
-    use arrow::array::{AsArray, BooleanArray};
+    use arrow::array::AsArray;
     use arrow::datatypes::{Date32Type, Decimal128Type};
     use spa_core::lake::{RowsWhere, columns};
     let partition = month.to_string();
@@ -692,11 +665,7 @@ pub async fn sum_stored_month(lake: &Lake, month: Month) -> Result<SumsSummary, 
         columns::UNBLENDED,
         columns::CURRENCY,
     ];
-    let every_row = RowsWhere {
-        columns: &[columns::ACCOUNT_ID],
-        keep: Arc::new(|batch: &RecordBatch| BooleanArray::from(vec![true; batch.num_rows()])),
-        read: Some(READ),
-    };
+    let every_row = RowsWhere::every(READ);
     let mut totals = Totals::default();
     let bytes = lake.get_bytes(&costs.key).await?;
     let rows = spa_core::lake::decode_each(&costs.key, bytes, &every_row, &mut |batch| {
@@ -721,19 +690,16 @@ pub async fn sum_stored_month(lake: &Lake, month: Month) -> Result<SumsSummary, 
             .expect("the costs schema")
             .as_primitive::<Decimal128Type>();
         for i in 0..batch.num_rows() {
-            let row = CostRef {
-                day: days.value_as_date(i).unwrap_or(EPOCH),
-                account: accounts.value(i),
-                service: services.value(i),
-                record_type: record_types.value(i),
-                usage_type: None,
-                unblended: Decimal::ZERO,
-                amortized: None,
-                currency: currencies.value(i),
-                estimated: None,
-                by_usage_type: false,
-            };
-            totals.add(&row, amounts.value(i));
+            totals.add(
+                days.value_as_date(i).unwrap_or(EPOCH),
+                [
+                    accounts.value(i),
+                    services.value(i),
+                    record_types.value(i),
+                    currencies.value(i),
+                ],
+                amounts.value(i),
+            );
         }
     })?;
     let (monthly_rows, total_rows) = store_sums(lake, &partition, &totals, &costs.version).await?;

@@ -89,6 +89,13 @@ pub async fn month_lake(dir: &std::path::Path) -> (Settings, Lake, Decimal) {
     month_lake_with(dir, |y| y).await
 }
 
+/// A lifecycle transition `label` of `account` at `time`, as the automation account sends it.
+pub fn lifecycle(label: &str, account: &str, time: &str, id: &str) -> serde_json::Value {
+    serde_json::json!({"version": "0", "id": id, "detail-type": label, "source": "spa.lifecycle",
+        "account": "222222222222", "time": time, "region": "eu-west-1", "resources": [],
+        "detail": {"Account": account, "Environment": "test", "Message": format!("{label} {account}")}})
+}
+
 /// A run of two p4d.24xlarge in eu-west-1 on 2026-10-14 at 09:12 in `account`, by the SSO
 /// user `who`, as EventBridge delivers the CloudTrail record.
 pub fn gpu_launch(account: &str, who: &str) -> serde_json::Value {
